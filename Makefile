@@ -1,0 +1,28 @@
+# Every target sets itself up: a fresh clone needs only `make demo` or `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+## demo: the main job: the master/worker cluster through run, stop, run, terminate on the local cloud
+demo: $(STAMP)
+	$(BIN)/python examples/cluster_lifecycle.py
+
+## test: lint and the whole test suite
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+## bench: the benchmarks, printing ratios measured side by side in one run
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info chalicelib/*.egg-info

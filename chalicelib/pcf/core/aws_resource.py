@@ -1,0 +1,114 @@
+"""``AWSResource``: a particle backed by an AWS resource, with its client, region, arn and lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import boto3
+
+from pcf.core.particle import Particle
+from pcf.core.pcf_exceptions import DefinitionError
+from pcf.core.references import LookupRef, dotted, find_references
+from pcf.util import pcf_util
+from pcf.util.aws.aws_lookup import AWSLookup
+from pcf.util.aws.clients import ClientFactory, get_default_factory
+
+
+class AWSResource(Particle):
+    """A particle whose resource lives in AWS.
+
+    Args:
+        particle_definition: the definition; ``aws_resource`` holds the API parameters.
+        resource_name: the boto3 service name (``"ec2"``).
+        arn: the resource's ARN when already known.
+        session: a boto3 session to build clients from.
+        client_factory: the ``ClientFactory`` to use (wins over ``session``); the process default otherwise.
+    """
+
+    lookup: ClassVar[type[AWSLookup]] = AWSLookup
+
+    def __init__(
+        self,
+        particle_definition: Mapping[str, Any],
+        resource_name: str | None = None,
+        arn: str | None = None,
+        session: boto3.Session | None = None,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
+        super().__init__(particle_definition)
+        aws_resource = self.particle_definition.get("aws_resource")
+        if aws_resource is None:
+            raise DefinitionError("aws_resource", f"is required for {type(self).__name__}")
+        self.resource_name = resource_name
+        self._arn = arn
+        self.desired_state_definition = aws_resource
+        self.custom_config = aws_resource.setdefault("custom_config", {})
+        if client_factory is None and session is not None:
+            client_factory = ClientFactory(session)
+        self._client_factory = client_factory
+        self.inherit_references()
+
+    @property
+    def client_factory(self) -> ClientFactory:
+        return self._client_factory or get_default_factory()
+
+    @client_factory.setter
+    def client_factory(self, factory: ClientFactory) -> None:
+        self._client_factory = factory
+
+    @property
+    def region_name(self) -> str:
+        return self.desired_state_definition.get("region_name") or self.client_factory.region_name
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client of this particle's service and region."""
+        if not self.resource_name:
+            raise TypeError(f"{type(self).__name__} has no resource_name (the boto3 service name)")
+        return self.client_factory.client(self.resource_name, self.region_name)
+
+    def get_region(self) -> str:
+        return self.region_name
+
+    def set_region(self, session: boto3.Session | None = None, region_name: str | None = None) -> None:
+        """Move the particle to another region (and session)."""
+        if region_name:
+            self.desired_state_definition["region_name"] = region_name
+        if session is not None:
+            self._client_factory = ClientFactory(session)
+
+    @property
+    def arn(self) -> str:
+        """The resource's ARN, found on first use."""
+        if not self._arn:
+            self._arn = self._get_arn()
+        return self._arn
+
+    def _get_arn(self) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must implement _get_arn()")
+
+    def get_label(self) -> str:
+        return self.get_identifier()
+
+    def get_identifier(self) -> str:
+        return self.arn
+
+    def prepare(self) -> None:
+        """Resolve ``$lookup$`` references before any transition."""
+        self.id_replace()
+
+    def id_replace(self) -> None:
+        """Replace every ``$lookup$`` value with the id found by name in this particle's region."""
+        if not hasattr(self, "_lookup_refs"):
+            self._lookup_refs = [
+                (path, ref)
+                for path, ref in find_references(self.desired_state_definition)
+                if isinstance(ref, LookupRef)
+            ]
+        if not self._lookup_refs:
+            return
+        finder = self.lookup(self.client_factory, self.region_name)
+        for path, ref in self._lookup_refs:
+            value = finder.get_id(ref.kind, list(ref.names), field=f"{self.pcf_id}.aws_resource.{dotted(path)}")
+            pcf_util.set_path(self.desired_state_definition, path, value)

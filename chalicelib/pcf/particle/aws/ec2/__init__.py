@@ -1,0 +1,1 @@
+"""EC2 flavors: instances and EBS volumes."""

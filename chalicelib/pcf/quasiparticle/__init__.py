@@ -1,0 +1,1 @@
+"""Quasiparticle flavors."""

@@ -1,0 +1,1 @@
+"""AWS helpers: the client factory, tag specifications, name lookups."""

@@ -1,0 +1,78 @@
+"""``$lookup$``: AWS ids found by name, in the particle's own region, through an injected client factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pcf.core.pcf_exceptions import ResourceLookupNotDefinedException
+from pcf.util.aws.clients import ClientFactory
+
+
+class AWSLookup:
+    """Finds ids by name: ``ami``/``image``, ``subnet``, ``security_groups``, ``snapshot``, ``iam``,
+    ``instance_profile``."""
+
+    def __init__(self, client_factory: ClientFactory, region_name: str | None = None) -> None:
+        self._clients = client_factory
+        self._region = region_name
+
+    def get_id(self, kind: str, names: list[str], field: str = "") -> Any:
+        """The id for ``names``; ``ResourceLookupNotDefinedException`` naming ``field`` when none matches."""
+        finder = {
+            "ami": self.ami,
+            "image": self.ami,
+            "subnet": self.subnet,
+            "security_groups": self.security_groups,
+            "snapshot": self.snapshot,
+            "iam": self.iam,
+            "instance_profile": self.instance_profile,
+        }.get(kind)
+        if finder is None:
+            raise ResourceLookupNotDefinedException(field, f"unknown lookup kind {kind!r}")
+        found = finder(names)
+        if not found:
+            raise ResourceLookupNotDefinedException(field, f"no {kind} named {':'.join(names)!r} in {self._region}")
+        return found
+
+    def _ec2(self) -> Any:
+        return self._clients.client("ec2", self._region)
+
+    def ami(self, names: list[str]) -> str | None:
+        images = self._ec2().describe_images(Filters=[{"Name": "name", "Values": names}])["Images"]
+        if len(images) > 1:
+            newest = max(images, key=lambda image: image.get("CreationDate", ""))
+            return newest["ImageId"]
+        return images[0]["ImageId"] if images else None
+
+    def subnet(self, names: list[str]) -> str | None:
+        subnets = self._ec2().describe_subnets(Filters=[{"Name": "tag:Name", "Values": names}])["Subnets"]
+        return subnets[0]["SubnetId"] if subnets else None
+
+    def security_groups(self, names: list[str]) -> list[str] | None:
+        groups = self._ec2().describe_security_groups(Filters=[{"Name": "group-name", "Values": names}])
+        ids = [g["GroupId"] for g in groups["SecurityGroups"]]
+        return ids if len(ids) >= len(names) else None
+
+    def snapshot(self, names: list[str]) -> str | None:
+        snapshots = self._ec2().describe_snapshots(Filters=[{"Name": "tag:Name", "Values": names}])["Snapshots"]
+        return snapshots[0]["SnapshotId"] if snapshots else None
+
+    def iam(self, names: list[str]) -> str | None:
+        """``["instance-profile", NAME]`` or ``["role", NAME]`` -> its ARN."""
+        if len(names) != 2 or names[0] not in ("instance-profile", "role"):
+            return None
+        return self.instance_profile(names[1:]) if names[0] == "instance-profile" else self._role(names[1])
+
+    def instance_profile(self, names: list[str]) -> str | None:
+        iam = self._clients.client("iam", self._region)
+        try:
+            return iam.get_instance_profile(InstanceProfileName=names[0])["InstanceProfile"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            return None
+
+    def _role(self, name: str) -> str | None:
+        iam = self._clients.client("iam", self._region)
+        try:
+            return iam.get_role(RoleName=name)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            return None

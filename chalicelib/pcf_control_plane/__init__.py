@@ -1,0 +1,1 @@
+"""The control plane: what the Lambda functions do, beside the ``pcf`` library."""

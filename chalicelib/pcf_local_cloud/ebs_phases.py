@@ -1,0 +1,77 @@
+"""The ``creating`` phase of EBS volumes made by ``CreateVolume``, timed by a clock.
+
+moto makes every volume ``available`` at once. Here a volume created through the ``CreateVolume`` API
+(not the root volumes ``run_instances`` makes) gets a deadline ``clock.now() + volume_pending_seconds``
+and reads ``creating`` until then.
+
+Patched:
+
+- ``Volume.status`` (a property): ``creating`` before the deadline, moto's value after. Both
+  ``describe_volumes`` and its ``status`` filter read it.
+- ``ElasticBlockStore.create_volume`` (the EC2 response handler): stamps the deadline on the new volume
+  before the response is serialized, so ``create_volume`` itself answers ``creating``.
+- ``EBSBackend.attach_volume``: a volume still ``creating`` cannot be attached (``IncorrectState``), as in EC2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.elastic_block_store import Volume
+from moto.ec2.responses import EC2Response
+
+from pcf_local_cloud.errors import volume_not_available
+from pcf_local_cloud.patchset import PatchSet, defining_class
+from pcf_local_cloud.state import EmulationState
+
+READY_ATTR = "_pcf_available_at"
+
+
+class VolumePhases:
+    """Installs the volume-phase patches."""
+
+    def __init__(self, state: EmulationState) -> None:
+        self._emu = state
+
+    def install(self, patches: PatchSet) -> None:
+        """Patch moto (see the module docstring); undone by ``patches.restore()``."""
+        emu = self._emu
+        original_status = defining_class(Volume, "status").__dict__["status"]
+
+        def status(volume: Volume) -> str:
+            ready_at = volume.__dict__.get(READY_ATTR)
+            if ready_at is not None:
+                if emu.clock.now() < ready_at:
+                    return "creating"
+                volume.__dict__.pop(READY_ATTR, None)
+            return original_status.fget(volume)
+
+        patches.replace(Volume, "status", property(status, doc="Volume state, ``creating`` until its deadline."))
+
+        owner = defining_class(EC2Response, "create_volume")
+        patches.replace(owner, "create_volume", _make_create_volume(vars(owner)["create_volume"], emu))
+
+        owner = defining_class(EC2Backend, "attach_volume")
+        original_attach = vars(owner)["attach_volume"]
+
+        def attach_volume(backend: Any, volume_id: str, *args: Any, **kwargs: Any) -> Any:
+            if backend.get_volume(volume_id).status == "creating":
+                raise volume_not_available(volume_id)
+            return original_attach(backend, volume_id, *args, **kwargs)
+
+        attach_volume.__doc__ = original_attach.__doc__
+        patches.replace(owner, "attach_volume", attach_volume)
+
+
+def _make_create_volume(original: Callable[[Any], Any], emu: EmulationState) -> Callable[[Any], Any]:
+    def create_volume(response: Any) -> Any:
+        result = original(response)
+        seconds = emu.volume_pending_seconds
+        if seconds > 0:
+            result.result.__dict__[READY_ATTR] = emu.clock.now() + seconds
+        return result
+
+    create_volume.__doc__ = original.__doc__
+    return create_volume

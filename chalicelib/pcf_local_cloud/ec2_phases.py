@@ -1,0 +1,234 @@
+"""Transitional EC2 instance states (``pending``, ``stopping``, ``shutting-down``) timed by a clock.
+
+moto switches an instance's state instantly. Here a call that starts a transition leaves the instance
+in the transitional state, with a deadline ``clock.now() + pending_seconds`` stored on the moto model
+object; the final state is applied lazily, the first time anything reads the state after the deadline.
+No thread, no timer: a read costs one dict lookup when no transition is under way.
+
+Patched (all at moto's model/backend level, so a moto server process gets them too):
+
+- ``Instance._state`` (a new property; moto stores the state in the instance ``__dict__``): every
+  reader (``describe_instances``, the ``instance-state-name``/``-code`` filters, ``describe_instance_status``,
+  moto's own checks) sees the settled state.
+- ``Instance.start`` / ``Instance.stop`` / ``Instance.terminate``: start the ``pending``, ``stopping`` or
+  ``shutting-down`` phase.
+- ``InstanceBackend.run_instances``: new instances begin ``pending``.
+- ``InstanceBackend.start_instances`` / ``InstanceBackend.stop_instances``: refuse, as EC2 does, to start an
+  instance that is ``stopping``, ``shutting-down`` or ``terminated``, or to stop one that is ``pending``,
+  ``shutting-down`` or ``terminated`` (``IncorrectInstanceState``; moto allows both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.instances import Instance
+
+from pcf_local_cloud.errors import incorrect_instance_state
+from pcf_local_cloud.patchset import PatchSet, defining_class
+from pcf_local_cloud.state import EmulationState
+
+STATE_CODES: dict[str, int] = {
+    "pending": 0,
+    "running": 16,
+    "shutting-down": 32,
+    "terminated": 48,
+    "stopping": 64,
+    "stopped": 80,
+}
+
+StateName = tuple[str, int]
+PENDING: StateName = ("pending", 0)
+RUNNING: StateName = ("running", 16)
+STOPPING: StateName = ("stopping", 64)
+STOPPED: StateName = ("stopped", 80)
+SHUTTING_DOWN: StateName = ("shutting-down", 32)
+TERMINATED: StateName = ("terminated", 48)
+
+CANNOT_START = frozenset({"stopping", "shutting-down", "terminated"})
+CANNOT_STOP = frozenset({"pending", "shutting-down", "terminated"})
+
+PHASE_ATTR = "_pcf_phase"
+_STATE_ATTR = "_state"
+
+
+class Phase:
+    """A transition under way: show ``shown`` until ``ready_at`` (forever while ``held``), then ``final``."""
+
+    __slots__ = ("final", "held", "ready_at", "shown")
+
+    def __init__(self, shown: StateName, final: StateName, ready_at: float, held: bool = False) -> None:
+        self.shown = shown
+        self.final = final
+        self.ready_at = ready_at
+        self.held = held
+
+    def __repr__(self) -> str:
+        return f"Phase({self.shown[0]}->{self.final[0]} at {self.ready_at}{', held' if self.held else ''})"
+
+
+def _set(instance_dict: dict[str, Any], state: StateName) -> None:
+    current = instance_dict[_STATE_ATTR]
+    current.name, current.code = state
+
+
+class InstancePhases:
+    """Installs the instance-phase patches and offers the drift helpers built on them."""
+
+    def __init__(self, state: EmulationState) -> None:
+        self._emu = state
+        self._originals: dict[str, Callable[[Instance], Any]] = {}
+
+    # -- installation -------------------------------------------------------------------------------
+    def install(self, patches: PatchSet) -> None:
+        """Patch moto (see the module docstring); undone by ``patches.restore()``."""
+        self._originals = {name: vars(Instance)[name] for name in ("start", "stop", "terminate")}
+        patches.replace(Instance, _STATE_ATTR, property(self._make_state_getter(), _set_state))
+        patches.replace(Instance, "start", self._make_transition(self._originals["start"], PENDING, RUNNING))
+        patches.replace(Instance, "stop", self._make_transition(self._originals["stop"], STOPPING, STOPPED))
+        patches.replace(
+            Instance,
+            "terminate",
+            self._make_transition(self._originals["terminate"], SHUTTING_DOWN, TERMINATED),
+        )
+        owner = defining_class(EC2Backend, "run_instances")
+        patches.replace(owner, "run_instances", self._make_run_instances(vars(owner)["run_instances"]))
+        owner = defining_class(EC2Backend, "start_instances")
+        patches.replace(
+            owner, "start_instances", _make_guard(vars(owner)["start_instances"], self._emu, CANNOT_START, "started")
+        )
+        owner = defining_class(EC2Backend, "stop_instances")
+        patches.replace(
+            owner, "stop_instances", _make_guard(vars(owner)["stop_instances"], self._emu, CANNOT_STOP, "stopped")
+        )
+
+    def _make_state_getter(self) -> Callable[[Instance], Any]:
+        emu = self._emu
+
+        def settle(instance_dict: dict[str, Any]) -> None:
+            with emu.lock:
+                phase = instance_dict.get(PHASE_ATTR)
+                if phase is not None and not phase.held and emu.clock.now() >= phase.ready_at:
+                    _set(instance_dict, phase.final)
+                    del instance_dict[PHASE_ATTR]
+
+        def get_state(instance: Instance) -> Any:
+            instance_dict = instance.__dict__
+            phase = instance_dict.get(PHASE_ATTR)
+            if phase is not None and not phase.held and emu.clock.now() >= phase.ready_at:
+                settle(instance_dict)
+            try:
+                return instance_dict[_STATE_ATTR]
+            except KeyError:
+                raise AttributeError(_STATE_ATTR) from None
+
+        return get_state
+
+    def _make_transition(
+        self, original: Callable[[Instance], Any], shown: StateName, final: StateName
+    ) -> Callable[[Instance], Any]:
+        emu = self._emu
+
+        def transition(instance: Instance) -> Any:
+            with emu.lock:
+                instance_dict = instance.__dict__
+                before = instance._state.name  # settles a due phase first
+                phase = instance_dict.get(PHASE_ATTR)
+                previous = original(instance)  # moto sets ``final`` and does its side effects
+                if phase is not None and phase.final == final:
+                    _set(instance_dict, phase.shown)  # already on its way there: keep the deadline
+                    return previous
+                instance_dict.pop(PHASE_ATTR, None)
+                if before != final[0] and emu.pending_seconds > 0:
+                    _set(instance_dict, shown)
+                    instance_dict[PHASE_ATTR] = Phase(shown, final, emu.clock.now() + emu.pending_seconds)
+                return previous
+
+        transition.__name__ = original.__name__
+        transition.__doc__ = original.__doc__
+        return transition
+
+    def _make_run_instances(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        emu = self._emu
+
+        def run_instances(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            with emu.lock:
+                reservation = original(backend, *args, **kwargs)
+                seconds = emu.pending_seconds
+                if seconds > 0:
+                    ready_at = emu.clock.now() + seconds
+                    for instance in reservation.instances:
+                        _set(instance.__dict__, PENDING)
+                        instance.__dict__[PHASE_ATTR] = Phase(PENDING, RUNNING, ready_at)
+                return reservation
+
+        run_instances.__doc__ = original.__doc__
+        return run_instances
+
+    # -- helpers for tests and drift ----------------------------------------------------------------
+    def force(self, instance: Instance, state_name: str) -> None:
+        """Put ``instance`` in ``state_name`` now, dropping any transition under way.
+
+        ``running``, ``stopped`` and ``terminated`` go through moto's own model methods (so their side
+        effects happen, e.g. volumes detached on termination); a transitional state is set as is and
+        stays until the next call changes it.
+        """
+        if state_name not in STATE_CODES:
+            raise ValueError(f"unknown instance state {state_name!r}; one of {sorted(STATE_CODES)}")
+        if not self._originals:
+            raise RuntimeError("the instance-phase patches are not installed")
+        moto_method = {"running": "start", "stopped": "stop", "terminated": "terminate"}.get(state_name)
+        with self._emu.lock:
+            instance.__dict__.pop(PHASE_ATTR, None)
+            if moto_method is not None:
+                self._originals[moto_method](instance)
+            else:
+                _set(instance.__dict__, (state_name, STATE_CODES[state_name]))
+
+    def hold(self, instance: Instance) -> None:
+        """Keep ``instance`` ``pending`` until :meth:`release`; a ``running`` one is put back to ``pending``."""
+        with self._emu.lock:
+            name = instance._state.name
+            if name not in ("pending", "running"):
+                raise ValueError(f"instance {instance.id} is {name}: only a pending or running one can be held")
+            phase = instance.__dict__.get(PHASE_ATTR)
+            if name == "pending" and phase is not None:
+                phase.held = True
+                return
+            _set(instance.__dict__, PENDING)
+            instance.__dict__[PHASE_ATTR] = Phase(PENDING, RUNNING, self._emu.clock.now(), held=True)
+
+    def release(self, instance: Instance) -> None:
+        """End a :meth:`hold`: the instance turns ``running`` once its original deadline has passed."""
+        with self._emu.lock:
+            phase = instance.__dict__.get(PHASE_ATTR)
+            if phase is not None:
+                phase.held = False
+
+    def phase_of(self, instance: Instance) -> Phase | None:
+        """The transition under way for ``instance``, if any (for inspection)."""
+        return instance.__dict__.get(PHASE_ATTR)
+
+
+def _set_state(instance: Instance, value: Any) -> None:
+    instance.__dict__[_STATE_ATTR] = value
+
+
+def _make_guard(
+    original: Callable[..., Any], emu: EmulationState, refused: frozenset[str], action: str
+) -> Callable[..., Any]:
+    """Wrap a backend ``start_instances``/``stop_instances``: refuse the whole call if any instance is in
+    a state in ``refused``, before touching any instance (unknown ids still fail as in moto)."""
+
+    def guarded(backend: Any, instance_ids: list[str], *args: Any, **kwargs: Any) -> Any:
+        with emu.lock:
+            for instance in backend.get_multi_instances_by_id(instance_ids):
+                if instance.state in refused:
+                    raise incorrect_instance_state(instance.id, action)
+            return original(backend, instance_ids, *args, **kwargs)
+
+    guarded.__name__ = original.__name__
+    guarded.__doc__ = original.__doc__
+    return guarded

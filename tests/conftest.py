@@ -1,0 +1,58 @@
+"""Fixtures that chain: virtual clock -> local cloud (moto, patched) -> clients -> runtime.
+
+Nothing here really sleeps: the local cloud's pending phases and the apply loop share one virtual clock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# No test may reach a real AWS account, whatever the developer's shell holds.
+for _name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    os.environ.pop(_name, None)
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+
+from pcf.core.runtime import PollPolicy, Runtime  # noqa: E402
+from pcf_local_cloud.clock import VirtualClock  # noqa: E402
+from pcf_local_cloud.cloud import LocalCloud  # noqa: E402
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def cloud(clock: VirtualClock) -> Iterator[LocalCloud]:
+    """An empty local cloud (instant transitions), its client factory the process default."""
+    with LocalCloud(clock=clock) as local:
+        yield local
+
+
+@pytest.fixture
+def slow_cloud(clock: VirtualClock) -> Iterator[LocalCloud]:
+    """A local cloud whose instances spend 5 virtual seconds pending/stopping/shutting down."""
+    with LocalCloud(clock=clock, pending_seconds=5.0, volume_pending_seconds=2.0) as local:
+        yield local
+
+
+@pytest.fixture
+def runtime(clock: VirtualClock) -> Runtime:
+    """Apply runtime on the virtual clock: polls cost no real time."""
+    return Runtime(clock=clock.now, sleep=clock.sleep, max_workers=8, poll=PollPolicy(0.5, 1.5, 4.0))
+
+
+@pytest.fixture
+def ec2(cloud: LocalCloud) -> Any:
+    return cloud.client("ec2")
+
+
+@pytest.fixture
+def ami_id(ec2: Any) -> str:
+    """An AMI id moto knows."""
+    return ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
