@@ -52,7 +52,19 @@ def ec2(cloud: LocalCloud) -> Any:
     return cloud.client("ec2")
 
 
+@pytest.fixture(scope="session")
+def known_ami_id() -> str:
+    """An AMI id moto knows (looked up once: moto's AMI catalogue is fixed, the call is slow)."""
+    with LocalCloud() as local:
+        return local.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+
+
 @pytest.fixture
-def ami_id(ec2: Any) -> str:
-    """An AMI id moto knows."""
-    return ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+def ami_id(cloud: LocalCloud, known_ami_id: str) -> str:
+    """An AMI id moto knows, in an active local cloud."""
+    return known_ami_id
+
+
+@pytest.fixture
+def slow_ec2(slow_cloud: LocalCloud) -> Any:
+    return slow_cloud.client("ec2")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -85,7 +86,7 @@ class Particle(metaclass=MetaParticle):
         self.state_last_refresh_time: float | None = None
         self.state_dirty = False
         self.clock: Callable[[], float] = time.monotonic
-        self.idempotency_scope: str = ""
+        self.idempotency_scope: str = uuid.uuid4().hex[:16]  # apply() sets a fresh one per call
 
     # -- definition -----------------------------------------------------------------------------
     def _validate_definition(self, particle_definition: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,246 @@
+"""The desired and current definitions of an EC2 instance, and how they are compared.
+
+Pure helpers of ``EC2Instance`` (no AWS calls): user data rendering (Jinja2 template, explicit
+``UserData``, ``userdata_bash``, ``userdata_wait``), the instance's tags, and the field-by-field
+comparison over ``STATE_PARAM_FILTER`` that decides whether a running instance needs an update.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from pcf.core.pcf_exceptions import InvalidConfigException
+from pcf.util.aws.tag_specifications import NAME_TAG, EC2InstanceTagSpecifications, managed_tags
+from pcf.util.pcf_util import MISSING, tags_to_dict
+
+USERDATA_FINISHED_TAG = "UserdataFinished"
+BASH_SHEBANG = "#!/bin/bash"
+MAX_USER_DATA_BYTES = 16 * 1024
+TEMPLATE_FIELD = "aws_resource.custom_config.userdata_template_file"
+PARAMS_FIELD = "aws_resource.custom_config.userdata_params"
+WAIT_FIELD = "aws_resource.custom_config.userdata_wait"
+
+
+def _field(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+# -- user data ----------------------------------------------------------------------------------------
+def template_path(custom_config: Mapping[str, Any]) -> Path | None:
+    """The user data template named by ``custom_config``: absolute, or relative to the working directory."""
+    name = custom_config.get("userdata_template_file")
+    return Path(name).expanduser() if name else None
+
+
+def render_template(path: Path, params: Mapping[str, Any] | None, prefix: str = "") -> str:
+    """Render the Jinja2 template at ``path`` with ``params``; every failure is an ``InvalidConfigException``."""
+    field = _field(prefix, TEMPLATE_FIELD)
+    if not path.is_file():
+        raise InvalidConfigException(field, f"{str(path)!r} is not a file (relative paths are read from {Path.cwd()})")
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidConfigException(_field(prefix, PARAMS_FIELD), f"must be a mapping, not {type(params).__name__}")
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(path.absolute().parent)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    try:
+        return environment.get_template(path.name).render(**dict(params or {}))
+    except jinja2.TemplateSyntaxError as error:
+        raise InvalidConfigException(field, f"{path}: line {error.lineno}: {error.message}") from None
+    except jinja2.UndefinedError as error:
+        raise InvalidConfigException(
+            _field(prefix, PARAMS_FIELD), f"{path} needs a value that is not given: {error.message}"
+        ) from None
+    except (OSError, UnicodeDecodeError, jinja2.TemplateNotFound) as error:
+        raise InvalidConfigException(field, f"{path} cannot be read: {error}") from None
+
+
+def userdata_wait_command(region_name: str) -> str:
+    """The shell lines appended for ``userdata_wait``: the instance tags itself ``UserdataFinished=true``."""
+    metadata = "http://169.254.169.254/latest"
+    return "\n".join(
+        [
+            "# added by PCF (custom_config.userdata_wait): report that the user data has finished",
+            f'PCF_IMDS_TOKEN=$(curl -s -X PUT "{metadata}/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
+            'PCF_INSTANCE_ID=$(curl -s -H "X-aws-ec2-metadata-token: $PCF_IMDS_TOKEN" '
+            f'"{metadata}/meta-data/instance-id")',
+            f'aws ec2 create-tags --region {region_name} --resources "$PCF_INSTANCE_ID" '
+            f"--tags Key={USERDATA_FINISHED_TAG},Value=true",
+            "",
+        ]
+    )
+
+
+def specifies_user_data(aws_resource: Mapping[str, Any], custom_config: Mapping[str, Any]) -> bool:
+    """Whether the definition asks for any user data (explicit, template, or ``userdata_wait``)."""
+    return (
+        aws_resource.get("UserData") is not None
+        or bool(custom_config.get("userdata_template_file"))
+        or bool(custom_config.get("userdata_wait"))
+    )
+
+
+def compose_user_data(
+    aws_resource: Mapping[str, Any], custom_config: Mapping[str, Any], region_name: str, prefix: str = ""
+) -> str | None:
+    """The user data to launch with, or ``None`` when the definition asks for none.
+
+    Explicit ``UserData`` wins over ``userdata_template_file``; ``userdata_bash`` prepends ``#!/bin/bash``
+    (unless the script already starts with ``#!``); ``userdata_wait`` appends the self-tagging command.
+    """
+    explicit = aws_resource.get("UserData")
+    path = template_path(custom_config)
+    body: str | None
+    if explicit is not None:
+        body = explicit.decode("utf-8") if isinstance(explicit, bytes) else str(explicit)
+    elif path is not None:
+        body = render_template(path, custom_config.get("userdata_params"), prefix)
+    else:
+        body = None
+    if custom_config.get("userdata_bash") and body and not body.startswith("#!"):
+        body = f"{BASH_SHEBANG}\n{body}"
+    if custom_config.get("userdata_wait"):
+        if not body:
+            body = f"{BASH_SHEBANG}\n"
+        elif not body.startswith("#!"):
+            raise InvalidConfigException(
+                _field(prefix, WAIT_FIELD),
+                "needs user data that is a shell script (starting with '#!'); set userdata_bash or add a shebang",
+            )
+        body = f"{body.rstrip(chr(10))}\n{userdata_wait_command(region_name)}"
+    return body
+
+
+def decode_user_data(value: str | None) -> str:
+    """User data as ``describe_instance_attribute`` returns it (base64) decoded to text; ``""`` for none."""
+    if not value:
+        return ""
+    try:
+        return base64.b64decode(value).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return value
+
+
+# -- tags ---------------------------------------------------------------------------------------------
+def _tag_mapping(tags: Any) -> dict[str, Any]:
+    if isinstance(tags, Mapping):
+        return {str(k): v for k, v in tags.items()}
+    if isinstance(tags, list):
+        return dict(tags_to_dict(tags))
+    return {}
+
+
+def requested_tags(aws_resource: Mapping[str, Any], custom_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The user's instance tags: ``TagSpecifications`` of type ``instance``, then ``custom_config.tags``."""
+    merged: dict[str, Any] = {}
+    for spec in aws_resource.get("TagSpecifications") or []:
+        if isinstance(spec, Mapping) and spec.get("ResourceType") == "instance":
+            merged.update(_tag_mapping(spec.get("Tags")))
+    merged.update(_tag_mapping(custom_config.get("tags")))
+    return merged
+
+
+def instance_tags(
+    instance_name: str, aws_resource: Mapping[str, Any], custom_config: Mapping[str, Any]
+) -> tuple[dict[str, str], frozenset[str]]:
+    """(tags the instance must carry, tag keys it must not carry). A tag whose value is ``None`` is removed."""
+    requested = requested_tags(aws_resource, custom_config)
+    present = managed_tags(instance_name, {k: v for k, v in requested.items() if v is not None})
+    absent = frozenset(k for k, v in requested.items() if v is None and k not in present)
+    return present, absent
+
+
+def tag_specifications(
+    instance_name: str, aws_resource: Mapping[str, Any], custom_config: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """``TagSpecifications`` for ``run_instances``: the instance's tags, then other resource types as given."""
+    wanted = {k: v for k, v in requested_tags(aws_resource, custom_config).items() if v is not None}
+    wanted.pop(NAME_TAG, None)
+    specs = EC2InstanceTagSpecifications(PCFName=instance_name, **wanted).render()
+    for spec in aws_resource.get("TagSpecifications") or []:
+        if isinstance(spec, Mapping) and spec.get("ResourceType") != "instance":
+            specs.append(dict(spec))
+    return specs
+
+
+def tags_of_specifications(specs: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    """The instance tags of a ``TagSpecifications`` list."""
+    tags: dict[str, str] = {}
+    for spec in specs or []:
+        if spec.get("ResourceType") == "instance":
+            tags.update(tags_to_dict(spec.get("Tags")))
+    return tags
+
+
+def tag_changes(
+    current: Mapping[str, str], wanted: Mapping[str, str], absent: Iterable[str]
+) -> tuple[dict[str, str], list[str]]:
+    """(tags to create or overwrite, keys to delete) to bring ``current`` to ``wanted``; others are left."""
+    to_set = {k: v for k, v in wanted.items() if current.get(k) != v}
+    to_remove = sorted(k for k in absent if k in current)
+    return to_set, to_remove
+
+
+# -- comparison ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Difference:
+    """One field where the instance differs from the desired definition."""
+
+    field: str
+    current: Any
+    desired: Any
+
+
+def profile_matches(current: Any, desired: Any) -> bool:
+    """Does the instance's ``IamInstanceProfile`` (``{"Arn", "Id"}``) match the desired ``{"Arn"}``/``{"Name"}``?"""
+    if not isinstance(current, Mapping) or not current.get("Arn"):
+        return False
+    if not isinstance(desired, Mapping):
+        return False
+    arn = str(current["Arn"])
+    if desired.get("Arn"):
+        return arn == desired["Arn"]
+    if desired.get("Name"):
+        return arn.rsplit("/", 1)[-1] == desired["Name"]
+    return False
+
+
+def definition_differences(
+    current: Mapping[str, Any],
+    desired: Mapping[str, Any],
+    fields: Iterable[str],
+    absent_tags: Iterable[str] = (),
+) -> dict[str, Difference]:
+    """The ``fields`` the desired definition specifies in which the current one differs.
+
+    Security groups compare as sets; tags compare as "every desired tag present with its value, every
+    absent tag missing" (other tags on the instance are ignored); the instance profile by ARN or name.
+    """
+    found: dict[str, Difference] = {}
+    for field in sorted(set(fields) & set(desired)):
+        wanted = desired[field]
+        have = current.get(field, MISSING)
+        if field == "TagSpecifications":
+            have_tags = tags_to_dict(current.get("Tags"))
+            to_set, to_remove = tag_changes(have_tags, tags_of_specifications(wanted), absent_tags)
+            if to_set or to_remove:
+                shown = {k: have_tags.get(k, MISSING) for k in [*to_set, *to_remove]}
+                found[field] = Difference(field, shown, {"set": to_set, "remove": to_remove})
+        elif field == "SecurityGroupIds":
+            if have is MISSING or set(have) != set(wanted or []):
+                found[field] = Difference(field, have, list(wanted or []))
+        elif field == "IamInstanceProfile":
+            if not profile_matches(current.get(field), wanted):
+                found[field] = Difference(field, have, wanted)
+        elif have != wanted:
+            found[field] = Difference(field, have, wanted)
+    return found
