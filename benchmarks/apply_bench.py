@@ -12,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks.counting import ApiCallCounter, CallCounts, Phase, PollPhases
 from pcf.core import State
 from pcf.core.apply_engine import ApplyResult
 from pcf.core.quasiparticle import Quasiparticle
 from pcf.core.runtime import PollPolicy, Runtime
 from pcf_local_cloud import LocalCloud, RealClock
-
-from benchmarks.counting import ApiCallCounter, CallCounts, Phase, PollPhases
 
 EC2 = "ec2"
 

@@ -11,10 +11,9 @@ import traceback
 from collections.abc import Sequence
 from functools import partial
 
-from pcf.core.runtime import PollPolicy
-
 from benchmarks import definitions, report
 from benchmarks.apply_bench import Case, CaseResult, run_case
+from pcf.core.runtime import PollPolicy
 
 DEFAULT_PENDING_SECONDS = 5.0
 QUICK_PENDING_SECONDS = 1.0

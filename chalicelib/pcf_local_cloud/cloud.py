@@ -12,8 +12,8 @@ import boto3
 from moto import mock_aws
 from moto.core.config import default_user_config
 from moto.ec2.models import ec2_backends
-from pcf.util.aws.clients import ClientFactory, use_client_factory
 
+from pcf.util.aws.clients import ClientFactory, use_client_factory
 from pcf_local_cloud.clock import Clock, RealClock
 from pcf_local_cloud.patching import InstalledPatches, install_patches
 from pcf_local_cloud.sessions import fake_session

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+
 from pcf.core import State
 from pcf.core.apply_engine import plan_levels
 from pcf.core.decision import Action
@@ -21,7 +22,6 @@ from pcf.core.pcf_exceptions import (
 from pcf.core.quasiparticle import Quasiparticle
 from pcf.core.runtime import ApplyEvent, EventKind, Runtime
 from pcf_local_cloud.clock import VirtualClock
-
 from tests.support.callbacks import CALLS
 from tests.support.memory_flavor import MemoryCloud, MemoryParticle, memory_definition
 
@@ -71,8 +71,9 @@ def test_pending_is_waited_through_with_backoff_on_the_injected_clock(
     result = particle.apply(runtime=runtime)
     outcome = result.outcomes["memory_particle:a"]
     assert outcome.final_state is State.running
-    assert outcome.polls == 3
-    assert clock.now() == pytest.approx(0.5 + 0.75 + 1.125)
+    # a wait after the transition, then one per pending sync: 4 syncs until running, growing by 1.5x
+    assert outcome.polls == 4
+    assert clock.now() == pytest.approx(0.5 + 0.75 + 1.125 + 1.6875)
 
 
 def test_particles_of_a_level_run_concurrently_but_bounded(memory_cloud: MemoryCloud, clock: VirtualClock) -> None:

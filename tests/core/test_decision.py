@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from pcf.core import State
 from pcf.core.decision import Action, Protection, decide
 
@@ -19,7 +20,7 @@ EBS_LIKE = {State.running: 1, State.stopped: 0, State.terminated: 0}
         (State.running, State.running, Action.done),
         (State.running, State.stopped, Action.stop),
         (State.stopped, State.stopped, Action.done),
-        (State.terminated, State.stopped, Action.start),
+        (State.terminated, State.stopped, Action.done),
         (State.running, State.terminated, Action.terminate),
         (State.stopped, State.terminated, Action.terminate),
         (State.terminated, State.terminated, Action.done),

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from pcf.core.builder import build, build_from_file
 from pcf.core.definition import definition_json_schema, find_default_definition, load_definition
 from pcf.core.pcf_exceptions import (
@@ -19,7 +20,6 @@ from pcf.core.pcf_exceptions import (
     UnknownParentError,
 )
 from pcf.core.quasiparticle import Quasiparticle
-
 from tests.support.memory_flavor import MemoryCloud, MemoryParticle, memory_definition
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from pcf_local_cloud.cloud import LocalCloud
 
 AMI = "ami-12345678"

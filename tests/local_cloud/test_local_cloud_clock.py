@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from pcf_local_cloud.clock import Clock, RealClock, VirtualClock
 
 

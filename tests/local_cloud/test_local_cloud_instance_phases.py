@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
 

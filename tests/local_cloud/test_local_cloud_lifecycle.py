@@ -13,6 +13,7 @@ from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.elastic_block_store import Volume
 from moto.ec2.models.instances import Instance
 from moto.ec2.responses import EC2Response
+
 from pcf.util.aws.clients import ClientFactory, get_default_factory, set_default_factory
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud

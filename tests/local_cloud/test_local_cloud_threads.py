@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import requests
+
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
 from pcf_local_cloud.ec2_phases import STATE_CODES

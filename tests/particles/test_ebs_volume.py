@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from pcf.core import State
 from pcf.core.apply_engine import ApplyResult
 from pcf.core.particle import Particle

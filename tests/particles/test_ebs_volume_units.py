@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
+
 from pcf.core import State
 from pcf.core.pcf_exceptions import PCFError
 from pcf.particle.aws.ec2 import ebs_config

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from pcf.core import State
 from pcf.core.pcf import PCF
 from pcf.core.runtime import Runtime

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from pcf.core import State
 from pcf.core.decision import Action
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance

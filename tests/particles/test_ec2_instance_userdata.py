@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import pytest
+
 from pcf.core import State
 from pcf.core.pcf_exceptions import InvalidConfigException
 from pcf.core.runtime import PollPolicy, Runtime

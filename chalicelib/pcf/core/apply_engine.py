@@ -273,7 +273,11 @@ def converge(particle: Particle, options: ApplyOptions, runtime: Runtime, outcom
                      detail=decision.reason)
         particle.run_transition(decision.action)
         outcome.transitions.append(decision.action)
+        if not options.sync:
+            continue
         delays = runtime.poll.delays()
+        runtime.sleep(next(delays))  # the resource is moving: the first look is worth a short wait
+        outcome.polls += 1
 
 
 def _rollback(result: ApplyResult, by_id: dict[str, Particle], graph: DependencyGraph, runtime: Runtime) -> None:

@@ -86,7 +86,9 @@ def decide(
             return Decision(Action.start, f"{observed} -> running")
         case State.stopped:
             if observed is State.terminated:
-                return Decision(Action.start, "terminated -> running, to be stopped next")
+                # Nothing exists to stop. Creating it only to stop it would also start children before
+                # their parents (stop order), with nothing for their $inherit$ to read.
+                return Decision(Action.done, "does not exist: nothing to stop")
             return Decision(Action.stop, f"{observed} -> stopped")
         case State.terminated:
             return Decision(Action.terminate, f"{observed} -> terminated")

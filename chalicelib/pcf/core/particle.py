@@ -204,14 +204,15 @@ class Particle(metaclass=MetaParticle):
         raise NotImplementedError(f"{type(self).__name__} does not support updates")
 
     def run_transition(self, action: Action) -> Any:
-        """Carry out one transition, then its callback (if the definition names one)."""
-        method = {
-            Action.start: self.start,
-            Action.stop: self.stop,
-            Action.terminate: self.terminate,
-            Action.update: self.update,
+        """Carry out one transition on a particle the caller has just synced (the hook itself, without the
+        second ``sync_state()`` that ``start()``/``stop()``/``terminate()`` make), then its callback."""
+        hook = {
+            Action.start: self._start,
+            Action.stop: self._stop,
+            Action.terminate: self._terminate,
+            Action.update: self._update,
         }[action]
-        response = method()
+        response = hook()
         self.state_dirty = True
         run_callback(self.callbacks.get(action.value), self, f"{self.pcf_id}.callbacks.{action.value}")
         return response

@@ -17,7 +17,7 @@ class PollPolicy:
 
     initial: float = 0.5
     factor: float = 1.5
-    maximum: float = 4.0
+    maximum: float = 1.5
 
     def delays(self) -> Iterator[float]:
         delay = self.initial

@@ -38,7 +38,10 @@ class AWSLookup:
         return self._clients.client("ec2", self._region)
 
     def ami(self, names: list[str]) -> str | None:
-        images = self._ec2().describe_images(Filters=[{"Name": "name", "Values": names}])["Images"]
+        # Only images of this account or Amazon: a community AMI with a matching name is never picked.
+        images = self._ec2().describe_images(
+            Owners=["self", "amazon"], Filters=[{"Name": "name", "Values": names}]
+        )["Images"]
         if len(images) > 1:
             newest = max(images, key=lambda image: image.get("CreationDate", ""))
             return newest["ImageId"]

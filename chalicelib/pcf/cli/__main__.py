@@ -1,0 +1,5 @@
+"""``python -m pcf.cli``."""
+
+from pcf.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""Applying selections on an open target, with progress lines and a summary table; shared by the CLI
+commands and the example jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from pcf.cli.cancel import Cancellation
+from pcf.cli.progress import SUMMARY_HEADER, ProgressPrinter, format_table, id_width, resource_id, summary_rows
+from pcf.cli.selection import Selection, is_quasiparticle
+from pcf.cli.targets import Target
+from pcf.core.apply_engine import plan_levels
+from pcf.core.particle import Particle
+from pcf.core.pcf_exceptions import DefinitionError
+from pcf.core.runtime import ApplyEvent, Runtime
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    """How to apply: ``cascade`` to relatives, ``max_timeout`` per particle, worker bound, quietness."""
+
+    cascade: bool = False
+    max_timeout: float | None = None
+    max_workers: int = 16
+    quiet: bool = False
+
+
+@dataclass
+class ApplyReport:
+    """The particles an apply touched, their rows, and one ``(pcf_id, reason)`` per failed particle."""
+
+    particles: list[Particle]
+    rows: list[tuple[str, ...]]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def check_ready(selections: list[Selection], cascade: bool, hint: str) -> list[Particle]:
+    """Everything an apply checks before acting (desired states set, cycles, ``$inherit$`` parents);
+    returns the particles it would touch. ``hint`` says how to set a missing desired state."""
+    touched: list[Particle] = []
+    for selection in selections:
+        particles = selection.particles(cascade)
+        for particle in particles:
+            if particle.desired_state is None:
+                raise DefinitionError(f"{particle.pcf_id}.desired_state", f"is not set: {hint}")
+        plan_levels(particles)
+        touched += particles
+    return touched
+
+
+def apply_selections(
+    selections: list[Selection],
+    target: Target,
+    settings: ApplySettings,
+    progress: TextIO,
+    *,
+    hint: str = "set desired_state in the definition",
+    cancellation: Cancellation | None = None,
+) -> ApplyReport:
+    """Apply each selection in turn (stopping at the first failure) and print progress to ``progress``.
+
+    Definition problems found before acting raise ``DefinitionError``; failures while acting are
+    returned in the report; anything else raises.
+    """
+    particles = check_ready(selections, settings.cascade, hint)
+    printer = ProgressPrinter(progress, target.now, quiet=settings.quiet, width=id_width(p.pcf_id for p in particles))
+    cancel = cancellation or Cancellation()
+    by_id = {p.pcf_id: p for p in particles}
+    seen_ids: dict[str, str] = {}
+
+    def on_event(event: ApplyEvent) -> None:
+        """Print, and remember each resource's id (a terminated one has none left to read)."""
+        particle = by_id.get(event.pcf_id)
+        if particle is not None and (found := resource_id(particle)) != "-":
+            seen_ids[event.pcf_id] = found
+        printer(event)
+
+    runtime = Runtime(
+        clock=target.now,
+        sleep=cancel.sleep_with(target.sleep),
+        max_workers=settings.max_workers,
+        poll=target.poll,
+        on_event=on_event,
+    )
+    report = ApplyReport(particles, [])
+    for selection in selections:
+        try:
+            _apply_one(selection, settings, runtime)
+        except Exception:
+            report.failures = [
+                (pcf_id, _reason(pcf_id, record.failure))
+                for pcf_id, record in sorted(printer.records.items())
+                if record.failure
+            ]
+            if not report.failures:
+                raise
+            break
+    report.elapsed = printer.elapsed(target.now())
+    report.rows = summary_rows(particles, printer.records, seen_ids)
+    return report
+
+
+def _apply_one(selection: Selection, settings: ApplySettings, runtime: Runtime) -> None:
+    if is_quasiparticle(selection.particle):
+        selection.particle.apply(max_timeout=settings.max_timeout, runtime=runtime)
+    else:
+        selection.particle.apply(cascade=settings.cascade, max_timeout=settings.max_timeout, runtime=runtime)
+
+
+def _reason(pcf_id: str, detail: str) -> str:
+    """``Type: pcf_id: message`` as ``Type: message`` (the line already names the particle)."""
+    return detail.replace(f": {pcf_id}: ", ": ", 1)
+
+
+def format_report(report: ApplyReport) -> str:
+    """The summary: a table of every touched particle, then one line of totals."""
+    counts: dict[str, int] = {}
+    for row in report.rows:
+        counts[row[1]] = counts.get(row[1], 0) + 1
+    totals = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    verdict = "done" if report.ok else f"FAILED ({len(report.failures)} particle(s))"
+    return format_table(SUMMARY_HEADER, report.rows) + (
+        f"{verdict} in {report.elapsed:.1f}s: {len(report.rows)} particle(s): {totals}\n"
+    )

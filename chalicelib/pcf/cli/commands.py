@@ -1,0 +1,119 @@
+"""The commands: ``apply``, ``run``, ``stop``, ``terminate``, ``validate``, ``plan`` and ``schema``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from pcf.cli.acting import ApplySettings, apply_selections, check_ready, format_report
+from pcf.cli.cancel import Cancellation
+from pcf.cli.environment import CliEnvironment
+from pcf.cli.observe import observe_plan
+from pcf.cli.selection import Selection, build_definitions, definition_file, is_quasiparticle, load_definitions, select
+from pcf.cli.targets import EPHEMERAL_NOTE, TargetSettings, open_target
+from pcf.core.apply_engine import dependency_graph, plan_levels
+from pcf.core.definition import definition_json_schema
+from pcf.core.particle import Particle
+from pcf.core.pcf_exceptions import DependencyCycleError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def load_selections(args: argparse.Namespace, env: CliEnvironment) -> list[Selection]:
+    """Read, validate and build the definition file, and pick what NAME names (all when no NAME)."""
+    built = build_definitions(load_definitions(definition_file(args.file, env.cwd)))
+    return select(built, getattr(args, "name", None))
+
+
+def target_settings(args: argparse.Namespace) -> TargetSettings:
+    return TargetSettings(args.target, args.region, args.pending_seconds)
+
+
+def converge(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """``apply`` (the definition's desired states) or ``run``/``stop``/``terminate`` (the command's)."""
+    selections = load_selections(args, env)
+    hint = "set desired_state in the definition, or use pcf run/stop/terminate"
+    if args.state:
+        for selection in selections:
+            selection.set_desired_state(args.state, args.cascade)
+    settings = ApplySettings(args.cascade, args.timeout, args.max_workers, args.quiet)
+    check_ready(selections, settings.cascade, hint)
+    cancellation = Cancellation()
+    with open_target(target_settings(args), env.has_credentials, env.local_cloud) as target:
+        if not args.quiet:
+            env.note(f"target: {target.description}")
+        with cancellation.on_sigint():
+            report = apply_selections(selections, target, settings, env.stderr, hint=hint, cancellation=cancellation)
+    env.stdout.write(format_report(report))
+    for pcf_id, reason in report.failures:
+        env.stderr.write(f"pcf: error: {pcf_id}: {reason}\n")
+    if target.ephemeral and not args.quiet:
+        env.note(EPHEMERAL_NOTE)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def validate(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """Validate only: one ``valid: …`` line per top-level definition."""
+    for selection in load_selections(args, env):
+        env.stdout.write(describe_valid(selection.top) + "\n")
+    return EXIT_OK
+
+
+def describe_valid(particle: Particle) -> str:
+    """``valid: NAME (FLAVOR): N particles, start order in L levels`` after the checks ``apply`` makes."""
+    members = list(particle.members()) if is_quasiparticle(particle) else [particle]  # type: ignore[attr-defined]
+    for member in members:
+        member.check_inherit_references()
+    graph = dependency_graph(members)
+    cycle = graph.find_cycle()
+    if cycle:
+        raise DependencyCycleError(cycle)
+    levels = len(graph.start_levels())
+    return (
+        f"valid: {particle.name} ({particle.flavor}): {_count(len(members), 'particle')}, "
+        f"start order in {_count(levels, 'level')}"
+    )
+
+
+def plan(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """The ordered levels an apply would run; with ``--observe``, each particle's state and next action."""
+    selections = load_selections(args, env)
+    if args.state:
+        for selection in selections:
+            selection.set_desired_state(args.state, args.cascade)
+    check_ready(selections, args.cascade, "set desired_state in the definition, or use --state")
+    if not args.observe:
+        for selection in selections:
+            env.stdout.write(describe_plan(selection, args.cascade))
+        return EXIT_OK
+    with open_target(target_settings(args), env.has_credentials, env.local_cloud) as target:
+        env.note(f"target: {target.description}")
+        for selection in selections:
+            env.stdout.write(observe_plan(selection, args.cascade))
+    if target.ephemeral:
+        env.note("local cloud: it starts empty for every command, so everything is observed terminated; see README")
+    return EXIT_OK
+
+
+def describe_plan(selection: Selection, cascade: bool) -> str:
+    """``plan: LABEL -> STATE (N particles in L levels)`` then one line per level."""
+    particles = selection.particles(cascade)
+    levels = plan_levels(particles)
+    states = sorted({str(p.desired_state) for p in particles})
+    lines = [
+        f"plan: {selection.label} -> {'/'.join(states)} "
+        f"({_count(len(particles), 'particle')} in {_count(len(levels), 'level')})"
+    ]
+    lines += [f"  {level.phase} level {level.index + 1}: {', '.join(level.pcf_ids)}" for level in levels]
+    return "\n".join(lines) + "\n"
+
+
+def schema(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """Print the JSON Schema of definition files."""
+    env.stdout.write(json.dumps(definition_json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

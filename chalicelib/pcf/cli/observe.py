@@ -1,0 +1,76 @@
+"""``plan --observe``: sync each particle (read-only calls) and show the action the apply would take next."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pcf.cli.progress import format_table, resource_id
+from pcf.cli.selection import Selection
+from pcf.core import State
+from pcf.core.apply_engine import plan_levels
+from pcf.core.decision import Decision, decide
+from pcf.core.particle import Particle
+from pcf.core.pcf_exceptions import PCFError
+
+OBSERVE_HEADER = ("level", "pcf_id", "id", "observed", "desired", "next")
+# custom_config flags that make a flavor's sync_state act (EBSVolume attaches itself to its parent EC2).
+ACTING_SYNC_FLAGS = ("attach",)
+
+
+@contextmanager
+def read_only(particle: Particle) -> Iterator[None]:
+    """Turn off, for the block, the custom_config flags that let ``sync_state`` change the cloud."""
+    config = particle.custom_config
+    saved = {flag: config[flag] for flag in ACTING_SYNC_FLAGS if config.get(flag)}
+    config.update(dict.fromkeys(saved, False))
+    try:
+        yield
+    finally:
+        config.update(saved)
+
+
+def observe_plan(selection: Selection, cascade: bool) -> str:
+    """A table of every particle in apply order: observed state, desired state and the next action."""
+    particles = selection.particles(cascade)
+    by_id = {p.pcf_id: p for p in particles}
+    rows = []
+    for level in plan_levels(particles):
+        for pcf_id in level.pcf_ids:
+            particle = by_id[pcf_id]
+            decision = observe(particle)
+            rows.append((
+                f"{level.phase} {level.index + 1}",
+                pcf_id,
+                resource_id(particle),
+                str(particle.state),
+                str(particle.desired_state),
+                f"{decision.action} ({decision.reason})",
+            ))
+    return f"plan: {selection.label}, observed\n" + format_table(OBSERVE_HEADER, rows)
+
+
+def observe(particle: Particle) -> Decision:
+    """Sync ``particle`` and decide its next action as the apply loop would (parents synced first)."""
+    with read_only(particle):
+        particle.sync_state()
+    observed = particle.state or State.terminated
+    desired = particle.desired_state
+    assert desired is not None
+    equivalent = True
+    if desired is State.running and particle.is_state_equivalent(observed, State.running):
+        try:
+            particle.prepare()
+            if particle.inherit_references():
+                particle.get_and_replace_parent_variables()
+            equivalent = particle.is_state_definition_equivalent()
+        except PCFError as error:
+            return Decision(decide(observed, desired, definition_equivalent=True).action,
+                            f"definition not compared: {error}")
+    return decide(
+        observed,
+        desired,
+        definition_equivalent=equivalent,
+        protection=particle.protection,
+        equivalent_states=particle.equivalent_states,
+    )
