@@ -191,13 +191,13 @@ def test_terminate_twice_calls_terminate_once(cloud: Any, ec2: Any, ami_id: str,
     assert particle.terminate() is None
 
 
-def test_stopped_desired_from_nothing_creates_then_stops(cloud: Any, ec2: Any, ami_id: str, runtime: Any) -> None:
+def test_stopped_desired_from_nothing_creates_nothing(cloud: Any, ec2: Any, ami_id: str, runtime: Any) -> None:
     particle = make_particle(ami_id)
     particle.set_desired_state("stopped")
     outcome = particle.apply(runtime=runtime).outcomes["ec2_instance:web"]
-    assert outcome.transitions == [Action.start, Action.stop]
-    [instance] = live_instances(ec2, "pcf-web")
-    assert instance["State"]["Name"] == "stopped"
+    assert outcome.transitions == []
+    assert outcome.final_state is State.terminated
+    assert live_instances(ec2, "pcf-web") == []
 
 
 # -- identity ---------------------------------------------------------------------------------------
