@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 from pcf_local_cloud.client_token import ClientTokens
+from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
 from pcf_local_cloud.ebs_phases import VolumePhases
 from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.patchset import PatchSet
@@ -42,6 +43,7 @@ class InstalledPatches:
             self.instances.install(self._patches)
             self.volumes.install(self._patches)
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
+            AtomicDynamoDB().install(self._patches)
         except BaseException:
             self._patches.restore()
             raise

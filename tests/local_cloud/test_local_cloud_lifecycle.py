@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.config import default_user_config
+from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.elastic_block_store import Volume
 from moto.ec2.models.instances import Instance
@@ -46,7 +47,7 @@ def _candidate_classes() -> list[type]:
     names = ("run_instances", "start_instances", "stop_instances", "attach_volume")
     backend_owners = [defining_class(EC2Backend, name) for name in names]
     response_owners = [defining_class(EC2Response, name) for name in ("run_instances", "create_volume")]
-    return [Instance, Volume, *backend_owners, *response_owners]
+    return [Instance, Volume, DynamoHandler, *backend_owners, *response_owners]
 
 
 def test_two_clouds_in_sequence_are_independent(vclock: VirtualClock) -> None:
@@ -183,3 +184,37 @@ def test_the_shells_aws_profile_and_endpoint_are_ignored(vclock: VirtualClock, m
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     with LocalCloud(clock=vclock) as cloud:
         assert instance_count(cloud.client("ec2")) == 0
+
+
+def test_dynamodb_conditional_writes_are_atomic_across_threads() -> None:
+    """moto checks a condition then writes without a lock; the local cloud serializes requests."""
+    import threading
+
+    with LocalCloud() as local:
+        dynamodb = local.client("dynamodb")
+        dynamodb.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        winners: list[int] = []
+        start = threading.Barrier(8)
+
+        def claim(worker: int) -> None:
+            start.wait()
+            try:
+                dynamodb.put_item(TableName="t", Item={"pk": {"S": "lease"}, "owner": {"N": str(worker)}},
+                                  ConditionExpression="attribute_not_exists(pk)")
+                winners.append(worker)
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                pass
+
+        for _round in range(5):
+            dynamodb.delete_item(TableName="t", Key={"pk": {"S": "lease"}})
+            winners.clear()
+            threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert len(winners) == 1

@@ -1,0 +1,326 @@
+"""``DynamoDBStateStore``: the ``StateStore`` contract on one DynamoDB table (see ``docs/state-store.md``)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from pcf_control_plane.store import items
+from pcf_control_plane.store.dynamodb_io import ConditionFailed, DynamoIO
+from pcf_control_plane.store.errors import ConflictError, StoreError
+from pcf_control_plane.store.interface import (
+    DEFAULT_HISTORY_LIMIT,
+    DEFAULT_PAGE_SIZE,
+    StateStore,
+    check_limit,
+    check_page_size,
+    check_ttl,
+)
+from pcf_control_plane.store.keys import (
+    HISTORY_PREFIX,
+    LEASE_SK,
+    OBSERVATION_SK,
+    SPEC_SK,
+    HistoryIds,
+    deployment_key,
+    history_expiry,
+    listing_key,
+    particle_pk,
+    pcf_id_of,
+)
+from pcf_control_plane.store.models import (
+    HistoryItem,
+    HistoryKind,
+    Lease,
+    Observation,
+    ParticleRecord,
+    ParticleSpec,
+    StoredSpec,
+)
+from pcf_control_plane.store.serialization import deserialize_item, serialize, serialize_item
+from pcf_control_plane.store.table import (
+    BY_DEPLOYMENT,
+    BY_QUASIPARTICLE,
+    BY_RESOURCE,
+    DEPLOYMENT_KEY,
+    OBSERVED_AT,
+    PCF_ID,
+    PK,
+    QUASIPARTICLE,
+    RESOURCE_ID,
+    SK,
+)
+
+
+class DynamoDBStateStore(StateStore):
+    """The state store on a DynamoDB table, through an injected boto3 DynamoDB client.
+
+    ``shards`` spreads each deployment's listing partition over that many GSI partitions (every writer
+    and reader of a table must use the same number). ``query_limit`` caps the items of one Query page
+    (``None``: DynamoDB's 1 MB pages). ``sleep`` paces retries of unprocessed batch keys.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        history_ttl_seconds: float | None = None,
+        shards: int = 1,
+        query_limit: int | None = None,
+        max_attempts: int = 8,
+    ) -> None:
+        if shards < 1:
+            raise ValueError("shards must be at least 1")
+        if query_limit is not None and query_limit < 1:
+            raise ValueError("query_limit must be at least 1")
+        self._io = DynamoIO(client, table_name, sleep, max_attempts=max_attempts)
+        self._table = table_name
+        self._clock = clock
+        self._history_ttl = history_ttl_seconds
+        self._shards = shards
+        self._query_limit = query_limit
+        self._max_attempts = max_attempts
+        self._history_ids = HistoryIds()
+
+    # desired specs ------------------------------------------------------------------------------
+
+    def put_spec(self, spec: ParticleSpec) -> int:
+        digest = spec.content_hash()
+        dep_key = deployment_key(spec.deployment, spec.pcf_id, self._shards)
+        for _ in range(self._max_attempts):
+            current, observed = self._spec_and_observation(spec.pcf_id, ("generation", "spec_hash", DEPLOYMENT_KEY))
+            if observed is None or observed.get(DEPLOYMENT_KEY) != dep_key:
+                self._set_listing_key(spec.pcf_id, dep_key)
+            if current is not None and current["spec_hash"] == digest:
+                return int(current["generation"])
+            generation = int(current["generation"]) + 1 if current else 1
+            try:
+                self._io.call("put_item", **self._spec_put(spec, generation, digest, dep_key, current))
+            except ConditionFailed:
+                continue  # another writer changed the spec between the read and the write: read again
+            return generation
+        raise ConflictError(f"put_spec({spec.pcf_id}) lost {self._max_attempts} races in a row")
+
+    def _spec_put(
+        self, spec: ParticleSpec, generation: int, digest: str, dep_key: str, current: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """PutItem arguments for the spec item, on condition that nobody wrote a generation since the read."""
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": items.spec_item(spec, generation, digest, self._clock(), dep_key),
+        }
+        if current is None:
+            put.update(ConditionExpression="attribute_not_exists(#pk)", ExpressionAttributeNames={"#pk": PK})
+        else:
+            put.update(ConditionExpression="#gen = :gen", ExpressionAttributeNames={"#gen": "generation"},
+                       ExpressionAttributeValues={":gen": serialize(current["generation"])})
+        return put
+
+    def _set_listing_key(self, pcf_id: str, dep_key: str) -> None:
+        """Give the observation item (a key-only stub if none yet) the spec's listing key, so listings return both.
+
+        Written before the spec, and re-checked by every ``put_spec``: a retried put repairs an interrupted one.
+        """
+        self._io.call(
+            "update_item",
+            TableName=self._table,
+            Key=items.item_key(pcf_id, OBSERVATION_SK),
+            UpdateExpression="SET #pcf = :pcf, #dk = :dk",
+            ExpressionAttributeNames={"#pcf": PCF_ID, "#dk": DEPLOYMENT_KEY},
+            ExpressionAttributeValues=serialize_item({":pcf": pcf_id, ":dk": dep_key}),
+        )
+
+    def get_spec(self, pcf_id: str) -> StoredSpec | None:
+        item = self._get_raw(pcf_id, SPEC_SK)
+        return items.spec_from(item) if item else None
+
+    def members_of(self, quasiparticle: str) -> list[str]:
+        found = self._io.query_items(
+            IndexName=BY_QUASIPARTICLE, KeyConditionExpression="#q = :q",
+            ExpressionAttributeNames={"#q": QUASIPARTICLE}, ExpressionAttributeValues={":q": serialize(quasiparticle)},
+        )
+        return [item[PCF_ID]["S"] for item in found]
+
+    # observations ------------------------------------------------------------------------------
+
+    def record_observation(self, pcf_id: str, observation: Observation) -> bool:
+        try:
+            self._io.call("update_item", TableName=self._table, **items.observation_update(pcf_id, observation))
+        except ConditionFailed:
+            return False
+        return True
+
+    def get_observation(self, pcf_id: str) -> Observation | None:
+        item = self._get_raw(pcf_id, OBSERVATION_SK)
+        return items.observation_from(item) if item else None
+
+    def find_by_resource_id(self, resource_id: str) -> str | None:
+        found = [deserialize_item(item) for item in self._io.query_items(
+            IndexName=BY_RESOURCE, KeyConditionExpression="#rid = :rid",
+            ExpressionAttributeNames={"#rid": RESOURCE_ID}, ExpressionAttributeValues={":rid": serialize(resource_id)},
+        )]
+        if not found:
+            return None
+        return max((item.get(OBSERVED_AT, 0), item[PCF_ID]) for item in found)[1]
+
+    # reading particles together ------------------------------------------------------------------
+
+    def get_many(self, pcf_ids: Iterable[str]) -> dict[str, ParticleRecord]:
+        ids = list(dict.fromkeys(pcf_ids))
+        keys = [items.item_key(pid, sk) for pid in ids for sk in (SPEC_SK, OBSERVATION_SK)]
+        by_pcf_id: dict[str, list[dict[str, Any]]] = {}
+        for item in self._io.batch_get(keys):
+            by_pcf_id.setdefault(pcf_id_of(item[PK]["S"]), []).append(item)
+        records = (_record(pid, by_pcf_id[pid]) for pid in ids if pid in by_pcf_id)
+        return {record.pcf_id: record for record in records if record.spec or record.observation}
+
+    def list_particles(self, deployment: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[list[ParticleRecord]]:
+        check_page_size(page_size)
+        batch: list[ParticleRecord] = []
+        for shard in range(self._shards):
+            for record in self._shard_records(listing_key(deployment, shard)):
+                batch.append(record)
+                if len(batch) == page_size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+
+    def _shard_records(self, dep_key: str) -> Iterator[ParticleRecord]:
+        """The records of one listing partition: its items come sorted by pcf_id, spec and observation adjacent."""
+        query: dict[str, Any] = {
+            "IndexName": BY_DEPLOYMENT,
+            "KeyConditionExpression": "#dk = :dk",
+            "ExpressionAttributeNames": {"#dk": DEPLOYMENT_KEY},
+            "ExpressionAttributeValues": {":dk": serialize(dep_key)},
+        }
+        if self._query_limit is not None:
+            query["Limit"] = self._query_limit
+        group: list[dict[str, Any]] = []
+        for item in self._io.query_items(**query):
+            if group and group[0][PCF_ID]["S"] != item[PCF_ID]["S"]:
+                yield from _listed(group)
+                group = []
+            group.append(item)
+        yield from _listed(group)
+
+    def delete_particle(self, pcf_id: str) -> None:
+        for sort_key in (SPEC_SK, OBSERVATION_SK, LEASE_SK):  # the spec first: it is what makes a particle listed
+            self._io.call("delete_item", TableName=self._table, Key=items.item_key(pcf_id, sort_key))
+
+    # leases --------------------------------------------------------------------------------------
+
+    def acquire_lease(self, pcf_id: str, owner: str, ttl_seconds: float) -> bool:
+        check_ttl(ttl_seconds)
+        now = self._clock()
+        try:
+            self._io.call(
+                "put_item", TableName=self._table, Item=items.lease_item(pcf_id, owner, now, now + ttl_seconds),
+                ConditionExpression="attribute_not_exists(#pk) OR #exp <= :now OR #owner = :owner",
+                ExpressionAttributeNames={"#pk": PK, "#exp": "expires_at", "#owner": "owner"},
+                ExpressionAttributeValues=serialize_item({":now": now, ":owner": owner}),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def release_lease(self, pcf_id: str, owner: str) -> bool:
+        try:
+            self._io.call(
+                "delete_item", TableName=self._table, Key=items.item_key(pcf_id, LEASE_SK),
+                ConditionExpression="#owner = :owner", ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": serialize(owner)},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def current_lease(self, pcf_id: str) -> Lease | None:
+        item = self._get_raw(pcf_id, LEASE_SK)
+        if not item:
+            return None
+        lease = items.lease_from(item)
+        return lease if lease.expires_at > self._clock() else None
+
+    # history -------------------------------------------------------------------------------------
+
+    def add_history(
+        self,
+        pcf_id: str,
+        kind: HistoryKind | str,
+        detail: Mapping[str, Any],
+        cause: str,
+        *,
+        at: float | None = None,
+    ) -> HistoryItem:
+        when = self._clock() if at is None else at
+        fields = {"pcf_id": pcf_id, "kind": HistoryKind(kind), "at": when, "cause": cause,
+                  "detail": copy.deepcopy(dict(detail)), "expires_at": history_expiry(when, self._history_ttl)}
+        for _ in range(self._max_attempts):
+            item = HistoryItem(item_id=self._history_ids.next(when), **fields)
+            try:
+                self._io.call("put_item", TableName=self._table, Item=items.history_item(item),
+                              ConditionExpression="attribute_not_exists(#sk)", ExpressionAttributeNames={"#sk": SK})
+            except ConditionFailed:
+                continue  # the same id was taken (vanishingly rare): draw another tie-breaker
+            return item
+        raise StoreError(f"add_history({pcf_id}) found no free item id")
+
+    def list_history(
+        self, pcf_id: str, limit: int = DEFAULT_HISTORY_LIMIT, newest_first: bool = True
+    ) -> list[HistoryItem]:
+        check_limit(limit)
+        found = self._io.query_items(
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :h)",
+            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+            ExpressionAttributeValues=serialize_item({":pk": particle_pk(pcf_id), ":h": HISTORY_PREFIX}),
+            ScanIndexForward=not newest_first, Limit=limit, ConsistentRead=True,
+        )
+        history: list[HistoryItem] = []
+        for item in found:
+            history.append(items.history_from(item))
+            if len(history) == limit:
+                break
+        return history
+
+    # reading one particle ----------------------------------------------------------------------------
+
+    def _spec_and_observation(
+        self, pcf_id: str, projection: tuple[str, ...]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The projected attributes of the spec and the observation items (``None`` for a missing one).
+
+        Two point reads in one consistent BatchGetItem.
+        """
+        keys = [items.item_key(pcf_id, sort_key) for sort_key in (SPEC_SK, OBSERVATION_SK)]
+        raw = self._io.batch_get(keys, projection=(SK, *projection))
+        found = {item[SK]: item for item in map(deserialize_item, raw)}
+        return found.get(SPEC_SK), found.get(OBSERVATION_SK)
+
+    def _get_raw(self, pcf_id: str, sort_key: str) -> dict[str, Any] | None:
+        request = {"TableName": self._table, "Key": items.item_key(pcf_id, sort_key), "ConsistentRead": True}
+        return self._io.call("get_item", **request).get("Item")
+
+
+def _record(pcf_id: str, found: list[dict[str, Any]]) -> ParticleRecord:
+    """One particle's record from its spec and/or observation items."""
+    spec = observation = None
+    for item in found:
+        if item[SK]["S"] == SPEC_SK:
+            spec = items.spec_from(item)
+        elif item[SK]["S"] == OBSERVATION_SK:
+            observation = items.observation_from(item)
+    return ParticleRecord(pcf_id=pcf_id, spec=spec, observation=observation)
+
+
+def _listed(group: list[dict[str, Any]]) -> Iterator[ParticleRecord]:
+    """The record of a listed group of items, when it has a spec (a bare observation is not listed)."""
+    if group:
+        record = _record(group[0][PCF_ID]["S"], group)
+        if record.spec is not None:
+            yield record

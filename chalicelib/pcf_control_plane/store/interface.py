@@ -1,0 +1,129 @@
+"""``StateStore``: what the control plane keeps per particle, independent of where it is kept.
+
+Two implementations behave identically (one contract test suite runs against both):
+``InMemoryStateStore`` for tests and library mode, ``DynamoDBStateStore`` for the deployed control plane.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from pcf_control_plane.store.models import (
+    HistoryItem,
+    HistoryKind,
+    Lease,
+    Observation,
+    ParticleRecord,
+    ParticleSpec,
+    StoredSpec,
+)
+
+DEFAULT_PAGE_SIZE = 500
+DEFAULT_HISTORY_LIMIT = 100
+
+
+class StateStore(ABC):
+    """Desired specs, last observations, leases and history of particles, keyed by pcf_id."""
+
+    # desired specs ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def put_spec(self, spec: ParticleSpec) -> int:
+        """Store the desired spec; return its generation (bumped on any change, kept on an identical put)."""
+
+    @abstractmethod
+    def get_spec(self, pcf_id: str) -> StoredSpec | None:
+        """The stored spec, or ``None``."""
+
+    @abstractmethod
+    def members_of(self, quasiparticle: str) -> list[str]:
+        """The pcf_ids whose spec names ``quasiparticle`` as theirs, sorted."""
+
+    # observations ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def record_observation(self, pcf_id: str, observation: Observation) -> bool:
+        """Keep ``observation`` if it is newer than the stored one; ``False`` (nothing written) otherwise.
+
+        An older, equal-time or duplicate observation never replaces a newer one.
+        """
+
+    @abstractmethod
+    def get_observation(self, pcf_id: str) -> Observation | None:
+        """The last accepted observation, or ``None``."""
+
+    @abstractmethod
+    def find_by_resource_id(self, resource_id: str) -> str | None:
+        """The pcf_id whose last observation names ``resource_id`` (an instance or volume id), or ``None``."""
+
+    # reading particles together ------------------------------------------------------------------
+
+    @abstractmethod
+    def get_many(self, pcf_ids: Iterable[str]) -> dict[str, ParticleRecord]:
+        """Spec and observation of each pcf_id that has either; unknown ids are left out."""
+
+    @abstractmethod
+    def list_particles(self, deployment: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[list[ParticleRecord]]:
+        """Every particle with a spec in ``deployment``, in batches of up to ``page_size`` records."""
+
+    def get_particle(self, pcf_id: str) -> ParticleRecord | None:
+        """Spec and observation of one particle, or ``None`` when it has neither."""
+        return self.get_many([pcf_id]).get(pcf_id)
+
+    @abstractmethod
+    def delete_particle(self, pcf_id: str) -> None:
+        """Forget a particle's spec, observation and lease; its history stays."""
+
+    # leases --------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def acquire_lease(self, pcf_id: str, owner: str, ttl_seconds: float) -> bool:
+        """Take the lease for ``ttl_seconds`` if it is free, expired, or already ``owner``'s (a renewal)."""
+
+    @abstractmethod
+    def release_lease(self, pcf_id: str, owner: str) -> bool:
+        """Drop the lease if ``owner`` holds it; ``False`` when someone else (or nobody) does."""
+
+    @abstractmethod
+    def current_lease(self, pcf_id: str) -> Lease | None:
+        """The unexpired lease on ``pcf_id``, or ``None``."""
+
+    # history -------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_history(
+        self,
+        pcf_id: str,
+        kind: HistoryKind | str,
+        detail: Mapping[str, Any],
+        cause: str,
+        *,
+        at: float | None = None,
+    ) -> HistoryItem:
+        """Record one event of ``pcf_id`` (at ``at``, default now) and return the stored item."""
+
+    @abstractmethod
+    def list_history(
+        self, pcf_id: str, limit: int = DEFAULT_HISTORY_LIMIT, newest_first: bool = True
+    ) -> list[HistoryItem]:
+        """Up to ``limit`` history items of ``pcf_id``, ordered by time (newest first by default)."""
+
+
+def check_page_size(page_size: int) -> None:
+    """Refuse a page size below one."""
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+
+
+def check_ttl(ttl_seconds: float) -> None:
+    """Refuse a lease duration that is not positive."""
+    if not ttl_seconds > 0:
+        raise ValueError("ttl_seconds must be positive")
+
+
+def check_limit(limit: int) -> None:
+    """Refuse a history limit below one."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")

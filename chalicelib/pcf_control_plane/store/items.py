@@ -1,0 +1,141 @@
+"""The state table's items: how specs, observations, leases and history map to DynamoDB attributes.
+
+Every item of a particle shares the partition ``pk = "P#<pcf_id>"``; the sort key says which item it is:
+``SPEC``, ``OBS``, ``LEASE`` or ``H#<ms>#<tie-breaker>`` (history).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from pcf_control_plane.store.keys import LEASE_SK, OBSERVATION_SK, SPEC_SK, particle_pk
+from pcf_control_plane.store.models import HistoryItem, Lease, Observation, ParticleSpec, StoredSpec
+from pcf_control_plane.store.serialization import deserialize_item, serialize, serialize_item
+from pcf_control_plane.store.table import (
+    DEPLOYMENT_KEY,
+    OBSERVED_AT,
+    PCF_ID,
+    PK,
+    PURGE_AT,
+    QUASIPARTICLE,
+    RESOURCE_ID,
+    SK,
+)
+
+LEASE_PURGE_GRACE_SECONDS = 86400
+"""Expired lease items are left for DynamoDB TTL to purge this long after expiry (expiry itself is checked)."""
+
+
+def item_key(pcf_id: str, sort_key: str) -> dict[str, Any]:
+    """The primary key of one item of ``pcf_id``."""
+    return {PK: serialize(particle_pk(pcf_id)), SK: serialize(sort_key)}
+
+
+def spec_item(spec: ParticleSpec, generation: int, digest: str, updated_at: float, dep_key: str) -> dict[str, Any]:
+    """The whole spec item: the definition is stored here, and only here, as compact JSON.
+
+    A JSON string rather than a map: DynamoDB never filters on it, it round-trips exactly (no Decimal, no
+    32-level nesting limit), and it is cheaper to (de)serialize than a deep map.
+    """
+    return serialize_item({
+        PK: particle_pk(spec.pcf_id),
+        SK: SPEC_SK,
+        PCF_ID: spec.pcf_id,
+        "definition": json.dumps(spec.definition, separators=(",", ":")),
+        "desired_state": spec.desired_state,
+        "deployment": spec.deployment,
+        DEPLOYMENT_KEY: dep_key,
+        QUASIPARTICLE: spec.quasiparticle,
+        "flags": spec.flags.model_dump(),
+        "generation": generation,
+        "spec_hash": digest,
+        "updated_at": updated_at,
+    })
+
+
+def spec_from(item: dict[str, Any]) -> StoredSpec:
+    """A stored spec from its (low-level) item."""
+    data = deserialize_item(item)
+    return StoredSpec(
+        pcf_id=data[PCF_ID],
+        definition=json.loads(data["definition"]),
+        desired_state=data["desired_state"],
+        deployment=data["deployment"],
+        quasiparticle=data.get(QUASIPARTICLE),
+        flags=data["flags"],
+        generation=data["generation"],
+        updated_at=data["updated_at"],
+    )
+
+
+def observation_update(pcf_id: str, observation: Observation) -> dict[str, Any]:
+    """UpdateItem arguments writing ``observation`` only if it is newer than the stored one."""
+    names = {"#pcf": PCF_ID, "#state": "state", "#at": OBSERVED_AT, "#snap": "snapshot", "#cause": "cause",
+             "#rid": RESOURCE_ID}
+    values = {
+        ":pcf": pcf_id, ":state": observation.state, ":at": observation.observed_at,
+        ":snap": observation.snapshot, ":cause": observation.cause,
+    }
+    expression = "SET #pcf = :pcf, #state = :state, #at = :at, #snap = :snap, #cause = :cause"
+    if observation.resource_id is None:
+        expression += " REMOVE #rid"
+    else:
+        expression += ", #rid = :rid"
+        values[":rid"] = observation.resource_id
+    return {
+        "Key": item_key(pcf_id, OBSERVATION_SK),
+        "UpdateExpression": expression,
+        "ConditionExpression": "attribute_not_exists(#at) OR #at < :at",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": serialize_item(values),
+    }
+
+
+def observation_from(item: dict[str, Any]) -> Observation | None:
+    """The observation in an observation item; ``None`` for the key-only stub ``put_spec`` leaves."""
+    data = deserialize_item(item)
+    if OBSERVED_AT not in data:
+        return None
+    return Observation(
+        state=data["state"],
+        observed_at=data[OBSERVED_AT],
+        resource_id=data.get(RESOURCE_ID),
+        snapshot=data.get("snapshot", {}),
+        cause=data["cause"],
+    )
+
+
+def lease_item(pcf_id: str, owner: str, now: float, expires_at: float) -> dict[str, Any]:
+    """The lease item, with a TTL well after its expiry."""
+    return serialize_item({
+        PK: particle_pk(pcf_id), SK: LEASE_SK, PCF_ID: pcf_id, "owner": owner,
+        "acquired_at": now, "expires_at": expires_at,
+        PURGE_AT: math.ceil(expires_at) + LEASE_PURGE_GRACE_SECONDS,
+    })
+
+
+def lease_from(item: dict[str, Any]) -> Lease:
+    """A lease from its item."""
+    data = deserialize_item(item)
+    return Lease(pcf_id=data[PCF_ID], owner=data["owner"], acquired_at=data["acquired_at"],
+                 expires_at=data["expires_at"])
+
+
+def history_item(item: HistoryItem) -> dict[str, Any]:
+    """A history item: sort key ``item.item_id``; a TTL when the item expires."""
+    return serialize_item({
+        PK: particle_pk(item.pcf_id), SK: item.item_id, PCF_ID: item.pcf_id, "kind": item.kind.value,
+        "at": item.at, "cause": item.cause, "detail": item.detail,
+        PURGE_AT: None if item.expires_at is None else int(item.expires_at),
+    })
+
+
+def history_from(item: dict[str, Any]) -> HistoryItem:
+    """A history item from its table item."""
+    data = deserialize_item(item)
+    purge = data.get(PURGE_AT)
+    return HistoryItem(pcf_id=data[PCF_ID], item_id=data[SK], kind=data["kind"], at=data["at"],
+                       cause=data["cause"], detail=data.get("detail", {}),
+                       expires_at=None if purge is None else float(purge))

@@ -1,0 +1,142 @@
+"""The records the state store holds: desired specs, observations, leases and history items.
+
+Times are epoch seconds (``float``, UTC) everywhere. ``Observation.observed_at`` also accepts a
+timezone-aware ``datetime`` or an ISO-8601 string with an offset (``...Z``), converted on validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DesiredState = Literal["running", "stopped", "terminated"]
+ObservedState = Literal["running", "stopped", "terminated", "pending"]
+DriftPolicy = Literal["revert", "report"]
+
+SNAPSHOT_MAX_BYTES = 8192
+"""An observation snapshot larger than this (as compact JSON) is refused: snapshots keep only what matters."""
+
+PCF_ID_PATTERN = r"^[^:]+:.+$"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParticleFlags(_Record):
+    """Protection and healing flags of a particle."""
+
+    persist_on_termination: bool = False
+    persist_on_update: bool = False
+    heal: bool = True
+    drift: DriftPolicy = "revert"
+
+
+class ParticleSpec(_Record):
+    """What a particle should be: its validated definition and desired state, as written by ``put_spec``."""
+
+    pcf_id: str = Field(pattern=PCF_ID_PATTERN)
+    definition: dict[str, Any]
+    desired_state: DesiredState
+    deployment: str = Field(min_length=1)
+    quasiparticle: str | None = Field(default=None, pattern=PCF_ID_PATTERN)
+    flags: ParticleFlags = ParticleFlags()
+
+    def content_hash(self) -> str:
+        """A digest of everything that defines the spec: equal digests mean an identical put."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class StoredSpec(ParticleSpec):
+    """A spec as stored: with its generation (bumped on every change) and the time of that change."""
+
+    generation: int = Field(ge=1)
+    updated_at: float
+
+
+class Observation(_Record):
+    """The last state read back from the cloud, stamped with the observation's own time."""
+
+    state: ObservedState
+    observed_at: float = Field(ge=0)
+    resource_id: str | None = Field(default=None, min_length=1)
+    snapshot: dict[str, Any] = Field(default_factory=dict)
+    cause: str
+
+    @field_validator("observed_at", mode="before")
+    @classmethod
+    def _epoch_seconds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("a datetime observed_at needs a timezone")
+            return value.timestamp()
+        return value
+
+    @field_validator("observed_at")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("observed_at must be finite")
+        return value
+
+    @field_validator("snapshot")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, separators=(",", ":"), default=str))
+        if size > SNAPSHOT_MAX_BYTES:
+            raise ValueError(f"snapshot is {size} bytes; keep only the fields that matter (max {SNAPSHOT_MAX_BYTES})")
+        return value
+
+
+class ParticleRecord(_Record):
+    """A particle's spec and last observation, read together (listing, ``get_many``)."""
+
+    pcf_id: str
+    spec: StoredSpec | None = None
+    observation: Observation | None = None
+
+
+class Lease(_Record):
+    """Who may change a particle, and until when. ``acquired_at`` is the last acquire or renewal."""
+
+    pcf_id: str
+    owner: str
+    acquired_at: float
+    expires_at: float
+
+
+class HistoryKind(StrEnum):
+    """What a history item records."""
+
+    plan = "plan"
+    transition = "transition"
+    observation = "observation"
+    drift = "drift"
+    heal = "heal"
+    error = "error"
+    lease = "lease"
+
+
+class HistoryItem(_Record):
+    """One recorded event of a particle, with its cause (execution ARN, event id, schedule run, ...).
+
+    ``item_id`` orders items: the time in milliseconds, then a tie-breaker, so items never collide.
+    ``expires_at`` is set when the store keeps history for a limited time.
+    """
+
+    pcf_id: str
+    item_id: str
+    kind: HistoryKind
+    at: float
+    cause: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    expires_at: float | None = None
