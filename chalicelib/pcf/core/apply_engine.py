@@ -3,15 +3,19 @@
 ``apply_particles`` checks everything it can without acting (cycles, desired states, ``$inherit$``
 targets, ``$lookup$`` resolution, ``validate_config``), then converges particles level by level: the
 stop phase first (children before parents) for particles desired ``stopped``/``terminated``, then the
-start phase (parents before children) for those desired ``running``. Particles of one level converge
-concurrently, bounded by ``Runtime.max_workers``; a level must finish before the next begins.
+start phase (parents before children) for those desired ``running``. A level must finish before the next
+begins; its particles converge together in ticks (see ``_run_level``).
+
+A flavor may offer ``sync_states(particles) -> {pcf_id: error}`` as a classmethod: the loop then syncs
+all its due particles with that one call (``EC2Instance`` makes one ``describe_instances``) instead of one
+``sync_state()`` each. Transitions run in parallel, bounded by ``Runtime.max_workers``.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -192,92 +196,164 @@ def _failure(errors: dict[str, BaseException]) -> BaseException:
     return ApplyFailed(errors)
 
 
+@dataclass
+class _Run:
+    """One particle's progress through a level."""
+
+    particle: Particle
+    outcome: ParticleOutcome
+    deadline: float | None
+    delays: Iterator[float]
+    due: float
+    last_seen: State | None = None
+    finished: bool = False
+
+    def finish(self, error: BaseException | None = None) -> None:
+        self.finished = True
+        self.outcome.error = error
+
+
 def _run_level(level: list[Particle], options: ApplyOptions, runtime: Runtime, result: ApplyResult) -> None:
+    """Converge one level: sync, decide, act, wait with backoff, until every particle is done or failed.
+
+    The loop ticks: the particles due for a look are synced together (one batch per flavor that offers
+    ``sync_states``, otherwise in parallel), each decides, the transitions run in parallel, and the loop
+    sleeps until the next particle is due. Batching keeps API calls per poll tick flat as a level grows.
+    """
+    now = runtime.clock()
+    runs = []
     for particle in level:
-        result.outcomes[particle.pcf_id] = ParticleOutcome(particle.pcf_id, particle.desired_state)  # type: ignore[arg-type]
-    if len(level) == 1 or runtime.max_workers <= 1:
-        for particle in level:
-            _converge_safely(particle, options, runtime, result.outcomes[particle.pcf_id])
-        return
-    with ThreadPoolExecutor(max_workers=min(runtime.max_workers, len(level)), thread_name_prefix="pcf-apply") as pool:
-        futures = [
-            pool.submit(_converge_safely, p, options, runtime, result.outcomes[p.pcf_id]) for p in level
-        ]
-        for future in futures:
-            future.result()
+        outcome = ParticleOutcome(particle.pcf_id, particle.desired_state)  # type: ignore[arg-type]
+        result.outcomes[particle.pcf_id] = outcome
+        deadline = None if options.max_timeout is None else now + options.max_timeout
+        runs.append(_Run(particle, outcome, deadline, runtime.poll.delays(), now))
+    workers = min(runtime.max_workers, len(level))
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="pcf-apply") as pool:
+        for run in runs:
+            _guarded(run, runtime, _resolve_inherits, run)
+        while active := [run for run in runs if not run.finished]:
+            now = runtime.clock()
+            due = [run for run in active if run.due <= now]
+            if not due:
+                runtime.sleep(min(run.due for run in active) - now)
+                continue
+            _sync(due, pool, runtime)
+            acting = [run for run in due if not run.finished and _decide(run, options, runtime)]
+            list(pool.map(lambda run: _guarded(run, runtime, _transition, run, options, runtime), acting))
 
 
-def _converge_safely(particle: Particle, options: ApplyOptions, runtime: Runtime, outcome: ParticleOutcome) -> None:
+def _guarded(run: _Run, runtime: Runtime, step: Callable[..., None], *args: object) -> None:
+    """Run one step of a particle, recording (not raising) its failure."""
     try:
-        converge(particle, options, runtime, outcome)
-    except Exception as error:  # recorded per particle; raised by apply_particles after the level
-        outcome.error = error
-        logger.warning("%s failed: %s: %s", particle.pcf_id, type(error).__name__, error)
-        runtime.emit(EventKind.failed, particle.pcf_id, state=particle.state, detail=f"{type(error).__name__}: {error}")
+        step(*args)
+    except Exception as error:  # recorded per particle; apply_particles raises after the level
+        run.finish(error)
+        logger.warning("%s failed: %s: %s", run.particle.pcf_id, type(error).__name__, error)
+        runtime.emit(EventKind.failed, run.particle.pcf_id, state=run.particle.state,
+                     detail=f"{type(error).__name__}: {error}")
 
 
-def converge(particle: Particle, options: ApplyOptions, runtime: Runtime, outcome: ParticleOutcome) -> None:
-    """Sync, decide, act, wait with backoff, until the decision is ``done`` (or a named error)."""
+def _resolve_inherits(run: _Run) -> None:
+    if run.particle.desired_state is State.running and run.particle.inherit_references():
+        run.particle.get_and_replace_parent_variables()
+
+
+def _sync(due: list[_Run], pool: ThreadPoolExecutor, runtime: Runtime) -> None:
+    """Sync every due particle: batched per flavor where the flavor can, in parallel otherwise."""
+    by_class: dict[type, list[_Run]] = {}
+    for run in due:
+        by_class.setdefault(type(run.particle), []).append(run)
+    singles: list[_Run] = []
+    for particle_class, runs in by_class.items():
+        batch = getattr(particle_class, "sync_states", None)
+        if batch is None or len(runs) == 1:
+            singles += runs
+            continue
+        errors = batch([run.particle for run in runs])
+        for run in runs:
+            if run.particle.pcf_id in errors:
+                _guarded(run, runtime, _raise, errors[run.particle.pcf_id])
+    list(pool.map(lambda run: _guarded(run, runtime, run.particle.sync_state), singles))
+    synced_at = runtime.clock()
+    for run in due:
+        run.particle.state_last_refresh_time = synced_at
+
+
+def _raise(error: BaseException) -> None:
+    raise error
+
+
+def _decide(run: _Run, options: ApplyOptions, runtime: Runtime) -> bool:
+    """Decide the next step after a sync; True when a transition is to be run."""
+    particle, outcome = run.particle, run.outcome
     desired = particle.desired_state
     assert desired is not None
-    deadline = None if options.max_timeout is None else runtime.clock() + options.max_timeout
-    delays = runtime.poll.delays()
-    if desired is State.running and particle.inherit_references():
-        particle.get_and_replace_parent_variables()
-    last_seen: State | None = None
-    while True:
-        particle.sync_state()
-        particle.state_last_refresh_time = runtime.clock()
-        observed = particle.state
-        if observed is None:
-            raise PCFError(f"{particle.pcf_id}: sync_state() left the state unset")
-        outcome.final_state = observed
-        if observed is not last_seen:
-            runtime.emit(EventKind.observed, particle.pcf_id, state=observed)
-            last_seen = observed
+    observed = particle.state
+    if observed is None:
+        run.finish(PCFError(f"{particle.pcf_id}: sync_state() left the state unset"))
+        return False
+    outcome.final_state = observed
+    if observed is not run.last_seen:
+        runtime.emit(EventKind.observed, particle.pcf_id, state=observed)
+        run.last_seen = observed
+    try:
         equivalent = True
         if desired is State.running and particle.is_state_equivalent(observed, State.running):
             equivalent = particle.is_state_definition_equivalent()
-        decision = decide(
-            observed,
-            desired,
-            definition_equivalent=equivalent,
-            protection=particle.protection,
-            equivalent_states=particle.equivalent_states,
-        )
-        if decision.action is Action.done:
-            outcome.reason = decision.reason
-            runtime.emit(EventKind.done, particle.pcf_id, state=observed, detail=decision.reason)
-            return
-        if deadline is not None and runtime.clock() >= deadline:
-            raise ParticleTimeoutError(particle.pcf_id, observed, options.max_timeout or 0)
-        if not options.sync and (decision.action is Action.wait or outcome.transitions):
-            outcome.reason = f"pending: {decision.reason}"
-            return
-        if decision.action is Action.wait:
-            delay = next(delays)
-            if deadline is not None:
-                delay = max(0.0, min(delay, deadline - runtime.clock()))
-            runtime.sleep(delay)
-            outcome.polls += 1
-            continue
-        if len(outcome.transitions) >= MAX_TRANSITIONS_PER_APPLY:
-            raise TransitionError(
-                particle.pcf_id,
-                f"no convergence after {len(outcome.transitions)} transitions "
-                f"({', '.join(outcome.transitions)}); last decision: {decision.reason}",
-            )
-        if decision.action is Action.start and observed is State.terminated:
-            outcome.created = True
-        runtime.emit(EventKind.transition, particle.pcf_id, state=observed, action=decision.action,
-                     detail=decision.reason)
-        particle.run_transition(decision.action)
-        outcome.transitions.append(decision.action)
-        if not options.sync:
-            continue
-        delays = runtime.poll.delays()
-        runtime.sleep(next(delays))  # the resource is moving: the first look is worth a short wait
-        outcome.polls += 1
+        decision = decide(observed, desired, definition_equivalent=equivalent, protection=particle.protection,
+                          equivalent_states=particle.equivalent_states)
+    except Exception as error:
+        _guarded(run, runtime, _raise, error)
+        return False
+    outcome.reason = decision.reason
+    if decision.action is Action.done:
+        runtime.emit(EventKind.done, particle.pcf_id, state=observed, detail=decision.reason)
+        run.finish()
+        return False
+    now = runtime.clock()
+    if run.deadline is not None and now >= run.deadline:
+        _guarded(run, runtime, _raise, ParticleTimeoutError(particle.pcf_id, observed, options.max_timeout or 0))
+        return False
+    if not options.sync and (decision.action is Action.wait or outcome.transitions):
+        outcome.reason = f"pending: {decision.reason}"
+        run.finish()
+        return False
+    if decision.action is Action.wait:
+        _schedule(run, now)
+        return False
+    if len(outcome.transitions) >= MAX_TRANSITIONS_PER_APPLY:
+        _guarded(run, runtime, _raise, TransitionError(
+            particle.pcf_id,
+            f"no convergence after {len(outcome.transitions)} transitions "
+            f"({', '.join(outcome.transitions)}); last decision: {decision.reason}",
+        ))
+        return False
+    if decision.action is Action.start and observed is State.terminated:
+        outcome.created = True
+    runtime.emit(EventKind.transition, particle.pcf_id, state=observed, action=decision.action,
+                 detail=decision.reason)
+    outcome.transitions.append(decision.action)
+    return True
+
+
+def _schedule(run: _Run, now: float) -> None:
+    """Next look after the backoff delay (never past the deadline)."""
+    delay = next(run.delays)
+    if run.deadline is not None:
+        delay = max(0.0, min(delay, run.deadline - now))
+    run.due = now + delay
+    run.outcome.polls += 1
+
+
+def _transition(run: _Run, options: ApplyOptions, runtime: Runtime) -> None:
+    """Run the decided transition; the first look after it waits one poll interval (it is moving)."""
+    run.particle.run_transition(run.outcome.transitions[-1])
+    now = runtime.clock()
+    if not options.sync:
+        run.due = now
+        return
+    run.delays = runtime.poll.delays()
+    _schedule(run, now)
 
 
 def _rollback(result: ApplyResult, by_id: dict[str, Particle], graph: DependencyGraph, runtime: Runtime) -> None:
@@ -288,7 +364,8 @@ def _rollback(result: ApplyResult, by_id: dict[str, Particle], graph: Dependency
     for level in graph.subgraph(created).stop_levels():
         for pcf_id in level:
             runtime.emit(EventKind.rollback, pcf_id, detail="terminating what this apply created")
-            outcome = ParticleOutcome(pcf_id, State.terminated)
-            _converge_safely(by_id[pcf_id], ApplyOptions(), runtime, outcome)
+        undo = ApplyResult({}, [], runtime.clock())
+        _run_level([by_id[i] for i in level], ApplyOptions(), runtime, undo)
+        for pcf_id, outcome in undo.outcomes.items():
             if outcome.error is not None:
                 logger.error("rollback of %s failed: %s", pcf_id, outcome.error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -41,6 +41,57 @@ MAX_TAG_VALUE = 256
 SHUTDOWN_BEHAVIORS = ("stop", "terminate")
 # describe_instance_attribute names of the fields describe_instances does not return
 ATTRIBUTE_NAMES = {"UserData": "userData", "InstanceInitiatedShutdownBehavior": "instanceInitiatedShutdownBehavior"}
+
+
+Found = list[tuple[dict[str, Any], str]]
+NAMES_PER_CALL = 200
+
+
+def _instances_of(reservations: Iterable[Mapping[str, Any]]) -> Found:
+    return [
+        (instance, str(reservation.get("OwnerId", "")))
+        for reservation in reservations
+        for instance in reservation.get("Instances", [])
+    ]
+
+
+def _describe_all(client: Any, **kwargs: Any) -> Found:
+    found: Found = []
+    for page in client.get_paginator("describe_instances").paginate(**kwargs):
+        found += _instances_of(page.get("Reservations", []))
+    return found
+
+
+def _by_ids(particles: list[EC2Instance]) -> list[tuple[EC2Instance, Found | None]]:
+    """Each particle with its instance, described by id in one call; ``None`` (sync alone) when unsure."""
+    if not particles:
+        return []
+    ids = {p._instance_id(): p for p in particles}
+    try:
+        found = _describe_all(particles[0].client, InstanceIds=sorted(ids))
+    except ClientError as error:
+        if _error_code(error) != "InvalidInstanceID.NotFound":
+            raise
+        return [(p, None) for p in particles]
+    live = {i["InstanceId"]: (i, owner) for i, owner in found if i["State"]["Name"] in LIVE_STATES}
+    return [(p, [live[i]] if i in live else None) for i, p in ids.items()]
+
+
+def _by_names(particles: list[EC2Instance]) -> list[tuple[EC2Instance, Found | None]]:
+    """Each particle with the live instances tagged with its name, 200 names a call."""
+    result: list[tuple[EC2Instance, Found | None]] = []
+    for start in range(0, len(particles), NAMES_PER_CALL):
+        chunk = particles[start : start + NAMES_PER_CALL]
+        found = _describe_all(chunk[0].client, Filters=[
+            {"Name": f"tag:{NAME_TAG}", "Values": sorted({p.instance_name for p in chunk})},
+            {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
+        ])
+        by_name: dict[str, Found] = {}
+        for instance, owner in found:
+            name = pcf_util.tags_to_dict(instance.get("Tags")).get(NAME_TAG, "")
+            by_name.setdefault(name, []).append((instance, owner))
+        result += [(p, by_name.get(p.instance_name, [])) for p in chunk]
+    return result
 
 
 def _construct_arn(owner_id: str, region_name: str, instance_id: str) -> str:
@@ -192,11 +243,10 @@ class EC2Instance(AWSResource):
 
     def _find_instance(self) -> tuple[dict[str, Any] | None, str]:
         """The one live instance with this name and its owner id; one shutting down yields to any other."""
-        found = [
-            (instance, str(reservation.get("OwnerId", "")))
-            for reservation in self._get_instance_reservations()["Reservations"]
-            for instance in reservation.get("Instances", [])
-        ]
+        return self._pick(_instances_of(self._get_instance_reservations()["Reservations"]))
+
+    def _pick(self, found: list[tuple[dict[str, Any], str]]) -> tuple[dict[str, Any] | None, str]:
+        """Of the live instances carrying this particle's name, the one that is it (or none)."""
         if not found:
             return None, ""
         staying = [item for item in found if item[0]["State"]["Name"] != "shutting-down"]
@@ -271,7 +321,10 @@ class EC2Instance(AWSResource):
         """The instance as ``describe_instances`` shows it, plus ``SecurityGroupIds``, ``TagSpecifications`` and,
         when the desired definition specifies them and the instance is running or stopped, ``UserData``
         (decoded) and ``InstanceInitiatedShutdownBehavior``. ``{}`` when there is no instance."""
-        instance, owner_id = self._find_instance()
+        return self._current_from(*self._find_instance())
+
+    def _current_from(self, instance: dict[str, Any] | None, owner_id: str) -> dict[str, Any]:
+        """``get_current_definition`` for the instance found (``None``: none found by name)."""
         if instance is None:
             instance, owner_id = self._find_recent_launch()
         else:
@@ -347,7 +400,9 @@ class EC2Instance(AWSResource):
 
         With ``userdata_wait`` (and a desired state that is not stopped/terminated) a running instance without
         the ``UserdataFinished`` tag is ``pending``."""
-        current = self.get_current_definition()
+        self._set_current(self.get_current_definition())
+
+    def _set_current(self, current: dict[str, Any]) -> None:
         self.current_state_definition = current
         if not current:
             self.state = self.state_lookup[MISSING_STATE]
@@ -356,6 +411,28 @@ class EC2Instance(AWSResource):
         if state is State.running and self._waiting_for_user_data(current):
             state = State.pending
         self.state = state
+
+    @classmethod
+    def sync_states(cls, particles: Sequence[EC2Instance]) -> dict[str, BaseException]:
+        """Sync many instances with few calls: one ``describe_instances`` for those whose instance is known
+        (by id) and one for the rest (by ``PCFName`` tag, up to 200 names a call), per client. Returns the
+        errors by pcf_id; a particle the batch cannot settle is synced on its own."""
+        errors: dict[str, BaseException] = {}
+        by_client: dict[int, list[EC2Instance]] = {}
+        for particle in particles:
+            by_client.setdefault(id(particle.client), []).append(particle)
+        for group in by_client.values():
+            known = [p for p in group if p._arn and p.ec2_state_name not in GONE_STATES]
+            unknown = [p for p in group if p not in known]
+            for particle, found in [*_by_ids(known), *_by_names(unknown)]:
+                try:
+                    if found is None:
+                        particle.sync_state()
+                    else:
+                        particle._set_current(particle._current_from(*particle._pick(found)))
+                except Exception as error:  # reported per particle, as a single sync would raise it
+                    errors[particle.pcf_id] = error
+        return errors
 
     def _waiting_for_user_data(self, current: Mapping[str, Any]) -> bool:
         if not self.custom_config.get("userdata_wait"):
