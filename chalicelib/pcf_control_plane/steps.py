@@ -1,0 +1,191 @@
+"""The control plane's steps, one per Lambda: plan, sync_state, a transition, lease and release.
+
+Each step is idempotent: re-run with the same input it neither creates a second resource (ClientTokens are
+scoped by the spec's generation and the last resource seen) nor loses an update (observations are written
+newest-wins, specs by generation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pcf.core import State
+from pcf.core.apply_engine import plan_levels
+from pcf.core.builder import build
+from pcf.core.decision import Action, decide
+from pcf.core.particle import Particle
+from pcf.core.pcf_exceptions import DefinitionError
+from pcf.core.quasiparticle import Quasiparticle
+from pcf.util.aws.clients import ClientFactory
+from pcf.util.aws.tag_specifications import deployment_name
+from pcf_control_plane.errors import LeaseHeldError
+from pcf_control_plane.messages import (
+    LeaseInput,
+    LeaseOutput,
+    ParticleStep,
+    PlanInput,
+    PlannedPhase,
+    PlanOutput,
+    SyncOutput,
+    TransitionInput,
+    TransitionOutput,
+)
+from pcf_control_plane.rebuild import load_spec, rebuild
+from pcf_control_plane.snapshot import observation_snapshot, resource_id_of
+from pcf_control_plane.store import HistoryKind, Observation, ParticleFlags, ParticleSpec, StateStore
+
+LAST_RESOURCE = "last_resource_id"
+"""Snapshot key: the last resource id ever seen for the particle, carried across its disappearance so that a
+re-creation gets a fresh ClientToken scope while a retried creation keeps its own."""
+
+
+class ControlPlane:
+    """The steps, over one state store and one client factory, on an injected clock."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        clients: ClientFactory,
+        *,
+        clock: Callable[[], float] = time.time,
+        deployment: str | None = None,
+    ) -> None:
+        self.store = store
+        self.clients = clients
+        self.clock = clock
+        self.deployment = deployment or deployment_name()
+
+    # -- plan -----------------------------------------------------------------------------------
+    def plan(self, request: PlanInput) -> PlanOutput:
+        """Validate the definition, store every particle's desired spec, return the levels to run."""
+        root = build(request.definition)
+        if request.desired_state:
+            root.set_desired_state(request.desired_state)
+        members = root.members() if isinstance(root, Quasiparticle) else [root]
+        levels = plan_levels(members)
+        quasiparticle = root.pcf_id if isinstance(root, Quasiparticle) else None
+        generations = {}
+        for particle in members:
+            spec = ParticleSpec(
+                pcf_id=particle.pcf_id,
+                definition=_storable_definition(particle),
+                desired_state=particle.desired_state.name,  # type: ignore[union-attr]
+                deployment=self.deployment,
+                quasiparticle=quasiparticle,
+                flags=ParticleFlags(
+                    persist_on_termination=particle.persist_on_termination,
+                    persist_on_update=particle.persist_on_update,
+                    heal=bool(particle.particle_definition.get("heal", True)),
+                ),
+            )
+            generations[particle.pcf_id] = self.store.put_spec(spec)
+            self.store.add_history(particle.pcf_id, HistoryKind.plan, {"desired_state": spec.desired_state,
+                                   "generation": generations[particle.pcf_id]}, request.execution)
+        phases: dict[str, list[list[str]]] = {}
+        for level in levels:
+            phases.setdefault(level.phase, []).append(level.pcf_ids)
+        return PlanOutput(
+            pcf_id=root.pcf_id,
+            particles=len(members),
+            phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],  # type: ignore[arg-type]
+            generations=generations,
+        )
+
+    # -- sync_state -----------------------------------------------------------------------------
+    def sync_state(self, step: ParticleStep) -> SyncOutput:
+        """Observe one particle, store the observation (newer wins), and decide its next action."""
+        spec = load_spec(self.store, step.pcf_id)
+        particle = self._observed(spec)
+        observed = particle.state
+        assert observed is not None
+        equivalent = True
+        desired = particle.desired_state
+        assert desired is not None
+        if desired is State.running and particle.is_state_equivalent(observed, State.running):
+            equivalent = particle.is_state_definition_equivalent()
+        decision = decide(observed, desired, definition_equivalent=equivalent, protection=particle.protection,
+                          equivalent_states=particle.equivalent_states)
+        resource_id = resource_id_of(particle)
+        previous = self.store.get_observation(step.pcf_id)
+        snapshot = observation_snapshot(particle)
+        snapshot[LAST_RESOURCE] = resource_id or (previous.snapshot.get(LAST_RESOURCE) if previous else None)
+        # The step holds the lease and reads the cloud itself: its reading is the newest, even when the clock
+        # has not moved since the last one (equal times are refused by the store's newer-wins rule).
+        observed_at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
+        self.store.record_observation(step.pcf_id, Observation(
+            state=observed.name, observed_at=observed_at, resource_id=resource_id,
+            snapshot=snapshot, cause=step.execution,
+        ))
+        if previous is None or previous.state != observed.name:
+            self.store.add_history(step.pcf_id, HistoryKind.observation,
+                                   {"state": observed.name, "resource_id": resource_id}, step.execution)
+        return SyncOutput(pcf_id=step.pcf_id, state=observed.name, action=decision.action.value,
+                          reason=decision.reason, resource_id=resource_id)
+
+    # -- transitions ----------------------------------------------------------------------------
+    def transition(self, request: TransitionInput) -> TransitionOutput:
+        """Carry out one transition. The ClientToken scope is the spec's generation and the last resource
+        ever seen, so a retried step never launches twice while a re-creation gets a fresh token."""
+        spec = load_spec(self.store, request.pcf_id)
+        particle = self._observed(spec)
+        last = self.store.get_observation(request.pcf_id)
+        particle.idempotency_scope = f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
+        particle.run_transition(Action(request.action))
+        self.store.add_history(request.pcf_id, HistoryKind.transition,
+                               {"action": request.action, "generation": spec.generation}, request.execution)
+        return TransitionOutput(pcf_id=request.pcf_id, action=request.action, generation=spec.generation)
+
+    # -- leases ---------------------------------------------------------------------------------
+    def acquire_lease(self, request: LeaseInput) -> LeaseOutput:
+        """Take (or renew) the particle's lease for this execution; ``LeaseHeldError`` if another holds it."""
+        load_spec(self.store, request.pcf_id)
+        if not self.store.acquire_lease(request.pcf_id, request.execution, request.ttl_seconds):
+            holder = self.store.current_lease(request.pcf_id)
+            raise LeaseHeldError(
+                f"{request.pcf_id}: held by {holder.owner if holder else 'another execution'}"
+            )
+        self.store.add_history(request.pcf_id, HistoryKind.lease, {"acquired": True}, request.execution)
+        return LeaseOutput(pcf_id=request.pcf_id, owner=request.execution, held=True)
+
+    def release_lease(self, step: ParticleStep) -> LeaseOutput:
+        """Give the lease back (only its owner can); releasing twice is harmless."""
+        released = self.store.release_lease(step.pcf_id, step.execution)
+        if released:
+            self.store.add_history(step.pcf_id, HistoryKind.lease, {"acquired": False}, step.execution)
+        return LeaseOutput(pcf_id=step.pcf_id, owner=step.execution, held=False)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _observed(self, spec: Any) -> Particle:
+        """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved."""
+        particle = rebuild(self.store, spec, self.clients)
+        particle.prepare()
+        if particle.desired_state is State.running and particle.inherit_references():
+            for parent in particle.parents:
+                parent.prepare()
+                parent.sync_state()
+            particle.get_and_replace_parent_variables()
+        particle.sync_state()
+        return particle
+
+
+def _storable_definition(particle: Particle) -> dict[str, Any]:
+    """The member's definition as the control plane keeps it: JSON-safe, with its effective parents."""
+    definition = dict(particle.particle_definition)
+    for name, callback in (definition.get("callbacks") or {}).items():
+        if not isinstance(callback.get("function"), str):
+            raise DefinitionError(f"{particle.pcf_id}.callbacks.{name}.function",
+                                  "the control plane needs a 'package.module:function' name, not a callable")
+    definition["parents"] = sorted(p.pcf_id for p in particle.parents)
+    definition["children"] = []
+    definition.pop("desired_state", None)
+    return _json_safe(definition)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value

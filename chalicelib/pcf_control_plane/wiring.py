@@ -1,0 +1,32 @@
+"""The one ``ControlPlane`` of a Lambda process, built on first use (never at import)."""
+
+from __future__ import annotations
+
+import threading
+
+from pcf.util.aws.clients import get_default_factory
+from pcf_control_plane.settings import Settings
+from pcf_control_plane.steps import ControlPlane
+from pcf_control_plane.store import DynamoDBStateStore
+
+_lock = threading.Lock()
+_control_plane: ControlPlane | None = None
+
+
+def control_plane() -> ControlPlane:
+    """The process's control plane: settings from the environment, the default client factory."""
+    global _control_plane
+    with _lock:
+        if _control_plane is None:
+            settings = Settings.from_env()
+            clients = get_default_factory()
+            store = DynamoDBStateStore(clients.client("dynamodb"), settings.table_name)
+            _control_plane = ControlPlane(store, clients, deployment=settings.deployment)
+        return _control_plane
+
+
+def reset() -> None:
+    """Forget the built control plane (tests, or a changed environment)."""
+    global _control_plane
+    with _lock:
+        _control_plane = None

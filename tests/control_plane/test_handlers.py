@@ -1,0 +1,70 @@
+"""The control-plane Lambdas through Chalice's test client, on the local cloud's DynamoDB and EC2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+import app as chalice_app
+from pcf_control_plane import wiring
+from pcf_control_plane.errors import LeaseHeldError
+from pcf_control_plane.settings import Settings, SettingsError
+from pcf_control_plane.store.table import create_table
+
+STAGE = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
+DEV = STAGE["stages"]["dev"]["environment_variables"]
+TABLE = DEV["PCF_TABLE_NAME"]
+
+
+@pytest.fixture
+def lambdas(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
+    monkeypatch.setenv("PCF_TABLE_NAME", "not-the-stage-table")  # the test client applies the dev stage's
+    create_table(cloud.client("dynamodb"), TABLE, sleep=lambda _: None)
+    wiring.reset()
+    with Client(chalice_app.app) as client:
+        yield client
+    wiring.reset()
+
+
+def invoke(client: Client, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return client.lambda_.invoke(name, payload).payload
+
+
+def test_plan_sync_start_through_the_lambdas(lambdas: Client, ami_id: str, ec2: Any) -> None:
+    definition = {"pcf_name": "web", "flavor": "ec2_instance",
+                  "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
+                                   "custom_config": {"instance_name": "h-web"}}}
+    execution = "arn:aws:states:us-east-1:123456789012:execution:apply:run-1"
+    planned = invoke(lambdas, "plan", {"definition": definition, "desired_state": "running", "execution": execution})
+    assert planned["phases"] == [{"phase": "start", "levels": [["ec2_instance:web"]]}]
+    step = {"pcf_id": "ec2_instance:web", "execution": execution}
+    assert invoke(lambdas, "acquire_lease", step)["held"] is True
+    assert invoke(lambdas, "sync_state", step)["action"] == "start"
+    assert invoke(lambdas, "start", step) == {"pcf_id": "ec2_instance:web", "action": "start", "generation": 1}
+    synced = invoke(lambdas, "sync_state", step)
+    assert (synced["state"], synced["action"]) == ("running", "done")
+    assert synced["resource_id"].startswith("i-")
+    assert invoke(lambdas, "release_lease", step)["held"] is False
+    assert wiring.control_plane().store.get_spec("ec2_instance:web").deployment == DEV["PCF_DEPLOYMENT"]
+
+
+def test_a_held_lease_is_an_error_named_for_the_workflow(lambdas: Client, ami_id: str) -> None:
+    definition = {"pcf_name": "db", "flavor": "ec2_instance",
+                  "aws_resource": {"ImageId": ami_id, "custom_config": {"instance_name": "h-db"}}}
+    invoke(lambdas, "plan", {"definition": definition, "desired_state": "running"})
+    invoke(lambdas, "acquire_lease", {"pcf_id": "ec2_instance:db", "execution": "one"})
+    with pytest.raises(LeaseHeldError):
+        invoke(lambdas, "acquire_lease", {"pcf_id": "ec2_instance:db", "execution": "two"})
+
+
+def test_settings_fail_fast_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match="PCF_TABLE_NAME"):
+        Settings.from_env({})
+    with pytest.raises(SettingsError, match="PCF_LEASE_SECONDS"):
+        Settings.from_env({"PCF_TABLE_NAME": "t", "PCF_LEASE_SECONDS": "soon"})
+    assert Settings.from_env({"PCF_TABLE_NAME": "t"}).lease_seconds == 900.0

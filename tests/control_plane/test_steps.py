@@ -1,0 +1,171 @@
+"""The control-plane steps driven as the workflow drives them, on the local cloud and a state store."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from pcf.core.pcf_exceptions import DefinitionError, UnknownFlavorError
+from pcf_control_plane.errors import LeaseHeldError, UnknownParticleError
+from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput, TransitionInput
+from pcf_control_plane.steps import ControlPlane
+from pcf_control_plane.store import DynamoDBStateStore, HistoryKind, InMemoryStateStore
+from pcf_control_plane.store.table import create_table
+from pcf_local_cloud.clock import VirtualClock
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:test-1"
+
+
+def instance(name: str, ami_id: str, **extra: Any) -> dict[str, Any]:
+    return {"pcf_name": name, "flavor": "ec2_instance", **extra,
+            "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
+                             "custom_config": {"instance_name": f"cp-{name}"}}}
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def control_plane(request: pytest.FixtureRequest, cloud: Any, clock: VirtualClock) -> ControlPlane:
+    """The steps over each store implementation (DynamoDB on the local cloud)."""
+    if request.param == "memory":
+        store: Any = InMemoryStateStore(clock=clock.now)
+    else:
+        client = cloud.client("dynamodb")
+        create_table(client, "pcf-state", sleep=lambda _: None)
+        store = DynamoDBStateStore(client, "pcf-state", clock=clock.now, sleep=clock.sleep)
+    return ControlPlane(store, cloud.client_factory, clock=clock.now, deployment="test")
+
+
+def drive(cp: ControlPlane, pcf_id: str, clock: VirtualClock, execution: str = EXECUTION) -> list[str]:
+    """lease -> sync -> (transition | wait -> sync)* -> release, as the state machine does; the actions taken."""
+    cp.acquire_lease(LeaseInput(pcf_id=pcf_id, execution=execution))
+    taken = []
+    for _ in range(30):
+        result = cp.sync_state(ParticleStep(pcf_id=pcf_id, execution=execution))
+        if result.action == "done":
+            break
+        if result.action == "wait":
+            clock.sleep(1.0)
+            continue
+        cp.transition(TransitionInput(pcf_id=pcf_id, action=result.action, execution=execution))
+        taken.append(result.action)
+    else:
+        raise AssertionError(f"{pcf_id} did not converge")
+    cp.release_lease(ParticleStep(pcf_id=pcf_id, execution=execution))
+    return taken
+
+
+def live_instances(ec2: Any, name: str) -> list[dict[str, Any]]:
+    reservations = ec2.describe_instances(Filters=[
+        {"Name": "tag:PCFName", "Values": [name]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+    ])["Reservations"]
+    return [i for r in reservations for i in r["Instances"]]
+
+
+def test_plan_stores_every_spec_and_returns_the_levels(control_plane: ControlPlane, ami_id: str) -> None:
+    definition = {"pcf_name": "c", "flavor": "quasiparticle", "particles": [
+        instance("m", ami_id), instance("w", ami_id, multiplier=2, parents=["ec2_instance:m"])]}
+    out = control_plane.plan(PlanInput(definition=definition, desired_state="running", execution=EXECUTION))
+    assert out.particles == 3
+    assert [(p.phase, p.levels) for p in out.phases] == [
+        ("start", [["ec2_instance:m"], ["ec2_instance:w-0", "ec2_instance:w-1"]])]
+    stored = control_plane.store.get_spec("ec2_instance:w-1")
+    assert stored is not None and stored.desired_state == "running"
+    assert stored.definition["parents"] == ["ec2_instance:m"]
+    assert stored.quasiparticle == "quasiparticle:c"
+    assert control_plane.store.members_of("quasiparticle:c") == sorted(out.generations)
+    assert control_plane.store.list_history("ec2_instance:m")[0].cause == EXECUTION
+
+
+def test_a_bad_definition_is_refused_and_nothing_is_stored(control_plane: ControlPlane, ami_id: str) -> None:
+    with pytest.raises(UnknownFlavorError):
+        control_plane.plan(PlanInput(definition={**instance("x", ami_id), "flavor": "ec2_instanse"},
+                                     desired_state="running"))
+    with pytest.raises(DefinitionError, match="instance_name"):
+        bad = instance("y", ami_id)
+        del bad["aws_resource"]["custom_config"]["instance_name"]
+        control_plane.plan(PlanInput(definition=bad, desired_state="running"))
+    assert control_plane.store.get_spec("ec2_instance:x") is None
+    assert control_plane.store.get_spec("ec2_instance:y") is None
+
+
+def test_a_single_instance_runs_stops_and_terminates(
+    control_plane: ControlPlane, ami_id: str, ec2: Any, clock: VirtualClock
+) -> None:
+    for state, expected in (("running", ["start"]), ("stopped", ["stop"]), ("terminated", ["terminate"])):
+        control_plane.plan(PlanInput(definition=instance("solo", ami_id), desired_state=state))
+        assert drive(control_plane, "ec2_instance:solo", clock) == expected
+    observation = control_plane.store.get_observation("ec2_instance:solo")
+    assert observation is not None and observation.state == "terminated"
+    kinds = [item.kind for item in control_plane.store.list_history("ec2_instance:solo", newest_first=False)]
+    assert kinds.count(HistoryKind.transition) == 3
+    assert HistoryKind.observation in kinds
+    assert control_plane.store.current_lease("ec2_instance:solo") is None
+
+
+def test_a_transition_invoked_twice_launches_one_instance(
+    control_plane: ControlPlane, ami_id: str, ec2: Any
+) -> None:
+    control_plane.plan(PlanInput(definition=instance("twice", ami_id), desired_state="running"))
+    control_plane.sync_state(ParticleStep(pcf_id="ec2_instance:twice"))
+    request = TransitionInput(pcf_id="ec2_instance:twice", action="start", execution=EXECUTION)
+    control_plane.transition(request)
+    control_plane.transition(request)  # at-least-once delivery: the same step again
+    assert len(live_instances(ec2, "cp-twice")) == 1
+
+
+def test_a_recreation_after_termination_gets_a_new_instance(
+    control_plane: ControlPlane, ami_id: str, ec2: Any, clock: VirtualClock
+) -> None:
+    control_plane.plan(PlanInput(definition=instance("again", ami_id), desired_state="running"))
+    drive(control_plane, "ec2_instance:again", clock)
+    [first] = live_instances(ec2, "cp-again")
+    ec2.terminate_instances(InstanceIds=[first["InstanceId"]])  # behind the framework's back
+    assert drive(control_plane, "ec2_instance:again", clock) == ["start"]
+    [second] = live_instances(ec2, "cp-again")
+    assert second["InstanceId"] != first["InstanceId"]
+
+
+def test_a_second_execution_cannot_take_a_held_lease(control_plane: ControlPlane, ami_id: str) -> None:
+    control_plane.plan(PlanInput(definition=instance("busy", ami_id), desired_state="running"))
+    control_plane.acquire_lease(LeaseInput(pcf_id="ec2_instance:busy", execution="exec-1"))
+    with pytest.raises(LeaseHeldError, match="held by exec-1"):
+        control_plane.acquire_lease(LeaseInput(pcf_id="ec2_instance:busy", execution="exec-2"))
+    control_plane.release_lease(ParticleStep(pcf_id="ec2_instance:busy", execution="exec-2"))  # not the owner
+    assert control_plane.store.current_lease("ec2_instance:busy").owner == "exec-1"
+
+
+def test_an_unplanned_particle_is_a_named_error(control_plane: ControlPlane) -> None:
+    with pytest.raises(UnknownParticleError, match="plan"):
+        control_plane.sync_state(ParticleStep(pcf_id="ec2_instance:nobody"))
+
+
+def test_the_cluster_inherits_from_the_stored_parent_and_attaches_volumes(
+    control_plane: ControlPlane, ami_id: str, ec2: Any, clock: VirtualClock, tmp_path: Any
+) -> None:
+    template = tmp_path / "worker.j2"
+    template.write_text("MASTER={{ master_ip }}\n")
+    worker = instance("w", ami_id, multiplier=2)
+    worker["aws_resource"]["custom_config"].update({
+        "userdata_template_file": str(template),
+        "userdata_params": {"master_ip": "$inherit$ec2_instance:master$PrivateIpAddress"}})
+    volume = {"pcf_name": "v", "flavor": "ebs_volume", "multiplier": 2, "parents": ["ec2_instance:w"],
+              "aws_resource": {"AvailabilityZone": "$inherit$ec2_instance:w$Placement.AvailabilityZone",
+                               "Size": 8, "VolumeType": "gp3",
+                               "custom_config": {"volume_name": "cp-data", "attach": True}}}
+    definition = {"pcf_name": "cluster", "flavor": "distributed_master_worker",
+                  "custom_config": {"master": "master"},
+                  "particles": [instance("master", ami_id), worker, volume]}
+    out = control_plane.plan(PlanInput(definition=definition, desired_state="running"))
+    for level in out.phases[0].levels:
+        for pcf_id in level:
+            drive(control_plane, pcf_id, clock)
+
+    [master] = live_instances(ec2, "cp-master")
+    for index in range(2):
+        [node] = live_instances(ec2, f"cp-w-{index}")
+        user_data = ec2.describe_instance_attribute(InstanceId=node["InstanceId"], Attribute="userData")
+        assert f"MASTER={master['PrivateIpAddress']}" in base64.b64decode(user_data["UserData"]["Value"]).decode()
+        volumes = ec2.describe_volumes(Filters=[{"Name": "tag:PCFName", "Values": [f"cp-data-{index}"]}])["Volumes"]
+        assert [a["InstanceId"] for a in volumes[0]["Attachments"]] == [node["InstanceId"]]
