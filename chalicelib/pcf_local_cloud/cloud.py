@@ -15,6 +15,7 @@ from moto.ec2.models import ec2_backends
 
 from pcf.util.aws.clients import ClientFactory, use_client_factory
 from pcf_local_cloud.clock import Clock, RealClock
+from pcf_local_cloud.lambda_dispatch import LambdaHandler
 from pcf_local_cloud.patching import InstalledPatches, install_patches
 from pcf_local_cloud.sessions import fake_session
 from pcf_local_cloud.state import EmulationState
@@ -179,6 +180,16 @@ class LocalCloud:
         if self._patches is None:
             raise RuntimeError("the LocalCloud is not running")
         return self._patches
+
+    # -- Lambda handlers ----------------------------------------------------------------------------
+    def register_handler(self, function_name: str, handler: LambdaHandler) -> None:
+        """Run ``handler(event, context)`` in-process whenever the Lambda function ``function_name`` is invoked
+        (by ``lambda.invoke`` or a Step Functions Task). Handlers are forgotten when the cloud stops."""
+        self.patches.lambdas.register(function_name, handler)
+
+    def unregister_handler(self, function_name: str) -> None:
+        """Forget the handler of ``function_name``; invoking it then fails with ``Runtime.HandlerNotFound``."""
+        self.patches.lambdas.unregister(function_name)
 
     # -- moto internals, for tests and drift --------------------------------------------------------
     def ec2_backend(self, region_name: str | None = None) -> Any:

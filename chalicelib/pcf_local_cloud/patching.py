@@ -13,6 +13,7 @@ from pcf_local_cloud.client_token import ClientTokens
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
 from pcf_local_cloud.ebs_phases import VolumePhases
 from pcf_local_cloud.ec2_phases import InstancePhases
+from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.state import EmulationState
 
@@ -21,12 +22,14 @@ _active: InstalledPatches | None = None
 
 
 class InstalledPatches:
-    """A live set of patches: what they read (``state``), the instance helpers, and how to undo them."""
+    """A live set of patches: what they read (``state``), the instance helpers, the Lambda handler registry
+    (``lambdas``), and how to undo them."""
 
     def __init__(self, state: EmulationState) -> None:
         self.state = state
         self.instances = InstancePhases(state)
         self.volumes = VolumePhases(state)
+        self.lambdas = LambdaDispatch(state.clock)
         self._patches = PatchSet()
 
     @property
@@ -44,6 +47,7 @@ class InstalledPatches:
             self.volumes.install(self._patches)
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
             AtomicDynamoDB().install(self._patches)
+            self.lambdas.install(self._patches)
         except BaseException:
             self._patches.restore()
             raise
@@ -58,7 +62,8 @@ class InstalledPatches:
 
 
 def install_patches(state: EmulationState) -> InstalledPatches:
-    """Patch moto to honour ``ClientToken`` and to time EC2 transitions by ``state``'s clock.
+    """Patch moto to honour ``ClientToken``, to time EC2 transitions by ``state``'s clock and to run Lambda
+    functions in-process (``patches.lambdas``).
 
     Raises ``RuntimeError`` if a set is already installed.
     """

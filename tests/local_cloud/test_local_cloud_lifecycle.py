@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.dynamodb.responses import DynamoHandler
 from moto.ec2.models import EC2Backend, ec2_backends
@@ -47,7 +48,7 @@ def _candidate_classes() -> list[type]:
     names = ("run_instances", "start_instances", "stop_instances", "attach_volume")
     backend_owners = [defining_class(EC2Backend, name) for name in names]
     response_owners = [defining_class(EC2Response, name) for name in ("run_instances", "create_volume")]
-    return [Instance, Volume, DynamoHandler, *backend_owners, *response_owners]
+    return [Instance, Volume, DynamoHandler, LambdaFunction, *backend_owners, *response_owners]
 
 
 def test_two_clouds_in_sequence_are_independent(vclock: VirtualClock) -> None:

@@ -1,0 +1,230 @@
+"""Deploy a Chalice app and its state machines into the local cloud, the way ``chalice deploy`` would name them.
+
+Each Lambda function of the app (``@app.lambda_function`` and the event-source handlers: ``@app.on_cw_event``,
+``@app.schedule``, ...) becomes a moto function ``<app_name>-<stage>-<name>`` whose invocations run the app's
+own handler in-process (see ``lambda_dispatch``). Each state machine is created from its ASL file with
+``${<CamelCaseName>Arn}`` replaced by the function's ARN, as ``DefinitionSubstitutions`` do on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from moto.core import DEFAULT_ACCOUNT_ID
+
+if TYPE_CHECKING:
+    from chalice import Chalice
+
+    from pcf_local_cloud.cloud import LocalCloud
+
+ROLE_NAME = "pcf-local-lambda-role"
+RUNTIME = "python3.11"
+EMPTY_ZIP = b"PK\x05\x06" + b"\x00" * 18
+_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+_PLACEHOLDER = re.compile(r"\$\{([^}\s]+)\}")
+
+
+class UnresolvedSubstitutionError(ValueError):
+    """An ASL file names a ``${…}`` substitution that was not provided."""
+
+
+class ExecutionResult(NamedTuple):
+    """How an execution ended: its status, its parsed output (or ``{"error", "cause"}``), its history events."""
+
+    status: str
+    output: Any
+    history: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ChaliceFunction:
+    """One Lambda function of a Chalice app: its name in the app and its ``module.function`` handler string."""
+
+    name: str
+    handler_string: str
+
+
+def chalice_functions(app: Chalice) -> list[ChaliceFunction]:
+    """The app's Lambda functions other than the REST API handler, in registration order."""
+    configs = [*app.pure_lambda_functions, *app.event_sources]
+    return [ChaliceFunction(config.name, config.handler_string) for config in configs]
+
+
+def substitution_name(function_name: str) -> str:
+    """``sync_state`` -> ``SyncStateArn``: chalice's CloudFormation resource name for the function, plus ``Arn``."""
+    from chalice.utils import to_cfn_resource_name  # chalice is needed only when deploying an app
+
+    return f"{to_cfn_resource_name(function_name)}Arn"
+
+
+def substitute(definition: str, substitutions: Mapping[str, Any]) -> str:
+    """Replace each ``${Name}`` in an ASL text; every name must be given (``UnresolvedSubstitutionError``)."""
+    missing = sorted({name for name in _PLACEHOLDER.findall(definition) if name not in substitutions})
+    if missing:
+        raise UnresolvedSubstitutionError(f"no value for the substitution(s) {', '.join(missing)}")
+    return _PLACEHOLDER.sub(lambda match: _text(substitutions[match.group(1)]), definition)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@dataclass
+class LocalDeployment:
+    """What :func:`deploy_chalice_app` created, by the names used in the app and in ``state_machines``."""
+
+    cloud: LocalCloud
+    app_name: str
+    stage: str
+    role_arn: str
+    function_names: dict[str, str] = field(default_factory=dict)
+    function_arns: dict[str, str] = field(default_factory=dict)
+    state_machine_arns: dict[str, str] = field(default_factory=dict)
+    substitutions: dict[str, str] = field(default_factory=dict)
+
+    def execution_arn(self, state_machine_name: str, name: str) -> str:
+        """The ARN an execution called ``name`` of ``state_machine_name`` has."""
+        machine_arn = self.state_machine_arns[state_machine_name]
+        return f"{machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+    def run_execution(
+        self,
+        state_machine_name: str,
+        input: Mapping[str, Any],
+        name: str,
+        *,
+        timeout_s: float = 30.0,
+        poll: float = 0.01,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.monotonic,
+    ) -> ExecutionResult:
+        """Start an execution named ``name`` and poll until it is no longer ``RUNNING``.
+
+        Returns the final status, the parsed output (``SUCCEEDED``) or ``{"error": …, "cause": …}``, and every
+        history event. After ``timeout_s`` (measured by ``now``; ``sleep`` waits between polls) ``TimeoutError``
+        is raised and the execution asked to stop: moto marks it ``ABORTED`` once the state in progress returns.
+        """
+        sfn = self.cloud.client("stepfunctions")
+        arn = sfn.start_execution(
+            stateMachineArn=self.state_machine_arns[state_machine_name], name=name, input=json.dumps(input)
+        )["executionArn"]
+        deadline = now() + timeout_s
+        description = sfn.describe_execution(executionArn=arn)
+        while description["status"] == "RUNNING":
+            if now() >= deadline:
+                raise TimeoutError(f"execution {arn} still RUNNING after {timeout_s} s{_stop(sfn, arn, timeout_s)}")
+            sleep(poll)
+            description = sfn.describe_execution(executionArn=arn)
+        return ExecutionResult(description["status"], _outcome(description), execution_history(sfn, arn))
+
+
+def _stop(sfn: Any, arn: str, timeout_s: float) -> str:
+    """Stop a late execution; what went wrong, if anything, for the timeout message."""
+    try:
+        sfn.stop_execution(executionArn=arn, error="LocalTimeout", cause=f"not done after {timeout_s} s")
+    except Exception as error:  # moto fails (AttributeError) on an execution whose worker has not started yet
+        return f"; stopping it failed: {error!r}"
+    return "; stopped"
+
+
+def _outcome(description: Mapping[str, Any]) -> Any:
+    if description["status"] == "SUCCEEDED":
+        output = description.get("output")
+        return None if output is None else json.loads(output)
+    return {"error": description.get("error"), "cause": description.get("cause")}
+
+
+def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """Every history event of an execution, oldest first (all pages)."""
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return [event for page in pages for event in page["events"]]
+
+
+def deploy_chalice_app(
+    cloud: LocalCloud,
+    app: Chalice,
+    *,
+    stage: str = "dev",
+    state_machines: Mapping[str, Path] | None = None,
+    extra_substitutions: Mapping[str, Any] | None = None,
+    timeout_s: int = 60,
+    memory_mb: int = 128,
+) -> LocalDeployment:
+    """Create the app's Lambda functions (handlers registered in-process) and state machines in ``cloud``.
+
+    Functions are named ``<app.app_name>-<stage>-<name>``; state machines ``<app.app_name>-<stage>-<key>`` from
+    the ASL file ``state_machines[key]``, with ``${<CamelCaseName>Arn}`` for every function plus
+    ``extra_substitutions`` (which win). All of them use the IAM role ``pcf-local-lambda-role``.
+    """
+    if state_machines:
+        _check_account(cloud)
+    functions = chalice_functions(app)
+    _check_unique_substitutions(functions)
+    deployment = LocalDeployment(cloud, app.app_name, stage, _ensure_role(cloud.client("iam")))
+    lambda_client = cloud.client("lambda")
+    for function in functions:
+        function_name = f"{app.app_name}-{stage}-{function.name}"
+        cloud.register_handler(function_name, app.handler_map[function.name])
+        created = lambda_client.create_function(
+            FunctionName=function_name,
+            Runtime=RUNTIME,
+            Role=deployment.role_arn,
+            Handler=function.handler_string,
+            Code={"ZipFile": EMPTY_ZIP},
+            Timeout=timeout_s,
+            MemorySize=memory_mb,
+        )
+        deployment.function_names[function.name] = function_name
+        deployment.function_arns[function.name] = created["FunctionArn"]
+        deployment.substitutions[substitution_name(function.name)] = created["FunctionArn"]
+    deployment.substitutions.update({key: _text(value) for key, value in (extra_substitutions or {}).items()})
+    sfn = cloud.client("stepfunctions")
+    for key, path in (state_machines or {}).items():
+        definition = substitute(Path(path).read_text(encoding="utf-8"), deployment.substitutions)
+        deployment.state_machine_arns[key] = sfn.create_state_machine(
+            name=f"{app.app_name}-{stage}-{key}", definition=definition, roleArn=deployment.role_arn
+        )["stateMachineArn"]
+    return deployment
+
+
+def _check_unique_substitutions(functions: list[ChaliceFunction]) -> None:
+    seen: dict[str, str] = {}
+    for function in functions:
+        key = substitution_name(function.name)
+        if key in seen:
+            raise ValueError(f"functions {seen[key]!r} and {function.name!r} both give the substitution {key}")
+        seen[key] = function.name
+
+
+def _check_account(cloud: LocalCloud) -> None:
+    """moto's Step Functions calls Lambda in moto's default account: functions elsewhere are never found."""
+    default = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+    if cloud.account_id != default:
+        raise ValueError(
+            f"state machines run Lambda tasks in moto's default account {default}, not in {cloud.account_id}: "
+            "deploy into a LocalCloud with the default account_id"
+        )
+
+
+def _ensure_role(iam: Any) -> str:
+    """The ARN of ``pcf-local-lambda-role`` (trusting Lambda and Step Functions), created if missing."""
+    try:
+        return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY))["Role"]["Arn"]
