@@ -1,0 +1,121 @@
+"""Whole executions of state_machines/apply.asl.json on the local cloud: the real ASL, the real handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import app as chalice_app
+from pcf_control_plane import wiring
+from pcf_control_plane.store.table import create_table
+from pcf_local_cloud import deploy_chalice_app
+
+APPLY = Path(__file__).resolve().parents[2] / "state_machines" / "apply.asl.json"
+TABLE = "pcf-workflow-test"
+
+
+@pytest.fixture
+def deployment(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("PCF_TABLE_NAME", TABLE)
+    monkeypatch.setenv("PCF_DEPLOYMENT", "workflow-test")
+    create_table(cloud.client("dynamodb"), TABLE, sleep=lambda _: None)
+    wiring.reset()
+    yield deploy_chalice_app(cloud, chalice_app.app, state_machines={"apply": APPLY})
+    wiring.reset()
+
+
+def instance(name: str, ami_id: str, **extra: Any) -> dict[str, Any]:
+    return {"pcf_name": name, "flavor": "ec2_instance", **extra,
+            "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
+                             "custom_config": {"instance_name": f"wf-{name}"}}}
+
+
+def run(deployment: Any, definition: dict[str, Any], state: str, name: str, max_polls: int = 50) -> Any:
+    return deployment.run_execution("apply", {"definition": definition, "desired_state": state,
+                                              "wait_seconds": 0, "max_polls": max_polls}, name=name)
+
+
+def live(ec2: Any, name: str) -> list[dict[str, Any]]:
+    reservations = ec2.describe_instances(Filters=[
+        {"Name": "tag:PCFName", "Values": [name]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])["Reservations"]
+    return [i for r in reservations for i in r["Instances"]]
+
+
+def test_a_single_instance_runs_and_terminates(deployment: Any, ami_id: str, ec2: Any) -> None:
+    result = run(deployment, instance("solo", ami_id), "running", "solo-run")
+    assert result.status == "SUCCEEDED", result.output
+    assert result.output["pcf_id"] == "ec2_instance:solo"
+    [node] = live(ec2, "wf-solo")
+    assert node["State"]["Name"] == "running"
+    result = run(deployment, instance("solo", ami_id), "terminated", "solo-terminate")
+    assert result.status == "SUCCEEDED", result.output
+    assert live(ec2, "wf-solo") == []
+    store = wiring.control_plane().store
+    assert store.get_observation("ec2_instance:solo").state == "terminated"
+    causes = {item.cause for item in store.list_history("ec2_instance:solo")}
+    assert any(cause.endswith(":solo-run") for cause in causes)
+    assert store.current_lease("ec2_instance:solo") is None
+
+
+def transition_order(deployment: Any, execution: str) -> list[str]:
+    """The pcf_ids in the order their transition Lambdas were scheduled by the execution."""
+    arn = deployment.execution_arn("apply", execution)
+    events = deployment.cloud.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    order = []
+    for event in events:
+        details = event.get("lambdaFunctionScheduledEventDetails") or {}
+        resource = details.get("resource", "")
+        if resource.rsplit("-", 1)[-1] in ("start", "stop", "terminate", "update"):
+            order.append(json.loads(details["input"])["pcf_id"])
+    return order
+
+
+def test_a_cluster_starts_parents_first_and_terminates_children_first(
+    deployment: Any, ami_id: str, ec2: Any
+) -> None:
+    definition = {"pcf_name": "c", "flavor": "quasiparticle", "particles": [
+        instance("m", ami_id), instance("w", ami_id, multiplier=2, parents=["ec2_instance:m"])]}
+    assert run(deployment, definition, "running", "c-up").status == "SUCCEEDED"
+    up = transition_order(deployment, "c-up")
+    assert up[0] == "ec2_instance:m" and sorted(up[1:]) == ["ec2_instance:w-0", "ec2_instance:w-1"]
+    assert run(deployment, definition, "terminated", "c-down").status == "SUCCEEDED"
+    down = transition_order(deployment, "c-down")
+    assert down[-1] == "ec2_instance:m" and sorted(down[:2]) == ["ec2_instance:w-0", "ec2_instance:w-1"]
+    assert live(ec2, "wf-m") == []
+
+
+def test_a_persisted_particle_is_left_running(deployment: Any, ami_id: str, ec2: Any) -> None:
+    definition = instance("keep", ami_id, persist_on_termination=True)
+    run(deployment, definition, "running", "keep-up")
+    result = run(deployment, definition, "terminated", "keep-down")
+    assert result.status == "SUCCEEDED"
+    assert [i["State"]["Name"] for i in live(ec2, "wf-keep")] == ["running"]
+
+
+def test_a_particle_stuck_pending_fails_with_its_named_timeout(
+    deployment: Any, cloud: Any, ami_id: str, ec2: Any
+) -> None:
+    reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "wf-stuck"}]}])
+    cloud.hold_pending(reservation["Instances"][0]["InstanceId"])
+    result = run(deployment, instance("stuck", ami_id), "running", "stuck", max_polls=3)
+    assert result.status == "FAILED"
+    assert result.output["error"] == "ParticleTimeoutError"
+    assert wiring.control_plane().store.current_lease("ec2_instance:stuck") is None
+
+
+def test_a_bad_definition_fails_the_execution_by_name_and_creates_nothing(
+    deployment: Any, ami_id: str, ec2: Any
+) -> None:
+    bad = instance("bad", ami_id)
+    del bad["aws_resource"]["custom_config"]["instance_name"]
+    result = run(deployment, bad, "running", "bad")
+    assert result.status == "FAILED"
+    assert result.output["error"] == "InvalidUniqueKeysException"
+    assert "instance_name" in result.output["cause"]
+    assert ec2.describe_instances()["Reservations"] == []
