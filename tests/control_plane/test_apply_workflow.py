@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,41 @@ def test_a_bad_definition_fails_the_execution_by_name_and_creates_nothing(
     assert result.output["error"] == "InvalidUniqueKeysException"
     assert "instance_name" in result.output["cause"]
     assert ec2.describe_instances()["Reservations"] == []
+
+
+def test_two_executions_on_one_particle_never_both_act(
+    deployment: Any, cloud: Any, ami_id: str, ec2: Any
+) -> None:
+    """A holds the lease while its instance is pending; B waits out its lease retries and fails clearly."""
+    reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "wf-busy"}]}])
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    cloud.hold_pending(instance_id)
+    sfn = cloud.client("stepfunctions")
+    sfn.start_execution(stateMachineArn=deployment.state_machine_arns["apply"], name="busy-a", input=json.dumps(
+        {"definition": instance("busy", ami_id), "desired_state": "running", "wait_seconds": 1,
+         "max_polls": 120}))
+    store = None
+    for _ in range(200):
+        store = wiring.control_plane().store
+        lease = store.current_lease("ec2_instance:busy") if store.get_spec("ec2_instance:busy") else None
+        if lease is not None:
+            break
+        time.sleep(0.05)
+    assert lease is not None and lease.owner.endswith(":busy-a")
+
+    second = run(deployment, instance("busy", ami_id), "running", "busy-b")
+
+    assert second.status == "FAILED"
+    assert second.output["error"] == "LeaseHeldError"
+    cloud.release_pending(instance_id)
+    arn = deployment.execution_arn("apply", "busy-a")
+    for _ in range(600):
+        status = sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            break
+        time.sleep(0.05)
+    assert status == "SUCCEEDED"
+    assert [i["InstanceId"] for i in live(ec2, "wf-busy")] == [instance_id]
+    b_items = [item for item in store.list_history("ec2_instance:busy") if item.cause.endswith(":busy-b")]
+    assert all(item.kind != "transition" for item in b_items)
