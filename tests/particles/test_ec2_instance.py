@@ -15,16 +15,6 @@ from pcf.particle.aws.ec2.ec2_instance import EC2Instance, _construct_arn, _get_
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.pcf_util import tags_to_dict
 
-_IMAGE_IDS: list[str] = []
-
-
-@pytest.fixture
-def ami_id(ec2: Any) -> str:
-    """An AMI moto knows, looked up once per session (describe_images costs about a second)."""
-    if not _IMAGE_IDS:
-        _IMAGE_IDS.append(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
-    return _IMAGE_IDS[0]
-
 
 def make_particle(ami_id: str, name: str = "web", custom: dict[str, Any] | None = None, **resource: Any) -> EC2Instance:
     config = {"instance_name": f"pcf-{name}", **(custom or {})}

@@ -13,16 +13,6 @@ from pcf.core.runtime import PollPolicy, Runtime
 from pcf.particle.aws.ec2.ec2_definition import USERDATA_FINISHED_TAG
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 
-_IMAGE_IDS: list[str] = []
-
-
-@pytest.fixture
-def ami_id(ec2: Any) -> str:
-    """An AMI moto knows, looked up once per session (describe_images costs about a second)."""
-    if not _IMAGE_IDS:
-        _IMAGE_IDS.append(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
-    return _IMAGE_IDS[0]
-
 
 def make_particle(
     image_id: str = "ami-12345678", name: str = "web", custom: dict[str, Any] | None = None, **resource: Any
