@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(STAMP)
 ## bench: the benchmarks, printing ratios measured side by side in one run
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## package: the dev stage as one SAM/CloudFormation template (functions, state machine, table) in build/package
+package: $(STAMP)
+	mkdir -p build
+	$(BIN)/python -m deploy.build_merge_template --stage dev > build/merge-template.json
+	AWS_DEFAULT_REGION=us-east-1 $(BIN)/chalice package --stage dev --merge-template build/merge-template.json build/package
 
 clean:
 	rm -rf $(VENV) build *.egg-info chalicelib/*.egg-info

@@ -1,0 +1,187 @@
+"""Packaging for AWS: the merge template, ``chalice package --merge-template`` (run once), cfn-lint on its output.
+
+Packaging downloads wheels from the package index: without a network this module fails, it does not skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.build_merge_template import (
+    STATE_MACHINE,
+    STATE_MACHINE_ROLE,
+    TABLE,
+    build,
+    chalice_config,
+    definition,
+    function_resource_names,
+    lambda_policy,
+    placeholders,
+    policy_path,
+    stage_environment,
+)
+from pcf_control_plane.store.table import cloudformation_resource
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+STAGE = "dev"
+STAGES = sorted(chalice_config()["stages"])
+MAX_PACKAGE_BYTES = 10 * 1024 * 1024
+CFN_LINT_ERROR, CFN_LINT_WARNING = 2, 4  # cfn-lint exit codes are bit flags (8 is informational)
+
+
+def _statements(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every statement of every inline policy of every IAM role in ``template``."""
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                yield from policy["PolicyDocument"]["Statement"]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
+
+
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resources = statement["Resource"]
+    return resources if isinstance(resources, list) else [resources]
+
+
+def _assert_no_wildcard_action(statements: list[dict[str, Any]]) -> None:
+    for statement in statements:
+        for action in _actions(statement):
+            assert action != "*" and not action.endswith(":*"), f"wildcard action {action!r} in {statement}"
+
+
+@pytest.fixture(scope="module")
+def merge_template() -> dict[str, Any]:
+    return build(STAGE)
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory, merge_template: dict[str, Any]) -> dict[str, Any]:
+    """``chalice package --merge-template`` for the dev stage, once: the template, the output dir, the seconds."""
+    work = tmp_path_factory.mktemp("package")
+    merge_file = work / "merge-template.json"
+    merge_file.write_text(json.dumps(merge_template))
+    out = work / "package"
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(BIN / "chalice"), "package", "--stage", STAGE, "--merge-template", str(merge_file), str(out)],
+        cwd=ROOT,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, f"chalice package failed (network needed for wheels):\n{result.stderr}"
+    print(f"\nchalice package took {seconds:.1f} s")
+    return {"template": json.loads((out / "sam.json").read_text()), "dir": out, "seconds": seconds}
+
+
+def test_every_asl_placeholder_is_a_chalice_function(merge_template: dict[str, Any]) -> None:
+    asl_text = json.dumps(definition())
+    every_placeholder = set(re.findall(r"\$\{([^}]+)\}", asl_text))
+    substitutions = merge_template["Resources"][STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
+    assert every_placeholder and set(substitutions) == every_placeholder
+    functions = function_resource_names()
+    for key, value in substitutions.items():
+        name = key.removesuffix("Arn")
+        assert value == {"Fn::GetAtt": [name, "Arn"]}
+        assert name in functions, f"{key}: no Chalice function resource {name}"
+
+
+def test_state_machine_role_invokes_exactly_those_functions(merge_template: dict[str, Any]) -> None:
+    role = merge_template["Resources"][STATE_MACHINE_ROLE]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
+    (statement,) = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert _actions(statement) == ["lambda:InvokeFunction"]
+    expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition())]
+    assert sorted(map(json.dumps, _resources(statement))) == sorted(map(json.dumps, expected))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_table_is_the_stores_table_named_as_the_stage_says(stage: str) -> None:
+    table_name = stage_environment(stage)["PCF_TABLE_NAME"]
+    table = build(stage)["Resources"][TABLE]
+    assert table == cloudformation_resource(table_name)
+    assert table["Properties"]["TableName"] == table_name
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_iam_statement_grants_a_wildcard_action(stage: str) -> None:
+    _assert_no_wildcard_action(list(_statements(build(stage))))
+    _assert_no_wildcard_action(lambda_policy(stage)["Statement"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_lambda_policy_is_scoped(stage: str) -> None:
+    env = stage_environment(stage)
+    for statement in lambda_policy(stage)["Statement"]:
+        actions, resources = _actions(statement), _resources(statement)
+        if resources == ["*"]:
+            assert all(a.startswith("ec2:Describe") for a in actions), statement
+        if any(a.startswith("dynamodb:") for a in actions):
+            table = f"arn:aws:dynamodb:*:*:table/{env['PCF_TABLE_NAME']}"
+            assert resources == [table, f"{table}/index/*"]
+        mutating = [a for a in actions if a.startswith("ec2:") and not a.startswith("ec2:Describe")]
+        if mutating and any(":instance/" in r for r in resources):
+            assert env["PCF_DEPLOYMENT"] in json.dumps(statement["Condition"]), statement
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_chalice_stage_uses_the_generated_policy_file(stage: str) -> None:
+    config = chalice_config()["stages"][stage]
+    assert config["autogen_policy"] is False
+    assert config["iam_policy_file"] == policy_path(stage).name
+    assert json.loads(policy_path(stage).read_text()) == lambda_policy(stage), (
+        "stale policy file: run python -m deploy.build_merge_template --write-policies"
+    )
+
+
+def test_packaged_template_has_functions_state_machine_and_table(packaged: dict[str, Any]) -> None:
+    resources = packaged["template"]["Resources"]
+    env = stage_environment(STAGE)
+    policy = lambda_policy(STAGE)
+    for name in function_resource_names():
+        function = resources[name]
+        assert function["Type"] == "AWS::Serverless::Function"
+        assert function["Properties"]["Environment"]["Variables"]["PCF_TABLE_NAME"] == env["PCF_TABLE_NAME"]
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert [p["PolicyDocument"] for p in role["Policies"]] == [policy]
+    assert resources[STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
+    assert resources[TABLE] == cloudformation_resource(env["PCF_TABLE_NAME"])
+    assert set(packaged["template"]["Outputs"]) >= {"StateMachineArn", "TableName"}
+    _assert_no_wildcard_action(list(_statements(packaged["template"])))
+
+
+def test_packaged_template_passes_cfn_lint(packaged: dict[str, Any]) -> None:
+    result = subprocess.run(
+        [str(BIN / "cfn-lint"), str(packaged["dir"] / "sam.json")], capture_output=True, text=True, timeout=120
+    )
+    if result.returncode & CFN_LINT_WARNING:
+        warnings.warn(f"cfn-lint warnings:\n{result.stdout}", stacklevel=1)
+    assert not result.returncode & CFN_LINT_ERROR, f"cfn-lint errors:\n{result.stdout}{result.stderr}"
+    assert result.returncode in (0, CFN_LINT_WARNING, 8, CFN_LINT_WARNING | 8), result.stderr
+
+
+def test_deployment_package_size(packaged: dict[str, Any]) -> None:
+    size = (packaged["dir"] / "deployment.zip").stat().st_size
+    print(f"\ndeployment.zip: {size / 1024 / 1024:.1f} MiB")
+    assert size <= MAX_PACKAGE_BYTES, (
+        f"deployment.zip is {size / 1024 / 1024:.1f} MiB > 10 MiB "
+        "(boto3/botocore pinned in requirements.txt are ~16 MiB of it)"
+    )
