@@ -11,7 +11,7 @@ from pcf.core import State
 from pcf.core.pcf_exceptions import TooManyResourceException
 from pcf.core.quasiparticle import Quasiparticle
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
-from tests.particles.test_ec2_instance_calls import Calls
+from tests.support.ec2_calls import Calls
 
 
 def fleet(ami_id: str, size: int) -> Quasiparticle:

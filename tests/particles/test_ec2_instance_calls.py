@@ -12,27 +12,10 @@ from pcf.core import State
 from pcf.core.decision import Action
 from pcf.core.runtime import EventKind
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
+from tests.support.ec2_calls import Calls
 
 START_BUDGET = 6
 PER_POLL_BUDGET = 2
-
-
-class Calls:
-    """Names of the EC2 operations made through a cloud's clients (a botocore ``before-call`` hook)."""
-
-    def __init__(self, cloud: Any) -> None:
-        self.names: list[str] = []
-        cloud.client_factory.add_hook(self._register)
-
-    def _register(self, service: str, client: Any) -> None:
-        if service == "ec2":
-            client.meta.events.register("before-call.ec2", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.names.append(model.name)
-
-    def reset(self) -> None:
-        self.names.clear()
 
 
 def make_particle(tmp_path: Any, name: str = "web", **resource: Any) -> EC2Instance:

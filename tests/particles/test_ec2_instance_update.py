@@ -11,26 +11,12 @@ from pcf.core.decision import Action
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf.particle.aws.ec2.ec2_update import UpdateResult
 from pcf.util.pcf_util import tags_to_dict
+from tests.support.ec2_calls import Calls
 
 
 @pytest.fixture
 def groups(ec2: Any) -> list[str]:
     return [ec2.create_security_group(GroupName=f"sg-{i}", Description=f"group {i}")["GroupId"] for i in range(3)]
-
-
-class Calls:
-    """Names of the EC2 operations made through the cloud's clients (a botocore ``before-call`` hook)."""
-
-    def __init__(self, cloud: Any) -> None:
-        self.names: list[str] = []
-        cloud.client_factory.add_hook(self._register)
-
-    def _register(self, service: str, client: Any) -> None:
-        if service == "ec2":
-            client.meta.events.register("before-call.ec2", self._record)
-
-    def _record(self, model: Any, **_: Any) -> None:
-        self.names.append(model.name)
 
 
 def make_particle(ami_id: str, name: str = "web", custom: dict[str, Any] | None = None, **resource: Any) -> EC2Instance:
