@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +16,9 @@ from pcf.core.runtime import ApplyEvent, Runtime
 from pcf.particle.aws.ec2.ebs_volume import EBSVolume
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, deployment_name
 from pcf.util.pcf_util import tags_to_dict
+from tests.particles.conftest import Calls
 
 ZONE = "us-east-1a"
-Calls = list[tuple[str, dict[str, Any]]]
 
 
 def volume_definition(name: str = "data", desired: str = "running", **aws: Any) -> dict[str, Any]:
@@ -41,19 +40,6 @@ def the_volume(ec2: Any, name: str) -> dict[str, Any]:
     assert len(found) == 1, found
     return found[0]
 
-
-@pytest.fixture
-def api_calls(cloud: Any) -> Calls:
-    """Every EC2 API call made through the cloud's client factory: (operation, parameters)."""
-    calls: Calls = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.append((model.name, copy.deepcopy(params)))
-
-    cloud.client_factory.add_hook(
-        lambda service, client: client.meta.events.register("before-parameter-build.ec2", record)
-    )
-    return calls
 
 
 def operations(calls: Calls) -> list[str]:

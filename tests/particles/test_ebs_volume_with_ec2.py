@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
-
-import pytest
 
 from pcf.core import State
 from pcf.core.pcf import PCF
 from pcf.core.runtime import Runtime
 from pcf.particle.aws.ec2.ebs_volume import EBSVolume
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
-
-Calls = list[tuple[str, dict[str, Any]]]
-
-
-@pytest.fixture
-def api_calls(cloud: Any) -> Calls:
-    calls: Calls = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.append((model.name, copy.deepcopy(params)))
-
-    cloud.client_factory.add_hook(
-        lambda service, client: client.meta.events.register("before-parameter-build.ec2", record)
-    )
-    return calls
+from tests.particles.conftest import Calls
 
 
 def field_definition(ami_id: str, desired: str = "running") -> list[dict[str, Any]]:
