@@ -2,12 +2,19 @@
 
 ``chalicelib/`` is put on ``sys.path`` so the framework is imported as ``pcf`` here exactly as in tests
 and the CLI: one module identity everywhere. Errors propagate: their class names (``LeaseHeldError``,
-``UnknownFlavorError``, ``ParticleTimeoutError``…) become the Step Functions error names Retry/Catch match.
+``UnknownFlavorError``, ``ParticleTimeoutError``…) become the Step Functions error names Retry/Catch match;
+AWS throttling and 5xx errors are renamed ``ThrottlingError`` / ``TransientAWSError`` for the Retry clauses.
+
+Importing this module loads only Chalice and Powertools: each step imports the control plane when first
+called, so a cold start pays for what its function uses.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +22,17 @@ _LIB = str(Path(__file__).resolve().parent / "chalicelib")
 if _LIB not in sys.path:
     sys.path.insert(0, _LIB)
 
-from aws_lambda_powertools import Logger  # noqa: E402
+from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: E402
+from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 from chalice import Chalice  # noqa: E402
 
-from pcf_control_plane.messages import (  # noqa: E402
-    LeaseInput,
-    ParticleStep,
-    PlanInput,
-    TransitionInput,
-)
-from pcf_control_plane.validate_step import validate_definition  # noqa: E402
-from pcf_control_plane.wiring import control_plane  # noqa: E402
+SERVICE = "pcf-serverless"
+app = Chalice(app_name=SERVICE)
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="PCFServerless", service=SERVICE)
+tracer = Tracer(service=SERVICE)
 
-app = Chalice(app_name="pcf-serverless")
-logger = Logger(service="pcf-serverless")
+Step = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _correlate(event: dict[str, Any]) -> None:
@@ -38,69 +42,151 @@ def _correlate(event: dict[str, Any]) -> None:
     logger.append_keys(pcf_id=event.get("pcf_id"))
 
 
-@app.lambda_function(name="validate")
-def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def step(name: str) -> Callable[[Step], Step]:
+    """Register ``function(event)`` as the Lambda ``name``: correlated logs, EMF metrics, tracing, and
+    retryable AWS errors renamed for the workflow's Retry clauses."""
+
+    def register(function: Step) -> Step:
+        @functools.wraps(function)
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            _correlate(event)
+            metrics.add_metadata("step", name)
+            started = time.perf_counter()
+            try:
+                result = function(event)
+            except Exception as error:
+                from pcf_control_plane.aws_errors import retryable_error
+
+                metrics.add_metric("StepErrors", MetricUnit.Count, 1)
+                retryable = retryable_error(error)
+                logger.warning("step failed", extra={"step": name, "error": type(retryable or error).__name__,
+                                                     "reason": str(error)})
+                if retryable is not None:
+                    raise retryable from error
+                raise
+            finally:
+                metrics.add_metric("StepDuration", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
+            return result
+
+        traced = tracer.capture_lambda_handler(handler, capture_response=False)
+        return app.lambda_function(name=name)(metrics.log_metrics(traced))
+
+    return register
+
+
+@step("validate")
+def validate(event: dict[str, Any]) -> dict[str, Any]:
     """Validate a definition and return its planned levels, or the field at fault and why."""
+    from pcf_control_plane.validate_step import validate_definition
+
     result = validate_definition(event)
     logger.info("validated", extra={"valid": result.valid, "pcf_id": result.pcf_id, "field": result.field})
     return result.model_dump(exclude_none=True)
 
 
-@app.lambda_function(name="plan")
-def plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Validate, store every particle's desired spec, return the levels of pcf_ids."""
-    _correlate(event)
-    return control_plane().plan(PlanInput.model_validate(event)).model_dump()
+@step("plan")
+def plan(event: dict[str, Any]) -> dict[str, Any]:
+    """Check the execution input, store every particle's desired spec, return the levels of pcf_ids and the
+    settings. The state machine sends ``{"request": <execution input>, "execution": <its ARN>}``."""
+    from pcf_control_plane.messages import PlanInput, parse
+    from pcf_control_plane.wiring import control_plane
+
+    payload = {**event["request"], "execution": event.get("execution", "manual")} if "request" in event else event
+    return control_plane().plan(parse(PlanInput, payload)).model_dump()
 
 
-@app.lambda_function(name="sync_state")
-def sync_state(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@step("sync_state")
+def sync_state(event: dict[str, Any]) -> dict[str, Any]:
     """Observe one particle, store the observation, return its state and next action."""
-    _correlate(event)
-    return control_plane().sync_state(ParticleStep.model_validate(event)).model_dump()
+    from pcf_control_plane.messages import ParticleStep, parse
+    from pcf_control_plane.wiring import control_plane
+
+    return control_plane().sync_state(parse(ParticleStep, event)).model_dump()
 
 
 def _transition(action: str, event: dict[str, Any]) -> dict[str, Any]:
-    _correlate(event)
-    request = TransitionInput.model_validate({**event, "action": action})
-    result = control_plane().transition(request)
+    from pcf_control_plane.messages import TransitionInput, parse
+    from pcf_control_plane.wiring import control_plane
+
+    result = control_plane().transition(parse(TransitionInput, {**event, "action": action}))
+    metrics.add_metric("Transitions", MetricUnit.Count, 1)
     logger.info("transition", extra={"action": action, "generation": result.generation})
     return result.model_dump()
 
 
-@app.lambda_function(name="start")
-def start(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@step("start")
+def start(event: dict[str, Any]) -> dict[str, Any]:
     """Start (or create) one particle."""
     return _transition("start", event)
 
 
-@app.lambda_function(name="stop")
-def stop(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@step("stop")
+def stop(event: dict[str, Any]) -> dict[str, Any]:
     """Stop one particle."""
     return _transition("stop", event)
 
 
-@app.lambda_function(name="terminate")
-def terminate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@step("terminate")
+def terminate(event: dict[str, Any]) -> dict[str, Any]:
     """Terminate one particle."""
     return _transition("terminate", event)
 
 
-@app.lambda_function(name="update")
-def update(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@step("update")
+def update(event: dict[str, Any]) -> dict[str, Any]:
     """Update one running particle to its desired definition."""
     return _transition("update", event)
 
 
-@app.lambda_function(name="acquire_lease")
-def acquire_lease(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@step("acquire_lease")
+def acquire_lease(event: dict[str, Any]) -> dict[str, Any]:
     """Take the particle's lease for this execution (``LeaseHeldError`` when another holds it)."""
-    _correlate(event)
-    return control_plane().acquire_lease(LeaseInput.model_validate(event)).model_dump()
+    from pcf_control_plane.messages import LeaseInput, parse
+    from pcf_control_plane.wiring import control_plane
+
+    return control_plane().acquire_lease(parse(LeaseInput, event)).model_dump()
 
 
-@app.lambda_function(name="release_lease")
-def release_lease(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@step("release_lease")
+def release_lease(event: dict[str, Any]) -> dict[str, Any]:
     """Give the particle's lease back."""
-    _correlate(event)
-    return control_plane().release_lease(ParticleStep.model_validate(event)).model_dump()
+    from pcf_control_plane.messages import ParticleStep, parse
+    from pcf_control_plane.wiring import control_plane
+
+    return control_plane().release_lease(parse(ParticleStep, event)).model_dump()
+
+
+@step("particle_failed")
+def particle_failed(event: dict[str, Any]) -> dict[str, Any]:
+    """Record why a particle's execution failed; return its error name and message, small."""
+    from pcf_control_plane.messages import ParticleFailure, parse
+    from pcf_control_plane.wiring import control_plane
+
+    return control_plane().particle_failed(parse(ParticleFailure, event)).model_dump(exclude_none=True)
+
+
+@step("check_level")
+def check_level(event: dict[str, Any]) -> dict[str, Any]:
+    """Pass a level whose particles all converged; otherwise raise the first failed particle's error."""
+    from pcf_control_plane.messages import LevelResults, parse
+    from pcf_control_plane.outcome import check_level as check
+
+    return check(parse(LevelResults, event)).model_dump()
+
+
+@step("rollback")
+def rollback(event: dict[str, Any]) -> dict[str, Any]:
+    """Choose what this execution created, set it to be terminated, return the phases to run."""
+    from pcf_control_plane.messages import RollbackInput, parse
+    from pcf_control_plane.wiring import control_plane
+
+    return control_plane().rollback(parse(RollbackInput, event)).model_dump()
+
+
+@step("summarize")
+def summarize(event: dict[str, Any]) -> dict[str, Any]:
+    """The closing summary: how many particles of the execution's root ended in each state."""
+    from pcf_control_plane.messages import RootStep, parse
+    from pcf_control_plane.wiring import control_plane
+
+    return control_plane().summarize(parse(RootStep, event)).model_dump()

@@ -1,10 +1,13 @@
 """The CloudFormation that ``chalice package --merge-template`` adds to Chalice's SAM output, and the Lambda policy.
 
-``build(stage)`` returns the merge template: the apply state machine (its ``Definition`` read from
-``state_machines/apply.asl.json``, every ``${XArn}`` substituted with the ARN of Chalice's function resource
-``X``), the state machine's role (``lambda:InvokeFunction`` on exactly those functions), the DynamoDB state
-table (named as the stage's ``PCF_TABLE_NAME``) and the outputs. ``lambda_policy(stage)`` is the least-privilege
-policy Chalice attaches to the functions' role (``.chalice/policy-<stage>.json``, ``autogen_policy`` off).
+``build(stage)`` returns the merge template: the two state machines (``particle``, one particle's loop, and
+``apply``, which runs a ``particle`` execution per particle; each ``Definition`` read from
+``state_machines/<name>.asl.json``, every ``${XArn}`` substituted with the ARN of Chalice's function resource
+``X`` and ``${ParticleStateMachineArn}`` with the particle machine's), a role per machine
+(``lambda:InvokeFunction`` on exactly the functions it names; ``apply``'s may also start, follow and stop
+``particle`` executions), the DynamoDB state table (named as the stage's ``PCF_TABLE_NAME``) and the outputs.
+``lambda_policy(stage)`` is the least-privilege policy Chalice attaches to the functions' role
+(``.chalice/policy-<stage>.json``, ``autogen_policy`` off).
 
     python -m deploy.build_merge_template --stage dev > build/merge-template.json
     python -m deploy.build_merge_template --write-policies     # rewrite .chalice/policy-*.json
@@ -21,7 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
-ASL_PATH = ROOT / "state_machines" / "apply.asl.json"
+STATE_MACHINES_DIR = ROOT / "state_machines"
 if str(ROOT / "chalicelib") not in sys.path:
     sys.path.insert(0, str(ROOT / "chalicelib"))
 
@@ -30,8 +33,14 @@ from pcf_control_plane.store.table import cloudformation_resource  # noqa: E402
 
 STATE_MACHINE = "ApplyStateMachine"
 STATE_MACHINE_ROLE = "ApplyStateMachineRole"
+PARTICLE_STATE_MACHINE = "ParticleStateMachine"
+PARTICLE_STATE_MACHINE_ROLE = "ParticleStateMachineRole"
+MACHINES = {"particle": PARTICLE_STATE_MACHINE, "apply": STATE_MACHINE}
+"""Key (``state_machines/<key>.asl.json``) -> resource name, in creation order."""
 TABLE = "StateTable"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)Arn\}")
+SYNC_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+"""The managed EventBridge rule through which a ``.sync`` Task learns that its child execution ended."""
 
 _DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
@@ -106,14 +115,15 @@ def function_resource_names() -> dict[str, str]:
     return {to_cfn_resource_name(function.name): function.name for function in app.app.pure_lambda_functions}
 
 
-def definition() -> dict[str, Any]:
-    """The apply state machine's ASL, with its ``${XArn}`` placeholders left in."""
-    return json.loads(ASL_PATH.read_text())
+def definition(key: str = "apply") -> dict[str, Any]:
+    """A state machine's ASL (``apply`` by default), with its ``${XArn}`` placeholders left in."""
+    return json.loads((STATE_MACHINES_DIR / f"{key}.asl.json").read_text())
 
 
 def placeholders(asl: dict[str, Any]) -> list[str]:
-    """The function resource names ``X`` of every ``${XArn}`` in ``asl``, sorted, once each."""
-    return sorted(set(PLACEHOLDER.findall(json.dumps(asl))))
+    """The function resource names ``X`` of every ``${XArn}`` in ``asl``, sorted, once each (state machines,
+    ``${XStateMachineArn}``, left out)."""
+    return sorted({name for name in PLACEHOLDER.findall(json.dumps(asl)) if name not in MACHINES.values()})
 
 
 def _arn(resource: str) -> dict[str, Any]:
@@ -193,61 +203,66 @@ def lambda_policy(stage: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def _child_execution_statements() -> list[dict[str, Any]]:
+    """What ``apply`` needs to run ``particle`` executions with ``startExecution.sync:2``."""
+    executions = {"Fn::Sub": ["arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${Name}:*",
+                              {"Name": {"Fn::GetAtt": [PARTICLE_STATE_MACHINE, "Name"]}}]}
+    rule = {"Fn::Sub": f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{SYNC_RULE}"}
+    return [
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": PARTICLE_STATE_MACHINE}},
+        {"Effect": "Allow", "Action": ["states:DescribeExecution", "states:StopExecution"], "Resource": executions},
+        {"Effect": "Allow", "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+         "Resource": rule},
+    ]
+
+
+def _role(policy_name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    trust = {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
+            "Policies": [{"PolicyName": policy_name,
+                          "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}],
+        },
+    }
+
+
 def build(stage: str) -> dict[str, Any]:
-    """The merge template for ``stage``; ``SystemExit`` if the ASL names a function ``app.py`` lacks."""
+    """The merge template for ``stage``; ``SystemExit`` if an ASL file names a function ``app.py`` lacks."""
     env = stage_environment(stage)
-    asl = definition()
-    names = placeholders(asl)
     known = function_resource_names()
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise SystemExit(f"{ASL_PATH.name}: no Chalice function for ${{…Arn}} placeholders {unknown}")
+    resources: dict[str, Any] = {TABLE: cloudformation_resource(env["PCF_TABLE_NAME"])}
+    for key, resource in MACHINES.items():
+        asl = definition(key)
+        names = placeholders(asl)
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise SystemExit(f"{key}.asl.json: no Chalice function for ${{…Arn}} placeholders {unknown}")
+        statements: list[dict[str, Any]] = [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [_arn(name) for name in names]}
+        ]
+        substitutions: dict[str, Any] = {f"{name}Arn": _arn(name) for name in names}
+        if f"${{{PARTICLE_STATE_MACHINE}Arn}}" in json.dumps(asl):
+            statements += _child_execution_statements()
+            substitutions[f"{PARTICLE_STATE_MACHINE}Arn"] = {"Ref": PARTICLE_STATE_MACHINE}
+        role = f"{resource}Role"
+        resources[role] = _role(f"{resource}Steps", statements)
+        resources[resource] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineType": "STANDARD",
+                "RoleArn": _arn(role),
+                "Definition": asl,
+                "DefinitionSubstitutions": substitutions,
+            },
+        }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Resources": {
-            TABLE: cloudformation_resource(env["PCF_TABLE_NAME"]),
-            STATE_MACHINE_ROLE: {
-                "Type": "AWS::IAM::Role",
-                "Properties": {
-                    "AssumeRolePolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "states.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    },
-                    "Policies": [
-                        {
-                            "PolicyName": "InvokeApplyFunctions",
-                            "PolicyDocument": {
-                                "Version": "2012-10-17",
-                                "Statement": [
-                                    {
-                                        "Effect": "Allow",
-                                        "Action": "lambda:InvokeFunction",
-                                        "Resource": [_arn(name) for name in names],
-                                    }
-                                ],
-                            },
-                        }
-                    ],
-                },
-            },
-            STATE_MACHINE: {
-                "Type": "AWS::StepFunctions::StateMachine",
-                "Properties": {
-                    "StateMachineType": "STANDARD",
-                    "RoleArn": _arn(STATE_MACHINE_ROLE),
-                    "Definition": asl,
-                    "DefinitionSubstitutions": {f"{name}Arn": _arn(name) for name in names},
-                },
-            },
-        },
+        "Resources": resources,
         "Outputs": {
-            "StateMachineArn": {"Value": {"Ref": STATE_MACHINE}},
+            "ApplyStateMachineArn": {"Value": {"Ref": STATE_MACHINE}},
+            "ParticleStateMachineArn": {"Value": {"Ref": PARTICLE_STATE_MACHINE}},
             "TableName": {"Value": {"Ref": TABLE}},
         },
     }

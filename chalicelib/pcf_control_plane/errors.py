@@ -3,7 +3,7 @@ machine's Retry and Catch match them by name."""
 
 from __future__ import annotations
 
-from pcf.core.pcf_exceptions import PCFError
+from pcf.core.pcf_exceptions import DefinitionError, PCFError
 
 
 class UnknownParticleError(PCFError):
@@ -12,3 +12,15 @@ class UnknownParticleError(PCFError):
 
 class LeaseHeldError(PCFError):
     """Another execution holds the particle's lease; retry later or fail clearly."""
+
+
+class ExecutionInputError(DefinitionError):
+    """The input of an execution or a step is wrong: ``field`` names it, ``reason`` says why."""
+
+
+class ThrottlingError(PCFError):
+    """AWS refused a call for its rate (after the client's own retries): the workflow retries with backoff."""
+
+
+class TransientAWSError(PCFError):
+    """AWS failed a call for a passing reason (5xx, unavailable): the workflow retries with backoff."""

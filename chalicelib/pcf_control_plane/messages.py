@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pcf_control_plane.errors import ExecutionInputError
 
 DesiredState = Literal["running", "stopped", "terminated"]
 ActionName = Literal["done", "wait", "start", "stop", "terminate", "update"]
@@ -15,12 +17,41 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PlanInput(_Message):
-    """A definition (a particle or quasiparticle) and the state to bring it to (its own when omitted)."""
+Message = TypeVar("Message", bound=BaseModel)
+
+
+def parse(model: type[Message], payload: Any) -> Message:
+    """``payload`` as ``model``; ``ExecutionInputError`` naming the first wrong field and why otherwise."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "input"
+        raise ExecutionInputError(field, first["msg"]) from None
+
+
+class ApplySettings(_Message):
+    """How an ``apply`` execution runs: the defaults apply to whatever the execution input leaves out."""
+
+    wait_seconds: int = Field(default=5, ge=0, le=3600, description="seconds between two polls of a particle")
+    max_polls: int = Field(default=120, ge=1, le=10_000,
+                           description="polls before a particle fails with ParticleTimeoutError")
+    rollback: bool = Field(default=False,
+                           description="on failure, terminate what this execution created (never pre-existing "
+                                       "or persisted resources)")
+    concurrency: int = Field(default=40, ge=1, le=40, description="particles of one level run at once")
+
+
+class PlanInput(ApplySettings):
+    """The ``apply`` execution input: a definition (a particle or quasiparticle), the state to bring it to
+    (its own when omitted) and the settings."""
 
     definition: dict[str, Any]
     desired_state: DesiredState | None = None
     execution: str = Field(default="manual", description="the cause recorded in history (execution ARN)")
+
+    def settings(self) -> ApplySettings:
+        return ApplySettings.model_validate(self.model_dump(include=set(ApplySettings.model_fields)))
 
 
 class PlannedPhase(_Message):
@@ -35,6 +66,7 @@ class PlanOutput(_Message):
     particles: int
     phases: list[PlannedPhase]
     generations: dict[str, int]
+    settings: ApplySettings = Field(default_factory=ApplySettings)
 
 
 class ParticleStep(_Message):
@@ -72,3 +104,57 @@ class LeaseOutput(_Message):
     pcf_id: str
     owner: str
     held: bool
+
+
+class ParticleResult(_Message):
+    """How one particle of a level ended: its state, or the name and message of its error."""
+
+    pcf_id: str
+    state: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ParticleFailure(ParticleStep):
+    """A particle's execution failed: what the Map's Catch caught (``Error`` and ``Cause``)."""
+
+    failure: dict[str, Any]
+
+
+class LevelResults(_Message):
+    """Every particle's result of one level."""
+
+    execution: str = "manual"
+    results: list[ParticleResult]
+
+
+class LevelOutput(_Message):
+    particles: int
+    converged: int
+
+
+class RootStep(_Message):
+    """The root of an execution (a particle or quasiparticle pcf_id) and the execution."""
+
+    pcf_id: str
+    execution: str = "manual"
+
+
+class RollbackInput(RootStep):
+    error: dict[str, Any] = Field(default_factory=dict)
+
+
+class RollbackOutput(_Message):
+    """What the rollback will terminate, children first, as phases the workflow runs like a plan's."""
+
+    pcf_id: str
+    particles: list[str]
+    phases: list[PlannedPhase]
+
+
+class SummaryOutput(_Message):
+    """The closing summary of an execution: how many particles ended in each state."""
+
+    pcf_id: str
+    particles: int
+    states: dict[str, int]

@@ -24,15 +24,23 @@ from pcf_control_plane.errors import LeaseHeldError
 from pcf_control_plane.messages import (
     LeaseInput,
     LeaseOutput,
+    ParticleFailure,
+    ParticleResult,
     ParticleStep,
     PlanInput,
     PlannedPhase,
     PlanOutput,
+    RollbackInput,
+    RollbackOutput,
+    RootStep,
+    SummaryOutput,
     SyncOutput,
     TransitionInput,
     TransitionOutput,
 )
+from pcf_control_plane.outcome import failure_result
 from pcf_control_plane.rebuild import load_spec, rebuild
+from pcf_control_plane.rollback import plan_rollback
 from pcf_control_plane.snapshot import observation_snapshot, resource_id_of
 from pcf_control_plane.store import HistoryKind, Observation, ParticleFlags, ParticleSpec, StateStore
 
@@ -91,6 +99,7 @@ class ControlPlane:
             particles=len(members),
             phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],  # type: ignore[arg-type]
             generations=generations,
+            settings=request.settings(),
         )
 
     # -- sync_state -----------------------------------------------------------------------------
@@ -132,9 +141,12 @@ class ControlPlane:
         particle = self._observed(spec)
         last = self.store.get_observation(request.pcf_id)
         particle.idempotency_scope = f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
+        creates = request.action == "start" and particle.state is State.terminated
         particle.run_transition(Action(request.action))
-        self.store.add_history(request.pcf_id, HistoryKind.transition,
-                               {"action": request.action, "generation": spec.generation}, request.execution)
+        detail: dict[str, Any] = {"action": request.action, "generation": spec.generation}
+        if creates:
+            detail["created"] = True
+        self.store.add_history(request.pcf_id, HistoryKind.transition, detail, request.execution)
         return TransitionOutput(pcf_id=request.pcf_id, action=request.action, generation=spec.generation)
 
     # -- leases ---------------------------------------------------------------------------------
@@ -155,6 +167,27 @@ class ControlPlane:
         if released:
             self.store.add_history(step.pcf_id, HistoryKind.lease, {"acquired": False}, step.execution)
         return LeaseOutput(pcf_id=step.pcf_id, owner=step.execution, held=False)
+
+    # -- outcomes -------------------------------------------------------------------------------
+    def particle_failed(self, failure: ParticleFailure) -> ParticleResult:
+        """Record a particle's failed execution in its history; its error name and message, short."""
+        result = failure_result(failure.pcf_id, failure.failure)
+        self.store.add_history(failure.pcf_id, HistoryKind.error, {"error": result.error, "message": result.cause},
+                               failure.execution)
+        return result
+
+    def rollback(self, request: RollbackInput) -> RollbackOutput:
+        """Set what this execution created to be terminated (children first); see ``rollback``."""
+        return plan_rollback(self.store, request)
+
+    def summarize(self, root: RootStep) -> SummaryOutput:
+        """How many of the root's particles ended in each observed state."""
+        members = self.store.members_of(root.pcf_id) or [root.pcf_id]
+        states: dict[str, int] = {}
+        for record in self.store.get_many(members).values():
+            state = record.observation.state if record.observation else "unknown"
+            states[state] = states.get(state, 0) + 1
+        return SummaryOutput(pcf_id=root.pcf_id, particles=len(members), states=dict(sorted(states.items())))
 
     # -- helpers --------------------------------------------------------------------------------
     def _observed(self, spec: Any) -> Particle:

@@ -73,6 +73,13 @@ def substitution_name(function_name: str) -> str:
     return f"{to_cfn_resource_name(function_name)}Arn"
 
 
+def state_machine_substitution_name(key: str) -> str:
+    """``particle`` -> ``ParticleStateMachineArn``: how a later state machine names an earlier one's ARN."""
+    from chalice.utils import to_cfn_resource_name
+
+    return f"{to_cfn_resource_name(key)}StateMachineArn"
+
+
 def substitute(definition: str, substitutions: Mapping[str, Any]) -> str:
     """Replace each ``${Name}`` in an ASL text; every name must be given (``UnresolvedSubstitutionError``)."""
     missing = sorted({name for name in _PLACEHOLDER.findall(definition) if name not in substitutions})
@@ -156,6 +163,30 @@ def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     return [event for page in pages for event in page["events"]]
 
 
+def child_executions(history: list[dict[str, Any]]) -> list[str]:
+    """The ARNs of the executions a history's ``states:startExecution`` tasks started, in order."""
+    arns = []
+    for event in history:
+        details = event.get("taskSubmittedEventDetails") or {}
+        if details.get("resourceType") == "states" and details.get("resource", "").startswith("startExecution"):
+            arn = json.loads(details.get("output") or "{}").get("ExecutionArn")
+            if arn:
+                arns.append(arn)
+    return arns
+
+
+def execution_tree_history(sfn: Any, execution_arn: str) -> dict[str, list[dict[str, Any]]]:
+    """The history of an execution and of every execution it started, by ARN (the parent first)."""
+    tree: dict[str, list[dict[str, Any]]] = {}
+    pending = [execution_arn]
+    while pending:
+        arn = pending.pop(0)
+        if arn not in tree:
+            tree[arn] = execution_history(sfn, arn)
+            pending.extend(child_executions(tree[arn]))
+    return tree
+
+
 def deploy_chalice_app(
     cloud: LocalCloud,
     app: Chalice,
@@ -169,7 +200,8 @@ def deploy_chalice_app(
     """Create the app's Lambda functions (handlers registered in-process) and state machines in ``cloud``.
 
     Functions are named ``<app.app_name>-<stage>-<name>``; state machines ``<app.app_name>-<stage>-<key>`` from
-    the ASL file ``state_machines[key]``, with ``${<CamelCaseName>Arn}`` for every function plus
+    the ASL file ``state_machines[key]``, in order, with ``${<CamelCaseName>Arn}`` for every function,
+    ``${<CamelCaseKey>StateMachineArn}`` for every state machine created before it, plus
     ``extra_substitutions`` (which win). All of them use the IAM role ``pcf-local-lambda-role``.
     """
     if state_machines:
@@ -200,6 +232,7 @@ def deploy_chalice_app(
         deployment.state_machine_arns[key] = sfn.create_state_machine(
             name=f"{app.app_name}-{stage}-{key}", definition=definition, roleArn=deployment.role_arn
         )["stateMachineArn"]
+        deployment.substitutions[state_machine_substitution_name(key)] = deployment.state_machine_arns[key]
     return deployment
 
 

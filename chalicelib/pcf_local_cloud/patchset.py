@@ -1,6 +1,8 @@
-"""Replace class attributes and put back exactly what was there before."""
+"""Replace class (or module) attributes and put back exactly what was there before."""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 _MISSING = object()
 
@@ -21,9 +23,9 @@ class PatchSet:
     """
 
     def __init__(self) -> None:
-        self._saved: list[tuple[type, str, object]] = []
+        self._saved: list[tuple[type | ModuleType, str, object]] = []
 
-    def replace(self, owner: type, name: str, value: object) -> None:
+    def replace(self, owner: type | ModuleType, name: str, value: object) -> None:
         """Set ``owner.name = value``, remembering what ``owner`` itself held under ``name``."""
         self._saved.append((owner, name, vars(owner).get(name, _MISSING)))
         setattr(owner, name, value)
@@ -40,7 +42,13 @@ class PatchSet:
     @property
     def targets(self) -> list[str]:
         """Dotted names of the patched attributes, in the order they were patched."""
-        return [f"{owner.__module__}.{owner.__qualname__}.{name}" for owner, name, _ in self._saved]
+        return [_dotted(owner, name) for owner, name, _ in self._saved]
 
     def __len__(self) -> int:
         return len(self._saved)
+
+
+def _dotted(owner: type | ModuleType, name: str) -> str:
+    if isinstance(owner, ModuleType):
+        return f"{owner.__name__}.{name}"
+    return f"{owner.__module__}.{owner.__qualname__}.{name}"

@@ -5,27 +5,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import app as chalice_app
 from pcf_control_plane import wiring
-from pcf_control_plane.store.table import create_table
-from pcf_local_cloud import deploy_chalice_app
+from pcf_local_cloud.control_plane import deploy_control_plane
+from pcf_local_cloud.deployment import execution_tree_history
 
-APPLY = Path(__file__).resolve().parents[2] / "state_machines" / "apply.asl.json"
 TABLE = "pcf-workflow-test"
 
 
 @pytest.fixture
 def deployment(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("PCF_TABLE_NAME", TABLE)
-    monkeypatch.setenv("PCF_DEPLOYMENT", "workflow-test")
-    create_table(cloud.client("dynamodb"), TABLE, sleep=lambda _: None)
-    wiring.reset()
-    yield deploy_chalice_app(cloud, chalice_app.app, state_machines={"apply": APPLY})
+    yield deploy_control_plane(cloud, environment={"PCF_TABLE_NAME": TABLE, "PCF_DEPLOYMENT": "workflow-test"},
+                               setenv=monkeypatch.setenv)
     wiring.reset()
 
 
@@ -64,16 +58,16 @@ def test_a_single_instance_runs_and_terminates(deployment: Any, ami_id: str, ec2
 
 
 def transition_order(deployment: Any, execution: str) -> list[str]:
-    """The pcf_ids in the order their transition Lambdas were scheduled by the execution."""
+    """The pcf_ids in the order the execution (through its particle executions) scheduled their transitions."""
     arn = deployment.execution_arn("apply", execution)
-    events = deployment.cloud.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    order = []
-    for event in events:
-        details = event.get("lambdaFunctionScheduledEventDetails") or {}
-        resource = details.get("resource", "")
-        if resource.rsplit("-", 1)[-1] in ("start", "stop", "terminate", "update"):
-            order.append(json.loads(details["input"])["pcf_id"])
-    return order
+    tree = execution_tree_history(deployment.cloud.client("stepfunctions"), arn)
+    scheduled = []
+    for events in tree.values():
+        for event in events:
+            details = event.get("lambdaFunctionScheduledEventDetails") or {}
+            if details.get("resource", "").rsplit("-", 1)[-1] in ("start", "stop", "terminate", "update"):
+                scheduled.append((event["timestamp"], json.loads(details["input"])["pcf_id"]))
+    return [pcf_id for _, pcf_id in sorted(scheduled)]
 
 
 def test_a_cluster_starts_parents_first_and_terminates_children_first(

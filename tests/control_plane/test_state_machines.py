@@ -1,4 +1,5 @@
-"""Every ASL file: each ``${…Arn}`` names a Lambda of the app, and statelint accepts it once substituted."""
+"""Every ASL file: each ``${…Arn}`` names a Lambda of the app (or a machine created before it), and statelint
+accepts it once substituted."""
 
 from __future__ import annotations
 
@@ -11,33 +12,42 @@ from pathlib import Path
 import pytest
 
 import app as chalice_app
+from pcf_local_cloud.control_plane import STATE_MACHINE_FILES
 
 MACHINES = sorted((Path(__file__).resolve().parents[2] / "state_machines").glob("*.asl.json"))
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)Arn\}")
+MACHINE = re.compile(r"^([A-Za-z0-9]+)StateMachine$")
 
 
 def camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+def arn(name: str) -> str:
+    functions = {camel(function): function for function in chalice_app.app.handler_map}
+    machine = MACHINE.match(name)
+    if machine:
+        return f"arn:aws:states:us-east-1:123456789012:stateMachine:pcf-serverless-dev-{machine.group(1).lower()}"
+    return f"arn:aws:lambda:us-east-1:123456789012:function:pcf-serverless-dev-{functions[name]}"
+
+
 def substituted(path: Path) -> str:
-    functions = {camel(name): name for name in chalice_app.app.handler_map}
-    return PLACEHOLDER.sub(
-        lambda m: f"arn:aws:lambda:us-east-1:123456789012:function:pcf-serverless-dev-{functions[m.group(1)]}",
-        path.read_text(),
-    )
+    return PLACEHOLDER.sub(lambda m: arn(m.group(1)), path.read_text())
 
 
-def test_there_is_an_apply_machine() -> None:
-    assert [p.name for p in MACHINES] == ["apply.asl.json"]
+def test_there_are_the_apply_and_particle_machines() -> None:
+    assert [p.name for p in MACHINES] == ["apply.asl.json", "particle.asl.json"]
+    assert list(STATE_MACHINE_FILES) == ["particle", "apply"], "particle first: apply names its ARN"
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)
-def test_every_placeholder_names_a_lambda_of_the_app(path: Path) -> None:
+def test_every_placeholder_names_a_lambda_of_the_app_or_an_earlier_machine(path: Path) -> None:
     names = set(PLACEHOLDER.findall(path.read_text()))
     functions = {camel(name) for name in chalice_app.app.handler_map}
-    assert names, "a machine without Lambda tasks"
-    assert names <= functions, f"no Lambda for {sorted(names - functions)}"
+    earlier = list(STATE_MACHINE_FILES)[: list(STATE_MACHINE_FILES).index(path.name.split(".")[0])]
+    machines = {f"{camel(key)}StateMachine" for key in earlier}
+    assert names & functions, "a machine without Lambda tasks"
+    assert names <= functions | machines, f"no Lambda or earlier machine for {sorted(names - functions - machines)}"
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)

@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 
 from deploy.build_merge_template import (
+    MACHINES,
+    PARTICLE_STATE_MACHINE,
+    PARTICLE_STATE_MACHINE_ROLE,
     STATE_MACHINE,
     STATE_MACHINE_ROLE,
     TABLE,
@@ -92,25 +95,45 @@ def packaged(tmp_path_factory: pytest.TempPathFactory, merge_template: dict[str,
     return {"template": json.loads((out / "sam.json").read_text()), "dir": out, "seconds": seconds}
 
 
-def test_every_asl_placeholder_is_a_chalice_function(merge_template: dict[str, Any]) -> None:
-    asl_text = json.dumps(definition())
+@pytest.mark.parametrize("key", list(MACHINES))
+def test_every_asl_placeholder_is_a_chalice_function_or_the_particle_machine(
+    merge_template: dict[str, Any], key: str
+) -> None:
+    asl_text = json.dumps(definition(key))
     every_placeholder = set(re.findall(r"\$\{([^}]+)\}", asl_text))
-    substitutions = merge_template["Resources"][STATE_MACHINE]["Properties"]["DefinitionSubstitutions"]
+    substitutions = merge_template["Resources"][MACHINES[key]]["Properties"]["DefinitionSubstitutions"]
     assert every_placeholder and set(substitutions) == every_placeholder
     functions = function_resource_names()
-    for key, value in substitutions.items():
-        name = key.removesuffix("Arn")
+    for placeholder, value in substitutions.items():
+        name = placeholder.removesuffix("Arn")
+        if name == PARTICLE_STATE_MACHINE:
+            assert value == {"Ref": PARTICLE_STATE_MACHINE}
+            continue
         assert value == {"Fn::GetAtt": [name, "Arn"]}
-        assert name in functions, f"{key}: no Chalice function resource {name}"
+        assert name in functions, f"{placeholder}: no Chalice function resource {name}"
 
 
-def test_state_machine_role_invokes_exactly_those_functions(merge_template: dict[str, Any]) -> None:
-    role = merge_template["Resources"][STATE_MACHINE_ROLE]["Properties"]
+def test_the_particle_machine_role_invokes_exactly_its_functions(merge_template: dict[str, Any]) -> None:
+    role = merge_template["Resources"][PARTICLE_STATE_MACHINE_ROLE]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
     (statement,) = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     assert _actions(statement) == ["lambda:InvokeFunction"]
-    expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition())]
+    expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition("particle"))]
     assert sorted(map(json.dumps, _resources(statement))) == sorted(map(json.dumps, expected))
+
+
+def test_the_apply_machine_role_invokes_its_functions_and_runs_only_particle_executions(
+    merge_template: dict[str, Any]
+) -> None:
+    role = merge_template["Resources"][STATE_MACHINE_ROLE]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    by_action = {action: statement for statement in statements for action in _actions(statement)}
+    expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition("apply"))]
+    assert sorted(map(json.dumps, _resources(by_action["lambda:InvokeFunction"]))) == sorted(map(json.dumps, expected))
+    assert by_action["states:StartExecution"]["Resource"] == {"Ref": PARTICLE_STATE_MACHINE}
+    assert "ParticleStateMachine" in json.dumps(by_action["states:DescribeExecution"]["Resource"])
+    assert set(by_action) == {"lambda:InvokeFunction", "states:StartExecution", "states:DescribeExecution",
+                              "states:StopExecution", "events:PutTargets", "events:PutRule", "events:DescribeRule"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -163,8 +186,9 @@ def test_packaged_template_has_functions_state_machine_and_table(packaged: dict[
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
         assert [p["PolicyDocument"] for p in role["Policies"]] == [policy]
     assert resources[STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
+    assert resources[PARTICLE_STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
     assert resources[TABLE] == cloudformation_resource(env["PCF_TABLE_NAME"])
-    assert set(packaged["template"]["Outputs"]) >= {"StateMachineArn", "TableName"}
+    assert set(packaged["template"]["Outputs"]) >= {"ApplyStateMachineArn", "ParticleStateMachineArn", "TableName"}
     _assert_no_wildcard_action(list(_statements(packaged["template"])))
 
 

@@ -62,6 +62,8 @@ def test_functions_are_named_and_configured_as_chalice_deploy_names_them(deploye
         "OnEc2Arn": deployed.function_arns["on_ec2"],
         "TickArn": deployed.function_arns["tick"],
         "Label": "too big",
+        "FlowStateMachineArn": deployed.state_machine_arns["flow"],
+        "FanOutStateMachineArn": deployed.state_machine_arns["fan_out"],
     }
     sfn = deployed.cloud.client("stepfunctions")
     machine = sfn.describe_state_machine(stateMachineArn=deployed.state_machine_arns["flow"])

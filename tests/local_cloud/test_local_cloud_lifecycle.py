@@ -15,6 +15,11 @@ from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.elastic_block_store import Volume
 from moto.ec2.models.instances import Instance
 from moto.ec2.responses import EC2Response
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 
 from pcf.util.aws.clients import ClientFactory, get_default_factory, set_default_factory
 from pcf_local_cloud.clock import VirtualClock
@@ -35,8 +40,9 @@ def instance_count(ec2: Any) -> int:
 
 
 def snapshot_of(targets: list[str]) -> dict[str, object]:
-    """What each patched attribute's owning class holds now (a sentinel when absent)."""
-    owners = {f"{c.__module__}.{c.__qualname__}": c for c in _candidate_classes()}
+    """What each patched attribute's owning class (or module) holds now (a sentinel when absent)."""
+    owners: dict[str, Any] = {f"{c.__module__}.{c.__qualname__}": c for c in _candidate_classes()}
+    owners.update({module.__name__: module for module in (retrier_decl, state_task_service_callback)})
     snapshot: dict[str, object] = {}
     for target in targets:
         owner_name, _, attribute = target.rpartition(".")
@@ -48,7 +54,7 @@ def _candidate_classes() -> list[type]:
     names = ("run_instances", "start_instances", "stop_instances", "attach_volume")
     backend_owners = [defining_class(EC2Backend, name) for name in names]
     response_owners = [defining_class(EC2Response, name) for name in ("run_instances", "create_volume")]
-    return [Instance, Volume, DynamoHandler, LambdaFunction, *backend_owners, *response_owners]
+    return [Instance, Volume, DynamoHandler, LambdaFunction, StateTaskServiceSfn, *backend_owners, *response_owners]
 
 
 def test_two_clouds_in_sequence_are_independent(vclock: VirtualClock) -> None:

@@ -124,6 +124,7 @@ class HistoryKind(StrEnum):
     heal = "heal"
     error = "error"
     lease = "lease"
+    rollback = "rollback"
 
 
 class HistoryItem(_Record):

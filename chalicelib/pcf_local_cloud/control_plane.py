@@ -1,0 +1,79 @@
+"""The whole control plane deployed into a local cloud, as ``chalice deploy`` and the merge template would.
+
+One call creates the state table, every Lambda function of ``app.py`` (run in-process) and the state
+machines of ``state_machines/`` (the per-particle machine first, so ``apply`` can name its ARN). The
+functions read their settings from the environment, as on Lambda: the stage's ``environment_variables``
+from ``.chalice/config.json`` are set in this process (``setenv`` decides how).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pcf_local_cloud.deployment import LocalDeployment, deploy_chalice_app
+
+if TYPE_CHECKING:
+    from chalice import Chalice
+
+    from pcf_local_cloud.cloud import LocalCloud
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STATE_MACHINE_FILES: dict[str, Path] = {
+    "particle": PROJECT_ROOT / "state_machines" / "particle.asl.json",
+    "apply": PROJECT_ROOT / "state_machines" / "apply.asl.json",
+}
+"""Creation order matters: ``apply`` starts ``particle`` executions (``${ParticleStateMachineArn}``)."""
+DEFAULT_STAGE = "dev"
+
+
+def load_app() -> Chalice:
+    """The Chalice app of ``app.py`` (the module already imported, else loaded from the project root)."""
+    module = sys.modules.get("app")
+    if module is None or not hasattr(module, "app"):
+        path = PROJECT_ROOT / "app.py"
+        spec = importlib.util.spec_from_file_location("app", path)
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(f"{path}: the Chalice app is not there")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["app"] = module
+        spec.loader.exec_module(module)
+    return module.app
+
+
+def stage_environment(stage: str = DEFAULT_STAGE, config_path: Path | None = None) -> dict[str, str]:
+    """The environment ``chalice deploy --stage STAGE`` gives every function: global then stage variables."""
+    config = json.loads((config_path or PROJECT_ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    if stage not in config.get("stages", {}):
+        raise ValueError(f"stage {stage!r} is not in .chalice/config.json (stages: {', '.join(config['stages'])})")
+    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+
+
+def deploy_control_plane(
+    cloud: LocalCloud,
+    *,
+    stage: str = DEFAULT_STAGE,
+    environment: Mapping[str, str] | None = None,
+    setenv: Callable[[str, str], None] = os.environ.__setitem__,
+) -> LocalDeployment:
+    """Create the state table, the functions and the state machines of ``stage`` in ``cloud``.
+
+    ``environment`` overrides the stage's variables (e.g. another ``PCF_TABLE_NAME``); each variable is
+    passed to ``setenv`` (tests give ``monkeypatch.setenv``). The process's control plane is rebuilt on
+    its next use, so the handlers see the new settings.
+    """
+    from pcf_control_plane import wiring
+    from pcf_control_plane.store.table import create_table
+
+    variables = {**stage_environment(stage), **(environment or {})}
+    for name, value in variables.items():
+        setenv(name, value)
+    create_table(cloud.client("dynamodb"), variables["PCF_TABLE_NAME"], sleep=cloud.clock.sleep)
+    wiring.reset()
+    return deploy_chalice_app(cloud, load_app(), stage=stage, state_machines=STATE_MACHINE_FILES)
+
