@@ -15,6 +15,7 @@ from moto.ec2.models import ec2_backends
 
 from pcf.util.aws.clients import ClientFactory, use_client_factory
 from pcf_local_cloud.clock import Clock, RealClock
+from pcf_local_cloud.faults import SERVICES, ThrottlingFaults
 from pcf_local_cloud.lambda_dispatch import LambdaHandler
 from pcf_local_cloud.patching import InstalledPatches, install_patches
 from pcf_local_cloud.sessions import fake_session
@@ -69,6 +70,7 @@ class LocalCloud:
         self._patches: InstalledPatches | None = None
         self._session: boto3.Session | None = None
         self._factory: ClientFactory | None = None
+        self.faults = ThrottlingFaults()
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
@@ -147,6 +149,16 @@ class LocalCloud:
 
     def _on_client_created(self, service: str, client: Any) -> None:
         client.meta.events.register("before-sign", self._add_account_header)
+        self.faults.attach(client)
+
+    def inject_throttling(
+        self, rate: float, services: tuple[str, ...] = SERVICES, seed: int | None = 0
+    ) -> ThrottlingFaults:
+        """Answer ``rate`` of the requests to ``services`` (EC2, DynamoDB) made through ``client_factory``
+        with the service's throttling error, as AWS sends it; ``rate=0`` stops. Returns the counters
+        (``requests``, ``injected`` per service). See ``faults``."""
+        self.faults.configure(rate, services, seed)
+        return self.faults
 
     def _add_account_header(self, request: Any, **_: Any) -> None:
         request.headers[ACCOUNT_HEADER] = self.account_id

@@ -16,8 +16,8 @@ from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
-from pcf_local_cloud.sfn_timing import StepFunctionsTiming
 from pcf_local_cloud.state import EmulationState
+from pcf_local_cloud.waits import CloudWaits
 
 _lock = threading.Lock()
 _active: InstalledPatches | None = None
@@ -50,7 +50,7 @@ class InstalledPatches:
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
             AtomicDynamoDB().install(self._patches)
             self.lambdas.install(self._patches)
-            StepFunctionsTiming(self.state.clock).install(self._patches)
+            CloudWaits(self.state.clock).install(self._patches)
             StepFunctionsIntegration().install(self._patches)
         except BaseException:
             self._patches.restore()

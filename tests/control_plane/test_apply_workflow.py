@@ -152,3 +152,62 @@ def test_two_executions_on_one_particle_never_both_act(
     assert [i["InstanceId"] for i in live(ec2, "wf-busy")] == [instance_id]
     b_items = [item for item in store.list_history("ec2_instance:busy") if item.cause.endswith(":busy-b")]
     assert all(item.kind != "transition" for item in b_items)
+
+
+def test_rollback_terminates_only_what_the_failed_execution_created(deployment: Any, ami_id: str, ec2: Any) -> None:
+    """old exists before; new and kept are created; broken fails at launch. Rollback ends new only:
+    old was pre-existing and kept is persisted."""
+    old = instance("old", ami_id)
+    assert run(deployment, old, "running", "rb-before").status == "SUCCEEDED"
+    [old_before] = live(ec2, "wf-old")
+    broken = instance("broken", ami_id, parents=["ec2_instance:new"])
+    broken["aws_resource"]["SecurityGroupIds"] = ["sg-00000000000000000"]  # launch refused: no such group
+    definition = {"pcf_name": "rb", "flavor": "quasiparticle", "particles": [
+        old, instance("new", ami_id), instance("kept", ami_id, persist_on_termination=True), broken]}
+
+    result = deployment.run_execution("apply", {"definition": definition, "desired_state": "running",
+                                                "wait_seconds": 0, "max_polls": 20, "rollback": True}, name="rb")
+
+    assert result.status == "FAILED"
+    assert "ec2_instance:broken" in result.output["cause"]
+    assert result.output["error"] not in ("States.TaskFailed", "States_TaskFailed")
+    assert [i["InstanceId"] for i in live(ec2, "wf-old")] == [old_before["InstanceId"]]
+    assert live(ec2, "wf-new") == []
+    assert [i["State"]["Name"] for i in live(ec2, "wf-kept")] == ["running"]
+    assert live(ec2, "wf-broken") == []
+    store = wiring.control_plane().store
+    assert store.get_spec("ec2_instance:new").desired_state == "terminated"
+    assert store.get_spec("ec2_instance:old").desired_state == "running"
+    assert [item.detail["error"] for item in store.list_history("ec2_instance:new") if item.kind == "rollback"] == [
+        result.output["error"]]
+    assert all(store.current_lease(pcf_id) is None for pcf_id in
+               ("ec2_instance:old", "ec2_instance:new", "ec2_instance:kept", "ec2_instance:broken"))
+
+
+def test_without_rollback_a_failure_leaves_what_was_created(deployment: Any, ami_id: str, ec2: Any) -> None:
+    broken = instance("broken2", ami_id, parents=["ec2_instance:made"])
+    broken["aws_resource"]["SecurityGroupIds"] = ["sg-00000000000000000"]
+    definition = {"pcf_name": "norb", "flavor": "quasiparticle", "particles": [instance("made", ami_id), broken]}
+    result = run(deployment, definition, "running", "norb")
+    assert result.status == "FAILED"
+    assert [i["State"]["Name"] for i in live(ec2, "wf-made")] == ["running"]
+    assert wiring.control_plane().store.get_spec("ec2_instance:made").desired_state == "running"
+
+
+def test_an_execution_converges_with_30_percent_of_ec2_and_dynamodb_calls_throttled(
+    deployment: Any, cloud: Any, ami_id: str, ec2: Any
+) -> None:
+    definition = {"pcf_name": "busy-api", "flavor": "quasiparticle", "particles": [
+        instance("head", ami_id), instance("tail", ami_id, multiplier=3, parents=["ec2_instance:head"])]}
+    faults = cloud.inject_throttling(0.3, seed=7)
+    up = run(deployment, definition, "running", "throttled-up")
+    down = run(deployment, definition, "stopped", "throttled-down")
+    injected, requests = dict(faults.injected), dict(faults.requests)
+    cloud.inject_throttling(0.0)
+
+    assert (up.status, down.status) == ("SUCCEEDED", "SUCCEEDED"), (up.output, down.output)
+    assert injected["ec2"] >= 3 and injected["dynamodb"] >= 10, injected
+    assert 0.2 < sum(injected.values()) / sum(requests.values()) < 0.4
+    names = ["wf-head", "wf-tail-0", "wf-tail-1", "wf-tail-2"]
+    assert [[i["State"]["Name"] for i in live(ec2, name)] for name in names] == [["stopped"]] * 4, (
+        "one instance each (ClientToken held across retries), all stopped")

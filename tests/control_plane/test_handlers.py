@@ -12,7 +12,7 @@ from chalice.test import Client
 
 import app as chalice_app
 from pcf_control_plane import wiring
-from pcf_control_plane.errors import LeaseHeldError
+from pcf_control_plane.errors import ExecutionInputError, LeaseHeldError, ThrottlingError
 from pcf_control_plane.settings import Settings, SettingsError
 from pcf_control_plane.store.table import create_table
 
@@ -68,3 +68,24 @@ def test_settings_fail_fast_naming_the_variable() -> None:
     with pytest.raises(SettingsError, match="PCF_LEASE_SECONDS"):
         Settings.from_env({"PCF_TABLE_NAME": "t", "PCF_LEASE_SECONDS": "soon"})
     assert Settings.from_env({"PCF_TABLE_NAME": "t"}).lease_seconds == 900.0
+
+
+def test_aws_throttling_reaches_the_workflow_as_a_named_retryable_error(
+    lambdas: Client, cloud: Any, ami_id: str
+) -> None:
+    definition = {"pcf_name": "hot", "flavor": "ec2_instance",
+                  "aws_resource": {"ImageId": ami_id, "custom_config": {"instance_name": "h-hot"}}}
+    invoke(lambdas, "plan", {"definition": definition, "desired_state": "running"})
+    cloud.inject_throttling(1.0, services=("dynamodb",))
+    with pytest.raises(ThrottlingError, match="ThrottlingException"):
+        invoke(lambdas, "sync_state", {"pcf_id": "ec2_instance:hot"})
+    faults = cloud.inject_throttling(0.0)
+    assert invoke(lambdas, "sync_state", {"pcf_id": "ec2_instance:hot"})["action"] == "start"
+    assert faults.injected["dynamodb"] == 0
+
+
+def test_a_wrong_execution_input_field_is_named(lambdas: Client) -> None:
+    with pytest.raises(ExecutionInputError, match="wait_seconds"):
+        invoke(lambdas, "plan", {"request": {"definition": {}, "wait_seconds": -1}, "execution": "x"})
+    with pytest.raises(ExecutionInputError, match="concurrency"):
+        invoke(lambdas, "plan", {"request": {"definition": {}, "concurrency": 41}, "execution": "x"})

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
@@ -42,7 +43,8 @@ def instance_count(ec2: Any) -> int:
 def snapshot_of(targets: list[str]) -> dict[str, object]:
     """What each patched attribute's owning class (or module) holds now (a sentinel when absent)."""
     owners: dict[str, Any] = {f"{c.__module__}.{c.__qualname__}": c for c in _candidate_classes()}
-    owners.update({module.__name__: module for module in (retrier_decl, state_task_service_callback)})
+    modules = (retrier_decl, state_task_service_callback, botocore_endpoint)
+    owners.update({module.__name__: module for module in modules})
     snapshot: dict[str, object] = {}
     for target in targets:
         owner_name, _, attribute = target.rpartition(".")

@@ -1,0 +1,48 @@
+"""Waits inside the local cloud, on the cloud's clock, so that tests on a ``VirtualClock`` never really sleep.
+
+- moto's Step Functions interpreter sleeps between Retry attempts (``time.sleep`` in its retrier);
+- botocore sleeps between a client's own retries (``time.sleep`` in ``botocore.endpoint``), e.g. after a
+  throttling error the local cloud injected.
+
+Both are routed through the local cloud's clock: their intervals are still computed as AWS and botocore do
+(backoff, jitter), only the waiting is the clock's. On a ``RealClock`` nothing changes.
+
+moto also checks a ``.sync`` child execution every 0.5 s; that check is shortened to ``SYNC_CHECK_SECONDS``
+(on AWS the parent learns of its child's end from an event, without polling).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore import endpoint as botocore_endpoint
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+from pcf_local_cloud.clock import Clock
+from pcf_local_cloud.patchset import PatchSet
+
+SYNC_CHECK_SECONDS = 0.02
+
+
+class _ClockTime:
+    """Looks like the ``time`` module to the module it replaces it in, but sleeps on the local cloud's clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.sleep = clock.sleep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+class CloudWaits:
+    """Installs the changes of the module docstring on a ``PatchSet``."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def install(self, patches: PatchSet) -> None:
+        patches.replace(retrier_decl, "time", _ClockTime(self.clock))
+        patches.replace(botocore_endpoint, "time", _ClockTime(self.clock))
+        patches.replace(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", SYNC_CHECK_SECONDS)
