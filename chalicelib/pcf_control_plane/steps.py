@@ -21,6 +21,7 @@ from pcf.core.quasiparticle import Quasiparticle
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.tag_specifications import deployment_name
 from pcf_control_plane.errors import LeaseHeldError
+from pcf_control_plane.inherit import EXPORTS, exported_values, exports_by_parent, stored_parent_view
 from pcf_control_plane.messages import (
     LeaseInput,
     LeaseOutput,
@@ -75,6 +76,7 @@ class ControlPlane:
         levels = plan_levels(members)
         quasiparticle = root.pcf_id if isinstance(root, Quasiparticle) else None
         generations = {}
+        exports = exports_by_parent(members)
         for particle in members:
             spec = ParticleSpec(
                 pcf_id=particle.pcf_id,
@@ -87,6 +89,7 @@ class ControlPlane:
                     persist_on_update=particle.persist_on_update,
                     heal=bool(particle.particle_definition.get("heal", True)),
                 ),
+                exports=exports.get(particle.pcf_id, ()),
             )
             generations[particle.pcf_id] = self.store.put_spec(spec)
             self.store.add_history(particle.pcf_id, HistoryKind.plan, {"desired_state": spec.desired_state,
@@ -120,6 +123,8 @@ class ControlPlane:
         previous = self.store.get_observation(step.pcf_id)
         snapshot = observation_snapshot(particle)
         snapshot[LAST_RESOURCE] = resource_id or (previous.snapshot.get(LAST_RESOURCE) if previous else None)
+        if spec.exports:
+            snapshot[EXPORTS] = exported_values(particle, spec.exports)
         # The step holds the lease and reads the cloud itself: its reading is the newest, even when the clock
         # has not moved since the last one (equal times are refused by the store's newer-wins rule).
         observed_at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
@@ -191,13 +196,20 @@ class ControlPlane:
 
     # -- helpers --------------------------------------------------------------------------------
     def _observed(self, spec: Any) -> Particle:
-        """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved."""
+        """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved (from the parents'
+        stored observations when they hold them, else from the cloud)."""
         particle = rebuild(self.store, spec, self.clients)
         particle.prepare()
-        if particle.desired_state is State.running and particle.inherit_references():
+        references = particle.inherit_references()
+        if particle.desired_state is State.running and references:
             for parent in particle.parents:
-                parent.prepare()
-                parent.sync_state()
+                paths = [ref.key_path for _path, ref in references if ref.parent_pcf_id == parent.pcf_id]
+                view = stored_parent_view(self.store.get_observation(parent.pcf_id), paths)
+                if view is None:
+                    parent.prepare()
+                    parent.sync_state()
+                else:
+                    parent.current_state_definition = view
             particle.get_and_replace_parent_variables()
         particle.sync_state()
         return particle

@@ -211,3 +211,39 @@ def test_an_execution_converges_with_30_percent_of_ec2_and_dynamodb_calls_thrott
     names = ["wf-head", "wf-tail-0", "wf-tail-1", "wf-tail-2"]
     assert [[i["State"]["Name"] for i in live(ec2, name)] for name in names] == [["stopped"]] * 4, (
         "one instance each (ClientToken held across retries), all stopped")
+
+
+def cluster(ami_id: str) -> dict[str, Any]:
+    """A master; two workers tagged with the master's private IP; a volume per worker in the worker's zone."""
+    worker = instance("node", ami_id, multiplier=2, parents=["ec2_instance:lead"])
+    worker["aws_resource"]["custom_config"]["tags"] = {"Lead": "$inherit$ec2_instance:lead$PrivateIpAddress"}
+    volume = {"pcf_name": "disk", "flavor": "ebs_volume", "multiplier": 2, "parents": ["ec2_instance:node"],
+              "aws_resource": {"AvailabilityZone": "$inherit$ec2_instance:node$Placement.AvailabilityZone",
+                               "Size": 8, "VolumeType": "gp3",
+                               "custom_config": {"volume_name": "wf-disk", "attach": True, "device": "/dev/sdf"}}}
+    return {"pcf_name": "wf-cluster", "flavor": "quasiparticle",
+            "particles": [instance("lead", ami_id), worker, volume]}
+
+
+def test_the_cluster_attaches_volumes_and_inherits_from_stored_observations(
+    deployment: Any, ami_id: str, ec2: Any
+) -> None:
+    result = run(deployment, cluster(ami_id), "running", "cluster-up")
+    assert result.status == "SUCCEEDED", result.output
+    assert result.output["states"] == {"running": 5}
+    [lead] = live(ec2, "wf-lead")
+    store = wiring.control_plane().store
+    assert store.get_observation("ec2_instance:lead").snapshot["exports"] == {
+        "PrivateIpAddress": lead["PrivateIpAddress"]}
+    for index in (0, 1):
+        [node] = live(ec2, f"wf-node-{index}")
+        assert {t["Key"]: t["Value"] for t in node["Tags"]}["Lead"] == lead["PrivateIpAddress"]
+        observed = store.get_observation(f"ebs_volume:disk-{index}")
+        [volume] = ec2.describe_volumes(VolumeIds=[observed.resource_id])["Volumes"]
+        assert volume["AvailabilityZone"] == node["Placement"]["AvailabilityZone"]
+        assert [a["InstanceId"] for a in volume["Attachments"]] == [node["InstanceId"]]
+
+    assert run(deployment, cluster(ami_id), "stopped", "cluster-stop").status == "SUCCEEDED"
+    stop = transition_order(deployment, "cluster-stop")
+    assert stop.index("ec2_instance:lead") > max(stop.index("ec2_instance:node-0"), stop.index("ec2_instance:node-1"))
+    assert [i["State"]["Name"] for i in live(ec2, "wf-lead")] == ["stopped"]

@@ -14,6 +14,7 @@ from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import DynamoDBStateStore, HistoryKind, InMemoryStateStore
 from pcf_control_plane.store.table import create_table
 from pcf_local_cloud.clock import VirtualClock
+from tests.support.ec2_calls import Calls
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:test-1"
 
@@ -169,3 +170,34 @@ def test_the_cluster_inherits_from_the_stored_parent_and_attaches_volumes(
         assert f"MASTER={master['PrivateIpAddress']}" in base64.b64decode(user_data["UserData"]["Value"]).decode()
         volumes = ec2.describe_volumes(Filters=[{"Name": "tag:PCFName", "Values": [f"cp-data-{index}"]}])["Volumes"]
         assert [a["InstanceId"] for a in volumes[0]["Attachments"]] == [node["InstanceId"]]
+
+
+def test_a_child_inherits_from_the_parents_stored_observation_without_reading_it(
+    control_plane: ControlPlane, cloud: Any, clock: VirtualClock, ami_id: str, ec2: Any
+) -> None:
+    child = instance("kid", ami_id, parents=["ec2_instance:mom"])
+    child["aws_resource"]["custom_config"]["tags"] = {"Mom": "$inherit$ec2_instance:mom$PrivateIpAddress"}
+    definition = {"pcf_name": "family", "flavor": "quasiparticle", "particles": [instance("mom", ami_id), child]}
+    control_plane.plan(PlanInput(definition=definition, desired_state="running"))
+    assert control_plane.store.get_spec("ec2_instance:mom").exports == ("PrivateIpAddress",)
+    drive(control_plane, "ec2_instance:mom", clock)
+    calls = Calls(cloud)
+    control_plane.sync_state(ParticleStep(pcf_id="ec2_instance:kid", execution=EXECUTION))
+    assert calls.names == ["DescribeInstances"], "only the child itself is read"
+    drive(control_plane, "ec2_instance:kid", clock)
+    [mom], [kid] = live_instances(ec2, "cp-mom"), live_instances(ec2, "cp-kid")
+    assert {t["Key"]: t["Value"] for t in kid["Tags"]}["Mom"] == mom["PrivateIpAddress"]
+
+
+def test_without_a_stored_value_the_parent_is_read_from_the_cloud(
+    control_plane: ControlPlane, cloud: Any, clock: VirtualClock, ami_id: str, ec2: Any
+) -> None:
+    child = instance("kid2", ami_id, parents=["ec2_instance:dad"])
+    child["aws_resource"]["custom_config"]["tags"] = {"Dad": "$inherit$ec2_instance:dad$PrivateIpAddress"}
+    definition = {"pcf_name": "family2", "flavor": "quasiparticle", "particles": [instance("dad", ami_id), child]}
+    control_plane.plan(PlanInput(definition=definition, desired_state="running"))
+    control_plane.acquire_lease(LeaseInput(pcf_id="ec2_instance:dad", execution=EXECUTION))
+    control_plane.transition(TransitionInput(pcf_id="ec2_instance:dad", action="start", execution=EXECUTION))
+    calls = Calls(cloud)  # dad was started but never synced: nothing stored to inherit from
+    control_plane.sync_state(ParticleStep(pcf_id="ec2_instance:kid2", execution=EXECUTION))
+    assert calls.names.count("DescribeInstances") == 2

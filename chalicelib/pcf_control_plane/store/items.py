@@ -49,6 +49,7 @@ def spec_item(spec: ParticleSpec, generation: int, digest: str, updated_at: floa
         DEPLOYMENT_KEY: dep_key,
         QUASIPARTICLE: spec.quasiparticle,
         "flags": spec.flags.model_dump(),
+        "exports": list(spec.exports),
         "generation": generation,
         "spec_hash": digest,
         "updated_at": updated_at,
@@ -65,6 +66,7 @@ def spec_from(item: dict[str, Any]) -> StoredSpec:
         deployment=data["deployment"],
         quasiparticle=data.get(QUASIPARTICLE),
         flags=data["flags"],
+        exports=tuple(data.get("exports") or ()),
         generation=data["generation"],
         updated_at=data["updated_at"],
     )

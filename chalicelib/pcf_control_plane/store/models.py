@@ -47,6 +47,9 @@ class ParticleSpec(_Record):
     deployment: str = Field(min_length=1)
     quasiparticle: str | None = Field(default=None, pattern=PCF_ID_PATTERN)
     flags: ParticleFlags = ParticleFlags()
+    exports: tuple[str, ...] = Field(
+        default=(), description="key paths of its current state definition its children $inherit$: each "
+                                "observation keeps their values, so children resolve them from the store")
 
     def content_hash(self) -> str:
         """A digest of everything that defines the spec: equal digests mean an identical put."""
