@@ -5,13 +5,16 @@ and the CLI: one module identity everywhere. Errors propagate: their class names
 ``UnknownFlavorError``, ``ParticleTimeoutError``…) become the Step Functions error names Retry/Catch match;
 AWS throttling and 5xx errors are renamed ``ThrottlingError`` / ``TransientAWSError`` for the Retry clauses.
 
-Importing this module loads only Chalice and Powertools: each step imports the control plane when first
-called, so a cold start pays for what its function uses.
+Importing this module loads only Chalice and Powertools' Logger and Metrics: each step imports the control
+plane when first called, so a cold start pays for what its function uses. The Tracer is built on the first
+invocation too (the X-Ray SDK alone takes ~0.25 s to import), and only where the SDK is installed: the Lambda
+package leaves it out (it would bring botocore along; see docs/deploying.md for turning tracing on).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +25,7 @@ _LIB = str(Path(__file__).resolve().parent / "chalicelib")
 if _LIB not in sys.path:
     sys.path.insert(0, _LIB)
 
-from aws_lambda_powertools import Logger, Metrics, Tracer  # noqa: E402
+from aws_lambda_powertools import Logger, Metrics  # noqa: E402
 from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 from chalice import Chalice  # noqa: E402
 
@@ -30,9 +33,32 @@ SERVICE = "pcf-serverless"
 app = Chalice(app_name=SERVICE)
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="PCFServerless", service=SERVICE)
-tracer = Tracer(service=SERVICE)
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@functools.cache
+def tracer() -> Any:
+    """Powertools' Tracer, built on first use; ``None`` where the X-Ray SDK is not installed."""
+    if importlib.util.find_spec("aws_xray_sdk") is None:
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+def _traced(handler: Handler) -> Handler:
+    """``handler`` inside an X-Ray subsegment (Powertools' ``capture_lambda_handler``) when tracing is on."""
+
+    @functools.wraps(handler)
+    def call(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        active = tracer()
+        if active is None:
+            return handler(event, context)
+        return active.capture_lambda_handler(handler, capture_response=False)(event, context)
+
+    return call
 
 
 def _correlate(event: dict[str, Any]) -> None:
@@ -68,8 +94,7 @@ def step(name: str) -> Callable[[Step], Step]:
                 metrics.add_metric("StepDuration", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
             return result
 
-        traced = tracer.capture_lambda_handler(handler, capture_response=False)
-        return app.lambda_function(name=name)(metrics.log_metrics(traced))
+        return app.lambda_function(name=name)(metrics.log_metrics(_traced(handler)))
 
     return register
 
