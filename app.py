@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -28,8 +29,13 @@ if _LIB not in sys.path:
 from aws_lambda_powertools import Logger, Metrics  # noqa: E402
 from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 from chalice import Chalice  # noqa: E402
+from chalice.app import CloudWatchEvent  # noqa: E402
 
 SERVICE = "pcf-serverless"
+RECONCILE_RATE = os.environ.get("PCF_RECONCILE_RATE", "rate(5 minutes)")
+"""How often the scheduled reconciliation runs (read when packaging: ``PCF_RECONCILE_RATE="rate(15 minutes)"``)."""
+EC2_EVENTS = {"source": ["aws.ec2"],
+              "detail-type": ["EC2 Instance State-change Notification", "EBS Volume Notification"]}
 app = Chalice(app_name=SERVICE)
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="PCFServerless", service=SERVICE)
@@ -215,3 +221,21 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
     from pcf_control_plane.wiring import control_plane
 
     return control_plane().summarize(parse(RootStep, event)).model_dump()
+
+
+@app.on_cw_event(EC2_EVENTS, name="on_ec2_event")
+def on_ec2_event(event: CloudWatchEvent) -> dict[str, Any]:
+    """An EC2 instance state change or EBS volume notification: record it; heal a drifted particle."""
+    from pcf_control_plane.wiring import event_sync
+
+    raw = event.to_dict()
+    logger.set_correlation_id(str(raw.get("id") or "") or None)
+    result = event_sync(event.context.invoked_function_arn).handle(raw)
+    metrics.add_metric(f"Events{result.status.capitalize()}", MetricUnit.Count, 1)
+    if result.heal is not None and result.heal.status == "started":
+        metrics.add_metric("HealsStarted", MetricUnit.Count, 1)
+    log = logger.warning if result.status == "refused" else logger.info
+    log("event", extra={"status": result.status, "reason": result.reason, "pcf_id": result.pcf_id,
+                        "state": result.state, "heal": result.heal.model_dump() if result.heal else None})
+    metrics.flush_metrics()
+    return result.model_dump(exclude_none=True)

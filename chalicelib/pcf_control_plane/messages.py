@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pcf_control_plane.errors import ExecutionInputError
 
@@ -43,12 +43,23 @@ class ApplySettings(_Message):
 
 
 class PlanInput(ApplySettings):
-    """The ``apply`` execution input: a definition (a particle or quasiparticle), the state to bring it to
-    (its own when omitted) and the settings."""
+    """The ``apply`` execution input: a definition (a particle or quasiparticle) and the state to bring it to
+    (its own when omitted), or ``heal``: a stored particle to bring back to its stored desired state, with its
+    dependants after it; and the settings."""
 
-    definition: dict[str, Any]
+    definition: dict[str, Any] | None = None
+    heal: str | None = Field(default=None, pattern=r"^[^:]+:.+$",
+                             description="pcf_id of a stored particle to heal (instead of a definition)")
     desired_state: DesiredState | None = None
     execution: str = Field(default="manual", description="the cause recorded in history (execution ARN)")
+
+    @model_validator(mode="after")
+    def _definition_or_heal(self) -> PlanInput:
+        if (self.definition is None) == (self.heal is None):
+            raise ValueError("give either definition or heal (a stored pcf_id), not both or neither")
+        if self.heal is not None and self.desired_state is not None:
+            raise ValueError("heal brings the particle to its stored desired state: leave desired_state out")
+        return self
 
     def settings(self) -> ApplySettings:
         return ApplySettings.model_validate(self.model_dump(include=set(ApplySettings.model_fields)))

@@ -13,13 +13,21 @@ class SettingsError(ValueError):
     """A required environment variable is missing or malformed."""
 
 
+DEFAULT_APPLY_STATE_MACHINE = "pcf-serverless-dev-apply"
+
+
 @dataclass(frozen=True)
 class Settings:
-    """``PCF_TABLE_NAME`` (required), ``PCF_DEPLOYMENT``, ``PCF_LEASE_SECONDS``."""
+    """``PCF_TABLE_NAME`` (required), ``PCF_DEPLOYMENT``, ``PCF_LEASE_SECONDS``, ``PCF_APPLY_STATE_MACHINE`` (the
+    name of the ``apply`` state machine healing starts), ``PCF_HEAL_WAIT_SECONDS`` and ``PCF_HEAL_MAX_POLLS``
+    (the healing executions' polling)."""
 
     table_name: str
     deployment: str = DEFAULT_DEPLOYMENT
     lease_seconds: float = 900.0
+    apply_state_machine: str = DEFAULT_APPLY_STATE_MACHINE
+    heal_wait_seconds: int = 5
+    heal_max_polls: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -34,4 +42,25 @@ class Settings:
         if lease <= 0:
             raise SettingsError("PCF_LEASE_SECONDS: must be positive")
         return cls(table_name=table, deployment=env.get("PCF_DEPLOYMENT") or DEFAULT_DEPLOYMENT,
-                   lease_seconds=lease)
+                   lease_seconds=lease,
+                   apply_state_machine=env.get("PCF_APPLY_STATE_MACHINE") or DEFAULT_APPLY_STATE_MACHINE,
+                   heal_wait_seconds=_whole(env, "PCF_HEAL_WAIT_SECONDS", 5, minimum=0),
+                   heal_max_polls=_whole(env, "PCF_HEAL_MAX_POLLS", 120, minimum=1))
+
+    def state_machine_arn(self, function_arn: str) -> str:
+        """The ``apply`` state machine's ARN in the region and account of the Lambda ``function_arn``."""
+        parts = function_arn.split(":")
+        if len(parts) < 7 or parts[2] != "lambda":
+            raise SettingsError(f"{function_arn!r} is not a Lambda function ARN")
+        return f"arn:{parts[1]}:states:{parts[3]}:{parts[4]}:stateMachine:{self.apply_state_machine}"
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    text = env.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}: must be a whole number, not {text!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum}")
+    return value

@@ -21,6 +21,7 @@ from pcf.core.quasiparticle import Quasiparticle
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.tag_specifications import deployment_name
 from pcf_control_plane.errors import LeaseHeldError
+from pcf_control_plane.heal_plan import plan_heal, policy
 from pcf_control_plane.inherit import EXPORTS, exported_values, exports_by_parent, stored_parent_view
 from pcf_control_plane.messages import (
     LeaseInput,
@@ -68,13 +69,18 @@ class ControlPlane:
 
     # -- plan -----------------------------------------------------------------------------------
     def plan(self, request: PlanInput) -> PlanOutput:
-        """Validate the definition, store every particle's desired spec, return the levels to run."""
+        """Validate the definition, store every particle's desired spec, return the levels to run (or, with
+        ``heal``, the stored particle and its dependants, at their stored desired states)."""
+        if request.heal is not None:
+            return plan_heal(self.store, request)
+        assert request.definition is not None
         root = build(request.definition)
         if request.desired_state:
             root.set_desired_state(request.desired_state)
         members = root.members() if isinstance(root, Quasiparticle) else [root]
         levels = plan_levels(members)
         quasiparticle = root.pcf_id if isinstance(root, Quasiparticle) else None
+        group_policy = root.particle_definition if isinstance(root, Quasiparticle) else {}
         generations = {}
         exports = exports_by_parent(members)
         for particle in members:
@@ -87,7 +93,7 @@ class ControlPlane:
                 flags=ParticleFlags(
                     persist_on_termination=particle.persist_on_termination,
                     persist_on_update=particle.persist_on_update,
-                    heal=bool(particle.particle_definition.get("heal", True)),
+                    **policy(particle.pcf_id, particle.particle_definition, group_policy),
                 ),
                 exports=exports.get(particle.pcf_id, ()),
             )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 from pcf.util.aws.clients import get_default_factory
+from pcf_control_plane.event_sync import EventSync
+from pcf_control_plane.healing import Healer, step_functions_starter
 from pcf_control_plane.settings import Settings
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import DynamoDBStateStore
@@ -23,6 +25,21 @@ def control_plane() -> ControlPlane:
             store = DynamoDBStateStore(clients.client("dynamodb"), settings.table_name)
             _control_plane = ControlPlane(store, clients, deployment=settings.deployment)
         return _control_plane
+
+
+def healer(function_arn: str) -> Healer:
+    """Starts healing executions of the ``apply`` machine in the region and account of ``function_arn``."""
+    settings = Settings.from_env()
+    plane = control_plane()
+    start = step_functions_starter(plane.clients.client("stepfunctions"), settings.state_machine_arn(function_arn))
+    return Healer(plane.store, start, wait_seconds=settings.heal_wait_seconds, max_polls=settings.heal_max_polls)
+
+
+def event_sync(function_arn: str) -> EventSync:
+    """Event handling for the deployment, accepting events of ``function_arn``'s account only."""
+    account = function_arn.split(":")[4]
+    plane = control_plane()
+    return EventSync(plane.store, healer(function_arn), deployment=plane.deployment, account=account)
 
 
 def reset() -> None:

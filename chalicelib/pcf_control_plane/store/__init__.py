@@ -16,6 +16,7 @@ from pcf_control_plane.store.models import (
     ParticleFlags,
     ParticleRecord,
     ParticleSpec,
+    ParticleView,
     StoredSpec,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "ParticleFlags",
     "ParticleRecord",
     "ParticleSpec",
+    "ParticleView",
     "StateStore",
     "StoreError",
     "StoredSpec",

@@ -17,6 +17,7 @@ from pcf_control_plane.store.models import (
     Observation,
     ParticleRecord,
     ParticleSpec,
+    ParticleView,
     StoredSpec,
 )
 
@@ -75,6 +76,27 @@ class StateStore(ABC):
     @abstractmethod
     def delete_particle(self, pcf_id: str) -> None:
         """Forget a particle's spec, observation and lease; its history stays."""
+
+    # events --------------------------------------------------------------------------------------
+
+    def view_by_resource_id(self, resource_id: str) -> ParticleView | None:
+        """The particle whose last observation names ``resource_id``, with its spec, observation and lease;
+        ``None`` when no particle does (an unmanaged resource)."""
+        pcf_id = self.find_by_resource_id(resource_id)
+        if pcf_id is None:
+            return None
+        record = self.get_particle(pcf_id) or ParticleRecord(pcf_id=pcf_id)
+        return ParticleView(pcf_id=pcf_id, spec=record.spec, observation=record.observation,
+                            lease=self.current_lease(pcf_id))
+
+    def record_observed(
+        self, pcf_id: str, observation: Observation, kind: HistoryKind | str, detail: Mapping[str, Any]
+    ) -> bool:
+        """``record_observation``, and a history item (cause: the observation's) only when it was kept."""
+        if not self.record_observation(pcf_id, observation):
+            return False
+        self.add_history(pcf_id, kind, detail, observation.cause, at=observation.observed_at)
+        return True
 
     # leases --------------------------------------------------------------------------------------
 

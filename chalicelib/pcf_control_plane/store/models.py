@@ -108,6 +108,15 @@ class ParticleRecord(_Record):
     observation: Observation | None = None
 
 
+class ParticleView(_Record):
+    """What an event about a particle's resource needs at once: its spec, last observation and lease."""
+
+    pcf_id: str
+    spec: StoredSpec | None = None
+    observation: Observation | None = None
+    lease: Lease | None = None
+
+
 class Lease(_Record):
     """Who may change a particle, and until when. ``acquired_at`` is the last acquire or renewal."""
 
@@ -144,3 +153,6 @@ class HistoryItem(_Record):
     cause: str
     detail: dict[str, Any] = Field(default_factory=dict)
     expires_at: float | None = None
+
+
+ParticleView.model_rebuild()

@@ -1,0 +1,83 @@
+"""EC2 and EBS events into the store, and drift into healing: no EC2 call, one particle per event.
+
+The event's resource id finds the particle (``view_by_resource_id``); its state goes through the flavor's
+``state_lookup``; the observation is written with the event's own time, so an older or duplicate event
+never overwrites a newer observation (newer wins, equal times refused) and adds no history. A recorded
+stable state that differs from the desired one goes to the ``Healer``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from pcf.core import State
+from pcf.core.registry import get_particle_flavor
+from pcf_control_plane.aws_events import (
+    EC2_SOURCE,
+    INSTANCE_STATE_CHANGE,
+    VOLUME_NOTIFICATION,
+    AwsEvent,
+    RefusedEvent,
+    instance_change,
+    parse_event,
+    volume_change,
+)
+from pcf_control_plane.healing import Healer, HealOutcome, execution_name
+from pcf_control_plane.store import HistoryKind, Observation, StateStore
+
+EventStatus = Literal["refused", "ignored", "stale", "recorded"]
+ACCEPTED = {EC2_SOURCE: {INSTANCE_STATE_CHANGE, VOLUME_NOTIFICATION}}
+
+
+class EventResult(BaseModel):
+    """What became of one event."""
+
+    status: EventStatus
+    reason: str = ""
+    event_id: str | None = None
+    pcf_id: str | None = None
+    state: str | None = None
+    heal: HealOutcome | None = None
+
+
+class EventSync:
+    """Handles the events of one deployment in one account."""
+
+    def __init__(self, store: StateStore, healer: Healer, *, deployment: str, account: str) -> None:
+        self.store = store
+        self.healer = healer
+        self.deployment = deployment
+        self.account = account
+
+    def handle(self, raw: object) -> EventResult:
+        """Check, record and (when drifted) heal; see the module docstring."""
+        try:
+            event = parse_event(raw, account=self.account, accepted=ACCEPTED)
+            resource_id, status = self._resource_state(event)
+        except RefusedEvent as refused:
+            return EventResult(status="refused", reason=str(refused))
+        view = self.store.view_by_resource_id(resource_id)
+        if view is None or view.spec is None or view.spec.deployment != self.deployment:
+            return EventResult(status="ignored", reason=f"{resource_id} is not managed by {self.deployment}",
+                               event_id=event.id)
+        flavor = get_particle_flavor(view.spec.definition["flavor"])
+        state: State = flavor.state_lookup.get(status, State.pending)
+        previous = view.observation
+        cause = f"event:{event.id}"
+        observation = Observation(state=state.name, observed_at=event.time.timestamp(), resource_id=resource_id,
+                                  snapshot=dict(previous.snapshot) if previous else {}, cause=cause)
+        detail = {"state": state.name, "resource_id": resource_id, "resource_state": status, "source": "event"}
+        if not self.store.record_observed(view.pcf_id, observation, HistoryKind.observation, detail):
+            return EventResult(status="stale", reason="an observation as new or newer is stored",
+                               event_id=event.id, pcf_id=view.pcf_id, state=state.name)
+        heal = self.healer.consider(view, state, name=execution_name("heal", event.id), cause=cause)
+        return EventResult(status="recorded", event_id=event.id, pcf_id=view.pcf_id, state=state.name, heal=heal)
+
+    @staticmethod
+    def _resource_state(event: AwsEvent) -> tuple[str, str]:
+        if event.detail_type == INSTANCE_STATE_CHANGE:
+            change = instance_change(event)
+            return change.instance_id, change.state
+        return volume_change(event)

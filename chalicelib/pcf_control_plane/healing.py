@@ -1,0 +1,117 @@
+"""Self-healing: start an ``apply`` execution for a managed particle whose stable state is not its desired one.
+
+A heal is started only when the particle's policy allows it (``heal``, and ``persist_on_*`` through the one
+decision function), its observed state is stable (never ``pending``), and no execution holds its lease (that
+execution converges it itself). The execution is named after the cause (an event id, a reconciliation run),
+so the same cause never starts two: Step Functions refuses a second execution with the same name.
+The healing ``apply`` runs the particle and its dependants, each after its parents (``PlanInput.heal``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from pcf.core import State
+from pcf.core.decision import Action, Protection, decide
+from pcf.core.registry import get_particle_flavor
+from pcf_control_plane.store import HistoryKind, ParticleView, StateStore
+
+HealStatus = Literal["in_sync", "transitional", "disabled", "leased", "started", "duplicate"]
+StartExecution = Callable[[str, dict[str, Any]], str]
+"""``(name, input) -> execution ARN``; raises ``ExecutionAlreadyExists`` (by class name) for a used name."""
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class HealOutcome(BaseModel):
+    status: HealStatus
+    reason: str = ""
+    execution: str | None = None
+
+
+def execution_name(prefix: str, cause: str, pcf_id: str | None = None) -> str:
+    """A Step Functions execution name (≤ 80 of ``[A-Za-z0-9_-]``) derived from the cause (and particle)."""
+    name = f"{prefix}-{_NAME_CHARS.sub('-', cause)}"
+    if pcf_id is not None:
+        name += "-" + hashlib.sha256(pcf_id.encode()).hexdigest()[:12]
+    if len(name) > 80:
+        name = f"{prefix}-{hashlib.sha256(name.encode()).hexdigest()[:40]}"
+    return name
+
+
+def drift_action(view: ParticleView, observed: State, *, definition_equivalent: bool = True) -> Action:
+    """The decision function's answer for the particle as observed (``done``/``wait`` mean no drift)."""
+    assert view.spec is not None
+    flavor = get_particle_flavor(view.spec.definition["flavor"])
+    flags = view.spec.flags
+    decision = decide(observed, State[view.spec.desired_state], definition_equivalent=definition_equivalent,
+                      protection=Protection(flags.persist_on_termination, flags.persist_on_update),
+                      equivalent_states=getattr(flavor, "equivalent_states", None))
+    return decision.action
+
+
+class Healer:
+    """Decides and starts healing executions, recording each start (or why not) in the particle's history."""
+
+    def __init__(self, store: StateStore, start_execution: StartExecution, *, wait_seconds: int = 5,
+                 max_polls: int = 120) -> None:
+        self.store = store
+        self.start_execution = start_execution
+        self.wait_seconds = wait_seconds
+        self.max_polls = max_polls
+
+    def consider(self, view: ParticleView, observed: State, *, name: str, cause: str,
+                 definition_equivalent: bool = True) -> HealOutcome:
+        """Heal ``view``'s particle if it drifted from its desired state and may be healed now."""
+        if view.spec is None:
+            return HealOutcome(status="disabled", reason="no desired spec is stored")
+        if observed is State.pending:
+            return HealOutcome(status="transitional", reason="in transition; the next stable state decides")
+        action = drift_action(view, observed, definition_equivalent=definition_equivalent)
+        if action in (Action.done, Action.wait):
+            return HealOutcome(status="in_sync", reason=f"{observed.name} is what {view.spec.desired_state} needs")
+        if not view.spec.flags.heal:
+            return self._record(view.pcf_id, HealOutcome(status="disabled", reason="heal is off for this particle"),
+                                cause, action)
+        if view.lease is not None:
+            reason = f"{view.lease.owner.rsplit(':', 1)[-1]} holds the lease and converges it"
+            return self._record(view.pcf_id, HealOutcome(status="leased", reason=reason), cause, action)
+        heal_input = {"heal": view.pcf_id, "wait_seconds": self.wait_seconds, "max_polls": self.max_polls}
+        try:
+            arn = self.start_execution(name, heal_input)
+        except Exception as error:
+            if type(error).__name__ != "ExecutionAlreadyExists" and "ExecutionAlreadyExists" not in str(error):
+                raise
+            return HealOutcome(status="duplicate", reason=f"{name} was already started for this cause")
+        return self._record(view.pcf_id, HealOutcome(status="started", reason=f"to {action.value}", execution=arn),
+                            cause, action)
+
+    def _record(self, pcf_id: str, outcome: HealOutcome, cause: str, action: Action) -> HealOutcome:
+        detail = {"status": outcome.status, "action": action.value, "reason": outcome.reason}
+        if outcome.execution:
+            detail["execution"] = outcome.execution
+        self.store.add_history(pcf_id, HistoryKind.heal, detail, cause)
+        return outcome
+
+
+def step_functions_starter(sfn: Any, state_machine_arn: str) -> StartExecution:
+    """``StartExecution`` of ``state_machine_arn`` through the Step Functions client ``sfn``."""
+
+    def start(name: str, execution_input: dict[str, Any]) -> str:
+        try:
+            response = sfn.start_execution(stateMachineArn=state_machine_arn, name=name,
+                                           input=json.dumps(execution_input))
+        except sfn.exceptions.ExecutionAlreadyExists as error:
+            raise ExecutionAlreadyExists(str(error)) from error
+        return str(response["executionArn"])
+
+    return start
+
+
+class ExecutionAlreadyExists(Exception):
+    """An execution with that name was already started."""
