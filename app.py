@@ -239,3 +239,23 @@ def on_ec2_event(event: CloudWatchEvent) -> dict[str, Any]:
                         "state": result.state, "heal": result.heal.model_dump() if result.heal else None})
     metrics.flush_metrics()
     return result.model_dump(exclude_none=True)
+
+
+@app.schedule(RECONCILE_RATE, name="reconcile")
+def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
+    """Every managed particle read in batches; drift recorded, then reverted or reported per its policy.
+    Invoked with ``{"detail": {"act": false}}`` it only reports (``pcf drift``)."""
+    from pcf_control_plane.wiring import reconciler
+
+    raw = event.to_dict()
+    run = str(raw.get("id") or "manual")
+    logger.set_correlation_id(run)
+    act = (raw.get("detail") or {}).get("act", True) is not False
+    report = reconciler(event.context.invoked_function_arn).run(f"reconcile:{run}", act=act)
+    metrics.add_metric("ReconciledParticles", MetricUnit.Count, report.particles)
+    metrics.add_metric("DriftedParticles", MetricUnit.Count, len(report.drifted))
+    logger.info("reconciled", extra={"particles": report.particles, "drifted": len(report.drifted),
+                                     "written": report.observations_written, "ec2_calls": report.ec2_calls,
+                                     "seconds": report.seconds, "act": act})
+    metrics.flush_metrics()
+    return report.model_dump(mode="json")

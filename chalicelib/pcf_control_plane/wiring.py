@@ -7,6 +7,7 @@ import threading
 from pcf.util.aws.clients import get_default_factory
 from pcf_control_plane.event_sync import EventSync
 from pcf_control_plane.healing import Healer, step_functions_starter
+from pcf_control_plane.reconcile import Reconciler
 from pcf_control_plane.settings import Settings
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import DynamoDBStateStore
@@ -47,3 +48,10 @@ def reset() -> None:
     global _control_plane
     with _lock:
         _control_plane = None
+
+
+def reconciler(function_arn: str) -> Reconciler:
+    """Reconciliation of the deployment, healing through the ``apply`` machine of ``function_arn``'s account."""
+    plane = control_plane()
+    return Reconciler(plane.store, plane.clients.client("ec2"), healer(function_arn), deployment=plane.deployment,
+                      clock=plane.clock)

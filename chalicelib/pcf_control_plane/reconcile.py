@@ -1,0 +1,202 @@
+"""Scheduled reconciliation: every managed particle read in batches, drift recorded, reverted or reported.
+
+One run reads the deployment's particles from the store (a page per 500), its tagged instances
+(``describe_instances``, a page per 1,000) and its tagged volumes (one ``describe_volumes``), and for each
+particle works out its state (the flavor's ``state_lookup``) and configuration drift (``drift``). An
+observation is written only when something changed. A particle the decision function would act on is
+drifted: recorded (history ``drift``), then reverted by a healing ``apply`` (policy ``drift: revert``, the
+default) or only reported (``drift: report``). A drifted particle whose ancestor is being reverted is left
+to that ancestor's heal, which runs its dependants after it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, Field
+
+from pcf.core import State
+from pcf.core.decision import Action
+from pcf.core.graph import DependencyGraph
+from pcf.core.registry import get_particle_flavor
+from pcf.util import pcf_util
+from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG
+from pcf_control_plane.drift import config_differences, resource_snapshot
+from pcf_control_plane.healing import Healer, HealOutcome, drift_action, execution_name
+from pcf_control_plane.store import HistoryKind, Observation, ParticleRecord, ParticleView, StateStore
+
+INSTANCE_PAGE = 1000
+NAME_KEYS = {"ec2_instance": "instance_name", "ebs_volume": "volume_name"}
+
+
+class ParticleDrift(BaseModel):
+    """One drifted particle: what was seen, what it should be, and what was done about it."""
+
+    pcf_id: str
+    observed: str
+    desired: str
+    resource_id: str | None = None
+    differences: dict[str, tuple[Any, Any]] = Field(default_factory=dict)
+    action: str
+    policy: Literal["revert", "report"]
+    outcome: str
+    heal: HealOutcome | None = None
+
+
+class _Seen(NamedTuple):
+    record: ParticleRecord
+    state: State
+    resource: Mapping[str, Any] | None
+    differences: dict[str, Any]
+    action: Action
+
+
+class ReconcileReport(BaseModel):
+    """A reconciliation run: how many particles, which drifted, what it cost."""
+
+    cause: str
+    particles: int
+    drifted: list[ParticleDrift]
+    observations_written: int
+    ec2_calls: int
+    seconds: float
+
+
+class Reconciler:
+    """Reconciles one deployment (see the module docstring)."""
+
+    def __init__(self, store: StateStore, ec2: Any, healer: Healer | None, *, deployment: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.ec2 = ec2
+        self.healer = healer
+        self.deployment = deployment
+        self.clock = clock
+
+    def run(self, cause: str, *, act: bool = True) -> ReconcileReport:
+        """One pass over every particle; ``act=False`` records nothing and starts nothing (a dry run)."""
+        started = time.perf_counter()
+        records = [record for page in self.store.list_particles(self.deployment) for record in page if record.spec]
+        specs = {record.pcf_id: record.spec for record in records}
+        graph = DependencyGraph(specs, [(parent, pcf_id) for pcf_id, spec in specs.items()
+                                        for parent in spec.definition.get("parents", []) if parent in specs])
+        described, calls = self._describe()
+        seen: list[_Seen] = []
+        written = 0
+        for record in records:
+            resource = self._resource_of(record, described)
+            state = self._state(record, resource)
+            differences = self._differences(record, state, resource)
+            view = ParticleView(pcf_id=record.pcf_id, spec=record.spec, observation=record.observation)
+            action = drift_action(view, state, definition_equivalent=not differences)
+            if act and self._observe(record, state, resource, cause):
+                written += 1
+            if action not in (Action.done, Action.wait):
+                seen.append(_Seen(record, state, resource, differences, action))
+        reverting = {item.record.pcf_id for item in seen if item.record.spec.flags.drift == "revert"}
+        drifted = [self._drifted(item, cause, act, covered=bool(graph.ancestors(item.record.pcf_id) & reverting))
+                   for item in seen]
+        return ReconcileReport(cause=cause, particles=len(records), drifted=drifted, observations_written=written,
+                               ec2_calls=calls, seconds=round(time.perf_counter() - started, 3))
+
+    # -- reading --------------------------------------------------------------------------------
+    def _describe(self) -> tuple[dict[str, dict[str, Any]], int]:
+        """Tagged instances and volumes of the deployment by id and by ``flavor:PCFName``; the calls made."""
+        tagged = [{"Name": f"tag:{DEPLOYMENT_TAG}", "Values": [self.deployment]}]
+        described: dict[str, dict[str, Any]] = {}
+        calls = 0
+        pages = self.ec2.get_paginator("describe_instances").paginate(
+            Filters=tagged, PaginationConfig={"PageSize": INSTANCE_PAGE})
+        for page in pages:
+            calls += 1
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    _index(described, "ec2_instance", instance["InstanceId"], instance,
+                           instance["State"]["Name"] not in ("terminated", "shutting-down"))
+        for page in self.ec2.get_paginator("describe_volumes").paginate(Filters=tagged):
+            calls += 1
+            for volume in page["Volumes"]:
+                _index(described, "ebs_volume", volume["VolumeId"], volume, volume["State"] != "deleting")
+        return described, calls
+
+    @staticmethod
+    def _resource_of(record: ParticleRecord, described: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
+        assert record.spec is not None
+        flavor = record.spec.definition["flavor"]
+        resource_id = record.observation.resource_id if record.observation else None
+        if resource_id and resource_id in described:
+            return described[resource_id]
+        name = ((record.spec.definition.get("aws_resource") or {}).get("custom_config") or {}).get(
+            NAME_KEYS.get(flavor, ""))
+        return described.get(f"{flavor}:{name}") if name else None
+
+    @staticmethod
+    def _state(record: ParticleRecord, resource: Mapping[str, Any] | None) -> State:
+        assert record.spec is not None
+        if resource is None:
+            return State.terminated
+        flavor = get_particle_flavor(record.spec.definition["flavor"])
+        status = resource["State"]["Name"] if isinstance(resource.get("State"), dict) else resource.get("State")
+        return flavor.state_lookup.get(status, State.pending)
+
+    # -- writing --------------------------------------------------------------------------------
+    def _observe(self, record: ParticleRecord, state: State, resource: Mapping[str, Any] | None, cause: str) -> bool:
+        """Write the observation when the state, the resource or its snapshot fields changed."""
+        previous = record.observation
+        resource_id = _resource_id(resource) or (previous.resource_id if previous else None)
+        snapshot = {**(previous.snapshot if previous else {}), **(resource_snapshot(resource) if resource else {})}
+        if previous and previous.state == state.name and previous.resource_id == resource_id \
+                and previous.snapshot == snapshot:
+            return False
+        at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
+        return self.store.record_observed(
+            record.pcf_id,
+            Observation(state=state.name, observed_at=at, resource_id=resource_id, snapshot=snapshot, cause=cause),
+            HistoryKind.observation, {"state": state.name, "resource_id": resource_id, "source": "reconcile"})
+
+    @staticmethod
+    def _differences(record: ParticleRecord, state: State, resource: Mapping[str, Any] | None) -> dict[str, Any]:
+        assert record.spec is not None
+        if resource is None or state not in (State.running, State.stopped):
+            return {}
+        return config_differences(record.spec.definition["flavor"], record.spec.definition, resource)
+
+    def _drifted(self, item: _Seen, cause: str, act: bool, *, covered: bool) -> ParticleDrift:
+        record, state, resource, differences, action = item
+        spec = record.spec
+        assert spec is not None
+        drift = ParticleDrift(pcf_id=record.pcf_id, observed=state.name, desired=spec.desired_state,
+                              resource_id=_resource_id(resource), differences=differences, action=action.value,
+                              policy=spec.flags.drift, outcome="reported")
+        if not act:
+            return drift
+        self.store.add_history(record.pcf_id, HistoryKind.drift, {
+            "observed": state.name, "desired": spec.desired_state, "action": action.value, "policy": spec.flags.drift,
+            "differences": {field: list(pair) for field, pair in differences.items()}}, cause)
+        if spec.flags.drift == "report" or self.healer is None:
+            return drift
+        if covered:
+            return drift.model_copy(update={"outcome": "covered by an ancestor's heal"})
+        view = ParticleView(pcf_id=record.pcf_id, spec=spec, observation=record.observation,
+                            lease=self.store.current_lease(record.pcf_id))
+        heal = self.healer.consider(view, state, name=execution_name("drift", cause, record.pcf_id), cause=cause,
+                                    definition_equivalent=not differences)
+        return drift.model_copy(update={"outcome": heal.status, "heal": heal})
+
+
+def _index(described: dict[str, dict[str, Any]], flavor: str, resource_id: str, resource: dict[str, Any],
+           live: bool) -> None:
+    described[resource_id] = resource
+    name = pcf_util.tags_to_dict(resource.get("Tags")).get(NAME_TAG)
+    if name and (live or f"{flavor}:{name}" not in described):
+        described[f"{flavor}:{name}"] = resource
+
+
+def _resource_id(resource: Mapping[str, Any] | None) -> str | None:
+    if resource is None:
+        return None
+    return resource.get("InstanceId") or resource.get("VolumeId")
+
+

@@ -1,0 +1,139 @@
+"""Scheduled reconciliation through the deployed reconcile Lambda: state and configuration drift found in one
+batched read, recorded, then reverted by a healing execution or only reported, per particle policy."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pcf_control_plane import wiring
+from pcf_local_cloud.control_plane import deploy_control_plane
+
+FUNCTION = "pcf-serverless-dev-reconcile"
+
+
+@pytest.fixture
+def deployment(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    deployed = deploy_control_plane(cloud, environment={
+        "PCF_TABLE_NAME": "pcf-reconcile-test", "PCF_DEPLOYMENT": "reconcile", "PCF_HEAL_WAIT_SECONDS": "0",
+        "PCF_HEAL_MAX_POLLS": "30"}, setenv=monkeypatch.setenv)
+    events = cloud.client("events")
+    for rule in events.list_rules()["Rules"]:  # only the schedule under test may notice drift here
+        events.disable_rule(Name=rule["Name"])
+    yield deployed
+    wiring.reset()
+
+
+def instance(name: str, ami_id: str, **extra: Any) -> dict[str, Any]:
+    return {"pcf_name": name, "flavor": "ec2_instance", **extra,
+            "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
+                             "custom_config": {"instance_name": f"rc-{name}", "tags": {"Team": "infra"}}}}
+
+
+def bring_up(deployment: Any, definition: dict[str, Any], name: str) -> None:
+    result = deployment.run_execution("apply", {"definition": definition, "desired_state": "running",
+                                                "wait_seconds": 0, "max_polls": 30}, name=name)
+    assert result.status == "SUCCEEDED", result.output
+
+
+def reconcile(cloud: Any, act: bool = True) -> dict[str, Any]:
+    event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "123456789012", "time": "2026-11-22T00:00:00Z", "region": "us-east-1",
+             "resources": ["arn:aws:events:us-east-1:123456789012:rule/pcf-serverless-dev-reconcile-event"],
+             "detail": {} if act else {"act": False}}
+    response = cloud.client("lambda").invoke(FunctionName=FUNCTION, Payload=json.dumps(event).encode())
+    payload = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, payload
+    return payload
+
+
+def instance_id_of(pcf_id: str) -> str:
+    return wiring.control_plane().store.get_observation(pcf_id).resource_id
+
+
+def finish(cloud: Any, arn: str) -> str:
+    sfn = cloud.client("stepfunctions")
+    for _ in range(600):
+        status = sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            return status
+        time.sleep(0.02)
+    raise AssertionError(f"{arn} still running")
+
+
+def described(ec2: Any, instance_id: str) -> dict[str, Any]:
+    return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def test_the_schedule_finds_a_stopped_instance_and_a_changed_type_and_reverts_both(
+    deployment: Any, cloud: Any, ami_id: str, ec2: Any
+) -> None:
+    bring_up(deployment, {"pcf_name": "fleet", "flavor": "quasiparticle", "particles": [
+        instance("a", ami_id), instance("b", ami_id), instance("c", ami_id)]}, "fleet-up")
+    a, b = instance_id_of("ec2_instance:a"), instance_id_of("ec2_instance:b")
+    ec2.stop_instances(InstanceIds=[a])
+    ec2.modify_instance_attribute(InstanceId=b, InstanceType={"Value": "t3.large"})
+
+    report = reconcile(cloud)
+
+    assert report["particles"] == 3 and report["ec2_calls"] == 2
+    drift = {d["pcf_id"]: d for d in report["drifted"]}
+    assert set(drift) == {"ec2_instance:a", "ec2_instance:b"}
+    assert (drift["ec2_instance:a"]["observed"], drift["ec2_instance:a"]["action"]) == ("stopped", "start")
+    assert drift["ec2_instance:b"]["differences"] == {"InstanceType": ["t3.micro", "t3.large"]}
+    assert drift["ec2_instance:b"]["action"] == "update"
+    for item in drift.values():
+        assert item["outcome"] == "started"
+        assert finish(cloud, item["heal"]["execution"]) == "SUCCEEDED"
+    assert described(ec2, a)["State"]["Name"] == "running"
+    assert described(ec2, instance_id_of("ec2_instance:b"))["InstanceType"] == "t3.micro"
+    store = wiring.control_plane().store
+    [record] = [i for i in store.list_history("ec2_instance:b") if i.kind == "drift"]
+    assert record.detail["differences"] == {"InstanceType": ["t3.micro", "t3.large"]}
+    assert reconcile(cloud)["drifted"] == [], "healed: nothing drifts any more"
+
+
+def test_a_dry_run_reports_and_changes_nothing(deployment: Any, cloud: Any, ami_id: str, ec2: Any) -> None:
+    bring_up(deployment, instance("d", ami_id), "d-up")
+    ec2.stop_instances(InstanceIds=[instance_id_of("ec2_instance:d")])
+    before = wiring.control_plane().store.list_history("ec2_instance:d")
+    report = reconcile(cloud, act=False)
+    assert [(d["pcf_id"], d["outcome"]) for d in report["drifted"]] == [("ec2_instance:d", "reported")]
+    assert report["observations_written"] == 0
+    assert wiring.control_plane().store.list_history("ec2_instance:d") == before
+    assert described(ec2, instance_id_of("ec2_instance:d"))["State"]["Name"] == "stopped"
+
+
+def test_drift_report_policy_records_without_reverting(deployment: Any, cloud: Any, ami_id: str, ec2: Any) -> None:
+    bring_up(deployment, instance("e", ami_id, drift="report"), "e-up")
+    ec2.stop_instances(InstanceIds=[instance_id_of("ec2_instance:e")])
+    [item] = reconcile(cloud)["drifted"]
+    assert (item["policy"], item["outcome"], item.get("heal")) == ("report", "reported", None)
+    kinds = [i.kind for i in wiring.control_plane().store.list_history("ec2_instance:e")]
+    assert "drift" in kinds and "heal" not in kinds
+    assert described(ec2, instance_id_of("ec2_instance:e"))["State"]["Name"] == "stopped"
+
+
+def test_a_drifted_child_is_left_to_its_drifted_parents_heal(deployment: Any, cloud: Any, ami_id: str,
+                                                             ec2: Any) -> None:
+    bring_up(deployment, {"pcf_name": "pair", "flavor": "quasiparticle", "particles": [
+        instance("p", ami_id), instance("k", ami_id, parents=["ec2_instance:p"])]}, "pair-up")
+    ec2.stop_instances(InstanceIds=[instance_id_of("ec2_instance:p"), instance_id_of("ec2_instance:k")])
+    drift = {d["pcf_id"]: d for d in reconcile(cloud)["drifted"]}
+    assert drift["ec2_instance:p"]["outcome"] == "started"
+    assert drift["ec2_instance:k"]["outcome"] == "covered by an ancestor's heal"
+    assert finish(cloud, drift["ec2_instance:p"]["heal"]["execution"]) == "SUCCEEDED"
+    assert described(ec2, instance_id_of("ec2_instance:k"))["State"]["Name"] == "running"
+
+
+def test_an_unchanged_deployment_writes_nothing(deployment: Any, cloud: Any, ami_id: str) -> None:
+    bring_up(deployment, instance("f", ami_id), "f-up")
+    first = reconcile(cloud)
+    second = reconcile(cloud)
+    assert first["drifted"] == second["drifted"] == []
+    assert second["observations_written"] == 0
