@@ -187,6 +187,12 @@ def lambda_policy(stage: str) -> dict[str, Any]:
             },
         },
         {
+            "Sid": "StartHealingExecutions",
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": f"arn:aws:states:*:*:stateMachine:{env['PCF_APPLY_STATE_MACHINE']}",
+        },
+        {
             "Sid": "IamLookups",
             "Effect": "Allow",
             "Action": ["iam:GetInstanceProfile", "iam:GetRole"],
@@ -201,6 +207,12 @@ def lambda_policy(stage: str) -> dict[str, Any]:
         },
     ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def state_machine_name(stage: str, key: str) -> str:
+    """``pcf-serverless-<stage>-<key>``, as the local cloud names it; healing finds ``apply`` by this name
+    (the stage's ``PCF_APPLY_STATE_MACHINE``)."""
+    return f"{chalice_config()['app_name']}-{stage}-{key}"
 
 
 def _child_execution_statements() -> list[dict[str, Any]]:
@@ -231,6 +243,8 @@ def _role(policy_name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
 def build(stage: str) -> dict[str, Any]:
     """The merge template for ``stage``; ``SystemExit`` if an ASL file names a function ``app.py`` lacks."""
     env = stage_environment(stage)
+    if env.get("PCF_APPLY_STATE_MACHINE") != state_machine_name(stage, "apply"):
+        raise SystemExit(f"stage {stage}: PCF_APPLY_STATE_MACHINE must be {state_machine_name(stage, 'apply')!r}")
     known = function_resource_names()
     resources: dict[str, Any] = {TABLE: cloudformation_resource(env["PCF_TABLE_NAME"])}
     for key, resource in MACHINES.items():
@@ -251,6 +265,7 @@ def build(stage: str) -> dict[str, Any]:
         resources[resource] = {
             "Type": "AWS::StepFunctions::StateMachine",
             "Properties": {
+                "StateMachineName": state_machine_name(stage, key),
                 "StateMachineType": "STANDARD",
                 "RoleArn": _arn(role),
                 "Definition": asl,
