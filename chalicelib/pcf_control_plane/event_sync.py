@@ -24,7 +24,7 @@ from pcf_control_plane.aws_events import (
     parse_event,
     volume_change,
 )
-from pcf_control_plane.healing import Healer, HealOutcome, execution_name
+from pcf_control_plane.healing import Healer, HealOutcome, execution_name, history_detail
 from pcf_control_plane.store import HistoryKind, Observation, StateStore
 
 EventStatus = Literal["refused", "ignored", "stale", "recorded"]
@@ -69,10 +69,14 @@ class EventSync:
         observation = Observation(state=state.name, observed_at=event.time.timestamp(), resource_id=resource_id,
                                   snapshot=dict(previous.snapshot) if previous else {}, cause=cause)
         detail = {"state": state.name, "resource_id": resource_id, "resource_state": status, "source": "event"}
-        if not self.store.record_observed(view.pcf_id, observation, HistoryKind.observation, detail):
+        name = execution_name("heal", event.id)
+        decision = self.healer.decide(view, state)
+        heal_detail = history_detail(decision, name)
+        also = [(HistoryKind.heal, heal_detail)] if heal_detail is not None else []
+        if not self.store.record_observed(view.pcf_id, observation, HistoryKind.observation, detail, also):
             return EventResult(status="stale", reason="an observation as new or newer is stored",
                                event_id=event.id, pcf_id=view.pcf_id, state=state.name)
-        heal = self.healer.consider(view, state, name=execution_name("heal", event.id), cause=cause)
+        heal = self.healer.start(view.pcf_id, decision, name) if decision.status == "due" else decision
         return EventResult(status="recorded", event_id=event.id, pcf_id=view.pcf_id, state=state.name, heal=heal)
 
     @staticmethod

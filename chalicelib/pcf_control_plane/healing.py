@@ -22,15 +22,18 @@ from pcf.core.decision import Action, Protection, decide
 from pcf.core.registry import get_particle_flavor
 from pcf_control_plane.store import HistoryKind, ParticleView, StateStore
 
-HealStatus = Literal["in_sync", "transitional", "disabled", "leased", "started", "duplicate"]
+HealStatus = Literal["in_sync", "transitional", "disabled", "leased", "due", "started", "duplicate"]
 StartExecution = Callable[[str, dict[str, Any]], str]
 """``(name, input) -> execution ARN``; raises ``ExecutionAlreadyExists`` (by class name) for a used name."""
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class HealOutcome(BaseModel):
+    """A healing decision (``due``: to be started) or its result (``started``, ``duplicate``)."""
+
     status: HealStatus
     reason: str = ""
+    action: str | None = None
     execution: str | None = None
 
 
@@ -56,7 +59,7 @@ def drift_action(view: ParticleView, observed: State, *, definition_equivalent: 
 
 
 class Healer:
-    """Decides and starts healing executions, recording each start (or why not) in the particle's history."""
+    """Decides and starts healing executions, recording each decision to act (or not) in the history."""
 
     def __init__(self, store: StateStore, start_execution: StartExecution, *, wait_seconds: int = 5,
                  max_polls: int = 120) -> None:
@@ -65,9 +68,8 @@ class Healer:
         self.wait_seconds = wait_seconds
         self.max_polls = max_polls
 
-    def consider(self, view: ParticleView, observed: State, *, name: str, cause: str,
-                 definition_equivalent: bool = True) -> HealOutcome:
-        """Heal ``view``'s particle if it drifted from its desired state and may be healed now."""
+    def decide(self, view: ParticleView, observed: State, *, definition_equivalent: bool = True) -> HealOutcome:
+        """Whether ``view``'s particle is to be healed now (status ``due``), and if not, why. No I/O."""
         if view.spec is None:
             return HealOutcome(status="disabled", reason="no desired spec is stored")
         if observed is State.pending:
@@ -76,27 +78,40 @@ class Healer:
         if action in (Action.done, Action.wait):
             return HealOutcome(status="in_sync", reason=f"{observed.name} is what {view.spec.desired_state} needs")
         if not view.spec.flags.heal:
-            return self._record(view.pcf_id, HealOutcome(status="disabled", reason="heal is off for this particle"),
-                                cause, action)
+            return HealOutcome(status="disabled", reason="heal is off for this particle", action=action.value)
         if view.lease is not None:
             reason = f"{view.lease.owner.rsplit(':', 1)[-1]} holds the lease and converges it"
-            return self._record(view.pcf_id, HealOutcome(status="leased", reason=reason), cause, action)
-        heal_input = {"heal": view.pcf_id, "wait_seconds": self.wait_seconds, "max_polls": self.max_polls}
+            return HealOutcome(status="leased", reason=reason, action=action.value)
+        return HealOutcome(status="due", reason=f"to {action.value}", action=action.value)
+
+    def start(self, pcf_id: str, decision: HealOutcome, name: str) -> HealOutcome:
+        """Start the healing execution ``name`` a ``due`` decision calls for (``duplicate`` if it exists)."""
+        heal_input = {"heal": pcf_id, "wait_seconds": self.wait_seconds, "max_polls": self.max_polls}
         try:
             arn = self.start_execution(name, heal_input)
         except Exception as error:
-            if type(error).__name__ != "ExecutionAlreadyExists" and "ExecutionAlreadyExists" not in str(error):
+            if type(error).__name__ != "ExecutionAlreadyExists":
                 raise
-            return HealOutcome(status="duplicate", reason=f"{name} was already started for this cause")
-        return self._record(view.pcf_id, HealOutcome(status="started", reason=f"to {action.value}", execution=arn),
-                            cause, action)
+            return decision.model_copy(update={"status": "duplicate", "reason": f"{name} was started already"})
+        return decision.model_copy(update={"status": "started", "execution": arn})
 
-    def _record(self, pcf_id: str, outcome: HealOutcome, cause: str, action: Action) -> HealOutcome:
-        detail = {"status": outcome.status, "action": action.value, "reason": outcome.reason}
-        if outcome.execution:
-            detail["execution"] = outcome.execution
-        self.store.add_history(pcf_id, HistoryKind.heal, detail, cause)
-        return outcome
+    def consider(self, view: ParticleView, observed: State, *, name: str, cause: str,
+                 definition_equivalent: bool = True) -> HealOutcome:
+        """``decide``, record the decision in the history, and ``start`` when due."""
+        decision = self.decide(view, observed, definition_equivalent=definition_equivalent)
+        detail = history_detail(decision, name)
+        if detail is not None:
+            self.store.add_history(view.pcf_id, HistoryKind.heal, detail, cause)
+        return self.start(view.pcf_id, decision, name) if decision.status == "due" else decision
+
+
+def history_detail(decision: HealOutcome, name: str) -> dict[str, Any] | None:
+    """The ``heal`` history item of a decision about a drifted particle (``None`` when nothing drifted)."""
+    if decision.status in ("in_sync", "transitional") or decision.action is None:
+        return None
+    if decision.status == "due":  # written just before the start, in the same step: it records the start
+        return {"status": "started", "action": decision.action, "reason": decision.reason, "execution": name}
+    return {"status": decision.status, "action": decision.action, "reason": decision.reason}
 
 
 def step_functions_starter(sfn: Any, state_machine_arn: str) -> StartExecution:

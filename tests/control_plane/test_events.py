@@ -128,7 +128,9 @@ def test_one_drift_starts_exactly_one_healing_execution_which_heals(
     history = wiring.control_plane().store.list_history("ec2_instance:three", newest_first=False)
     heal = next(i for i in history if i.kind == "heal")
     assert heal.detail["status"] == "started" and heal.cause == f"event:{event['id']}"
-    assert any(i.kind == "transition" and i.detail["action"] == "start" and i.at >= heal.at for i in history)
+    assert heal.detail["execution"] == heals[0]["name"]
+    assert [i.detail["action"] for i in history if i.kind == "transition" and i.cause == heals[0]["executionArn"]] == [
+        "start"], "the healing execution started the instance"
 
 
 def test_no_heal_while_another_execution_holds_the_lease(deployment: Any, cloud: Any, ami_id: str) -> None:

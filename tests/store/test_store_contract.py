@@ -410,3 +410,37 @@ def test_history_rejects_unknown_kinds_and_limits(store: StateStore) -> None:
         store.add_history(A, "gossip", {}, "x")
     with pytest.raises(ValueError):
         store.list_history(A, limit=0)
+
+
+# events ---------------------------------------------------------------------------------------------
+
+
+def test_view_by_resource_id_has_spec_observation_and_live_lease(store: StateStore, fake_clock: FakeClock) -> None:
+    store.put_spec(spec(A))
+    store.record_observation(A, observation(START + 1, "running", resource_id="i-0aaa"))
+    assert store.view_by_resource_id("i-0bbb") is None
+    view = store.view_by_resource_id("i-0aaa")
+    assert view is not None and view.pcf_id == A
+    assert view.spec is not None and view.spec.generation == 1
+    assert view.observation is not None and view.observation.state == "running"
+    assert view.lease is None
+    store.acquire_lease(A, "exec-1", 30)
+    view = store.view_by_resource_id("i-0aaa")
+    assert view is not None and view.lease is not None and view.lease.owner == "exec-1"
+    fake_clock.advance(31)
+    view = store.view_by_resource_id("i-0aaa")
+    assert view is not None and view.lease is None, "an expired lease is no lease"
+
+
+def test_record_observed_writes_its_history_only_with_the_observation(store: StateStore) -> None:
+    store.put_spec(spec(A))
+    newer = observation(START + 20, "stopped", resource_id="i-0aaa", cause="event:2")
+    assert store.record_observed(A, newer, HistoryKind.observation, {"state": "stopped"},
+                                 also=[(HistoryKind.heal, {"status": "started"})]) is True
+    older = observation(START + 10, "running", resource_id="i-0aaa", cause="event:1")
+    assert store.record_observed(A, older, HistoryKind.observation, {"state": "running"},
+                                 also=[(HistoryKind.heal, {"status": "started"})]) is False
+    assert store.get_observation(A).state == "stopped"
+    items = store.list_history(A, newest_first=False)
+    assert [(i.kind, i.cause, i.at) for i in items] == [
+        (HistoryKind.observation, "event:2", START + 20), (HistoryKind.heal, "event:2", START + 20)]

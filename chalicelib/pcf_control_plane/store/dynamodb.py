@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pcf_control_plane.store import items
@@ -37,6 +37,7 @@ from pcf_control_plane.store.models import (
     Observation,
     ParticleRecord,
     ParticleSpec,
+    ParticleView,
     StoredSpec,
 )
 from pcf_control_plane.store.serialization import deserialize_item, serialize, serialize_item
@@ -167,6 +168,51 @@ class DynamoDBStateStore(StateStore):
         if not found:
             return None
         return max((item.get(OBSERVED_AT, 0), item[PCF_ID]) for item in found)[1]
+
+    # events --------------------------------------------------------------------------------------
+
+    def view_by_resource_id(self, resource_id: str) -> ParticleView | None:
+        """Two queries: the resource index, then the particle's partition from ``LEASE`` on (lease, observation
+        and spec sort after every history item)."""
+        pcf_id = self.find_by_resource_id(resource_id)
+        if pcf_id is None:
+            return None
+        found = {deserialize_item(item)[SK]: item for item in self._io.query_items(
+            KeyConditionExpression="#pk = :pk AND #sk >= :first",
+            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
+            ExpressionAttributeValues=serialize_item({":pk": particle_pk(pcf_id), ":first": LEASE_SK}),
+            ConsistentRead=True,
+        )}
+        lease = items.lease_from(found[LEASE_SK]) if LEASE_SK in found else None
+        return ParticleView(
+            pcf_id=pcf_id,
+            spec=items.spec_from(found[SPEC_SK]) if SPEC_SK in found else None,
+            observation=items.observation_from(found[OBSERVATION_SK]) if OBSERVATION_SK in found else None,
+            lease=lease if lease is not None and lease.expires_at > self._clock() else None,
+        )
+
+    def record_observed(
+        self,
+        pcf_id: str,
+        observation: Observation,
+        kind: HistoryKind | str,
+        detail: Mapping[str, Any],
+        also: Sequence[tuple[HistoryKind | str, Mapping[str, Any]]] = (),
+    ) -> bool:
+        """One ``TransactWriteItems``: the observation (newer wins) and its history items, or nothing."""
+        when = observation.observed_at
+        writes: list[dict[str, Any]] = [{"Update": {"TableName": self._table,
+                                                    **items.observation_update(pcf_id, observation)}}]
+        for item_kind, item_detail in ((kind, detail), *also):
+            item = HistoryItem(pcf_id=pcf_id, item_id=self._history_ids.next(when), kind=HistoryKind(item_kind),
+                               at=when, cause=observation.cause, detail=copy.deepcopy(dict(item_detail)),
+                               expires_at=history_expiry(when, self._history_ttl))
+            writes.append({"Put": {"TableName": self._table, "Item": items.history_item(item)}})
+        try:
+            self._io.call("transact_write_items", TransactItems=writes)
+        except ConditionFailed:
+            return False
+        return True
 
     # reading particles together ------------------------------------------------------------------
 

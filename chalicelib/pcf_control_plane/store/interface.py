@@ -7,7 +7,7 @@ Two implementations behave identically (one contract test suite runs against bot
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pcf_control_plane.store.models import (
@@ -90,12 +90,20 @@ class StateStore(ABC):
                             lease=self.current_lease(pcf_id))
 
     def record_observed(
-        self, pcf_id: str, observation: Observation, kind: HistoryKind | str, detail: Mapping[str, Any]
+        self,
+        pcf_id: str,
+        observation: Observation,
+        kind: HistoryKind | str,
+        detail: Mapping[str, Any],
+        also: Sequence[tuple[HistoryKind | str, Mapping[str, Any]]] = (),
     ) -> bool:
-        """``record_observation``, and a history item (cause: the observation's) only when it was kept."""
+        """``record_observation`` and, only when it was kept, a history item (``kind``, ``detail``) and each of
+        ``also``, all caused by the observation's cause, at its time. The DynamoDB store writes them in one
+        transaction."""
         if not self.record_observation(pcf_id, observation):
             return False
-        self.add_history(pcf_id, kind, detail, observation.cause, at=observation.observed_at)
+        for item_kind, item_detail in ((kind, detail), *also):
+            self.add_history(pcf_id, item_kind, item_detail, observation.cause, at=observation.observed_at)
         return True
 
     # leases --------------------------------------------------------------------------------------
