@@ -28,7 +28,7 @@ STATE_MACHINES_DIR = ROOT / "state_machines"
 if str(ROOT / "chalicelib") not in sys.path:
     sys.path.insert(0, str(ROOT / "chalicelib"))
 
-from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG  # noqa: E402
+from deploy.lambda_policies import write_policies  # noqa: E402
 from pcf_control_plane.store.table import cloudformation_resource  # noqa: E402
 
 STATE_MACHINE = "ApplyStateMachine"
@@ -42,66 +42,7 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)Arn\}")
 SYNC_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 """The managed EventBridge rule through which a ``.sync`` Task learns that its child execution ended."""
 
-_DYNAMODB_ACTIONS = [
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-]
-# No resource-level permissions exist for these: Resource must be "*".
-_EC2_READ_ACTIONS = [
-    "ec2:DescribeInstances",
-    "ec2:DescribeVolumes",
-    "ec2:DescribeVolumesModifications",
-    "ec2:DescribeImages",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSnapshots",
-    "ec2:DescribeIamInstanceProfileAssociations",
-]
-# Acting on an existing resource: only on one carrying this deployment's tag ("managed means tagged").
-_EC2_TAGGED_ACTIONS = [
-    "ec2:StartInstances",
-    "ec2:StopInstances",
-    "ec2:TerminateInstances",
-    "ec2:DescribeInstanceAttribute",
-    "ec2:ModifyInstanceAttribute",
-    "ec2:AssociateIamInstanceProfile",
-    "ec2:ReplaceIamInstanceProfileAssociation",
-    "ec2:AttachVolume",
-    "ec2:DetachVolume",
-    "ec2:ModifyVolume",
-    "ec2:DeleteVolume",
-    "ec2:CreateTags",
-    "ec2:DeleteTags",
-]
-# What RunInstances touches besides the instance (the instance itself must be created with the tag).
-_RUN_INSTANCES_INPUTS = [
-    "arn:aws:ec2:*::image/*",
-    "arn:aws:ec2:*::snapshot/*",
-    "arn:aws:ec2:*:*:volume/*",
-    "arn:aws:ec2:*:*:network-interface/*",
-    "arn:aws:ec2:*:*:subnet/*",
-    "arn:aws:ec2:*:*:security-group/*",
-    "arn:aws:ec2:*:*:key-pair/*",
-    "arn:aws:ec2:*:*:launch-template/*",
-    "arn:aws:ec2:*:*:placement-group/*",
-]
-
-
-def chalice_config() -> dict[str, Any]:
-    """``.chalice/config.json``."""
-    return json.loads((CHALICE_DIR / "config.json").read_text())
-
-
-def stage_environment(stage: str) -> dict[str, str]:
-    """The functions' environment in ``stage``: the global variables overlaid with the stage's."""
-    config = chalice_config()
-    if stage not in config.get("stages", {}):
-        raise SystemExit(f"unknown stage {stage!r}; .chalice/config.json has {sorted(config.get('stages', {}))}")
-    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+from deploy.lambda_policies import chalice_config, stage_environment  # noqa: E402
 
 
 def function_resource_names() -> dict[str, str]:
@@ -112,7 +53,8 @@ def function_resource_names() -> dict[str, str]:
         sys.path.insert(0, str(ROOT))
     import app
 
-    return {to_cfn_resource_name(function.name): function.name for function in app.app.pure_lambda_functions}
+    functions = [*app.app.pure_lambda_functions, *app.app.event_sources]
+    return {to_cfn_resource_name(function.name): function.name for function in functions}
 
 
 def definition(key: str = "apply") -> dict[str, Any]:
@@ -128,85 +70,6 @@ def placeholders(asl: dict[str, Any]) -> list[str]:
 
 def _arn(resource: str) -> dict[str, Any]:
     return {"Fn::GetAtt": [resource, "Arn"]}
-
-
-def _table_arns(table_name: str) -> list[str]:
-    table = f"arn:aws:dynamodb:*:*:table/{table_name}"
-    return [table, f"{table}/index/*"]
-
-
-def lambda_policy(stage: str) -> dict[str, Any]:
-    """The functions' role policy in ``stage``: the state table, EC2 scoped by the deployment tag, IAM reads."""
-    env = stage_environment(stage)
-    table_name, deployment = env["PCF_TABLE_NAME"], env["PCF_DEPLOYMENT"]
-    tagged = {"StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": deployment}}
-    requested = {"StringEquals": {f"aws:RequestTag/{DEPLOYMENT_TAG}": deployment}}
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": ["arn:aws:logs:*:*:log-group:/aws/lambda/*", "arn:aws:logs:*:*:log-group:/aws/lambda/*:*"],
-        },
-        {"Sid": "StateTable", "Effect": "Allow", "Action": _DYNAMODB_ACTIONS, "Resource": _table_arns(table_name)},
-        {"Sid": "Ec2Read", "Effect": "Allow", "Action": _EC2_READ_ACTIONS, "Resource": "*"},
-        {
-            "Sid": "Ec2Managed",
-            "Effect": "Allow",
-            "Action": _EC2_TAGGED_ACTIONS,
-            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
-            "Condition": tagged,
-        },
-        {
-            "Sid": "Ec2CreateTagged",
-            "Effect": "Allow",
-            "Action": ["ec2:RunInstances", "ec2:CreateVolume"],
-            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
-            "Condition": requested,
-        },
-        {
-            "Sid": "Ec2SetInstanceSecurityGroups",
-            "Effect": "Allow",
-            "Action": "ec2:ModifyInstanceAttribute",
-            "Resource": "arn:aws:ec2:*:*:security-group/*",
-        },
-        {"Sid": "Ec2RunInputs", "Effect": "Allow", "Action": "ec2:RunInstances", "Resource": _RUN_INSTANCES_INPUTS},
-        {
-            "Sid": "Ec2CreateVolumeFromSnapshot",
-            "Effect": "Allow",
-            "Action": "ec2:CreateVolume",
-            "Resource": "arn:aws:ec2:*::snapshot/*",
-        },
-        {
-            "Sid": "Ec2TagOnCreate",
-            "Effect": "Allow",
-            "Action": "ec2:CreateTags",
-            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
-            "Condition": {
-                "StringEquals": {"ec2:CreateAction": ["RunInstances", "CreateVolume"], **requested["StringEquals"]}
-            },
-        },
-        {
-            "Sid": "StartHealingExecutions",
-            "Effect": "Allow",
-            "Action": "states:StartExecution",
-            "Resource": f"arn:aws:states:*:*:stateMachine:{env['PCF_APPLY_STATE_MACHINE']}",
-        },
-        {
-            "Sid": "IamLookups",
-            "Effect": "Allow",
-            "Action": ["iam:GetInstanceProfile", "iam:GetRole"],
-            "Resource": ["arn:aws:iam::*:instance-profile/*", "arn:aws:iam::*:role/*"],
-        },
-        {
-            "Sid": "PassInstanceRoles",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": "arn:aws:iam::*:role/*",
-            "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-        },
-    ]
-    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def state_machine_name(stage: str, key: str) -> str:
@@ -283,11 +146,6 @@ def build(stage: str) -> dict[str, Any]:
     }
 
 
-def policy_path(stage: str) -> Path:
-    """Where ``stage``'s Lambda policy lives (the ``iam_policy_file`` of that stage)."""
-    return CHALICE_DIR / f"policy-{stage}.json"
-
-
 def render(document: dict[str, Any]) -> str:
     """JSON as written to disk: indented, newline-terminated."""
     return json.dumps(document, indent=2) + "\n"
@@ -298,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--stage", help="the Chalice stage whose merge template to print")
-    group.add_argument("--write-policies", action="store_true", help="rewrite .chalice/policy-<stage>.json")
+    group.add_argument("--write-policies", action="store_true",
+                       help="rewrite .chalice/policy-<stage>-<role>.json and each stage's lambda_functions")
     args = parser.parse_args(argv)
     if args.write_policies:
-        for stage in chalice_config()["stages"]:
-            policy_path(stage).write_text(render(lambda_policy(stage)))
+        write_policies(CHALICE_DIR, render)
         return 0
     sys.stdout.write(render(build(args.stage)))
     return 0

@@ -26,12 +26,17 @@ from deploy.build_merge_template import (
     STATE_MACHINE_ROLE,
     TABLE,
     build,
-    chalice_config,
     definition,
     function_resource_names,
-    lambda_policy,
     placeholders,
-    policy_path,
+)
+from deploy.lambda_policies import (
+    CHALICE_DIR,
+    ROLES,
+    chalice_config,
+    lambda_policy,
+    policy_file,
+    role_of,
     stage_environment,
 )
 from pcf_control_plane.store.table import cloudformation_resource
@@ -147,13 +152,31 @@ def test_table_is_the_stores_table_named_as_the_stage_says(stage: str) -> None:
 @pytest.mark.parametrize("stage", STAGES)
 def test_no_iam_statement_grants_a_wildcard_action(stage: str) -> None:
     _assert_no_wildcard_action(list(_statements(build(stage))))
-    _assert_no_wildcard_action(lambda_policy(stage)["Statement"])
+    for role in ROLES:
+        _assert_no_wildcard_action(lambda_policy(stage, role)["Statement"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_role_may_do_only_what_its_functions_call(stage: str) -> None:
+    def actions(role: str) -> set[str]:
+        return {a for statement in lambda_policy(stage, role)["Statement"] for a in _actions(statement)}
+
+    base = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem",
+            "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem"}
+    assert actions("store") == base
+    assert actions("events") == base | {"states:StartExecution"}
+    assert actions("reconcile") == base | {"states:StartExecution", "ec2:DescribeInstances", "ec2:DescribeVolumes"}
+    assert "states:StartExecution" not in actions("steps")
+    assert {"ec2:RunInstances", "ec2:TerminateInstances"} <= actions("steps")
+    heal = next(st for st in lambda_policy(stage, "events")["Statement"] if st["Sid"] == "StartHealingExecutions")
+    assert heal["Resource"].endswith(f":stateMachine:{stage_environment(stage)['PCF_APPLY_STATE_MACHINE']}")
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_lambda_policy_is_scoped(stage: str) -> None:
     env = stage_environment(stage)
-    for statement in lambda_policy(stage)["Statement"]:
+    for statement in (st for role in ROLES for st in lambda_policy(stage, role)["Statement"]):
         actions, resources = _actions(statement), _resources(statement)
         if resources == ["*"]:
             assert all(a.startswith("ec2:Describe") for a in actions), statement
@@ -166,25 +189,27 @@ def test_lambda_policy_is_scoped(stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_chalice_stage_uses_the_generated_policy_file(stage: str) -> None:
+def test_chalice_stage_uses_the_generated_policy_files(stage: str) -> None:
     config = chalice_config()["stages"][stage]
     assert config["autogen_policy"] is False
-    assert config["iam_policy_file"] == policy_path(stage).name
-    assert json.loads(policy_path(stage).read_text()) == lambda_policy(stage), (
-        "stale policy file: run python -m deploy.build_merge_template --write-policies"
-    )
+    assert config["iam_policy_file"] == policy_file(stage, "store")
+    for function in function_resource_names().values():
+        expected = policy_file(stage, role_of(function))
+        assert config.get("lambda_functions", {}).get(function, {}).get("iam_policy_file", expected) == expected
+    for role in ROLES:
+        assert json.loads((CHALICE_DIR / policy_file(stage, role)).read_text()) == lambda_policy(stage, role), (
+            "stale policy file: run python -m deploy.build_merge_template --write-policies")
 
 
 def test_packaged_template_has_functions_state_machine_and_table(packaged: dict[str, Any]) -> None:
     resources = packaged["template"]["Resources"]
     env = stage_environment(STAGE)
-    policy = lambda_policy(STAGE)
-    for name in function_resource_names():
+    for name, function_name in function_resource_names().items():
         function = resources[name]
         assert function["Type"] == "AWS::Serverless::Function"
         assert function["Properties"]["Environment"]["Variables"]["PCF_TABLE_NAME"] == env["PCF_TABLE_NAME"]
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
-        assert [p["PolicyDocument"] for p in role["Policies"]] == [policy]
+        assert [p["PolicyDocument"] for p in role["Policies"]] == [lambda_policy(STAGE, role_of(function_name))]
     assert resources[STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
     assert resources[PARTICLE_STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
     assert resources[TABLE] == cloudformation_resource(env["PCF_TABLE_NAME"])

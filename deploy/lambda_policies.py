@@ -1,0 +1,217 @@
+"""The Lambda functions' IAM policies, one per role, least privilege: each function gets only what it calls.
+
+- ``steps`` (``sync_state``, ``start``, ``stop``, ``terminate``, ``update``): the state table; EC2 reads; EC2
+  changes only to resources tagged with the stage's deployment, creation only with that tag; IAM instance-profile
+  lookups and passing roles to EC2.
+- ``store`` (every other step of the workflow): the state table.
+- ``events`` (``on_ec2_event``): the state table; starting executions of the stage's ``apply`` machine.
+- ``reconcile`` (``reconcile``): the state table; ``DescribeInstances``/``DescribeVolumes``; starting ``apply``
+  executions.
+
+Chalice's generated policy is off; ``write_policies`` writes ``.chalice/policy-<stage>-<role>.json`` and points
+each stage's ``lambda_functions`` at them (``store`` is the stage default).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG
+
+CHALICE_DIR = Path(__file__).resolve().parent.parent / ".chalice"
+ROLES: dict[str, tuple[str, ...]] = {
+    "steps": ("sync_state", "start", "stop", "terminate", "update"),
+    "events": ("on_ec2_event",),
+    "reconcile": ("reconcile",),
+    "store": (),
+}
+"""Role -> the functions that use it; ``store`` is every function not named elsewhere."""
+DEFAULT_ROLE = "store"
+
+_DYNAMODB_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+]
+# No resource-level permissions exist for these: Resource must be "*".
+_EC2_READ_ACTIONS = [
+    "ec2:DescribeInstances",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeVolumesModifications",
+    "ec2:DescribeImages",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeIamInstanceProfileAssociations",
+]
+# Acting on an existing resource: only on one carrying this deployment's tag ("managed means tagged").
+_EC2_TAGGED_ACTIONS = [
+    "ec2:StartInstances",
+    "ec2:StopInstances",
+    "ec2:TerminateInstances",
+    "ec2:DescribeInstanceAttribute",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:AssociateIamInstanceProfile",
+    "ec2:ReplaceIamInstanceProfileAssociation",
+    "ec2:AttachVolume",
+    "ec2:DetachVolume",
+    "ec2:ModifyVolume",
+    "ec2:DeleteVolume",
+    "ec2:CreateTags",
+    "ec2:DeleteTags",
+]
+# What RunInstances touches besides the instance (the instance itself must be created with the tag).
+_RUN_INSTANCES_INPUTS = [
+    "arn:aws:ec2:*::image/*",
+    "arn:aws:ec2:*::snapshot/*",
+    "arn:aws:ec2:*:*:volume/*",
+    "arn:aws:ec2:*:*:network-interface/*",
+    "arn:aws:ec2:*:*:subnet/*",
+    "arn:aws:ec2:*:*:security-group/*",
+    "arn:aws:ec2:*:*:key-pair/*",
+    "arn:aws:ec2:*:*:launch-template/*",
+    "arn:aws:ec2:*:*:placement-group/*",
+]
+
+
+
+
+def chalice_config(chalice_dir: Path = CHALICE_DIR) -> dict[str, Any]:
+    """``.chalice/config.json``."""
+    return json.loads((chalice_dir / "config.json").read_text())
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    """The functions' environment in ``stage``: the global variables overlaid with the stage's."""
+    config = chalice_config()
+    if stage not in config.get("stages", {}):
+        raise SystemExit(f"unknown stage {stage!r}; .chalice/config.json has {sorted(config.get('stages', {}))}")
+    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+
+
+def role_of(function: str) -> str:
+    """The policy role of a function of ``app.py``."""
+    return next((role for role, functions in ROLES.items() if function in functions), DEFAULT_ROLE)
+
+
+def policy_file(stage: str, role: str) -> str:
+    return f"policy-{stage}-{role}.json"
+
+
+def _table_arns(table_name: str) -> list[str]:
+    table = f"arn:aws:dynamodb:*:*:table/{table_name}"
+    return [table, f"{table}/index/*"]
+
+
+def lambda_policy(stage: str, role: str = "steps") -> dict[str, Any]:
+    """The policy of the functions with ``role`` in ``stage`` (see the module docstring)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {sorted(ROLES)}")
+    env = stage_environment(stage)
+    statements = [*_base(env), *{"steps": _ec2_steps, "events": _healing, "reconcile": _reconciling,
+                                 "store": lambda env: []}[role](env)]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _base(env: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": ["arn:aws:logs:*:*:log-group:/aws/lambda/*", "arn:aws:logs:*:*:log-group:/aws/lambda/*:*"],
+        },
+        {"Sid": "StateTable", "Effect": "Allow", "Action": _DYNAMODB_ACTIONS,
+         "Resource": _table_arns(env["PCF_TABLE_NAME"])},
+    ]
+
+
+def _healing(env: dict[str, str]) -> list[dict[str, Any]]:
+    return [{
+        "Sid": "StartHealingExecutions",
+        "Effect": "Allow",
+        "Action": "states:StartExecution",
+        "Resource": f"arn:aws:states:*:*:stateMachine:{env['PCF_APPLY_STATE_MACHINE']}",
+    }]
+
+
+def _reconciling(env: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"Sid": "Ec2ReadManaged", "Effect": "Allow", "Action": ["ec2:DescribeInstances", "ec2:DescribeVolumes"],
+             "Resource": "*"}, *_healing(env)]
+
+
+def _ec2_steps(env: dict[str, str]) -> list[dict[str, Any]]:
+    deployment = env["PCF_DEPLOYMENT"]
+    tagged = {"StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": deployment}}
+    requested = {"StringEquals": {f"aws:RequestTag/{DEPLOYMENT_TAG}": deployment}}
+    return [
+        {"Sid": "Ec2Read", "Effect": "Allow", "Action": _EC2_READ_ACTIONS, "Resource": "*"},
+        {
+            "Sid": "Ec2Managed",
+            "Effect": "Allow",
+            "Action": _EC2_TAGGED_ACTIONS,
+            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
+            "Condition": tagged,
+        },
+        {
+            "Sid": "Ec2CreateTagged",
+            "Effect": "Allow",
+            "Action": ["ec2:RunInstances", "ec2:CreateVolume"],
+            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
+            "Condition": requested,
+        },
+        {
+            "Sid": "Ec2SetInstanceSecurityGroups",
+            "Effect": "Allow",
+            "Action": "ec2:ModifyInstanceAttribute",
+            "Resource": "arn:aws:ec2:*:*:security-group/*",
+        },
+        {"Sid": "Ec2RunInputs", "Effect": "Allow", "Action": "ec2:RunInstances", "Resource": _RUN_INSTANCES_INPUTS},
+        {
+            "Sid": "Ec2CreateVolumeFromSnapshot",
+            "Effect": "Allow",
+            "Action": "ec2:CreateVolume",
+            "Resource": "arn:aws:ec2:*::snapshot/*",
+        },
+        {
+            "Sid": "Ec2TagOnCreate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
+            "Condition": {
+                "StringEquals": {"ec2:CreateAction": ["RunInstances", "CreateVolume"], **requested["StringEquals"]}
+            },
+        },
+        {
+            "Sid": "IamLookups",
+            "Effect": "Allow",
+            "Action": ["iam:GetInstanceProfile", "iam:GetRole"],
+            "Resource": ["arn:aws:iam::*:instance-profile/*", "arn:aws:iam::*:role/*"],
+        },
+        {
+            "Sid": "PassInstanceRoles",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": "arn:aws:iam::*:role/*",
+            "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        },
+    ]
+
+
+def write_policies(chalice_dir: Path, render: Callable[[dict[str, Any]], str]) -> None:
+    """Write every stage's policy files and point the stage's functions at them in ``config.json``."""
+    config = chalice_config(chalice_dir)
+    for stage, settings in config["stages"].items():
+        for role in ROLES:
+            (chalice_dir / policy_file(stage, role)).write_text(render(lambda_policy(stage, role)))
+        settings["autogen_policy"] = False
+        settings["iam_policy_file"] = policy_file(stage, DEFAULT_ROLE)
+        settings["lambda_functions"] = {function: {"iam_policy_file": policy_file(stage, role)}
+                                        for role, functions in ROLES.items() for function in functions}
+    (chalice_dir / "config.json").write_text(render(config))
