@@ -57,16 +57,3 @@ def config_differences(
     """The drifted fields of ``resource`` (an EC2 description) against ``definition``, by field name."""
     check = CHECKS.get(flavor)
     return check(definition, resource) if check else {}
-
-
-def resource_snapshot(resource: Mapping[str, Any]) -> dict[str, Any]:
-    """What an observation keeps of a described instance or volume (the fields drift compares)."""
-    snapshot: dict[str, Any] = {}
-    for field in ("InstanceType", "Size", "VolumeType", "Iops", "AvailabilityZone", "PrivateIpAddress"):
-        if field in resource:
-            snapshot[field] = resource[field]
-    if "SecurityGroups" in resource:
-        snapshot["SecurityGroupIds"] = sorted(group["GroupId"] for group in resource["SecurityGroups"])
-    if resource.get("Tags"):
-        snapshot["Tags"] = pcf_util.tags_to_dict(resource["Tags"])
-    return snapshot

@@ -3,10 +3,10 @@
 One run reads the deployment's particles from the store (a page per 500), its tagged instances
 (``describe_instances``, a page per 1,000) and its tagged volumes (one ``describe_volumes``), and for each
 particle works out its state (the flavor's ``state_lookup``) and configuration drift (``drift``). An
-observation is written only when something changed. A particle the decision function would act on is
-drifted: recorded (history ``drift``), then reverted by a healing ``apply`` (policy ``drift: revert``, the
-default) or only reported (``drift: report``). A drifted particle whose ancestor is being reverted is left
-to that ancestor's heal, which runs its dependants after it.
+observation is written only when something changed (one write; a history item too when the state changed).
+A particle the decision function would act on is drifted: recorded (history ``drift``), then reverted by a
+healing ``apply`` (policy ``drift: revert``, the default) or only reported (``drift: report``). A drifted
+particle whose ancestor is being reverted is left to that ancestor's heal, which runs its dependants after it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from pcf.core.graph import DependencyGraph
 from pcf.core.registry import get_particle_flavor
 from pcf.util import pcf_util
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG
-from pcf_control_plane.drift import config_differences, resource_snapshot
+from pcf_control_plane.drift import config_differences
 from pcf_control_plane.healing import Healer, HealOutcome, drift_action, execution_name
+from pcf_control_plane.snapshot import snapshot_of
 from pcf_control_plane.store import HistoryKind, Observation, ParticleRecord, ParticleView, StateStore
 
 INSTANCE_PAGE = 1000
@@ -146,15 +147,19 @@ class Reconciler:
         """Write the observation when the state, the resource or its snapshot fields changed."""
         previous = record.observation
         resource_id = _resource_id(resource) or (previous.resource_id if previous else None)
-        snapshot = {**(previous.snapshot if previous else {}), **(resource_snapshot(resource) if resource else {})}
+        snapshot = {**(previous.snapshot if previous else {}), **(snapshot_of(resource) if resource else {})}
         if previous and previous.state == state.name and previous.resource_id == resource_id \
                 and previous.snapshot == snapshot:
             return False
         at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
-        return self.store.record_observed(
-            record.pcf_id,
-            Observation(state=state.name, observed_at=at, resource_id=resource_id, snapshot=snapshot, cause=cause),
-            HistoryKind.observation, {"state": state.name, "resource_id": resource_id, "source": "reconcile"})
+        observation = Observation(state=state.name, observed_at=at, resource_id=resource_id, snapshot=snapshot,
+                                  cause=cause)
+        if not self.store.record_observation(record.pcf_id, observation):
+            return False  # an event or a step wrote a newer one meanwhile
+        if previous is None or previous.state != state.name:
+            self.store.add_history(record.pcf_id, HistoryKind.observation,
+                                   {"state": state.name, "resource_id": resource_id, "source": "reconcile"}, cause)
+        return True
 
     @staticmethod
     def _differences(record: ParticleRecord, state: State, resource: Mapping[str, Any] | None) -> dict[str, Any]:

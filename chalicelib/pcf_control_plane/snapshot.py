@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pcf.core.particle import Particle
@@ -13,12 +14,21 @@ SNAPSHOT_FIELDS = ("InstanceType", "SecurityGroupIds", "ImageId", "SubnetId", "P
 
 def observation_snapshot(particle: Particle) -> dict[str, Any]:
     """Instance type, security groups, tags, volume size/type/iops, addresses: small and JSON-safe."""
-    current = particle.current_state_definition or {}
-    snapshot: dict[str, Any] = {key: current[key] for key in SNAPSHOT_FIELDS if key in current}
-    placement = current.get("Placement") or {}
+    return snapshot_of(particle.current_state_definition or {})
+
+
+def snapshot_of(description: Mapping[str, Any]) -> dict[str, Any]:
+    """The snapshot fields of an EC2 instance or volume description (or a particle's current definition):
+    the same shape whoever observed it (a step, the reconciliation), so an unchanged resource compares equal."""
+    snapshot: dict[str, Any] = {key: description[key] for key in SNAPSHOT_FIELDS if key in description}
+    if "SecurityGroupIds" not in description and "SecurityGroups" in description:
+        snapshot["SecurityGroupIds"] = [group["GroupId"] for group in description["SecurityGroups"]]
+    if "SecurityGroupIds" in snapshot:
+        snapshot["SecurityGroupIds"] = sorted(snapshot["SecurityGroupIds"])
+    placement = description.get("Placement") or {}
     if "AvailabilityZone" in placement:
         snapshot["AvailabilityZone"] = placement["AvailabilityZone"]
-    tags = current.get("Tags")
+    tags = description.get("Tags")
     if tags:
         snapshot["Tags"] = dict(tags) if isinstance(tags, dict) else pcf_util.tags_to_dict(tags)
     return snapshot
