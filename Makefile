@@ -11,7 +11,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-## demo: the main job: the master/worker cluster through run, stop, run, terminate on the local cloud
+## demo: the main job: the master/worker cluster through run, stop, run, a worker stopped behind its back and healed, terminate (Step Functions control plane, local cloud)
 demo: $(STAMP)
 	$(BIN)/python examples/cluster_lifecycle.py
 

@@ -27,7 +27,7 @@ if _LIB not in sys.path:
     sys.path.insert(0, _LIB)
 
 from aws_lambda_powertools import Logger, Metrics  # noqa: E402
-from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
+from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: E402
 from chalice import Chalice  # noqa: E402
 from chalice.app import CloudWatchEvent  # noqa: E402
 
@@ -38,7 +38,8 @@ EC2_EVENTS = {"source": ["aws.ec2"],
               "detail-type": ["EC2 Instance State-change Notification", "EBS Volume Notification"]}
 app = Chalice(app_name=SERVICE)
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="PCFServerless", service=SERVICE)
+NAMESPACE = "PCFServerless"
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -231,14 +232,19 @@ def on_ec2_event(event: CloudWatchEvent) -> dict[str, Any]:
     raw = event.to_dict()
     logger.set_correlation_id(str(raw.get("id") or "") or None)
     result = event_sync(event.context.invoked_function_arn).handle(raw)
-    metrics.add_metric(f"Events{result.status.capitalize()}", MetricUnit.Count, 1)
+    _count(f"Events{result.status.capitalize()}")
     if result.heal is not None and result.heal.status == "started":
-        metrics.add_metric("HealsStarted", MetricUnit.Count, 1)
+        _count("HealsStarted")
     log = logger.warning if result.status == "refused" else logger.info
     log("event", extra={"status": result.status, "reason": result.reason, "pcf_id": result.pcf_id,
                         "state": result.state, "heal": result.heal.model_dump() if result.heal else None})
-    metrics.flush_metrics()
     return result.model_dump(exclude_none=True)
+
+
+def _count(name: str, value: float = 1) -> None:
+    """One EMF metric published on its own (not through the shared ``metrics`` of the step handlers)."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension("service", SERVICE)
 
 
 @app.schedule(RECONCILE_RATE, name="reconcile")
@@ -252,10 +258,9 @@ def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
     logger.set_correlation_id(run)
     act = (raw.get("detail") or {}).get("act", True) is not False
     report = reconciler(event.context.invoked_function_arn).run(f"reconcile:{run}", act=act)
-    metrics.add_metric("ReconciledParticles", MetricUnit.Count, report.particles)
-    metrics.add_metric("DriftedParticles", MetricUnit.Count, len(report.drifted))
+    _count("ReconciledParticles", report.particles)
+    _count("DriftedParticles", len(report.drifted))
     logger.info("reconciled", extra={"particles": report.particles, "drifted": len(report.drifted),
                                      "written": report.observations_written, "ec2_calls": report.ec2_calls,
                                      "seconds": report.seconds, "act": act})
-    metrics.flush_metrics()
     return report.model_dump(mode="json")

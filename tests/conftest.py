@@ -6,6 +6,7 @@ Nothing here really sleeps: the local cloud's pending phases and the apply loop 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 for _name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
     os.environ.pop(_name, None)
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# Nor a developer's shared local server (pcf local start): the local target must mean the test's own cloud.
+os.environ["PCF_LOCAL_DIR"] = os.path.join(tempfile.gettempdir(), f"pcf-tests-no-server-{os.getpid()}")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
 from pcf.core.runtime import PollPolicy, Runtime  # noqa: E402

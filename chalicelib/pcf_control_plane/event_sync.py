@@ -66,8 +66,9 @@ class EventSync:
         state: State = flavor.state_lookup.get(status, State.pending)
         previous = view.observation
         cause = f"event:{event.id}"
-        observation = Observation(state=state.name, observed_at=event.time.timestamp(), resource_id=resource_id,
-                                  snapshot=dict(previous.snapshot) if previous else {}, cause=cause)
+        observation = Observation(state=state.name, observed_at=event_time(event, state, previous),
+                                  resource_id=resource_id, snapshot=dict(previous.snapshot) if previous else {},
+                                  cause=cause)
         detail = {"state": state.name, "resource_id": resource_id, "resource_state": status, "source": "event"}
         name = execution_name("heal", event.id)
         decision = self.healer.decide(view, state)
@@ -85,3 +86,18 @@ class EventSync:
             change = instance_change(event)
             return change.instance_id, change.state
         return volume_change(event)
+
+
+def event_time(event: AwsEvent, state: State, previous: Observation | None) -> float:
+    """The observation time of an event: its own time, which EC2 gives to the second only.
+
+    A transition often ends within the second it began (``stopping`` then ``stopped``): the stable state,
+    which can only come after the transitional one, is placed just after a ``pending`` observation of the
+    same second, so newer-wins keeps it instead of refusing an equal time. A redelivered event still has the
+    same time as itself (stale), and an older second stays older.
+    """
+    at = event.time.timestamp()
+    if (previous is not None and state is not State.pending and previous.state == State.pending.name
+            and at <= previous.observed_at < at + 1):
+        return previous.observed_at + 1e-3
+    return at

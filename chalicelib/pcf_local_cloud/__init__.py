@@ -1,28 +1,39 @@
 """The local cloud: AWS emulated in-process by moto, made closer to EC2 where PCF depends on it.
 
-See ``docs/local-cloud.md``.
+See ``docs/local-cloud.md``. The names below are imported on first use (PEP 562): importing the package, or
+a light module of it such as ``server_client``, does not import moto.
 """
 
-from pcf_local_cloud.clock import Clock, RealClock, VirtualClock
-from pcf_local_cloud.cloud import LocalCloud
-from pcf_local_cloud.deployment import ExecutionResult, LocalDeployment, deploy_chalice_app
-from pcf_local_cloud.lambda_dispatch import LambdaContext, LambdaDispatch
-from pcf_local_cloud.patching import InstalledPatches, active_patches, install_patches, uninstall_patches
-from pcf_local_cloud.state import EmulationState
+from __future__ import annotations
 
-__all__ = [
-    "Clock",
-    "EmulationState",
-    "ExecutionResult",
-    "InstalledPatches",
-    "LambdaContext",
-    "LambdaDispatch",
-    "LocalCloud",
-    "LocalDeployment",
-    "RealClock",
-    "VirtualClock",
-    "active_patches",
-    "deploy_chalice_app",
-    "install_patches",
-    "uninstall_patches",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Clock": "clock",
+    "RealClock": "clock",
+    "VirtualClock": "clock",
+    "LocalCloud": "cloud",
+    "ExecutionResult": "deployment",
+    "LocalDeployment": "deployment",
+    "deploy_chalice_app": "deployment",
+    "Delivery": "eventbridge_targets",
+    "DeliveryLog": "eventbridge_targets",
+    "LambdaContext": "lambda_dispatch",
+    "LambdaDispatch": "lambda_dispatch",
+    "InstalledPatches": "patching",
+    "active_patches": "patching",
+    "install_patches": "patching",
+    "uninstall_patches": "patching",
+    "EmulationState": "state",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

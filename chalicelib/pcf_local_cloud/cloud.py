@@ -15,6 +15,8 @@ from moto.ec2.models import ec2_backends
 
 from pcf.util.aws.clients import ClientFactory, use_client_factory
 from pcf_local_cloud.clock import Clock, RealClock
+from pcf_local_cloud.eventbridge_targets import Delivery
+from pcf_local_cloud.executions import stop_all
 from pcf_local_cloud.faults import SERVICES, ThrottlingFaults
 from pcf_local_cloud.lambda_dispatch import LambdaHandler
 from pcf_local_cloud.patching import InstalledPatches, install_patches
@@ -45,6 +47,8 @@ class LocalCloud:
         mock_env_credentials: let moto put fake credentials in ``os.environ`` (for code that builds its
             own boto3 clients).
         moto_config: extra ``mock_aws`` configuration, merged per service over the defaults.
+        epoch: the Unix time the clock's current reading stands for (the wall time by default); events are
+            stamped from it (``time``) and ``cron`` schedules are computed on it.
     """
 
     def __init__(
@@ -58,11 +62,12 @@ class LocalCloud:
         make_default: bool = True,
         mock_env_credentials: bool = False,
         moto_config: Mapping[str, Mapping[str, Any]] | None = None,
+        epoch: float | None = None,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.clock: Clock = clock if clock is not None else RealClock()
-        self.state = EmulationState(self.clock, pending_seconds, volume_pending_seconds)
+        self.state = EmulationState(self.clock, pending_seconds, volume_pending_seconds, epoch)
         self.make_default = make_default
         self._mock_env_credentials = mock_env_credentials
         self._extra_config = {key: dict(value) for key, value in (moto_config or {}).items()}
@@ -95,7 +100,10 @@ class LocalCloud:
         return self
 
     def stop(self) -> None:
-        """Tear the cloud down: default factory restored, patches removed, moto stopped and emptied."""
+        """Tear the cloud down: running executions stopped (see ``executions``), default factory restored,
+        patches removed, moto stopped and emptied."""
+        if self._stack is not None and self._factory is not None:
+            stop_all(self._factory.client("stepfunctions"))
         stack, self._stack = self._stack, None
         self._patches = self._session = self._factory = None
         if stack is not None:
@@ -202,6 +210,41 @@ class LocalCloud:
     def unregister_handler(self, function_name: str) -> None:
         """Forget the handler of ``function_name``; invoking it then fails with ``Runtime.HandlerNotFound``."""
         self.patches.lambdas.unregister(function_name)
+
+    # -- events, schedules and time -----------------------------------------------------------------
+    def settle_due(self) -> int:
+        """Apply now every instance transition and volume creation whose deadline has passed (otherwise they
+        settle at the next read), delivering their events in this thread; the number settled."""
+        return self.patches.settle_due()
+
+    def fire_schedules(self) -> int:
+        """Fire every scheduled EventBridge rule whose time has come on the cloud's clock (once per missed
+        time, oldest first), delivering in this thread; the number of events."""
+        return self.patches.fire_schedules()
+
+    def fire_rule(self, name: str, region_name: str | None = None) -> dict[str, Any]:
+        """Fire the scheduled rule ``name`` (default bus, this account) now, on demand; the event delivered."""
+        return self.patches.schedules.fire_now(name, self.account_id, region_name or self.region)
+
+    def start_ticker(self, interval_s: float = 1.0) -> None:
+        """Call :meth:`settle_due` and :meth:`fire_schedules` every ``interval_s`` real seconds on a background
+        thread, for use with a real clock; stopped by :meth:`stop_ticker` or when the cloud stops."""
+        self.patches.start_ticker(interval_s)
+
+    def stop_ticker(self) -> None:
+        """Stop the background ticker, if any."""
+        self.patches.stop_ticker()
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """The EventBridge deliveries made so far (the latest 10 000), oldest first: one per event, rule and
+        target, with ``ok`` and ``error``."""
+        return self.patches.deliveries.records()
+
+    @property
+    def delivery_failures(self) -> list[Delivery]:
+        """The deliveries that failed (a handler raised, a target is missing), oldest first."""
+        return self.patches.deliveries.failures()
 
     # -- moto internals, for tests and drift --------------------------------------------------------
     def ec2_backend(self, region_name: str | None = None) -> Any:

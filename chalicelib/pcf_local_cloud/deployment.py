@@ -2,7 +2,10 @@
 
 Each Lambda function of the app (``@app.lambda_function`` and the event-source handlers: ``@app.on_cw_event``,
 ``@app.schedule``, ...) becomes a moto function ``<app_name>-<stage>-<name>`` whose invocations run the app's
-own handler in-process (see ``lambda_dispatch``). Each state machine is created from its ASL file with
+own handler in-process (see ``lambda_dispatch``). ``@app.on_cw_event`` and ``@app.schedule`` handlers also get
+their EventBridge rule ``<app_name>-<stage>-<name>-event`` (the event pattern, or the schedule expression as
+chalice renders it), targeting the function (target id ``1``), with the permission for EventBridge to invoke
+it, as ``chalice deploy`` creates them. Each state machine is created from its ASL file with
 ``${<CamelCaseName>Arn}`` replaced by the function's ARN, as ``DefinitionSubstitutions`` do on AWS.
 """
 
@@ -12,6 +15,7 @@ import json
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,10 +64,39 @@ class ChaliceFunction:
     handler_string: str
 
 
+@dataclass(frozen=True)
+class ChaliceRule:
+    """The EventBridge rule chalice creates for an ``on_cw_event`` or ``schedule`` handler."""
+
+    function: str
+    event_pattern: str | None = None
+    schedule_expression: str | None = None
+    description: str | None = None
+
+    def rule_name(self, app_name: str, stage: str) -> str:
+        """``<app>-<stage>-<function>-event``, as chalice's deployer names it."""
+        return f"{app_name}-{stage}-{self.function}-event"
+
+
 def chalice_functions(app: Chalice) -> list[ChaliceFunction]:
     """The app's Lambda functions other than the REST API handler, in registration order."""
     configs = [*app.pure_lambda_functions, *app.event_sources]
     return [ChaliceFunction(config.name, config.handler_string) for config in configs]
+
+
+def chalice_rules(app: Chalice) -> list[ChaliceRule]:
+    """The app's EventBridge rules: one per ``@app.on_cw_event`` and ``@app.schedule`` handler, in order."""
+    from chalice.app import CloudWatchEventConfig, ScheduledEventConfig, ScheduleExpression
+
+    rules = []
+    for config in app.event_sources:
+        if isinstance(config, CloudWatchEventConfig):
+            rules.append(ChaliceRule(config.name, event_pattern=json.dumps(config.event_pattern)))
+        elif isinstance(config, ScheduledEventConfig):
+            expression = config.schedule_expression
+            text = expression.to_string() if isinstance(expression, ScheduleExpression) else str(expression)
+            rules.append(ChaliceRule(config.name, schedule_expression=text, description=config.description))
+    return rules
 
 
 def substitution_name(function_name: str) -> str:
@@ -102,6 +135,8 @@ class LocalDeployment:
     role_arn: str
     function_names: dict[str, str] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
+    rule_names: dict[str, str] = field(default_factory=dict)
+    rule_arns: dict[str, str] = field(default_factory=dict)
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     substitutions: dict[str, str] = field(default_factory=dict)
 
@@ -197,9 +232,11 @@ def deploy_chalice_app(
     timeout_s: int = 60,
     memory_mb: int = 128,
 ) -> LocalDeployment:
-    """Create the app's Lambda functions (handlers registered in-process) and state machines in ``cloud``.
+    """Create the app's Lambda functions (handlers registered in-process), EventBridge rules and state machines
+    in ``cloud``.
 
-    Functions are named ``<app.app_name>-<stage>-<name>``; state machines ``<app.app_name>-<stage>-<key>`` from
+    Functions are named ``<app.app_name>-<stage>-<name>``; the rules of ``on_cw_event`` and ``schedule``
+    handlers ``<app.app_name>-<stage>-<name>-event``; state machines ``<app.app_name>-<stage>-<key>`` from
     the ASL file ``state_machines[key]``, in order, with ``${<CamelCaseName>Arn}`` for every function,
     ``${<CamelCaseKey>StateMachineArn}`` for every state machine created before it, plus
     ``extra_substitutions`` (which win). All of them use the IAM role ``pcf-local-lambda-role``.
@@ -225,6 +262,8 @@ def deploy_chalice_app(
         deployment.function_names[function.name] = function_name
         deployment.function_arns[function.name] = created["FunctionArn"]
         deployment.substitutions[substitution_name(function.name)] = created["FunctionArn"]
+    for rule in chalice_rules(app):
+        _create_rule(cloud, deployment, rule)
     deployment.substitutions.update({key: _text(value) for key, value in (extra_substitutions or {}).items()})
     sfn = cloud.client("stepfunctions")
     for key, path in (state_machines or {}).items():
@@ -234,6 +273,31 @@ def deploy_chalice_app(
         )["stateMachineArn"]
         deployment.substitutions[state_machine_substitution_name(key)] = deployment.state_machine_arns[key]
     return deployment
+
+
+def _create_rule(cloud: LocalCloud, deployment: LocalDeployment, rule: ChaliceRule) -> None:
+    """``put_rule``, ``put_targets`` (id ``1``) and the Lambda permission, as chalice's deployer calls them."""
+    events = cloud.client("events")
+    name = rule.rule_name(deployment.app_name, deployment.stage)
+    params: dict[str, Any] = {"Name": name}
+    if rule.schedule_expression:
+        params["ScheduleExpression"] = rule.schedule_expression
+    else:
+        params["EventPattern"] = rule.event_pattern
+    if rule.description is not None:
+        params["Description"] = rule.description
+    rule_arn = events.put_rule(**params)["RuleArn"]
+    function_arn = deployment.function_arns[rule.function]
+    events.put_targets(Rule=name, Targets=[{"Id": "1", "Arn": function_arn}])
+    cloud.client("lambda").add_permission(
+        FunctionName=function_arn,
+        StatementId=str(uuid.uuid4()),  # chalice's deployer uses a random id too
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
+    deployment.rule_names[rule.function] = name
+    deployment.rule_arns[rule.function] = rule_arn
 
 
 def _check_unique_substitutions(functions: list[ChaliceFunction]) -> None:

@@ -16,6 +16,10 @@ Patched (all at moto's model/backend level, so a moto server process gets them t
 - ``InstanceBackend.start_instances`` / ``InstanceBackend.stop_instances``: refuse, as EC2 does, to start an
   instance that is ``stopping``, ``shutting-down`` or ``terminated``, or to stop one that is ``pending``,
   ``shutting-down`` or ``terminated`` (``IncorrectInstanceState``; moto allows both).
+
+Every real change of an instance's state name (a transition starting, a phase settling, ``run_instances``,
+the drift helpers) is published as an ``EC2 Instance State-change Notification`` (see ``ec2_events``);
+an instant transition publishes both states (``stopping`` then ``stopped``), as EC2 does.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from moto.ec2.models import EC2Backend
+from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.instances import Instance
 
+from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.errors import incorrect_instance_state
 from pcf_local_cloud.patchset import PatchSet, defining_class
 from pcf_local_cloud.state import EmulationState
@@ -77,8 +82,9 @@ def _set(instance_dict: dict[str, Any], state: StateName) -> None:
 class InstancePhases:
     """Installs the instance-phase patches and offers the drift helpers built on them."""
 
-    def __init__(self, state: EmulationState) -> None:
+    def __init__(self, state: EmulationState, events: Ec2Events) -> None:
         self._emu = state
+        self._events = events
         self._originals: dict[str, Callable[[Instance], Any]] = {}
 
     # -- installation -------------------------------------------------------------------------------
@@ -106,19 +112,23 @@ class InstancePhases:
 
     def _make_state_getter(self) -> Callable[[Instance], Any]:
         emu = self._emu
+        events = self._events
 
-        def settle(instance_dict: dict[str, Any]) -> None:
-            with emu.lock:
+        def settle(instance: Instance) -> None:
+            instance_dict = instance.__dict__
+            with emu.lock:  # the event is delivered once the lock is released
                 phase = instance_dict.get(PHASE_ATTR)
                 if phase is not None and not phase.held and emu.clock.now() >= phase.ready_at:
+                    before = instance_dict[_STATE_ATTR].name
                     _set(instance_dict, phase.final)
                     del instance_dict[PHASE_ATTR]
+                    events.instance_states(instance, before, [phase.final[0]])
 
         def get_state(instance: Instance) -> Any:
             instance_dict = instance.__dict__
             phase = instance_dict.get(PHASE_ATTR)
             if phase is not None and not phase.held and emu.clock.now() >= phase.ready_at:
-                settle(instance_dict)
+                settle(instance)
             try:
                 return instance_dict[_STATE_ATTR]
             except KeyError:
@@ -130,6 +140,7 @@ class InstancePhases:
         self, original: Callable[[Instance], Any], shown: StateName, final: StateName
     ) -> Callable[[Instance], Any]:
         emu = self._emu
+        events = self._events
 
         def transition(instance: Instance) -> Any:
             with emu.lock:
@@ -141,9 +152,14 @@ class InstancePhases:
                     _set(instance_dict, phase.shown)  # already on its way there: keep the deadline
                     return previous
                 instance_dict.pop(PHASE_ATTR, None)
-                if before != final[0] and emu.pending_seconds > 0:
+                if before == final[0]:
+                    return previous
+                if emu.pending_seconds > 0:
                     _set(instance_dict, shown)
                     instance_dict[PHASE_ATTR] = Phase(shown, final, emu.clock.now() + emu.pending_seconds)
+                    events.instance_states(instance, before, [shown[0]])
+                else:
+                    events.instance_states(instance, before, [shown[0], final[0]])
                 return previous
 
         transition.__name__ = original.__name__
@@ -152,6 +168,7 @@ class InstancePhases:
 
     def _make_run_instances(self, original: Callable[..., Any]) -> Callable[..., Any]:
         emu = self._emu
+        events = self._events
 
         def run_instances(backend: Any, *args: Any, **kwargs: Any) -> Any:
             with emu.lock:
@@ -162,6 +179,10 @@ class InstancePhases:
                     for instance in reservation.instances:
                         _set(instance.__dict__, PENDING)
                         instance.__dict__[PHASE_ATTR] = Phase(PENDING, RUNNING, ready_at)
+                        events.instance_states(instance, None, [PENDING[0]])
+                else:
+                    for instance in reservation.instances:
+                        events.instance_states(instance, None, [PENDING[0], RUNNING[0]])
                 return reservation
 
         run_instances.__doc__ = original.__doc__
@@ -182,10 +203,12 @@ class InstancePhases:
         moto_method = {"running": "start", "stopped": "stop", "terminated": "terminate"}.get(state_name)
         with self._emu.lock:
             instance.__dict__.pop(PHASE_ATTR, None)
+            before = instance.__dict__[_STATE_ATTR].name  # as shown: a dropped phase never settles
             if moto_method is not None:
                 self._originals[moto_method](instance)
             else:
                 _set(instance.__dict__, (state_name, STATE_CODES[state_name]))
+            self._events.instance_states(instance, before, [state_name])
 
     def hold(self, instance: Instance) -> None:
         """Keep ``instance`` ``pending`` until :meth:`release`; a ``running`` one is put back to ``pending``."""
@@ -199,6 +222,7 @@ class InstancePhases:
                 return
             _set(instance.__dict__, PENDING)
             instance.__dict__[PHASE_ATTR] = Phase(PENDING, RUNNING, self._emu.clock.now(), held=True)
+            self._events.instance_states(instance, name, [PENDING[0]])
 
     def release(self, instance: Instance) -> None:
         """End a :meth:`hold`: the instance turns ``running`` once its original deadline has passed."""
@@ -210,6 +234,29 @@ class InstancePhases:
     def phase_of(self, instance: Instance) -> Phase | None:
         """The transition under way for ``instance``, if any (for inspection)."""
         return instance.__dict__.get(PHASE_ATTR)
+
+    def settle_due(self) -> int:
+        """Apply every transition whose deadline has passed, in every account and region, now (so their events
+        go out now rather than at the next read); the number settled. Deliveries follow the scan."""
+        settled = 0
+        with self._emu.outbox.deferred():
+            for instance in _phased_instances():
+                phase = instance.__dict__.get(PHASE_ATTR)
+                if phase is None or phase.held or self._emu.clock.now() < phase.ready_at:
+                    continue
+                instance._state  # noqa: B018 - reading settles it
+                settled += PHASE_ATTR not in instance.__dict__
+        return settled
+
+
+def _phased_instances() -> list[Instance]:
+    """The instances of every moto EC2 backend with a transition under way (a snapshot)."""
+    found: list[Instance] = []
+    for accounts in list(dict.values(ec2_backends)):
+        for backend in list(dict.values(accounts)):
+            for reservation in list(backend.reservations.values()):
+                found.extend(i for i in list(reservation.instances) if PHASE_ATTR in i.__dict__)
+    return found
 
 
 def _set_state(instance: Instance, value: Any) -> None:

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import threading
 
+from moto.ec2.responses import EC2Response
+
 from pcf_local_cloud.client_token import ClientTokens
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
+from pcf_local_cloud.ebs_events import EbsApiEvents
 from pcf_local_cloud.ebs_phases import VolumePhases
+from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.ec2_phases import InstancePhases
+from pcf_local_cloud.event_bus import EventPublisher
+from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
+from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.schedules import Schedules
+from pcf_local_cloud.sfn_execution_end import ExecutionEnd
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
 from pcf_local_cloud.state import EmulationState
+from pcf_local_cloud.ticker import Ticker
 from pcf_local_cloud.waits import CloudWaits
 
 _lock = threading.Lock()
@@ -25,13 +35,18 @@ _active: InstalledPatches | None = None
 
 class InstalledPatches:
     """A live set of patches: what they read (``state``), the instance helpers, the Lambda handler registry
-    (``lambdas``), and how to undo them."""
+    (``lambdas``), EventBridge's deliveries (``deliveries``) and schedules, and how to undo them."""
 
     def __init__(self, state: EmulationState) -> None:
         self.state = state
-        self.instances = InstancePhases(state)
-        self.volumes = VolumePhases(state)
+        self.ec2_events = Ec2Events(EventPublisher(state))
+        self.instances = InstancePhases(state, self.ec2_events)
+        self.volumes = VolumePhases(state, self.ec2_events)
         self.lambdas = LambdaDispatch(state.clock)
+        self.deliveries = DeliveryLog()
+        self.eventbridge = EventBridgeTargets(self.deliveries)
+        self.schedules = Schedules(state, self.eventbridge)
+        self._ticker: Ticker | None = None
         self._patches = PatchSet()
 
     @property
@@ -52,13 +67,51 @@ class InstalledPatches:
             self.lambdas.install(self._patches)
             CloudWaits(self.state.clock).install(self._patches)
             StepFunctionsIntegration().install(self._patches)
+            ExecutionEnd().install(self._patches)
+            EbsApiEvents(self.ec2_events).install(self._patches)
+            defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request
+            self.eventbridge.install(self._patches)
+            self.schedules.install(self._patches)
         except BaseException:
             self._patches.restore()
             raise
 
+    # -- time-driven work ---------------------------------------------------------------------------
+    def settle_due(self) -> int:
+        """Apply every instance transition and volume creation whose time has come, publishing their events
+        now (in the calling thread); the number settled."""
+        return self.instances.settle_due() + self.volumes.settle_due()
+
+    def fire_schedules(self) -> int:
+        """Fire every scheduled rule whose time has come (once per missed time); the number of events."""
+        return self.schedules.fire_due()
+
+    def tick(self) -> None:
+        """What the ticker does: :meth:`settle_due`, then :meth:`fire_schedules`."""
+        self.settle_due()
+        self.fire_schedules()
+
+    def start_ticker(self, interval_s: float = 1.0) -> Ticker:
+        """Run :meth:`tick` every ``interval_s`` real seconds on a background thread (replaces a running one);
+        :meth:`uninstall` stops it."""
+        self.stop_ticker()
+        self._ticker = Ticker(self.tick, interval_s).start()
+        return self._ticker
+
+    def stop_ticker(self) -> None:
+        """Stop the background ticker, if any (idempotent)."""
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.stop()
+
+    @property
+    def ticker(self) -> Ticker | None:
+        return self._ticker
+
     def uninstall(self) -> None:
-        """Put every original moto attribute back (idempotent)."""
+        """Stop the ticker and put every original moto attribute back (idempotent)."""
         global _active
+        self.stop_ticker()
         with _lock:
             self._patches.restore()
             if _active is self:
@@ -66,8 +119,9 @@ class InstalledPatches:
 
 
 def install_patches(state: EmulationState) -> InstalledPatches:
-    """Patch moto to honour ``ClientToken``, to time EC2 transitions by ``state``'s clock and to run Lambda
-    functions in-process (``patches.lambdas``).
+    """Patch moto to honour ``ClientToken``, to time EC2 transitions by ``state``'s clock, to run Lambda
+    functions in-process (``patches.lambdas``), to publish EC2's events and deliver EventBridge rules to Lambda
+    and Step Functions (``patches.deliveries``), and to fire scheduled rules (``fire_schedules``).
 
     Raises ``RuntimeError`` if a set is already installed.
     """

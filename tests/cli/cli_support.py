@@ -1,7 +1,10 @@
 """CLI test helpers: an in-memory test flavor and a runner of ``pcf`` command lines with captured streams.
 
 ``CliRunner`` runs command lines in-process with ``run_cli``; its target is a fake local cloud on a
-virtual clock (no moto) unless a test passes ``cloud=`` (a real ``LocalCloud`` it can inspect after).
+virtual clock (no moto) unless a test passes ``cloud=`` (a real ``LocalCloud`` it can inspect after) or
+``target=`` (a whole ``Target``, e.g. a non-ephemeral one over a local cloud, standing for AWS or a shared
+server). ``apply/run/stop/terminate`` get ``--engine direct`` unless the line names an engine or the runner's
+``engine`` is ``None`` (the Step Functions engine needs a real local cloud).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import yaml
 
 from pcf.cli.environment import CliEnvironment
 from pcf.cli.main import run_cli
+from pcf.cli.parser import CONVERGE_COMMANDS
+from pcf.cli.targets import Target, TargetSettings
 from pcf.core import State
 from pcf.core.particle import Particle
 from pcf.util.aws.clients import ClientFactory
@@ -161,6 +166,8 @@ class CliRunner:
     clock: VirtualClock
     credentials: bool = False
     opened: list[tuple[str, float]] = field(default_factory=list)
+    engine: str | None = "direct"
+    environ: dict[str, str] = field(default_factory=dict)
 
     def write(self, name: str, content: Any) -> Path:
         """Write a definition file (JSON or YAML by its suffix; a string as it is)."""
@@ -173,11 +180,29 @@ class CliRunner:
             path.write_text(yaml.safe_dump(content))
         return path
 
-    def __call__(self, *argv: str, cloud: Any = None) -> CliResult:
+    def __call__(self, *argv: str, cloud: Any = None, target: Target | None = None) -> CliResult:
         out, err = io.StringIO(), io.StringIO()
-        env = CliEnvironment(out, err, self.workdir, lambda: self.credentials, self._local_cloud(cloud))
-        code = run_cli(list(argv), env)
+        env = CliEnvironment(out, err, self.workdir, lambda: self.credentials, self._local_cloud(cloud),
+                             environ=self.environ, target_opener=self._opener(target))
+        code = run_cli(self._with_engine(list(argv)), env)
         return CliResult(code, out.getvalue(), err.getvalue())
+
+    def _with_engine(self, argv: list[str]) -> list[str]:
+        converging = any(word in CONVERGE_COMMANDS for word in argv)
+        if self.engine is None or not converging or any(a.startswith("--engine") for a in argv):
+            return argv
+        return [*argv, "--engine", self.engine]
+
+    def _opener(self, target: Target | None) -> Callable[[TargetSettings], Any] | None:
+        if target is None:
+            return None
+
+        @contextmanager
+        def opened(settings: TargetSettings) -> Iterator[Target]:
+            self.opened.append((target.name, settings.pending_seconds or 0.0))
+            yield target
+
+        return opened
 
     def _local_cloud(self, cloud: Any) -> Callable[[str, float], Any]:
         @contextmanager

@@ -24,3 +24,9 @@ def memory() -> Iterator[MemoryCloud]:
 def pcf_cli(tmp_path: Path, memory: MemoryCloud, clock: VirtualClock) -> CliRunner:
     """Runs the CLI in a temporary directory, on the test flavor's memory cloud and the virtual clock."""
     return CliRunner(tmp_path, clock)
+
+
+@pytest.fixture
+def sfn_cli(tmp_path: Path, clock: VirtualClock) -> CliRunner:
+    """Runs the CLI with its default engine (Step Functions): pass it a real ``LocalCloud`` (``cloud=``)."""
+    return CliRunner(tmp_path, clock, engine=None)

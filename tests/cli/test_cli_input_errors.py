@@ -108,8 +108,6 @@ def test_the_same_pcf_id_twice_at_top_level_is_bad_input(pcf_cli: CliRunner, mem
         (["run", "--timeout", "soon"], "--timeout: 'soon' is not a number"),
         (["--target", "moon", "run"], "--target: invalid choice: 'moon' (choose from 'local', 'aws')"),
         (["run", "--max-workers", "0"], "--max-workers: 0 must be at least 1"),
-        (["launch"], "COMMAND: invalid choice: 'launch' (choose from 'apply', 'run', 'stop', 'terminate', "
-                     "'validate', 'plan', 'schema')"),
         (["run", "a", "b"], "unrecognized arguments: b"),
     ],
 )
@@ -132,3 +130,14 @@ def test_help_exits_0(pcf_cli: CliRunner) -> None:
     assert result.code == 0
     assert result.out.startswith("usage: pcf run ")
     assert "--cascade" in result.out and "--timeout SECONDS" in result.out
+
+
+def test_an_unknown_command_lists_the_commands(pcf_cli: CliRunner, memory: MemoryCloud) -> None:
+    result = pcf_cli("launch")
+
+    assert result.code == 2
+    assert result.err_lines[0].startswith(
+        "pcf: error: COMMAND: invalid choice: 'launch' (choose from 'apply', 'run', 'stop', 'terminate', "
+        "'validate', 'plan', 'schema', 'status', 'history'"
+    )
+    assert memory.log == []

@@ -188,3 +188,16 @@ def test_a_malformed_event_is_refused_naming_the_field(deployment: Any, cloud: A
     del event["detail"]["instance-id"]
     result = deliver(cloud, event)
     assert result["status"] == "refused" and "instance-id" in result["reason"]
+
+
+def test_a_transition_ending_within_its_second_is_recorded_in_order(deployment: Any, cloud: Any, ami_id: str) -> None:
+    apply(deployment, instance("quick", ami_id, heal=False), "quick-up")
+    instance_id = instance_id_of("ec2_instance:quick")
+    second = later(60)
+    stopping = ec2_event(instance_id, "stopping", second)
+    stopped = ec2_event(instance_id, "stopped", second)
+    assert deliver(cloud, stopping)["status"] == "recorded"
+    assert deliver(cloud, stopped)["status"] == "recorded"
+    assert deliver(cloud, stopped)["status"] == "stale", "a redelivery is still a duplicate"
+    assert deliver(cloud, ec2_event(instance_id, "stopping", second))["status"] == "stale"
+    assert wiring.control_plane().store.get_observation("ec2_instance:quick").state == "stopped"

@@ -56,7 +56,12 @@ def _candidate_classes() -> list[type]:
     names = ("run_instances", "start_instances", "stop_instances", "attach_volume")
     backend_owners = [defining_class(EC2Backend, name) for name in names]
     response_owners = [defining_class(EC2Response, name) for name in ("run_instances", "create_volume")]
-    return [Instance, Volume, DynamoHandler, LambdaFunction, StateTaskServiceSfn, *backend_owners, *response_owners]
+    from moto.events.models import EventsBackend, Rule
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    return [Instance, Volume, DynamoHandler, LambdaFunction, StateTaskServiceSfn, EC2Response, Rule, EventsBackend,
+            BaseExecutionWorkerCommunication,
+            *backend_owners, *response_owners]
 
 
 def test_two_clouds_in_sequence_are_independent(vclock: VirtualClock) -> None:
@@ -227,3 +232,22 @@ def test_dynamodb_conditional_writes_are_atomic_across_threads() -> None:
             for thread in threads:
                 thread.join()
             assert len(winners) == 1
+
+
+def test_stopping_a_cloud_ends_its_running_executions(vclock: VirtualClock) -> None:
+    """An execution left running must not outlive its cloud and act on the next one."""
+    import json
+
+    from pcf_local_cloud.executions import running_executions, stop_all
+
+    with LocalCloud(clock=vclock) as cloud:
+        role = cloud.client("iam").create_role(RoleName="waiter", AssumeRolePolicyDocument=json.dumps(
+            {"Statement": []}))["Role"]
+        sfn = cloud.client("stepfunctions")
+        machine = sfn.create_state_machine(name="waits", roleArn=role["Arn"], definition=json.dumps(
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 300, "End": True}}}))["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, name="long", input="{}")["executionArn"]
+        assert running_executions(sfn) == [arn]
+        assert stop_all(sfn, timeout_s=10) == []
+        assert sfn.describe_execution(executionArn=arn)["status"] in ("ABORTED", "FAILED")
+        assert running_executions(sfn) == []

@@ -18,26 +18,30 @@ from pcf.core.runtime import ApplyEvent, Runtime
 
 @dataclass(frozen=True)
 class ApplySettings:
-    """How to apply: ``cascade`` to relatives, ``max_timeout`` per particle, worker bound, quietness."""
+    """How to apply: ``cascade`` to relatives, ``max_timeout`` per particle, worker bound, quietness, and
+    ``rollback`` (on failure, terminate what this apply created)."""
 
     cascade: bool = False
     max_timeout: float | None = None
     max_workers: int = 16
     quiet: bool = False
+    rollback: bool = False
 
 
 @dataclass
 class ApplyReport:
-    """The particles an apply touched, their rows, and one ``(pcf_id, reason)`` per failed particle."""
+    """The particles an apply touched, their rows, one ``(pcf_id, reason)`` per failed particle and, for an
+    apply that failed as a whole (a Step Functions execution), its ``error`` (``Name: message``)."""
 
     particles: list[Particle]
     rows: list[tuple[str, ...]]
     failures: list[tuple[str, str]] = field(default_factory=list)
     elapsed: float = 0.0
+    error: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.error
 
 
 def check_ready(selections: list[Selection], cascade: bool, hint: str) -> list[Particle]:
@@ -108,9 +112,10 @@ def apply_selections(
 
 def _apply_one(selection: Selection, settings: ApplySettings, runtime: Runtime) -> None:
     if is_quasiparticle(selection.particle):
-        selection.particle.apply(max_timeout=settings.max_timeout, runtime=runtime)
+        selection.particle.apply(max_timeout=settings.max_timeout, rollback=settings.rollback, runtime=runtime)
     else:
-        selection.particle.apply(cascade=settings.cascade, max_timeout=settings.max_timeout, runtime=runtime)
+        selection.particle.apply(cascade=settings.cascade, max_timeout=settings.max_timeout,
+                                 rollback=settings.rollback, runtime=runtime)
 
 
 def _reason(pcf_id: str, detail: str) -> str:
@@ -124,7 +129,7 @@ def format_report(report: ApplyReport) -> str:
     for row in report.rows:
         counts[row[1]] = counts.get(row[1], 0) + 1
     totals = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    verdict = "done" if report.ok else f"FAILED ({len(report.failures)} particle(s))"
+    verdict = "done" if report.ok else f"FAILED ({len(report.failures)} particle(s))" if report.failures else "FAILED"
     return format_table(SUMMARY_HEADER, report.rows) + (
         f"{verdict} in {report.elapsed:.1f}s: {len(report.rows)} particle(s): {totals}\n"
     )

@@ -1,4 +1,5 @@
-"""The commands: ``apply``, ``run``, ``stop``, ``terminate``, ``validate``, ``plan`` and ``schema``."""
+"""The commands: ``apply``, ``run``, ``stop``, ``terminate`` (either engine), ``validate``, ``plan`` and ``schema``;
+``status`` and ``history`` live in ``pcf.cli.store_commands``."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ from pcf.cli.cancel import Cancellation
 from pcf.cli.environment import CliEnvironment
 from pcf.cli.observe import observe_plan
 from pcf.cli.selection import Selection, build_definitions, definition_file, is_quasiparticle, load_definitions, select
-from pcf.cli.targets import EPHEMERAL_NOTE, TargetSettings, open_target
+from pcf.cli.targets import EPHEMERAL_NOTE, TargetSettings
 from pcf.core.apply_engine import dependency_graph, plan_levels
 from pcf.core.definition import definition_json_schema
 from pcf.core.particle import Particle
-from pcf.core.pcf_exceptions import DependencyCycleError
+from pcf.core.pcf_exceptions import DefinitionError, DependencyCycleError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+DIRECT = "direct"
+STEPFUNCTIONS = "stepfunctions"
+ENGINES = (STEPFUNCTIONS, DIRECT)
+DEFAULT_MAX_WORKERS = 16
+STEPFUNCTIONS_ONLY = (("wait_seconds", "--wait-seconds"),)
 
 
 def load_selections(args: argparse.Namespace, env: CliEnvironment) -> list[Selection]:
@@ -31,16 +37,30 @@ def target_settings(args: argparse.Namespace) -> TargetSettings:
 
 
 def converge(args: argparse.Namespace, env: CliEnvironment) -> int:
-    """``apply`` (the definition's desired states) or ``run``/``stop``/``terminate`` (the command's)."""
+    """``apply`` (the definition's desired states) or ``run``/``stop``/``terminate`` (the command's), through
+    the ``apply`` state machine (``--engine stepfunctions``) or in this process (``--engine direct``)."""
+    if args.engine == STEPFUNCTIONS:
+        from pcf.cli.stepfunctions_command import converge_stepfunctions
+
+        return converge_stepfunctions(args, env)
+    for name, option in STEPFUNCTIONS_ONLY:
+        if getattr(args, name, None) is not None:
+            raise DefinitionError(option, "applies to --engine stepfunctions only")
+    return converge_direct(args, env)
+
+
+def converge_direct(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """The library-mode apply: particles built and applied in this process against the target."""
     selections = load_selections(args, env)
     hint = "set desired_state in the definition, or use pcf run/stop/terminate"
     if args.state:
         for selection in selections:
             selection.set_desired_state(args.state, args.cascade)
-    settings = ApplySettings(args.cascade, args.timeout, args.max_workers, args.quiet)
+    settings = ApplySettings(args.cascade, args.timeout, args.max_workers or DEFAULT_MAX_WORKERS, args.quiet,
+                             args.rollback)
     check_ready(selections, settings.cascade, hint)
     cancellation = Cancellation()
-    with open_target(target_settings(args), env.has_credentials, env.local_cloud) as target:
+    with env.open_target(target_settings(args)) as target:
         if not args.quiet:
             env.note(f"target: {target.description}")
         with cancellation.on_sigint():
@@ -87,7 +107,7 @@ def plan(args: argparse.Namespace, env: CliEnvironment) -> int:
         for selection in selections:
             env.stdout.write(describe_plan(selection, args.cascade))
         return EXIT_OK
-    with open_target(target_settings(args), env.has_credentials, env.local_cloud) as target:
+    with env.open_target(target_settings(args)) as target:
         env.note(f"target: {target.description}")
         for selection in selections:
             env.stdout.write(observe_plan(selection, args.cascade))

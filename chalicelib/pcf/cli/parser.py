@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from pcf.cli import commands
+from pcf.cli import commands, healing_commands, local_commands, store_commands
+from pcf.cli.stages import DEFAULT_STAGE
 from pcf.cli.targets import TARGETS
 
 STATES = ("running", "stopped", "terminated")
@@ -20,7 +21,14 @@ PCF: cloud resources as particles with desired states, grouped in quasiparticles
 The definition FILE (JSON or YAML) holds one definition or a list of them; without -f, the first of
 pcf.json, pcf.yml, pcf.yaml in the working directory. NAME picks one top-level definition by pcf_name,
 or one member of a quasiparticle by pcf_name or pcf_id (with the relatives an apply brings along).
-Exit codes: 0 done, 1 failed while acting, 2 bad input (nothing was done), 130 interrupted."""
+apply/run/stop/terminate run through the control plane's Step Functions "apply" state machine by
+default (one execution per definition, followed as it runs; on the local target it is deployed into
+the in-process local cloud first); --engine direct applies in this process instead.
+status and history read the control plane's state table (AWS, or a shared local cloud); drift,
+reconcile and heal ask its deployed functions and state machine (likewise).
+Exit codes: 0 done, 1 failed while acting, 2 bad input (nothing was done), 3 drift found (pcf drift),
+130 interrupted."""
+DEFAULT_HISTORY_LIMIT = 20
 
 
 class UsageError(Exception):
@@ -54,6 +62,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
 def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """``--target``, ``--region``, ``--pending-seconds``, ``-v``, ``--max-workers``. On subcommands the
     defaults are suppressed, so an option given before the command is not reset after it."""
@@ -70,8 +88,9 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
                        help="local target only: how long instances and new volumes stay in transition (default 0)")
     group.add_argument("-v", "--verbose", action="count", default=default(0),
                        help="log what happens (-vv for debug); show tracebacks of unexpected errors")
-    group.add_argument("--max-workers", type=positive_int, default=default(16), metavar="N",
-                       help="particles of one level applied at once (default 16)")
+    group.add_argument("--max-workers", type=positive_int, default=default(None), metavar="N",
+                       help="particles of one level applied at once (default 16; --engine stepfunctions: "
+                            "the machine's concurrency, 1..40, default 40)")
 
 
 def add_file_option(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +114,7 @@ def build_parser() -> Parser:
         command.add_argument("--timeout", type=non_negative, metavar="SECONDS",
                              help="give up on a particle after this long (max_timeout)")
         command.add_argument("-q", "--quiet", action="store_true", help="print only the final summary")
+        add_engine_options(command)
         command.set_defaults(handler=commands.converge, state=state)
 
     command = sub.add_parser("validate", parents=[shared], help="validate the definition file only",
@@ -115,4 +135,88 @@ def build_parser() -> Parser:
     command = sub.add_parser("schema", parents=[shared], help="print the JSON Schema of definitions",
                              description="print the JSON Schema of definition files")
     command.set_defaults(handler=commands.schema)
+
+    summary = "what the state table holds of each particle (no EC2 call)"
+    command = sub.add_parser("status", parents=[shared], help=summary, description=summary)
+    command.add_argument("name", nargs="?", metavar="NAME",
+                         help="a definition or member of FILE, or a stored pcf_id (default: every particle of "
+                              "the stage's deployment)")
+    add_file_option(command)
+    add_store_options(command)
+    command.add_argument("--deployment", metavar="NAME", help="list this deployment (default: the stage's)")
+    command.set_defaults(handler=store_commands.status)
+
+    summary = "a particle's recorded history, newest first"
+    command = sub.add_parser("history", parents=[shared], help=summary, description=summary)
+    command.add_argument("pcf_id", metavar="PCF_ID", help="the particle (flavor:name)")
+    command.add_argument("--limit", type=positive_int, default=DEFAULT_HISTORY_LIMIT, metavar="N",
+                         help=f"at most N items (default {DEFAULT_HISTORY_LIMIT})")
+    add_store_options(command)
+    command.set_defaults(handler=store_commands.history)
+    add_healing_parsers(sub, shared)
+    local_commands.add_parser(sub, shared)
     return parser
+
+
+def add_healing_parsers(sub: Any, shared: argparse.ArgumentParser) -> None:
+    """``drift``, ``reconcile`` and ``heal``: the control plane's reconciliation and healing, on demand."""
+    summary = "what differs from the desired states, per particle (a dry run: nothing recorded or started)"
+    command = sub.add_parser("drift", parents=[shared], help=summary, description=summary + (
+        ". Invokes the stage's reconcile function with {\"act\": false}. Exit 0: no drift; 3: drift found; "
+        "2: bad input or a target without a deployed control plane."))
+    add_stage_option(command)
+    command.set_defaults(handler=healing_commands.drift)
+    summary = "reconcile now: drift recorded, then reverted (a healing apply) or reported, per particle policy"
+    command = sub.add_parser("reconcile", parents=[shared], help=summary,
+                             description=summary + ". Invokes the stage's reconcile function as its schedule does.")
+    add_stage_option(command)
+    command.set_defaults(handler=healing_commands.reconcile)
+    summary = "heal a stored particle now: an apply of it and its dependants at their stored desired states"
+    command = sub.add_parser("heal", parents=[shared], help=summary, description=summary + (
+        ", followed as pcf run is (its heal: false policy applies to automatic healing only)"))
+    command.add_argument("pcf_id", metavar="PCF_ID", help="the stored particle (flavor:name; pcf status lists them)")
+    command.add_argument("--wait-seconds", type=whole, metavar="S",
+                         help="seconds between two polls of a particle (default 5 on aws, 1 on the local server)")
+    command.add_argument("--timeout", type=non_negative, metavar="SECONDS",
+                         help="give up on a particle after this long (default 120 polls)")
+    command.add_argument("-q", "--quiet", action="store_true", help="print only the final summary")
+    add_stage_option(command)
+    command.add_argument("--state-machine-arn", metavar="ARN",
+                         help="on aws: the apply state machine (default: $PCF_STATE_MACHINE_ARN, else the stack's "
+                              "output ApplyStateMachineArn)")
+    command.add_argument("--stack", metavar="NAME",
+                         help="on aws: the CloudFormation stack (default pcf-serverless-<stage>)")
+    command.set_defaults(handler=healing_commands.heal)
+
+
+def add_stage_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--stage", default=DEFAULT_STAGE,
+                         help=f"the control plane's stage (default {DEFAULT_STAGE}; .chalice/config.json)")
+
+
+def add_engine_options(command: argparse.ArgumentParser) -> None:
+    """How apply/run/stop/terminate act: the engine, and the Step Functions engine's settings."""
+    command.add_argument("--engine", choices=commands.ENGINES, default=commands.STEPFUNCTIONS,
+                         help="stepfunctions (default): one execution of the control plane's apply state machine "
+                              "per definition; direct: apply in this process")
+    command.add_argument("--rollback", action="store_true",
+                         help="on failure, terminate what this apply created (never pre-existing or persisted "
+                              "resources)")
+    command.add_argument("--wait-seconds", type=whole, metavar="S",
+                         help="stepfunctions: seconds between two polls of a particle (default 5 on aws; on the "
+                              "local cloud 1, or 0 when --pending-seconds is 0)")
+    command.add_argument("--stage", default=DEFAULT_STAGE,
+                         help=f"stepfunctions: the control plane's stage (default {DEFAULT_STAGE})")
+    command.add_argument("--state-machine-arn", metavar="ARN",
+                         help="stepfunctions on aws: the apply state machine (default: $PCF_STATE_MACHINE_ARN, "
+                              "else the stack's output ApplyStateMachineArn)")
+    command.add_argument("--stack", metavar="NAME",
+                         help="stepfunctions on aws: the CloudFormation stack (default pcf-serverless-<stage>)")
+
+
+def add_store_options(command: argparse.ArgumentParser) -> None:
+    """Which state table ``status``/``history`` read."""
+    command.add_argument("--stage", default=DEFAULT_STAGE,
+                         help=f"the stage whose table and deployment to read (default {DEFAULT_STAGE}; "
+                              ".chalice/config.json)")
+    command.add_argument("--table", metavar="TABLE", help="the state table (default: the stage's)")

@@ -64,7 +64,8 @@ class ProgressPrinter:
         name = event.pcf_id.ljust(self.width)
         if event.kind is EventKind.observed:
             before, record.state = record.state, event.state
-            return f"{name} {before} -> {event.state}" if before is not None else f"{name} {event.state}"
+            line = f"{name} {before} -> {event.state}" if before is not None else f"{name} {event.state}"
+            return f"{line}  {event.detail}" if event.detail else line
         if event.kind is EventKind.transition:
             record.transitions.append(str(event.action))
             return f"{name} {event.action}: {event.detail}"

@@ -37,7 +37,9 @@ class TargetSettings:
 class Target:
     """An open target: its name, clients, and the clock its waits are measured on.
 
-    ``ephemeral`` is true when everything done there vanishes when the command ends.
+    ``ephemeral`` is true when everything done there vanishes when the command ends. ``cloud`` is the
+    in-process local cloud when the target is one (the Step Functions engine deploys the control plane in it);
+    ``apply_arn`` the ``apply`` state machine already deployed there (a shared local server).
     """
 
     name: str
@@ -48,9 +50,12 @@ class Target:
     ephemeral: bool = False
     description: str = ""
     poll: PollPolicy = field(default_factory=PollPolicy)
+    cloud: Any = None
+    apply_arn: str | None = None
 
 
 LocalCloudFactory = Callable[[str, float], AbstractContextManager[Any]]
+TargetOpener = Callable[[TargetSettings], AbstractContextManager[Target]]
 
 
 def has_aws_credentials() -> bool:
@@ -89,6 +94,30 @@ def local_cloud_factory(clock: Any = None) -> LocalCloudFactory:
     return make
 
 
+def running_local_server() -> Any:
+    """The shared local-cloud server (``pcf local start``) of ``$PCF_LOCAL_DIR`` or ``~/.pcf/local``, if one runs."""
+    try:
+        from pcf_local_cloud.server_client import find_server
+    except ImportError:
+        return None
+    return find_server()
+
+
+def server_target(server: Any, settings: TargetSettings, why: str) -> Target:
+    """The local target on a running server: state kept across commands, the control plane deployed there."""
+    if settings.region and settings.region != server.region:
+        raise DefinitionError("--region", f"the local server runs in {server.region}; pcf local stop, then start "
+                                          "it again to change region")
+    if settings.pending_seconds is not None and settings.pending_seconds != server.pending_seconds:
+        raise DefinitionError("--pending-seconds", f"the local server's pending phase is {server.pending_seconds:g}s; "
+                                                   "pcf local stop, then pcf local start --pending-seconds S")
+    factory = server.client_factory()
+    description = (f"local ({why}): the local server at {server.endpoint}, region {server.region}, "
+                   f"pending {server.pending_seconds:g}s (pcf local stop ends it)")
+    return Target(LOCAL, server.region, factory, time.monotonic, time.sleep, False, description, LOCAL_POLL,
+                  apply_arn=server.state_machine_arns.get("apply"))
+
+
 @contextmanager
 def open_target(
     settings: TargetSettings,
@@ -98,6 +127,12 @@ def open_target(
     """Open the target for the duration of the block, its client factory the process default."""
     name, why = choose_target(settings.target, has_credentials)
     if name == LOCAL:
+        server = running_local_server()
+        if server is not None:
+            shared = server_target(server, settings, why)
+            with use_client_factory(shared.client_factory):
+                yield shared
+            return
         region = settings.region or DEFAULT_LOCAL_REGION
         pending = settings.pending_seconds or 0.0
         if pending < 0:
@@ -106,7 +141,8 @@ def open_target(
             clock = cloud.clock
             description = f"local ({why}): in-process local cloud, region {region}, pending {pending:g}s"
             with use_client_factory(cloud.client_factory):
-                yield Target(LOCAL, region, cloud.client_factory, clock.now, clock.sleep, True, description, LOCAL_POLL)
+                yield Target(LOCAL, region, cloud.client_factory, clock.now, clock.sleep, True, description, LOCAL_POLL,
+                             cloud)
         return
     if settings.pending_seconds is not None:
         raise DefinitionError("--pending-seconds", "applies to the local target only")

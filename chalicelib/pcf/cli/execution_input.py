@@ -1,0 +1,115 @@
+"""What the CLI sends to the ``apply`` state machine: one definition per execution, its input and its name.
+
+The input contract is the plan Lambda's (``pcf_control_plane.messages.PlanInput``): ``definition``,
+``desired_state`` (optional), ``wait_seconds`` (≥ 0), ``max_polls`` (≥ 1), ``rollback``, ``concurrency``
+(1..40). It is checked here too, so a bad option is refused before anything starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pcf.cli.selection import Selection
+from pcf.core.pcf_exceptions import DefinitionError
+
+MAX_CONCURRENCY = 40
+MAX_POLLS = 10_000
+MAX_WAIT_SECONDS = 3600
+DEFAULT_MAX_POLLS = 120
+MAX_INPUT_BYTES = 256 * 1024
+MAX_NAME_LENGTH = 80
+DIRECT_HINT = "use --engine direct"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """How each execution runs: seconds between polls of a particle, polls before ``ParticleTimeoutError``,
+    rollback on failure, particles of a level at once."""
+
+    wait_seconds: int = 5
+    max_polls: int = DEFAULT_MAX_POLLS
+    rollback: bool = False
+    concurrency: int = MAX_CONCURRENCY
+
+
+def execution_settings(
+    *, wait_seconds: int, timeout: float | None, rollback: bool, concurrency: int | None
+) -> ExecutionSettings:
+    """The settings for the options given. ``timeout`` seconds become ``ceil(timeout / wait)`` polls, each poll
+    counted as at least one second (a wait of 0 polls back to back)."""
+    if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
+        raise DefinitionError("--wait-seconds", f"must be between 0 and {MAX_WAIT_SECONDS}, not {wait_seconds}")
+    if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise DefinitionError(
+            "--max-workers",
+            f"{concurrency} is more than the {MAX_CONCURRENCY} particles a level runs at once with "
+            f"--engine stepfunctions (the Map state's bound); give 1..{MAX_CONCURRENCY}, or {DIRECT_HINT}",
+        )
+    max_polls = DEFAULT_MAX_POLLS
+    if timeout is not None:
+        max_polls = max(1, math.ceil(timeout / max(wait_seconds, 1)))
+        if max_polls > MAX_POLLS:
+            raise DefinitionError(
+                "--timeout", f"{timeout:g}s is more than {MAX_POLLS} polls of {max(wait_seconds, 1)}s; "
+                             "raise --wait-seconds or shorten --timeout")
+    return ExecutionSettings(wait_seconds, max_polls, rollback, concurrency or MAX_CONCURRENCY)
+
+
+def check_expressible(selection: Selection, cascade: bool) -> None:
+    """Refuse what one execution of a whole definition cannot do faithfully: a member picked by NAME, or
+    ``--cascade``."""
+    if cascade:
+        raise DefinitionError(
+            "--cascade", f"--engine stepfunctions applies whole definitions (their members cascade already); "
+                         f"{DIRECT_HINT} to cascade from one particle")
+    if selection.is_member:
+        raise DefinitionError(
+            "NAME", f"{selection.particle.pcf_id!r} is a member of {selection.top.name!r}: --engine stepfunctions "
+                    f"applies whole definitions; name {selection.top.name!r}, or {DIRECT_HINT} to apply one member")
+
+
+def execution_input(definition: dict[str, Any], desired_state: str | None, settings: ExecutionSettings) -> str:
+    """The execution input as JSON: the definition (JSON-safe, at most 256 KB in all), state and settings."""
+    payload: dict[str, Any] = {"definition": copy.deepcopy(definition)}
+    if desired_state:
+        payload["desired_state"] = desired_state
+    payload.update(wait_seconds=settings.wait_seconds, max_polls=settings.max_polls, rollback=settings.rollback,
+                   concurrency=settings.concurrency)
+    try:
+        text = json.dumps(payload)
+    except (TypeError, ValueError) as error:
+        raise DefinitionError("file", f"the definition holds a value that is not JSON ({error})") from None
+    if len(text.encode()) > MAX_INPUT_BYTES:
+        raise DefinitionError(
+            "file", f"the definition is {len(text.encode())} bytes as JSON, more than the {MAX_INPUT_BYTES} bytes "
+                    f"of an execution's input; split it, or {DIRECT_HINT}")
+    return text
+
+
+def execution_name(
+    command: str,
+    definition_name: str,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    token: Callable[[], str] = lambda: secrets.token_hex(2),
+) -> str:
+    """``pcf-<command>-<name>-<UTC time>-<4 hex>``: unique, readable, only ``[A-Za-z0-9_-]``, at most 80 chars."""
+    stamp = now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    suffix = f"-{stamp}-{token()}"
+    prefix = f"pcf-{_safe(command)}-"
+    room = MAX_NAME_LENGTH - len(prefix) - len(suffix)
+    name = _safe(definition_name)[:room].strip("-_") or "definition"
+    return f"{prefix}{name}{suffix}"
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("-", text).strip("-")

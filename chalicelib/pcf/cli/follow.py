@@ -1,0 +1,303 @@
+"""Following an ``apply`` execution as it runs: progress events read from the histories of the execution and
+of the ``particle`` executions it starts, then how it ended.
+
+The ``apply`` machine (``state_machines/apply.asl.json``) plans, then runs each particle in a child execution
+(Task ``states:startExecution.sync:2``; the parent's ``TaskSubmitted`` event names the child's ARN). In the
+child (``particle.asl.json``) the ``Sync`` task's Lambda answers ``{"pcf_id", "state", "action", "reason",
+"resource_id"}`` and the ``Start``/``Stop``/``Terminate``/``Update`` tasks carry out transitions. Events are
+attributed to the task state they belong to (through ``previousEventId``), never to a function name, which
+CloudFormation chooses. Works with any boto3 Step Functions client: AWS or the local cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pcf.cli.history import HistoryCursor
+
+TRANSITION_STATES = {"Start": "start", "Stop": "stop", "Terminate": "terminate", "Update": "update"}
+ENTERED_SUFFIX = "StateEntered"
+
+
+@dataclass(frozen=True)
+class FollowEvent:
+    """One thing worth telling about a particle (or, for ``level``, a level of particles).
+
+    ``kind``: ``level`` (``pcf_id`` holds the level's ids, comma-separated), ``observed`` (a new state),
+    ``transition`` (``action`` carried out), ``done``, ``failed`` (``detail``: ``Error: message``),
+    ``rollback``. ``at`` is the event's time in epoch seconds.
+    """
+
+    kind: str
+    pcf_id: str
+    at: float
+    state: str | None = None
+    action: str | None = None
+    detail: str = ""
+    resource_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    """How an execution ended: ``status``, the parsed ``output`` (SUCCEEDED), or the ``error`` name and its
+    ``message`` (the ``errorMessage`` of a Lambda error cause); start and stop times in epoch seconds."""
+
+    status: str
+    output: Any = None
+    error: str | None = None
+    message: str = ""
+    started_at: float = 0.0
+    stopped_at: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    @property
+    def elapsed(self) -> float:
+        return max(0.0, self.stopped_at - self.started_at)
+
+
+@dataclass
+class _Execution:
+    """What is known of one execution being read: its cursor and the task state of each event id."""
+
+    cursor: HistoryCursor
+    pcf_id: str | None = None
+    last_read: int = -1
+    states: dict[int, str] = field(default_factory=dict)
+
+    def state_of(self, event: dict[str, Any]) -> str:
+        """The name of the state ``event`` belongs to (remembered for the events that follow it)."""
+        details = event.get("stateEnteredEventDetails")
+        if event["type"].endswith(ENTERED_SUFFIX) and details:
+            name = str(details.get("name", ""))
+        else:
+            name = self.states.get(event.get("previousEventId", 0), "")
+        self.states[event["id"]] = name
+        return name
+
+
+class ExecutionFollower:
+    """Reads an ``apply`` execution and its particle executions incrementally; ``events()`` yields progress
+    until the execution ends, then ``outcome`` tells how it ended.
+
+    ``sleep`` runs between polls: ``poll_seconds``, or ``idle_factor`` times as long as the last poll took when
+    that is longer (a server that cannot page, like moto, answers every read with the whole history: the reads
+    then never take more than a share of the time). ``clock`` measures polls. ``max_child_reads`` bounds the
+    child histories read per poll (the least recently read first), to stay within ``GetExecutionHistory``'s
+    rate on AWS; ``None`` reads all. While particle executions run, the parent's history has nothing new to
+    tell until one of them ends: it is read when none runs, after one ended, and every ``parent_every`` polls.
+    """
+
+    def __init__(
+        self,
+        sfn: Any,
+        execution_arn: str,
+        *,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float] = time.monotonic,
+        poll_seconds: float = 1.0,
+        idle_factor: float = 2.0,
+        max_child_reads: int | None = None,
+        parent_every: int = 5,
+        page_size: int = 100,
+    ) -> None:
+        if max_child_reads is not None and max_child_reads < 1:
+            raise ValueError("max_child_reads must be at least 1")
+        if parent_every < 1:
+            raise ValueError("parent_every must be at least 1")
+        self.sfn = sfn
+        self.execution_arn = execution_arn
+        self.sleep = sleep
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.idle_factor = idle_factor
+        self.max_child_reads = max_child_reads
+        self.parent_every = parent_every
+        self.page_size = page_size
+        self.parent = _Execution(HistoryCursor(sfn, execution_arn, page_size=page_size))
+        self.children: dict[str, _Execution] = {}
+        self.planned: list[str] = []
+        self.started_at: float | None = None
+        self.outcome: ExecutionOutcome | None = None
+        self._levels: dict[tuple[str, ...], str] = {}
+        self._states: dict[str, str] = {}
+        self._reasons: dict[str, str] = {}
+        self._polls = 0
+        self._parent_read = 0
+        self._child_ended = False
+
+    @property
+    def calls(self) -> int:
+        """``GetExecutionHistory`` calls made so far."""
+        return self.parent.cursor.calls + sum(child.cursor.calls for child in self.children.values())
+
+    def events(self) -> Iterator[FollowEvent]:
+        """Progress events in time order, poll after poll, until the execution has ended."""
+        while True:
+            began = self.clock()
+            yield from self.poll()
+            if self.parent.cursor.finished:
+                yield from self._sorted(self._read_children(everything=True))
+                self.outcome = self._outcome()
+                return
+            self.sleep(max(self.poll_seconds, self.idle_factor * (self.clock() - began)))
+
+    def poll(self) -> list[FollowEvent]:
+        """One round: the parent's new events (when due), then those of (up to ``max_child_reads``) running
+        children."""
+        self._polls += 1
+        found: list[FollowEvent] = []
+        if self._parent_due():
+            self._parent_read, self._child_ended = self._polls, False
+            found += [e for event in self.parent.cursor.read_new() for e in self._parent_event(event)]
+        found += self._read_children(everything=False)
+        return self._sorted(found)
+
+    def _parent_due(self) -> bool:
+        running = any(not child.cursor.finished for child in self.children.values())
+        return not running or self._child_ended or self._polls - self._parent_read >= self.parent_every
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _read_children(self, *, everything: bool) -> list[FollowEvent]:
+        running = sorted((c for c in self.children.values() if not c.cursor.finished), key=lambda c: c.last_read)
+        if not everything and self.max_child_reads is not None:
+            running = running[: self.max_child_reads]
+        found: list[FollowEvent] = []
+        for child in running:
+            child.last_read = self._polls
+            for event in child.cursor.read_new():
+                found += self._child_event(child, event)
+            self._child_ended |= child.cursor.finished
+        return found
+
+    @staticmethod
+    def _sorted(events: list[FollowEvent]) -> list[FollowEvent]:
+        return sorted(events, key=lambda e: e.at)
+
+    def _add_child(self, arn: str | None) -> None:
+        if arn and arn not in self.children:
+            self.children[arn] = _Execution(HistoryCursor(self.sfn, arn, page_size=self.page_size))
+
+    # -- the apply execution --------------------------------------------------------------------
+
+    def _parent_event(self, event: dict[str, Any]) -> list[FollowEvent]:
+        state = self.parent.state_of(event)
+        kind, at = event["type"], _epoch(event)
+        if kind == "ExecutionStarted":
+            self.started_at = at
+            return []
+        if kind == "TaskSubmitted":
+            details = event.get("taskSubmittedEventDetails") or {}
+            if details.get("resourceType") == "states":
+                self._add_child(_json(details.get("output")).get("ExecutionArn"))
+            return []
+        if kind == "MapStateEntered" and state == "Particles":
+            ids = _json((event.get("stateEnteredEventDetails") or {}).get("input")).get("pcf_ids") or []
+            label = self._levels.get(tuple(ids), "level")
+            return [FollowEvent("level", ",".join(ids), at, detail=label)] if ids else []
+        if kind != "LambdaFunctionSucceeded":
+            return []
+        output = _json((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output"))
+        if state == "Plan":
+            self.planned = sorted(output.get("generations") or {})
+            self._remember_levels(output.get("phases") or [], "")
+        elif state == "RecordFailure" and output.get("error"):
+            detail = f"{output['error']}: {output.get('cause') or ''}".rstrip(": ")
+            return [FollowEvent("failed", str(output.get("pcf_id")), at, self._states.get(str(output.get("pcf_id"))),
+                                detail=detail)]
+        elif state == "Rollback":
+            self._remember_levels(output.get("phases") or [], "rollback ")
+            return [FollowEvent("rollback", str(pcf_id), at, detail="terminating what this execution created")
+                    for pcf_id in output.get("particles") or []]
+        return []
+
+    def _remember_levels(self, phases: list[dict[str, Any]], prefix: str) -> None:
+        for phase in phases:
+            for index, ids in enumerate(phase.get("levels") or []):
+                self._levels[tuple(ids)] = f"{prefix}{phase.get('phase')} level {index + 1}"
+
+    # -- the particle executions ----------------------------------------------------------------
+
+    def _child_event(self, child: _Execution, event: dict[str, Any]) -> list[FollowEvent]:
+        state = child.state_of(event)
+        kind = event["type"]
+        if kind == "ExecutionStarted":
+            child.pcf_id = _json((event.get("executionStartedEventDetails") or {}).get("input")).get("pcf_id")
+            return []
+        if kind != "LambdaFunctionSucceeded":
+            return []
+        output = _json((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output"))
+        pcf_id = str(output.get("pcf_id") or child.pcf_id)
+        at = _epoch(event)
+        if state == "Sync" and output.get("state"):
+            return self._observed(pcf_id, output, at)
+        if state in TRANSITION_STATES:
+            action = str(output.get("action") or TRANSITION_STATES[state])
+            return [FollowEvent("transition", pcf_id, at, self._states.get(pcf_id), action,
+                                self._reasons.get(pcf_id, ""))]
+        return []
+
+    def _observed(self, pcf_id: str, sync: dict[str, Any], at: float) -> list[FollowEvent]:
+        observed, resource_id = str(sync["state"]), sync.get("resource_id")
+        found = []
+        if self._states.get(pcf_id) != observed:
+            self._states[pcf_id] = observed
+            found.append(FollowEvent("observed", pcf_id, at, observed, resource_id=resource_id))
+        self._reasons[pcf_id] = str(sync.get("reason") or "")
+        if sync.get("action") == "done":
+            found.append(FollowEvent("done", pcf_id, at, observed, "done", self._reasons[pcf_id], resource_id))
+        return found
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def _outcome(self) -> ExecutionOutcome:
+        described = self.sfn.describe_execution(executionArn=self.execution_arn)
+        status = described["status"]
+        started, stopped = described.get("startDate"), described.get("stopDate")
+        times = {"started_at": _seconds(started), "stopped_at": _seconds(stopped or started)}
+        if status == "SUCCEEDED":
+            return ExecutionOutcome(status, _json(described.get("output"), keep=True), **times)
+        error = described.get("error") or f"Execution{status.title().replace('_', '')}"
+        return ExecutionOutcome(status, None, error, cause_message(described.get("cause")), **times)
+
+
+def cause_message(cause: Any) -> str:
+    """The readable part of a failure's cause: a Lambda error's ``errorMessage``, a failed child execution's
+    own cause, else the cause as it is."""
+    parsed = _json(cause, keep=True)
+    if isinstance(parsed, dict):
+        if "errorMessage" in parsed:
+            return str(parsed["errorMessage"])
+        inner = parsed.get("Cause") or parsed.get("cause")
+        if inner:
+            return cause_message(inner)
+    return "" if cause is None else str(cause)
+
+
+def _json(text: Any, *, keep: bool = False) -> Any:
+    """``text`` parsed; ``{}`` when it is not a JSON object (or, with ``keep``, whatever it parses to)."""
+    try:
+        value = json.loads(text) if isinstance(text, str | bytes) else text
+    except ValueError:
+        value = None
+    if keep:
+        return value
+    return value if isinstance(value, dict) else {}
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value or 0.0)
+
+
+def _epoch(event: dict[str, Any]) -> float:
+    return _seconds(event.get("timestamp"))

@@ -1,0 +1,155 @@
+"""``pcf drift``, ``pcf reconcile`` and ``pcf heal PCF_ID``: the control plane's drift detection and healing,
+on demand, on a target that keeps state (AWS, or the shared local server).
+
+``drift`` and ``reconcile`` invoke the deployed ``reconcile`` Lambda (``<app>-<stage>-reconcile``) with a
+scheduled event (``drift``: ``{"detail": {"act": false}}``, a dry run) and print its report. ``heal`` starts an
+``apply`` execution with input ``{"heal": PCF_ID}`` (the stored particle and its dependants at their stored
+desired states) and follows it as ``pcf run`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pcf.cli.acting import format_report
+from pcf.cli.cancel import Cancellation
+from pcf.cli.environment import CliEnvironment
+from pcf.cli.execution_input import execution_settings
+from pcf.cli.follow_started import follow_started
+from pcf.cli.progress import format_table
+from pcf.cli.stages import read_stage
+from pcf.cli.store_commands import EPHEMERAL_STORE
+from pcf.cli.targets import Target, TargetSettings
+from pcf.core.pcf_exceptions import DefinitionError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_DRIFT = 3
+DRIFT_HEADER = ("pcf_id", "observed -> desired", "differences", "action", "outcome")
+
+
+def lasting(target: Target) -> Target:
+    """``target``, unless it is the in-process local cloud (it holds no deployment between commands)."""
+    if target.ephemeral:
+        raise DefinitionError("--target", f"{target.name}: {EPHEMERAL_STORE}")
+    return target
+
+
+def scheduled_event(account: str, region: str, act: bool, now: datetime | None = None) -> dict[str, Any]:
+    """The event EventBridge's schedule sends the ``reconcile`` Lambda (``act: false``: a dry run)."""
+    at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": account, "time": at, "region": region, "resources": [],
+            "detail": {} if act else {"act": False}}
+
+
+def invoke_reconcile(target: Target, stage: str, act: bool) -> dict[str, Any]:
+    """Invoke the stage's ``reconcile`` function on ``target``; its report."""
+    function = f"{read_stage(stage).stack_name}-reconcile"
+    try:
+        account = target.client_factory.client("sts").get_caller_identity()["Account"]
+    except Exception:  # the account is informative only; the function checks no schedule's account
+        account = ""
+    client = target.client_factory.client("lambda")
+    try:
+        response = client.invoke(FunctionName=function, Payload=json.dumps(scheduled_event(account, target.region,
+                                                                                             act)).encode())
+    except client.exceptions.ResourceNotFoundException:
+        raise DefinitionError("--stage", f"no function {function} on {target.name} in {target.region}: deploy the "
+                                         "stage (docs/deploying.md), or pass --stage") from None
+    payload = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        message = payload.get("errorMessage", payload) if isinstance(payload, dict) else payload
+        raise RuntimeError(f"{function} failed: {message}")
+    return dict(payload or {})
+
+
+def drift_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row per drifted particle of a reconcile report."""
+    rows = []
+    for item in report.get("drifted", []):
+        differences = "; ".join(f"{field}: {pair[0]} -> {pair[1]}" for field, pair in item.get("differences",
+                                                                                                {}).items())
+        outcome = str(item.get("outcome", ""))
+        execution = (item.get("heal") or {}).get("execution")
+        rows.append((str(item["pcf_id"]), f"{item.get('observed')} -> {item.get('desired')}", differences or "-",
+                     str(item.get("action", "-")), f"{outcome} ({execution})" if execution else outcome))
+    return rows
+
+
+def format_reconcile(report: dict[str, Any], dry_run: bool) -> str:
+    """The drifted particles as a table (none: a line saying so), then a summary line."""
+    drifted = report.get("drifted", [])
+    text = format_table(DRIFT_HEADER, drift_rows(report)) if drifted else "no drift\n"
+    verb = "dry run, nothing recorded or started" if dry_run else f"{report.get('observations_written', 0)} " \
+                                                                  "observation(s) written"
+    return text + (f"{report.get('cause', 'reconcile')}: {report.get('particles', 0)} particle(s), "
+                   f"{len(drifted)} drifted; {verb}; {report.get('ec2_calls', 0)} EC2 call(s) in "
+                   f"{float(report.get('seconds', 0.0)):.2f}s\n")
+
+
+def reconcile(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """Reconcile now: drift recorded, then reverted or reported per particle policy."""
+    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+        report = invoke_reconcile(lasting(target), args.stage, act=True)
+    env.stdout.write(format_reconcile(report, dry_run=False))
+    return EXIT_OK
+
+
+def drift(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """What differs, per particle, without recording or starting anything: exit 0 none, 3 drift found."""
+    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+        report = invoke_reconcile(lasting(target), args.stage, act=False)
+    env.stdout.write(format_reconcile(report, dry_run=True))
+    return EXIT_DRIFT if report.get("drifted") else EXIT_OK
+
+
+def heal_name(now: datetime | None = None, token: str | None = None) -> str:
+    """``heal-manual-<UTC time>-<4 hex>``."""
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"heal-manual-{stamp}-{token or secrets.token_hex(2)}"
+
+
+def heal(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """Start a healing ``apply`` of PCF_ID and its dependants at their stored desired states; follow it."""
+    from pcf.cli.stepfunctions_command import open_endpoint
+    from pcf_control_plane.store import DynamoDBStateStore
+
+    table = read_stage(args.stage).table_name
+    if args.wait_seconds is not None:
+        execution_settings(wait_seconds=args.wait_seconds, timeout=None, rollback=False, concurrency=None)
+    cancellation = Cancellation()
+    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+        store = DynamoDBStateStore(lasting(target).client_factory.client("dynamodb"), table)
+        try:
+            record = store.get_particle(args.pcf_id)
+        except Exception as error:
+            if "ResourceNotFoundException" in str(error):
+                raise DefinitionError("--stage", f"no table {table!r} on {target.name} in {target.region}: "
+                                                 "deploy the stage (docs/deploying.md)") from None
+            raise
+        if record is None or record.spec is None:
+            raise DefinitionError("PCF_ID", f"no particle {args.pcf_id!r} is stored in table {table} "
+                                            "(pcf status lists them)")
+        with open_endpoint(target, args, env) as endpoint:
+            wait = endpoint.default_wait_seconds if args.wait_seconds is None else args.wait_seconds
+            settings = execution_settings(wait_seconds=wait, timeout=args.timeout, rollback=False, concurrency=None)
+            name = heal_name()
+            payload = {"heal": args.pcf_id, "wait_seconds": settings.wait_seconds, "max_polls": settings.max_polls}
+            arn = endpoint.sfn.start_execution(stateMachineArn=endpoint.apply_arn, name=name,
+                                               input=json.dumps(payload))["executionArn"]
+            if not args.quiet:
+                env.note(f"target: {target.description}")
+                env.note(f"execution: {name} (heal {args.pcf_id} and its dependants)")
+            with cancellation.on_sigint():
+                report = follow_started(endpoint, arn, env.stderr, quiet=args.quiet, note=env.note,
+                                        cancellation=cancellation)
+    env.stdout.write(format_report(report))
+    if report.error:
+        env.stderr.write(f"pcf: error: {report.error}\n")
+    return EXIT_OK if report.ok else EXIT_FAILED

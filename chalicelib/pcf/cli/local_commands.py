@@ -1,0 +1,145 @@
+"""``pcf local start|stop|status``: the shared local-cloud server that separate ``pcf`` commands use.
+
+The server (``pcf_local_cloud.server``) runs detached, in the directory ``--state-dir`` (else
+``$PCF_LOCAL_DIR``, else ``~/.pcf/local``). Exit codes: ``start`` 0 started, 1 not started (already running,
+or it died: the log's last lines are shown); ``stop`` 0 stopped or none was running; ``status`` 0 running,
+1 not running (or not answering); 2 bad input for all three. The local-cloud package is imported only when
+one of these runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pcf.cli.environment import CliEnvironment
+from pcf.core.pcf_exceptions import DefinitionError
+
+if TYPE_CHECKING:
+    from pcf_local_cloud.server_state import ServerInfo
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+DEFAULT_PENDING_SECONDS = 2.0
+DEFAULT_REGION = "us-east-1"
+STATE_DIR_ENV = "PCF_LOCAL_DIR"
+SUMMARY = "start, stop or show the shared local-cloud server"
+DESCRIPTION = """\
+A local-cloud server is one long-lived process holding a local AWS (moto, patched) with the PCF control
+plane deployed; every pcf command on the local target can share it. Its directory (--state-dir, else
+$PCF_LOCAL_DIR, else ~/.pcf/local) holds server.json (where it listens) and server.log."""
+
+
+def add_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
+    """Add ``local`` with its actions ``start``, ``stop``, ``status`` to the ``pcf`` subcommands."""
+    local = sub.add_parser("local", parents=[shared], help=SUMMARY, description=DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = local.add_subparsers(dest="local_command", metavar="ACTION", required=True)
+    start = actions.add_parser("start", parents=[shared], help="start the server in the background",
+                               description="start the server in the background; --pending-seconds (default "
+                                           f"{DEFAULT_PENDING_SECONDS:g}) is how long instances and new volumes "
+                                           "stay in transition, --region the clients' default region")
+    stop = actions.add_parser("stop", parents=[shared], help="stop the server",
+                              description="stop the server (SIGTERM, SIGKILL after 10 s); exit 0 if none runs")
+    status = actions.add_parser("status", parents=[shared], help="show where the server listens",
+                                description="show where the server listens; exit 1 if none runs or it does not answer")
+    for parser, handler in ((start, start_command), (stop, stop_command), (status, status_command)):
+        parser.add_argument("--state-dir", metavar="DIR",
+                            help=f"the server's directory (default: ${STATE_DIR_ENV}, else ~/.pcf/local)")
+        parser.set_defaults(handler=handler)
+
+
+def start_command(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """Start the server and print one line: where it listens and how to stop it."""
+    client = _server_client()
+    directory, option = _state_dir(args, env)
+    _only_local(args)
+    pending = DEFAULT_PENDING_SECONDS if args.pending_seconds is None else args.pending_seconds
+    try:
+        info = client.start_server(directory, pending, region=args.region or DEFAULT_REGION)
+    except client.StateDirError as error:
+        raise DefinitionError(option, str(error)) from None
+    except client.ServerAlreadyRunning as error:
+        return _failed(env, f"{error}; stop it first: {_stop_hint(args, directory)}")
+    except client.ServerStartError as error:
+        return _failed(env, f"local cloud server did not start: {error}")
+    env.stdout.write(f"local cloud listening at {info.endpoint} (pid {info.pid}, pending {info.pending_seconds:g}s, "
+                     f"state {info.state_file}); stop it with: {_stop_hint(args, directory)}\n")
+    return EXIT_OK
+
+
+def stop_command(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """Stop the server; not finding one is not an error."""
+    client = _server_client()
+    directory, _option = _state_dir(args, env)
+    _only_local(args)
+    info = client.stop_server(directory)
+    if info is None:
+        env.stdout.write(f"no local cloud server runs in {directory}\n")
+    else:
+        env.stdout.write(f"local cloud at {info.endpoint} (pid {info.pid}) stopped\n")
+    return EXIT_OK
+
+
+def status_command(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """Where the server listens, since when, with which settings; exit 1 if none runs (or it does not answer)."""
+    client = _server_client()
+    directory, _option = _state_dir(args, env)
+    _only_local(args)
+    info = client.find_server(directory)
+    if info is None:
+        env.stdout.write(f"no local cloud server runs in {directory}; start one with: pcf local start\n")
+        return EXIT_FAILED
+    answering = client.endpoint_answers(info.endpoint)
+    env.stdout.write(describe(info, answering=answering) + "\n")
+    return EXIT_OK if answering else EXIT_FAILED
+
+
+def describe(info: ServerInfo, *, answering: bool = True) -> str:
+    """One line about a running server."""
+    health = "" if answering else " NOT ANSWERING (see the log)"
+    return (f"local cloud listening at {info.endpoint}{health} (pid {info.pid}, since {info.started_at}, "
+            f"region {info.region}, pending {info.pending_seconds:g}s, log {info.log_file})")
+
+
+def _server_client() -> Any:
+    """``pcf_local_cloud.server_client``, or a clear error if the local-cloud dependencies are missing."""
+    try:
+        from pcf_local_cloud import server_client
+    except ImportError as error:
+        needs = f"needs the local dependencies ({error.name}): pip install -e '.[local]'"
+        raise DefinitionError("local", needs) from None
+    return server_client
+
+
+def _state_dir(args: argparse.Namespace, env: CliEnvironment) -> tuple[Path, str]:
+    """The state directory (relative to the working directory) and the option or variable that chose it."""
+    given, option = args.state_dir, "--state-dir"
+    if not given:
+        given, option = os.environ.get(STATE_DIR_ENV), STATE_DIR_ENV
+    if not given:
+        from pcf_local_cloud.server_state import resolve_state_dir
+
+        return resolve_state_dir(None, env={}), "--state-dir"  # the default, ~/.pcf/local
+    path = Path(given).expanduser()
+    path = path if path.is_absolute() else Path(env.cwd, path).absolute()
+    if path.exists() and not path.is_dir():
+        raise DefinitionError(option, f"{given} is not a directory")
+    return path, option
+
+
+def _only_local(args: argparse.Namespace) -> None:
+    if getattr(args, "target", None) == "aws":
+        raise DefinitionError("--target", "pcf local manages the local cloud; aws does not apply")
+
+
+def _stop_hint(args: argparse.Namespace, directory: Path) -> str:
+    return f"pcf local stop --state-dir {directory}" if args.state_dir else "pcf local stop"
+
+
+def _failed(env: CliEnvironment, message: str) -> int:
+    lines = message.splitlines()
+    env.stderr.write(f"pcf: error: {lines[0]}\n" + "".join(f"{line}\n" for line in lines[1:]))
+    return EXIT_FAILED

@@ -1,0 +1,114 @@
+"""``pcf apply/run/stop/terminate --engine stepfunctions``: validate locally, then one ``apply`` execution per
+definition on the control plane (deployed into the in-process local cloud, or found on AWS), followed."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pcf.cli.acting import check_ready, format_report
+from pcf.cli.aws_control_plane import aws_control_plane, resolve_apply_machine
+from pcf.cli.cancel import Cancellation
+from pcf.cli.endpoint import ControlPlaneEndpoint
+from pcf.cli.environment import CliEnvironment
+from pcf.cli.execution_input import (
+    check_expressible,
+    execution_input,
+    execution_name,
+    execution_settings,
+)
+from pcf.cli.local_control_plane import LOCAL_POLL_SECONDS, local_control_plane
+from pcf.cli.selection import build_definitions, definition_file, load_definitions, select
+from pcf.cli.stages import read_stage
+from pcf.cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply
+from pcf.cli.targets import EPHEMERAL_NOTE, Target, TargetSettings
+from pcf.core.pcf_exceptions import DefinitionError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+AWS_ONLY_OPTIONS = (("state_machine_arn", "--state-machine-arn"), ("stack", "--stack"))
+
+
+def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """Apply each top-level definition (or the one NAME picks) through the ``apply`` state machine."""
+    definitions = load_definitions(definition_file(args.file, env.cwd))
+    built = build_definitions(copy.deepcopy(definitions))
+    selections = select(built, args.name)
+    for selection in selections:
+        check_expressible(selection, args.cascade)
+        if args.state:
+            selection.set_desired_state(args.state)
+    check_ready(selections, False, "set desired_state in the definition, or use pcf run/stop/terminate")
+    options = {"timeout": args.timeout, "rollback": args.rollback, "concurrency": args.max_workers}
+    execution_settings(wait_seconds=args.wait_seconds or 0, **options)  # refuse bad options before any start
+    position = {id(particle): index for index, particle in enumerate(built)}
+    cancellation = Cancellation()
+    settings = TargetSettings(args.target, args.region, args.pending_seconds)
+    with env.open_target(settings) as target, open_endpoint(target, args, env) as endpoint:
+        wait = endpoint.default_wait_seconds if args.wait_seconds is None else args.wait_seconds
+        run_settings = execution_settings(wait_seconds=wait, **options)
+        planned = [
+            PlannedExecution(
+                selection,
+                execution_name(args.command, selection.top.name),
+                execution_input(definitions[position[id(selection.top)]], args.state, run_settings),
+            )
+            for selection in selections
+        ]
+        if not args.quiet:
+            env.note(f"target: {target.description}")
+            env.note(f"engine: stepfunctions, {endpoint.description}; wait {run_settings.wait_seconds}s, "
+                     f"max polls {run_settings.max_polls}, concurrency {run_settings.concurrency}"
+                     f"{', rollback' if run_settings.rollback else ''}")
+        engine = StepFunctionsApply(endpoint, env.stderr, quiet=args.quiet, note=env.note, cancellation=cancellation)
+        with cancellation.on_sigint():
+            report = engine.run(planned)
+    env.stdout.write(format_report(report))
+    if report.error:
+        env.stderr.write(f"pcf: error: {report.error}\n")
+    if target.ephemeral and not args.quiet:
+        env.note(EPHEMERAL_NOTE)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+@contextmanager
+def open_endpoint(target: Target, args: argparse.Namespace, env: CliEnvironment) -> Iterator[ControlPlaneEndpoint]:
+    """The control plane of ``target``: deployed into its in-process local cloud, or found (see
+    ``pcf.cli.aws_control_plane``)."""
+    if target.cloud is not None:
+        for name, option in AWS_ONLY_OPTIONS:
+            if getattr(args, name, None):
+                raise DefinitionError(option, "the in-process local cloud deploys its own control plane: "
+                                              "this option is for --target aws")
+        with local_control_plane(target.cloud, stage=args.stage, verbose=args.verbose,
+                                 pending_seconds=args.pending_seconds or 0.0,
+                                 function_output=env.stderr if args.verbose else None) as endpoint:
+            yield endpoint
+        return
+    if target.apply_arn:
+        yield ControlPlaneEndpoint(
+            sfn=target.client_factory.client("stepfunctions"),
+            apply_arn=target.apply_arn,
+            description=f"state machine {target.apply_arn.rsplit(':', 1)[-1]} (on the local server)",
+            default_wait_seconds=1,
+            poll_seconds=LOCAL_POLL_SECONDS,
+            max_child_reads=None,
+        )
+        return
+    machine = resolve_apply_machine(
+        option=args.state_machine_arn,
+        environ=env.environ,
+        stack=args.stack or default_stack(args.stage),
+        cloudformation=lambda: target.client_factory.client("cloudformation"),
+    )
+    yield aws_control_plane(target.client_factory, machine)
+
+
+def default_stack(stage: str) -> str:
+    """The stage's stack name, ``<app_name>-<stage>`` (``pcf-serverless-<stage>`` without a Chalice config)."""
+    try:
+        return read_stage(stage).stack_name
+    except DefinitionError:
+        return f"pcf-serverless-{stage}"

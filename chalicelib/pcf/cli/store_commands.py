@@ -1,0 +1,164 @@
+"""``pcf status`` and ``pcf history``: what the control plane's state table holds (no EC2 call).
+
+They read the table of an open target that keeps state: AWS (the stage's table, or ``--table``), or any
+target whose ``ephemeral`` is false (a shared local cloud). The in-process local cloud starts empty at every
+command, so there they refuse, saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pcf.cli.environment import CliEnvironment
+from pcf.cli.progress import format_table
+from pcf.cli.selection import build_definitions, definition_file, load_definitions, select
+from pcf.cli.stages import read_stage
+from pcf.cli.targets import TargetSettings
+from pcf.core.pcf_exceptions import DefinitionError
+from pcf.util.aws.tag_specifications import DEFAULT_DEPLOYMENT
+
+EXIT_OK = 0
+STATUS_HEADER = ("pcf_id", "desired", "observed", "id", "observed at", "lease")
+HISTORY_HEADER = ("at (UTC)", "kind", "execution", "detail")
+EPHEMERAL_STORE = (
+    "the in-process local cloud starts empty at every command, so it holds no stored state; "
+    "`pcf local start` starts a shared local cloud that keeps it (or use --target aws)"
+)
+
+
+@dataclass(frozen=True)
+class StoreView:
+    """A state store to read, with the table and deployment it is for."""
+
+    store: Any
+    table_name: str
+    deployment: str
+    where: str
+
+
+@contextmanager
+def open_store(args: argparse.Namespace, env: CliEnvironment) -> Iterator[StoreView]:
+    """The state table of the stage (``--table``/``--deployment`` override it) on the target, for the block."""
+    try:
+        stage = read_stage(args.stage)
+    except DefinitionError:
+        if not args.table:
+            raise
+        stage = None
+    table = args.table or (stage.table_name if stage else "")
+    deployment = getattr(args, "deployment", None) or (stage.deployment if stage else DEFAULT_DEPLOYMENT)
+    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+        if target.ephemeral:
+            raise DefinitionError("--target", f"{target.name}: {EPHEMERAL_STORE}")
+        from pcf_control_plane.store import DynamoDBStateStore
+
+        store = DynamoDBStateStore(target.client_factory.client("dynamodb"), table)
+        try:
+            yield StoreView(store, table, deployment, f"table {table} ({target.name}, {target.region})")
+        except Exception as error:
+            if "ResourceNotFoundException" in str(error):
+                raise DefinitionError("--table", f"no table {table!r} on {target.name} in {target.region}: deploy "
+                                                 "the stage (docs/deploying.md), or pass --stage/--table") from None
+            raise
+
+
+def status(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """One row per particle: desired and observed state, resource id, when observed, lease holder."""
+    pcf_ids = _named_ids(args, env)
+    with open_store(args, env) as view:
+        if pcf_ids is None:
+            records = [record for batch in view.store.list_particles(view.deployment) for record in batch]
+            if not records:
+                env.stdout.write(f"no particles of deployment {view.deployment} in {view.where}\n")
+                return EXIT_OK
+        else:
+            found = _expand(view.store, pcf_ids)
+            records = list(view.store.get_many(found).values())
+            if not records:
+                raise DefinitionError("NAME", f"nothing is stored for {', '.join(pcf_ids)} in {view.where}")
+        rows = status_rows(view.store, sorted(records, key=lambda r: r.pcf_id), time.time)
+    env.stdout.write(format_table(STATUS_HEADER, rows))
+    return EXIT_OK
+
+
+def status_rows(store: Any, records: list[Any], now: Callable[[], float]) -> list[tuple[str, ...]]:
+    """The status table's rows for ``records`` (``ParticleRecord``: spec and observation)."""
+    rows = []
+    at = now()
+    for record in records:
+        spec, seen = record.spec, record.observation
+        lease = store.current_lease(record.pcf_id)
+        rows.append((
+            record.pcf_id,
+            spec.desired_state if spec else "-",
+            seen.state if seen else "-",
+            (seen.resource_id or "-") if seen else "-",
+            age(at - seen.observed_at) if seen else "never",
+            execution_name(lease.owner) if lease else "-",
+        ))
+    return rows
+
+
+def history(args: argparse.Namespace, env: CliEnvironment) -> int:
+    """The particle's history, newest first."""
+    with open_store(args, env) as view:
+        items = view.store.list_history(args.pcf_id, limit=args.limit)
+        if not items and view.store.get_particle(args.pcf_id) is None:
+            raise DefinitionError("PCF_ID", f"no particle {args.pcf_id!r} in {view.where} (pcf status lists them)")
+    env.stdout.write(format_table(HISTORY_HEADER, history_rows(items)))
+    return EXIT_OK
+
+
+def history_rows(items: list[Any]) -> list[tuple[str, ...]]:
+    """The history table's rows for ``items`` (``HistoryItem``): time, kind, execution or cause, detail."""
+    return [(_utc(item.at), str(item.kind), execution_name(item.cause), describe_detail(item.detail))
+            for item in items]
+
+
+def _named_ids(args: argparse.Namespace, env: CliEnvironment) -> list[str] | None:
+    """The pcf_ids ``NAME``/``-f`` pick (``None``: the whole deployment). A NAME of the form ``flavor:name``
+    without ``-f`` is taken as a stored pcf_id (a quasiparticle's stands for its members); otherwise NAME is
+    looked up in the definition file, as other commands do."""
+    name = args.name
+    if name and ":" in name and not args.file:
+        return [name]
+    if not name and not args.file:
+        return None
+    built = build_definitions(load_definitions(definition_file(args.file, env.cwd)))
+    return list(dict.fromkeys(p.pcf_id for selection in select(built, name) for p in selection.particles()))
+
+
+def _expand(store: Any, pcf_ids: list[str]) -> list[str]:
+    """``pcf_ids`` with a quasiparticle's pcf_id replaced by its members' (one given by NAME)."""
+    if len(pcf_ids) != 1:
+        return pcf_ids
+    return store.members_of(pcf_ids[0]) or pcf_ids
+
+
+def execution_name(cause: str) -> str:
+    """An execution ARN's last ``:`` segment (its name); other causes as they are."""
+    return cause.rsplit(":", 1)[-1] if cause.startswith("arn:") else cause
+
+
+def age(seconds: float) -> str:
+    """``12s ago``, ``3m ago``, ``2h ago``, ``4d ago``."""
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def describe_detail(detail: dict[str, Any]) -> str:
+    """``key=value`` pairs, in the detail's order."""
+    return " ".join(f"{key}={value}" for key, value in detail.items())
+
+
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,51 @@
+"""An execution's end, published as Step Functions publishes it: outcome first, status last.
+
+moto sets a finished execution's status (``SUCCEEDED``, ``FAILED``) and then its output (or error and cause).
+A reader in between, such as a parent's ``.sync`` Task polling ``DescribeExecution``, sees ``SUCCEEDED``
+with no output and fails (``States.Runtime: '$.Output.pcf_id' could not be found``). On AWS the description
+is consistent. The local cloud fills in the output, error and cause first, then the status.
+Patched: ``BaseExecutionWorkerCommunication._reflect_execution_status``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.eval.program_state import (
+    ProgramEnded,
+    ProgramError,
+    ProgramStopped,
+    ProgramTimedOut,
+)
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+from pcf_local_cloud.patchset import PatchSet
+
+
+def _reflect_execution_status(communication: Any) -> None:
+    execution = communication.execution
+    ended = execution.exec_worker.env.program_state()
+    execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
+    if isinstance(ended, ProgramEnded):
+        execution.output = execution.exec_worker.env.states.get_input()
+        status = ExecutionStatus.SUCCEEDED
+    elif isinstance(ended, ProgramStopped):
+        status = ExecutionStatus.ABORTED
+    elif isinstance(ended, ProgramError):
+        execution.error = ended.error.get("error")
+        execution.cause = ended.error.get("cause")
+        status = ExecutionStatus.FAILED
+    elif isinstance(ended, ProgramTimedOut):
+        status = ExecutionStatus.TIMED_OUT
+    else:
+        raise RuntimeWarning(f"Execution ended with unsupported ProgramState type '{type(ended)}'.")
+    execution.exec_status = status
+
+
+class ExecutionEnd:
+    """Installs the ordering (see the module docstring) on a ``PatchSet``."""
+
+    def install(self, patches: PatchSet) -> None:
+        patches.replace(BaseExecutionWorkerCommunication, "_reflect_execution_status", _reflect_execution_status)

@@ -1,0 +1,108 @@
+"""What ``--engine stepfunctions`` sends: execution names, inputs, settings from the options, refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from pcf.cli.execution_input import (
+    ExecutionSettings,
+    check_expressible,
+    execution_input,
+    execution_name,
+    execution_settings,
+)
+from pcf.cli.selection import build_definitions, select
+from pcf.core.pcf_exceptions import DefinitionError
+from tests.cli.cli_support import FLAVOR, cluster, particle
+
+NOON = datetime(2027, 1, 15, 12, 30, 5, tzinfo=UTC)
+
+
+def test_names_are_readable_unique_and_safe() -> None:
+    name = execution_name("run", "cluster", now=lambda: NOON, token=lambda: "a1b2")
+    other = execution_name("run", "cluster", now=lambda: NOON)
+
+    assert name == "pcf-run-cluster-20270115T123005Z-a1b2"
+    assert other != execution_name("run", "cluster", now=lambda: NOON), "a random suffix tells them apart"
+
+
+def test_names_use_utc_keep_only_safe_characters_and_fit_80() -> None:
+    paris = NOON.astimezone(timezone(timedelta(hours=1)))
+
+    name = execution_name("terminate", "my cluster/ä:" + "x" * 100, now=lambda: paris, token=lambda: "ffff")
+
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name)
+    assert name.startswith("pcf-terminate-my-cluster-xxx")
+    assert name.endswith("-20270115T123005Z-ffff")
+    assert execution_name("run", "???", now=lambda: NOON, token=lambda: "0000") == (
+        "pcf-run-definition-20270115T123005Z-0000"
+    )
+
+
+def test_the_input_carries_the_definition_state_and_settings() -> None:
+    definition = cluster("c")
+    settings = ExecutionSettings(wait_seconds=1, max_polls=30, rollback=True, concurrency=8)
+
+    sent = json.loads(execution_input(definition, "stopped", settings))
+    applied = json.loads(execution_input(definition, None, settings))
+
+    assert sent == {"definition": definition, "desired_state": "stopped", "wait_seconds": 1, "max_polls": 30,
+                    "rollback": True, "concurrency": 8}
+    assert "desired_state" not in applied, "apply: the definition's own states"
+
+
+def test_an_input_over_256_kb_or_not_json_is_refused() -> None:
+    big = particle("big", aws_resource={"custom_config": {"name": "big", "blob": "x" * 300_000}})
+
+    with pytest.raises(DefinitionError, match=r"more than the 262144 bytes.*--engine direct") as error:
+        execution_input(big, None, ExecutionSettings())
+    assert error.value.field == "file"
+    with pytest.raises(DefinitionError, match="not JSON"):
+        execution_input(particle("d", when=datetime(2027, 1, 1)), None, ExecutionSettings())
+
+
+@pytest.mark.parametrize(
+    ("wait", "timeout", "polls"),
+    [(5, None, 120), (5, 60, 12), (5, 61, 13), (1, 2, 2), (0, 3, 3), (0, 0.2, 1)],
+)
+def test_timeout_becomes_polls_of_the_wait(wait: int, timeout: float | None, polls: int) -> None:
+    settings = execution_settings(wait_seconds=wait, timeout=timeout, rollback=False, concurrency=None)
+
+    assert settings.max_polls == polls
+    assert settings.wait_seconds == wait and settings.concurrency == 40 and not settings.rollback
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "reason"),
+    [
+        ({"concurrency": 41}, "--max-workers", "more than the 40 particles"),
+        ({"wait_seconds": 3601}, "--wait-seconds", "between 0 and 3600"),
+        ({"timeout": 1e9}, "--timeout", "more than 10000 polls"),
+    ],
+)
+def test_settings_out_of_the_machines_bounds_are_refused(options: dict, field: str, reason: str) -> None:
+    given = {"wait_seconds": 5, "timeout": None, "rollback": False, "concurrency": None, **options}
+
+    with pytest.raises(DefinitionError) as error:
+        execution_settings(**given)
+
+    assert error.value.field == field and reason in error.value.reason
+
+
+def test_a_member_or_cascade_cannot_be_one_execution() -> None:
+    built = build_definitions([cluster("group")])
+    [member] = select(built, f"{FLAVOR}:worker-0")
+    [whole] = select(built, "group")
+
+    with pytest.raises(DefinitionError, match="--engine direct") as picked:
+        check_expressible(member, cascade=False)
+    with pytest.raises(DefinitionError, match="--engine direct") as cascaded:
+        check_expressible(whole, cascade=True)
+    check_expressible(whole, cascade=False)
+
+    assert picked.value.field == "NAME" and "member of 'group'" in picked.value.reason
+    assert cascaded.value.field == "--cascade"

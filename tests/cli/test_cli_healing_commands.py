@@ -1,0 +1,117 @@
+"""``pcf drift``, ``pcf reconcile`` and ``pcf heal`` against a real local server (``pcf local start``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pcf_local_cloud.server_client import find_server, start_server, stop_server
+from tests.cli.cli_support import CliRunner
+
+PCF_ID = "ec2_instance:lonely"
+
+
+@pytest.fixture(scope="module")
+def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("healing-server") / "local"
+    directory.mkdir()
+    start_server(directory, 0, timeout_s=120)
+    try:
+        yield directory
+    finally:
+        stop_server(directory, timeout_s=5)
+
+
+@pytest.fixture
+def on_server(server_dir: Path, monkeypatch: pytest.MonkeyPatch, sfn_cli: CliRunner) -> CliRunner:
+    monkeypatch.setenv("PCF_LOCAL_DIR", str(server_dir))
+    return sfn_cli
+
+
+def wait_for_state(ec2: object, instance_id: str, state: str, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = ec2.describe_instances(InstanceIds=[instance_id])  # type: ignore[attr-defined]
+        if found["Reservations"][0]["Instances"][0]["State"]["Name"] == state:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{instance_id} never became {state}")
+
+
+def test_drift_reconcile_and_heal_of_a_particle_that_does_not_heal_itself(
+    on_server: CliRunner, server_dir: Path, known_ami_id: str
+) -> None:
+    on_server.write("pcf.json", json.dumps({"pcf_name": "lonely", "flavor": "ec2_instance", "heal": False,
+                                            "aws_resource": {"ImageId": known_ami_id, "InstanceType": "t3.micro",
+                                                             "custom_config": {"instance_name": "lonely"}}}))
+    assert on_server("run", "--target", "local").code == 0
+    clean = on_server("drift", "--target", "local")
+    assert clean.code == 0, clean.err
+    assert "no drift" in clean.out and "dry run" in clean.out
+
+    info = find_server(server_dir)
+    assert info is not None
+    ec2 = info.client_factory().client("ec2")
+    [reservation] = [r for r in ec2.describe_instances()["Reservations"]
+                     if {"Key": "PCFName", "Value": "lonely"} in r["Instances"][0].get("Tags", [])]
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance_id])
+    wait_for_state(ec2, instance_id, "stopped")
+
+    drifted = on_server("drift", "--target", "local")
+    assert drifted.code == 3, drifted.err
+    [row] = [line for line in drifted.out.splitlines() if line.startswith(PCF_ID)]
+    assert "stopped -> running" in row and "start" in row
+    assert "1 drifted; dry run, nothing recorded or started" in drifted.out
+    history = on_server("history", PCF_ID, "--target", "local")
+    assert "drift" not in history.out, "a dry run records nothing"
+
+    reconciled = on_server("reconcile", "--target", "local")
+    assert reconciled.code == 0, reconciled.err
+    [row] = [line for line in reconciled.out.splitlines() if line.startswith(PCF_ID)]
+    assert "stopped -> running" in row
+    assert "heal-" not in row, "heal: false: reported, never reverted"
+    assert "drift" in on_server("history", PCF_ID, "--target", "local").out
+    wait_for_state(ec2, instance_id, "stopped", limit=1.0)
+
+    healed = on_server("heal", PCF_ID, "--target", "local")
+    assert healed.code == 0, healed.err
+    assert "execution: heal-manual-" in healed.err
+    assert re.search(rf"^\[\s+[\d.]+s\] {PCF_ID}\s+start: stopped -> running", healed.err, re.M), healed.err
+    [row] = [line for line in healed.out.splitlines() if line.startswith(PCF_ID)]
+    assert row.split()[1:4] == ["running", instance_id, "start"]
+    wait_for_state(ec2, instance_id, "running", limit=2.0)
+
+    gone = on_server("terminate", "--target", "local")
+    assert gone.code == 0, gone.err
+
+
+def test_heal_of_an_unknown_particle_starts_nothing(on_server: CliRunner) -> None:
+    result = on_server("heal", "ec2_instance:nobody", "--target", "local")
+
+    assert result.code == 2
+    assert "PCF_ID: no particle 'ec2_instance:nobody' is stored" in result.err
+    assert "execution:" not in result.err
+
+
+def test_drift_reconcile_and_heal_need_a_target_that_keeps_state(
+    pcf_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PCF_LOCAL_DIR", str(tmp_path))  # no server there
+    for line in (["drift"], ["reconcile"], ["heal", "ec2_instance:a"]):
+        result = pcf_cli(*line, "--target", "local")
+        assert result.code == 2, line
+        assert "--target" in result.err and "pcf local start" in result.err, line
+        assert "Traceback" not in result.err
+
+
+def test_heal_refuses_a_bad_wait(on_server: CliRunner) -> None:
+    result = on_server("heal", PCF_ID, "--target", "local", "--wait-seconds", "99999")
+
+    assert result.code == 2
+    assert "--wait-seconds" in result.err
