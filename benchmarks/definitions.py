@@ -1,4 +1,4 @@
-"""The quasiparticle definitions the benchmarks apply: independent instances and a 3-level tree."""
+"""The quasiparticle definitions the benchmarks apply: independent instances, trees, layered forests, fan-outs."""
 
 from __future__ import annotations
 
@@ -59,3 +59,32 @@ def tree(image_id: str, children: int = 9, grandchildren_each: int = 10) -> dict
 def tree_size(children: int = 9, grandchildren_each: int = 10) -> int:
     """How many particles ``tree`` makes."""
     return 1 + children + children * grandchildren_each
+
+
+def layered(image_id: str, widths: tuple[int, ...], name: str = "bench-layer") -> dict[str, Any]:
+    """Levels of ``widths[0]``, ``widths[1]``, ... instances: a forest of ``widths[0]`` trees.
+
+    Every width must be a multiple of the first. Each level is made of groups of ``widths[0]`` copies;
+    group ``j`` of a level names group ``j mod n`` of the level before (``n`` groups there), and groups of
+    the same size pair by index, so each instance has exactly one parent: (20, 40, 40) gives 20 roots with
+    2 children each, and each of those 1 child.
+    """
+    size = widths[0]
+    if any(width % size for width in widths):
+        raise ValueError(f"every width must be a multiple of the first: {widths}")
+    members: list[dict[str, Any]] = []
+    previous: list[str] = []
+    for level, width in enumerate(widths):
+        groups = [f"{name}-{level}-{j}" for j in range(width // size)]
+        for j, group in enumerate(groups):
+            parents = [f"{FLAVOR}:{previous[j % len(previous)]}"] if previous else None
+            members.append(instance(group, image_id, multiplier=size, parents=parents))
+        previous = groups
+    return quasiparticle(name, members)
+
+
+def fan_out(image_id: str, children: int, name: str = "bench-fan") -> dict[str, Any]:
+    """One root and ``children`` instances that all name it: 2 levels, ``1 + children`` particles."""
+    root = instance(f"{name}-root", image_id)
+    leaves = instance(f"{name}-leaf", image_id, multiplier=children, parents=[f"{FLAVOR}:{name}-root"])
+    return quasiparticle(name, [root, leaves])

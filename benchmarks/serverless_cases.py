@@ -1,0 +1,164 @@
+"""The serverless cases of ``python -m benchmarks``: Step Functions applies on the local cloud, ``import app``
+time and the deployment package. ``jobs`` lists them by name (for ``--case``); ``print_results`` prints them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks import import_bench, package_bench, sfn_cases, sfn_report
+
+DEFAULT_WIDTHS = (20, 40, 40)
+QUICK_WIDTHS = (2, 4, 4)
+DEFAULT_WAIT_SECONDS = 1
+DEFAULT_CONCURRENCY = 40
+DEFAULT_COMPARISON_SYNC_CHECK = 0.25
+HISTORY_SYNC_CHECK_SECONDS = 0.5
+"""The history case's ``.sync`` check interval: its histories do not depend on it, its wall time does."""
+TRANSITIONS_LONG_PENDING = 3.0
+DEFAULT_TRANSITION_PARTICLES, QUICK_TRANSITION_PARTICLES = 10, 3
+DEFAULT_HISTORY_STEPS, QUICK_HISTORY_STEPS = (10, 100), (10,)
+DEFAULT_HISTORY_PARTICLES, QUICK_HISTORY_PARTICLES = 1000, 20
+DEFAULT_HISTORY_BUDGET = 600.0
+DEFAULT_IMPORT_RUNS, QUICK_IMPORT_RUNS = 5, 3
+
+FLOOR_CASE = "sfn makespan 1 particle"
+IMPORT_CASE = "import app"
+PACKAGE_CASE = "package size"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named case: ``run()`` returns its result."""
+
+    name: str
+    run: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class ImportTimes:
+    times: list[import_bench.ImportTime]
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    built: package_bench.PackageSize | None
+    estimate: package_bench.PackageSize | None
+    made: str = ""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The serverless cases' options."""
+    group = parser.add_argument_group("serverless cases (Step Functions on the local cloud, import time, package)")
+    group.add_argument("--wait-seconds", type=int, default=DEFAULT_WAIT_SECONDS,
+                       help=f"the apply's wait_seconds between polls (integer, default {DEFAULT_WAIT_SECONDS})")
+    group.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                       help=f"particles of a level at once, 1..40 (default {DEFAULT_CONCURRENCY})")
+    group.add_argument("--sfn-widths", default=None, metavar="N,N,...",
+                       help="level widths of the makespan case, each a multiple of the first "
+                       f"(default {_text(DEFAULT_WIDTHS)}; {_text(QUICK_WIDTHS)} with --quick)")
+    group.add_argument("--sync-check-seconds", type=float, default=None, metavar="S",
+                       help="also run the makespan case with the .sync check every S s instead of the local "
+                       f"cloud's (default {DEFAULT_COMPARISON_SYNC_CHECK:g}; none with --quick; 0: no such run)")
+    group.add_argument("--history-particles", type=int, default=None,
+                       help=f"the largest history case (default {DEFAULT_HISTORY_PARTICLES}; "
+                       f"{QUICK_HISTORY_PARTICLES} with --quick)")
+    group.add_argument("--history-budget", type=float, default=DEFAULT_HISTORY_BUDGET, metavar="S",
+                       help="run the largest history case only if its estimated time fits S seconds "
+                       f"(default {DEFAULT_HISTORY_BUDGET:g})")
+    group.add_argument("--import-runs", type=int, default=None,
+                       help=f"fresh interpreters per module (default {DEFAULT_IMPORT_RUNS}; {QUICK_IMPORT_RUNS} "
+                       "with --quick)")
+    group.add_argument("--package", action="store_true",
+                       help="run `make package` first (network needed) and report build/package/deployment.zip")
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill in the ``--quick``-dependent defaults and reject impossible values."""
+    try:
+        widths = tuple(int(n) for n in args.sfn_widths.split(",")) if args.sfn_widths else None
+    except ValueError:
+        parser.error("--sfn-widths takes integers separated by commas, e.g. 20,40,40")
+    args.sfn_widths = widths or (QUICK_WIDTHS if args.quick else DEFAULT_WIDTHS)
+    if min(args.sfn_widths) < 1 or any(w % args.sfn_widths[0] for w in args.sfn_widths):
+        parser.error("--sfn-widths: every width must be a positive multiple of the first")
+    if args.sync_check_seconds is None:
+        args.sync_check_seconds = 0.0 if args.quick else DEFAULT_COMPARISON_SYNC_CHECK
+    if args.history_particles is None:
+        args.history_particles = QUICK_HISTORY_PARTICLES if args.quick else DEFAULT_HISTORY_PARTICLES
+    if args.import_runs is None:
+        args.import_runs = QUICK_IMPORT_RUNS if args.quick else DEFAULT_IMPORT_RUNS
+    if not 1 <= args.concurrency <= 40:
+        parser.error("--concurrency must be 1..40 (the apply's settings allow no more)")
+    if args.wait_seconds < 0 or args.sync_check_seconds < 0 or args.history_particles < 2 or args.import_runs < 1:
+        parser.error("--wait-seconds, --sync-check-seconds >= 0; --history-particles >= 2; --import-runs >= 1")
+
+
+def jobs(args: argparse.Namespace) -> list[Job]:
+    """The serverless cases, in the order they run."""
+    widths = args.sfn_widths
+    common = {"pending_seconds": args.pending_seconds, "wait_seconds": args.wait_seconds,
+              "concurrency": args.concurrency}
+    makespan = f"sfn makespan {_text(widths, '->')}"
+    chosen = [Job(FLOOR_CASE, lambda: sfn_cases.run_makespan(FLOOR_CASE, (1,), **common)),
+              Job(makespan, lambda: sfn_cases.run_makespan(makespan, widths, **common))]
+    if args.sync_check_seconds:
+        compared = f"{makespan}, sync check {args.sync_check_seconds:g} s"
+        chosen.append(Job(compared, lambda: sfn_cases.run_makespan(
+            compared, widths, sync_check_seconds=args.sync_check_seconds, **common)))
+    particles = QUICK_TRANSITION_PARTICLES if args.quick else DEFAULT_TRANSITION_PARTICLES
+    chosen.append(Job("sfn transitions", lambda: sfn_cases.run_transitions(
+        particles, long_pending_seconds=TRANSITIONS_LONG_PENDING, wait_seconds=max(1, args.wait_seconds),
+        concurrency=args.concurrency, sync_check_seconds=None)))
+    steps = QUICK_HISTORY_STEPS if args.quick else DEFAULT_HISTORY_STEPS
+    chosen.append(Job(f"sfn history 1->{args.history_particles - 1}", lambda: sfn_cases.run_history(
+        [n for n in steps if n < args.history_particles], args.history_particles,
+        budget_seconds=args.history_budget, concurrency=args.concurrency,
+        sync_check_seconds=HISTORY_SYNC_CHECK_SECONDS)))
+    chosen.append(Job(IMPORT_CASE, lambda: ImportTimes(import_bench.measure(args.import_runs))))
+    chosen.append(Job(PACKAGE_CASE, lambda: _package(args.package)))
+    return chosen
+
+
+def _package(make: bool) -> PackageResult:
+    made = package_bench.make_package() if make else ""
+    built = package_bench.built()
+    return PackageResult(built, None if built is not None else package_bench.estimate(), made)
+
+
+def _text(widths: tuple[int, ...], separator: str = ",") -> str:
+    return separator.join(str(w) for w in widths)
+
+
+def header(args: argparse.Namespace) -> str:
+    return (f"Step Functions cases: the deployed control plane (apply.asl.json, one particle.asl.json execution per "
+            f"particle) on the local cloud, real clock; pending phase {args.pending_seconds:g} s, wait_seconds "
+            f"{args.wait_seconds}, concurrency {args.concurrency}")
+
+
+def print_results(results: Mapping[str, Any]) -> None:
+    """Print whichever serverless results there are: makespan, transitions, history, import, package."""
+    values = list(results.values())
+    makespans = [r for r in values if isinstance(r, sfn_cases.MakespanResult)]
+    if makespans:
+        print()
+        print(sfn_report.makespan_table(makespans))
+        floor = next((r for r in makespans if r.floor), None)
+        if floor is not None:
+            print(sfn_report.contention_lines(floor, [r for r in makespans if not r.floor]))
+        for result in makespans:
+            print()
+            print(sfn_report.makespan_details(result))
+    printers: list[tuple[type, Callable[[Any], str]]] = [
+        (sfn_cases.TransitionsResult, sfn_report.transitions_report),
+        (sfn_cases.HistoryResult, sfn_report.history_report),
+        (ImportTimes, lambda r: sfn_report.import_report(r.times)),
+        (PackageResult, lambda r: sfn_report.package_report(r.built, r.estimate, r.made)),
+    ]
+    for kind, printer in printers:
+        for result in values:
+            if isinstance(result, kind):
+                print()
+                print(printer(result))

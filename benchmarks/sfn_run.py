@@ -1,0 +1,223 @@
+"""One ``apply`` execution of the deployed control plane on a fresh local cloud, with its whole history tree.
+
+The cloud runs on the real clock: instances really stay ``pending``, Wait states really wait (moto's Wait
+uses real time), and moto runs every execution and every Map iteration in its own thread of this process,
+so the makespan is wall time on this machine. The Lambda handlers run in-process too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.apply_bench import count_running, first_amazon_image
+from benchmarks.counting import ApiCallCounter, CallCounts
+from benchmarks.sfn_history import Tree, duration
+from benchmarks.sfn_probes import DescribeExecutionCalls, HandlerTimes, UnitCosts, unit_costs
+from pcf_local_cloud import LocalCloud, RealClock
+
+QUIET_ENVIRONMENT = {
+    "POWERTOOLS_METRICS_DISABLED": "1",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+}
+"""Set in this process before the handlers run, so that logging, metrics and tracing do not dominate."""
+APPLY = "apply"
+STATUS_POLL_SECONDS = 0.1
+"""How often the benchmark asks moto whether the execution ended (each ask costs CPU under the GIL)."""
+
+
+def quiet() -> None:
+    """Powertools and moto as quiet as they go: environment variables, Python logging levels, warnings."""
+    os.environ.update(QUIET_ENVIRONMENT)
+    for name in ("moto", "botocore", "boto3", "urllib3", "aws_lambda_powertools", "pcf-serverless"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+@dataclass
+class ExecutionRun:
+    """What one ``apply`` execution did and how long it took."""
+
+    status: str
+    output: Any
+    particles: int
+    level_sizes: list[int]
+    pending_seconds: float
+    wait_seconds: int
+    concurrency: int
+    wall_seconds: float
+    """``start_execution`` until ``describe_execution`` said it ended (polled every 0.1 s)."""
+    cpu_seconds: float
+    parent_arn: str
+    tree: Tree
+    running: int
+    peak_threads: int
+    sync_check_seconds: float
+    handlers: HandlerTimes
+    describe_calls: int
+    """``describe_execution`` calls moto's backend answered during the run, from any client."""
+    costs: UnitCosts
+    stdout_lines: int
+    """Lines the handlers printed to stdout (Powertools prints metrics every 100 values even when disabled)."""
+    calls: CallCounts
+    """AWS calls made through the cloud's client factory, by (service, operation, handler making it)."""
+
+    @property
+    def parent(self) -> list[Mapping[str, Any]]:
+        return list(self.tree[self.parent_arn])
+
+    @property
+    def makespan(self) -> float:
+        """The parent execution's first event to its last (history timestamps, millisecond resolution)."""
+        return duration(self.parent)
+
+    @property
+    def children(self) -> dict[str, list[Mapping[str, Any]]]:
+        return {arn: list(events) for arn, events in self.tree.items() if arn != self.parent_arn}
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED" and self.running == self.particles
+
+    @property
+    def sync_checks(self) -> int:
+        """``describe_execution`` calls made by waiting ``.sync`` Tasks (those through the factory taken out)."""
+        own = sum(self.calls.by_operation("stepfunctions").get("DescribeExecution", {}).values())
+        return max(0, self.describe_calls - own)
+
+
+class ThreadSampler:
+    """The most threads alive at once, sampled every ``interval`` seconds on a daemon thread."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.peak = threading.active_count()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-thread-sampler", daemon=True)
+
+    def __enter__(self) -> ThreadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, threading.active_count())
+
+
+def run_apply(
+    build: Callable[[str], dict[str, Any]],
+    *,
+    name: str,
+    pending_seconds: float,
+    wait_seconds: int,
+    concurrency: int,
+    max_polls: int = 200,
+    timeout_s: float = 1800.0,
+    sync_check_seconds: float | None = None,
+) -> ExecutionRun:
+    """Deploy the control plane into a fresh local cloud and run one ``apply`` of ``build(image_id)``.
+
+    A one-instance apply runs first, with no pending phase, so that one-off costs (the handlers' lazy
+    imports, moto's first use of each service) are not in the measured execution. ``sync_check_seconds``
+    overrides the local cloud's ``.sync`` check interval for this cloud only.
+    """
+    from pcf_control_plane import wiring
+    from pcf_local_cloud.control_plane import deploy_control_plane
+    from pcf_local_cloud.deployment import execution_tree_history
+
+    quiet()
+    printed = io.StringIO()
+    with LocalCloud(pending_seconds=0.0, volume_pending_seconds=0.0, clock=RealClock()) as cloud, \
+            contextlib.redirect_stdout(printed):
+        try:
+            if sync_check_seconds is not None:
+                set_sync_check_seconds(sync_check_seconds)
+            deployment = deploy_control_plane(cloud, environment=QUIET_ENVIRONMENT)
+            handlers = HandlerTimes()
+            handlers.install(cloud, deployment.function_names)
+            counter = ApiCallCounter(handlers.current)  # type: ignore[arg-type]  # the phase is the handler
+            cloud.client_factory.add_hook(counter.hook)
+            image_id = first_amazon_image(cloud)
+            _warm_up(deployment, image_id)
+            handlers.reset()
+            counter.reset()
+            cloud.pending_seconds = pending_seconds
+            cloud.volume_pending_seconds = pending_seconds
+            request = {"definition": build(image_id), "desired_state": "running", "wait_seconds": wait_seconds,
+                       "max_polls": max_polls, "concurrency": concurrency}
+            with ThreadSampler() as threads, DescribeExecutionCalls().installed() as describes:
+                cpu_started = time.process_time()
+                started = time.monotonic()
+                result = deployment.run_execution(APPLY, request, name=name, timeout_s=timeout_s,
+                                                  poll=STATUS_POLL_SECONDS)
+                wall = time.monotonic() - started
+                cpu = time.process_time() - cpu_started
+            calls = counter.snapshot()
+            sfn = cloud.client("stepfunctions")
+            arn = deployment.execution_arn(APPLY, name)
+            tree = execution_tree_history(sfn, arn)
+            running = count_running(cloud) - 1  # the warm-up instance
+            costs = unit_costs(sfn, arn, _definitions(sfn, deployment.state_machine_arns))
+            check = current_sync_check_seconds()
+        finally:
+            wiring.reset()
+    levels = _level_sizes(tree[arn])
+    return ExecutionRun(
+        status=result.status, output=result.output, particles=sum(levels), level_sizes=levels,
+        pending_seconds=pending_seconds, wait_seconds=wait_seconds, concurrency=concurrency,
+        wall_seconds=wall, cpu_seconds=cpu, parent_arn=arn, tree=tree, running=running,
+        peak_threads=threads.peak, sync_check_seconds=check, handlers=handlers, describe_calls=describes.count,
+        costs=costs, stdout_lines=printed.getvalue().count("\n"), calls=calls,
+    )
+
+
+def current_sync_check_seconds() -> float:
+    """How often a waiting ``.sync`` Task asks moto whether its child execution ended (the local cloud sets it)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+    return float(state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK)
+
+
+def set_sync_check_seconds(seconds: float) -> None:
+    """Override the ``.sync`` check interval inside a started local cloud (its patch set restores it on exit)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds
+
+
+def _warm_up(deployment: Any, image_id: str) -> None:
+    from benchmarks.definitions import instance
+
+    request = {"definition": instance("bench-warm-up", image_id), "desired_state": "running",
+               "wait_seconds": 0, "max_polls": 10}
+    result = deployment.run_execution(APPLY, request, name="bench-warm-up", timeout_s=120.0, poll=0.05)
+    if result.status != "SUCCEEDED":
+        raise RuntimeError(f"the warm-up execution ended {result.status}: {result.output}")
+
+
+def _definitions(sfn: Any, machine_arns: Mapping[str, str]) -> dict[str, str]:
+    return {key: sfn.describe_state_machine(stateMachineArn=arn)["definition"] for key, arn in machine_arns.items()}
+
+
+def _level_sizes(parent: list[Mapping[str, Any]]) -> list[int]:
+    """The size of each level the plan made (from the ``Plan`` step's output in the parent history)."""
+    for event in parent:
+        if event["type"] == "LambdaFunctionSucceeded":
+            plan = json.loads(event["lambdaFunctionSucceededEventDetails"]["output"])
+            if "phases" in plan:
+                return [len(level) for phase in plan["phases"] for level in phase["levels"]]
+    return []
