@@ -68,6 +68,17 @@ def _traced(handler: Handler) -> Handler:
     return call
 
 
+def _metrics_on() -> bool:
+    """Off with ``POWERTOOLS_METRICS_DISABLED`` (the local cloud in the CLI, benchmarks)."""
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() not in ("1", "true")
+
+
+def _add_metric(name: str, unit: MetricUnit, value: float) -> None:
+    """``metrics.add_metric`` unless metrics are off: Powertools would still print them every 100 values."""
+    if _metrics_on():
+        metrics.add_metric(name, unit, value)
+
+
 def _correlate(event: dict[str, Any]) -> None:
     """The execution (name or ARN) is the correlation id of every log line of this invocation."""
     execution = str(event.get("execution", ""))
@@ -83,14 +94,15 @@ def step(name: str) -> Callable[[Step], Step]:
         @functools.wraps(function)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             _correlate(event)
-            metrics.add_metadata("step", name)
+            if _metrics_on():
+                metrics.add_metadata("step", name)
             started = time.perf_counter()
             try:
                 result = function(event)
             except Exception as error:
                 from pcf_control_plane.aws_errors import retryable_error
 
-                metrics.add_metric("StepErrors", MetricUnit.Count, 1)
+                _add_metric("StepErrors", MetricUnit.Count, 1)
                 retryable = retryable_error(error)
                 logger.warning("step failed", extra={"step": name, "error": type(retryable or error).__name__,
                                                      "reason": str(error)})
@@ -98,10 +110,12 @@ def step(name: str) -> Callable[[Step], Step]:
                     raise retryable from error
                 raise
             finally:
-                metrics.add_metric("StepDuration", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
+                _add_metric("StepDuration", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
+                if _metrics_on():
+                    metrics.flush_metrics()  # one EMF document per invocation, as Powertools' log_metrics does
             return result
 
-        return app.lambda_function(name=name)(metrics.log_metrics(_traced(handler)))
+        return app.lambda_function(name=name)(_traced(handler))
 
     return register
 
@@ -141,7 +155,7 @@ def _transition(action: str, event: dict[str, Any]) -> dict[str, Any]:
     from pcf_control_plane.wiring import control_plane
 
     result = control_plane().transition(parse(TransitionInput, {**event, "action": action}))
-    metrics.add_metric("Transitions", MetricUnit.Count, 1)
+    _add_metric("Transitions", MetricUnit.Count, 1)
     logger.info("transition", extra={"action": action, "generation": result.generation})
     return result.model_dump()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pcf_local_cloud.clock import VirtualClock
+from pcf_local_cloud.server_client import start_server, stop_server
 from tests.cli.cli_support import CliRunner, CliTestParticle, MemoryCloud
 
 
@@ -30,3 +31,22 @@ def pcf_cli(tmp_path: Path, memory: MemoryCloud, clock: VirtualClock) -> CliRunn
 def sfn_cli(tmp_path: Path, clock: VirtualClock) -> CliRunner:
     """Runs the CLI with its default engine (Step Functions): pass it a real ``LocalCloud`` (``cloud=``)."""
     return CliRunner(tmp_path, clock, engine=None)
+
+
+@pytest.fixture(scope="module")
+def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A local server (``pcf local start``, pending 0) of the test module's own, stopped after it."""
+    directory = tmp_path_factory.mktemp("server") / "local"
+    directory.mkdir()
+    start_server(directory, 0, timeout_s=120)
+    try:
+        yield directory
+    finally:
+        stop_server(directory, timeout_s=5)
+
+
+@pytest.fixture
+def on_server(server_dir: Path, monkeypatch: pytest.MonkeyPatch, sfn_cli: CliRunner) -> CliRunner:
+    """The CLI with the module's server as the local target."""
+    monkeypatch.setenv("PCF_LOCAL_DIR", str(server_dir))
+    return sfn_cli

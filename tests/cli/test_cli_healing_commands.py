@@ -5,32 +5,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pcf_local_cloud.server_client import find_server, start_server, stop_server
+from pcf_local_cloud.server_client import find_server
 from tests.cli.cli_support import CliRunner
 
 PCF_ID = "ec2_instance:lonely"
-
-
-@pytest.fixture(scope="module")
-def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    directory = tmp_path_factory.mktemp("healing-server") / "local"
-    directory.mkdir()
-    start_server(directory, 0, timeout_s=120)
-    try:
-        yield directory
-    finally:
-        stop_server(directory, timeout_s=5)
-
-
-@pytest.fixture
-def on_server(server_dir: Path, monkeypatch: pytest.MonkeyPatch, sfn_cli: CliRunner) -> CliRunner:
-    monkeypatch.setenv("PCF_LOCAL_DIR", str(server_dir))
-    return sfn_cli
 
 
 def wait_for_state(ec2: object, instance_id: str, state: str, limit: float = 10.0) -> None:

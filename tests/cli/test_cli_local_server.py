@@ -3,30 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from pcf_local_cloud.server_client import start_server, stop_server
 from tests.cli.cli_support import CliRunner
-
-
-@pytest.fixture(scope="module")
-def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    directory = tmp_path_factory.mktemp("server") / "local"
-    directory.mkdir()
-    start_server(directory, 0, timeout_s=120)
-    try:
-        yield directory
-    finally:
-        stop_server(directory, timeout_s=5)
-
-
-@pytest.fixture
-def on_server(server_dir: Path, monkeypatch: pytest.MonkeyPatch, sfn_cli: CliRunner) -> CliRunner:
-    monkeypatch.setenv("PCF_LOCAL_DIR", str(server_dir))
-    return sfn_cli
 
 
 def test_run_status_history_and_terminate_are_separate_commands_on_one_cloud(

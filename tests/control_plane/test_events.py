@@ -15,6 +15,7 @@ import pytest
 from pcf_control_plane import wiring
 from pcf_local_cloud.control_plane import deploy_control_plane
 from pcf_local_cloud.deployment import execution_history
+from tests.support.executions import finished
 
 ACCOUNT = "123456789012"
 FUNCTION = "pcf-serverless-dev-on_ec2_event"
@@ -61,15 +62,6 @@ def instance_id_of(pcf_id: str) -> str:
     observation = wiring.control_plane().store.get_observation(pcf_id)
     assert observation is not None and observation.resource_id
     return observation.resource_id
-
-
-def wait_for(sfn: Any, arn: str) -> str:
-    for _ in range(600):
-        status = sfn.describe_execution(executionArn=arn)["status"]
-        if status != "RUNNING":
-            return status
-        time.sleep(0.02)
-    raise AssertionError(f"{arn} still running")
 
 
 def later(seconds: float) -> float:
@@ -122,7 +114,7 @@ def test_one_drift_starts_exactly_one_healing_execution_which_heals(
     assert again["status"] == "stale"
     heals = heal_executions(cloud, deployment)
     assert [e["name"] for e in heals] == [f"heal-{event['id']}"]
-    assert wait_for(cloud.client("stepfunctions"), heals[0]["executionArn"]) == "SUCCEEDED"
+    assert finished(cloud.client("stepfunctions"), heals[0]["executionArn"]) == "SUCCEEDED"
     [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
     assert reservation["Instances"][0]["State"]["Name"] == "running"
     history = wiring.control_plane().store.list_history("ec2_instance:three", newest_first=False)
@@ -152,7 +144,7 @@ def test_a_healed_master_is_followed_by_its_workers(deployment: Any, cloud: Any,
     result = deliver(cloud, ec2_event(boss, "stopped", later(60)))
     assert result["heal"]["status"] == "started"
     sfn = cloud.client("stepfunctions")
-    assert wait_for(sfn, result["heal"]["execution"]) == "SUCCEEDED"
+    assert finished(sfn, result["heal"]["execution"]) == "SUCCEEDED"
     outputs = [json.loads(e["lambdaFunctionSucceededEventDetails"]["output"])
                for e in execution_history(sfn, result["heal"]["execution"]) if e["type"] == "LambdaFunctionSucceeded"]
     [plan] = [output for output in outputs if "phases" in output]

@@ -4,7 +4,6 @@ batched read, recorded, then reverted by a healing execution or only reported, p
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 
 from pcf_control_plane import wiring
 from pcf_local_cloud.control_plane import deploy_control_plane
+from tests.support.executions import finished
 
 FUNCTION = "pcf-serverless-dev-reconcile"
 
@@ -57,13 +57,7 @@ def instance_id_of(pcf_id: str) -> str:
 
 
 def finish(cloud: Any, arn: str) -> str:
-    sfn = cloud.client("stepfunctions")
-    for _ in range(600):
-        status = sfn.describe_execution(executionArn=arn)["status"]
-        if status != "RUNNING":
-            return status
-        time.sleep(0.02)
-    raise AssertionError(f"{arn} still running")
+    return finished(cloud.client("stepfunctions"), arn)
 
 
 def described(ec2: Any, instance_id: str) -> dict[str, Any]:
