@@ -20,9 +20,7 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 LAMBDA_LIMIT_SECONDS = 15 * 60
@@ -64,11 +62,15 @@ def quiet() -> None:
 
 
 def ec2_event(instance_id: str, state: str, at: float) -> dict[str, Any]:
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "EC2 Instance State-change Notification",
-            "source": "aws.ec2", "account": "123456789012",
-            "time": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
-            "resources": [f"arn:aws:ec2:us-east-1:123456789012:instance/{instance_id}"],
-            "detail": {"instance-id": instance_id, "state": state}}
+    """An instance state change as EventBridge delivers it, built as the local cloud builds its own."""
+    from pcf_local_cloud.ec2_events import ec2_arn
+    from pcf_local_cloud.event_bus import aws_event, envelope
+
+    account = "123456789012"
+    return aws_event(envelope(account=account, region="us-east-1", source="aws.ec2",
+                              detail_type="EC2 Instance State-change Notification",
+                              detail={"instance-id": instance_id, "state": state},
+                              resources=[ec2_arn("us-east-1", account, f"instance/{instance_id}")], time=at))
 
 
 def invoke(cloud: Any, function: str, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -143,6 +145,7 @@ def reconcile_case(cloud: Any, counter: ServiceCalls, count: int) -> dict[str, A
     """Two passes over ``count`` particles (the first fills snapshots; the second is the steady state), with
     a stopped instance and a changed type to find."""
     from pcf_control_plane import wiring
+    from pcf_control_plane.aws_events import reconcile_request
 
     store = wiring.control_plane().store
     started = time.perf_counter()
@@ -157,10 +160,7 @@ def reconcile_case(cloud: Any, counter: ServiceCalls, count: int) -> dict[str, A
             ec2.stop_instances(InstanceIds=[first_id])
             ec2.modify_instance_attribute(InstanceId=second_id, InstanceType={"Value": "t3.large"})
         counter.take()
-        body, elapsed = invoke(cloud, "reconcile", {
-            "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-11-22T00:00:00Z", "region": "us-east-1", "resources": [],
-            "detail": {}})
+        body, elapsed = invoke(cloud, "reconcile", reconcile_request("123456789012", "us-east-1"))
         calls = counter.take()
         calls.pop("lambda", None)
         passes.append({"seconds": elapsed, "calls": dict(calls), "drifted": len(body["drifted"]),

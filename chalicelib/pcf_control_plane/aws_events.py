@@ -6,7 +6,8 @@ when it is malformed: a forged or misrouted event never touches the store.
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -97,3 +98,11 @@ def volume_change(event: AwsEvent) -> tuple[str, str]:
     if status is None:
         raise RefusedEvent(f"unknown EBS notification result {detail.result!r}")
     return volumes[0], status
+
+
+def reconcile_request(account: str, region: str, *, act: bool = True, now: datetime | None = None) -> dict[str, Any]:
+    """The event EventBridge's schedule sends the ``reconcile`` Lambda, for invoking it on demand (``act``
+    false: a dry run that records nothing and starts nothing)."""
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": SCHEDULED_EVENT, "source": SCHEDULE_SOURCE,
+            "account": account, "time": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": region, "resources": [], "detail": {} if act else {"act": False}}

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,6 +13,8 @@ import pytest
 from pcf_control_plane import wiring
 from pcf_local_cloud.control_plane import deploy_control_plane
 from pcf_local_cloud.deployment import execution_history
+from pcf_local_cloud.ec2_events import ec2_arn
+from pcf_local_cloud.event_bus import aws_event, envelope
 from tests.support.executions import finished
 
 ACCOUNT = "123456789012"
@@ -42,13 +42,13 @@ def apply(deployment: Any, definition: dict[str, Any], name: str) -> Any:
     return result
 
 
-def ec2_event(instance_id: str, state: str, at: float, *, event_id: str | None = None, source: str = "aws.ec2",
+def ec2_event(instance_id: str, state: str, at: float, *, source: str = "aws.ec2",
               account: str = ACCOUNT) -> dict[str, Any]:
-    return {"version": "0", "id": event_id or str(uuid.uuid4()),
-            "detail-type": "EC2 Instance State-change Notification", "source": source, "account": account,
-            "time": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
-            "resources": [f"arn:aws:ec2:us-east-1:{account}:instance/{instance_id}"],
-            "detail": {"instance-id": instance_id, "state": state}}
+    """An instance state change as EventBridge delivers it, built as the local cloud builds its own."""
+    return aws_event(envelope(account=account, region="us-east-1", source=source,
+                              detail_type="EC2 Instance State-change Notification",
+                              detail={"instance-id": instance_id, "state": state},
+                              resources=[ec2_arn("us-east-1", account, f"instance/{instance_id}")], time=at))
 
 
 def deliver(cloud: Any, event: dict[str, Any]) -> dict[str, Any]:

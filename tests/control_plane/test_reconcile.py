@@ -4,13 +4,13 @@ batched read, recorded, then reverted by a healing execution or only reported, p
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from pcf_control_plane import wiring
+from pcf_control_plane.aws_events import reconcile_request
 from pcf_local_cloud.control_plane import deploy_control_plane
 from tests.support.executions import finished
 
@@ -42,10 +42,7 @@ def bring_up(deployment: Any, definition: dict[str, Any], name: str) -> None:
 
 
 def reconcile(cloud: Any, act: bool = True) -> dict[str, Any]:
-    event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-             "account": "123456789012", "time": "2026-11-22T00:00:00Z", "region": "us-east-1",
-             "resources": ["arn:aws:events:us-east-1:123456789012:rule/pcf-serverless-dev-reconcile-event"],
-             "detail": {} if act else {"act": False}}
+    event = reconcile_request("123456789012", "us-east-1", act=act)
     response = cloud.client("lambda").invoke(FunctionName=FUNCTION, Payload=json.dumps(event).encode())
     payload = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, payload

@@ -18,6 +18,7 @@ from tests.local_cloud.fixtures.event_recorder import (
     EC2_STATE_CHANGE,
     EPOCH,
     Recorder,
+    function_arn,
     recording_function,
     rule_to,
     run_instance,
@@ -40,10 +41,6 @@ def recorder(events_lc: LocalCloud) -> Recorder:
     recorder = recording_function(events_lc, "on-ec2")
     rule_to(events_lc, "ec2-states", function_arn(events_lc, "on-ec2"), pattern=EC2_STATE_CHANGE)
     return recorder
-
-
-def function_arn(cloud: LocalCloud, name: str) -> str:
-    return str(cloud.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"])
 
 
 def test_run_instances_emits_pending_then_running_when_the_phase_ends(

@@ -9,7 +9,14 @@ from botocore.exceptions import ClientError
 
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
-from tests.local_cloud.fixtures.event_recorder import EBS_NOTIFICATION, EPOCH, Recorder, recording_function, rule_to
+from tests.local_cloud.fixtures.event_recorder import (
+    EBS_NOTIFICATION,
+    EPOCH,
+    Recorder,
+    function_arn,
+    recording_function,
+    rule_to,
+)
 
 ZONE = "us-east-1a"
 ACCOUNT = "123456789012"
@@ -25,8 +32,7 @@ def ebs_lc(clock: VirtualClock) -> Iterator[LocalCloud]:
 @pytest.fixture
 def recorder(ebs_lc: LocalCloud) -> Recorder:
     recorder = recording_function(ebs_lc, "on-ebs")
-    arn = ebs_lc.client("lambda").get_function(FunctionName="on-ebs")["Configuration"]["FunctionArn"]
-    rule_to(ebs_lc, "ebs", arn, pattern=EBS_NOTIFICATION)
+    rule_to(ebs_lc, "ebs", function_arn(ebs_lc, "on-ebs"), pattern=EBS_NOTIFICATION)
     return recorder
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from pcf.cli.stages import read_stage
 from pcf.cli.store_commands import EPHEMERAL_STORE
 from pcf.cli.targets import Target, TargetSettings
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_control_plane.aws_events import reconcile_request
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -40,14 +40,6 @@ def lasting(target: Target) -> Target:
     return target
 
 
-def scheduled_event(account: str, region: str, act: bool, now: datetime | None = None) -> dict[str, Any]:
-    """The event EventBridge's schedule sends the ``reconcile`` Lambda (``act: false``: a dry run)."""
-    at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": account, "time": at, "region": region, "resources": [],
-            "detail": {} if act else {"act": False}}
-
-
 def invoke_reconcile(target: Target, stage: str, act: bool) -> dict[str, Any]:
     """Invoke the stage's ``reconcile`` function on ``target``; its report."""
     function = f"{read_stage(stage).stack_name}-reconcile"
@@ -56,9 +48,9 @@ def invoke_reconcile(target: Target, stage: str, act: bool) -> dict[str, Any]:
     except Exception:  # the account is informative only; the function checks no schedule's account
         account = ""
     client = target.client_factory.client("lambda")
+    request = reconcile_request(account, target.region, act=act)
     try:
-        response = client.invoke(FunctionName=function, Payload=json.dumps(scheduled_event(account, target.region,
-                                                                                             act)).encode())
+        response = client.invoke(FunctionName=function, Payload=json.dumps(request).encode())
     except client.exceptions.ResourceNotFoundException:
         raise DefinitionError("--stage", f"no function {function} on {target.name} in {target.region}: deploy the "
                                          "stage (docs/deploying.md), or pass --stage") from None
