@@ -18,7 +18,8 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +80,24 @@ def _add_metric(name: str, unit: MetricUnit, value: float) -> None:
         metrics.add_metric(name, unit, value)
 
 
-def _correlate(event: dict[str, Any]) -> None:
-    """The execution (name or ARN) is the correlation id of every log line of this invocation."""
-    execution = str(event.get("execution", ""))
-    logger.set_correlation_id(execution.rsplit(":", 1)[-1] or None)
-    logger.append_keys(pcf_id=event.get("pcf_id"))
+@contextmanager
+def log_keys(correlation_id: str | None, **keys: Any) -> Iterator[None]:
+    """``correlation_id`` and ``keys`` on every log line of this invocation, in this thread only, and the
+    keys before it put back after: the local cloud runs handlers side by side in threads, and delivers an
+    EC2 event inside the call that caused it, so no invocation may take over another's keys."""
+    saved = dict(logger.thread_safe_get_current_keys())
+    logger.thread_safe_clear_keys()
+    logger.thread_safe_append_keys(correlation_id=correlation_id, **keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_clear_keys()
+        logger.thread_safe_append_keys(**saved)
+
+
+def _correlation_of(event: dict[str, Any]) -> str | None:
+    """The execution's name (the last part of its ARN): the correlation id of a step's log lines."""
+    return str(event.get("execution", "")).rsplit(":", 1)[-1] or None
 
 
 def step(name: str) -> Callable[[Step], Step]:
@@ -93,31 +107,36 @@ def step(name: str) -> Callable[[Step], Step]:
     def register(function: Step) -> Step:
         @functools.wraps(function)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            _correlate(event)
-            if _metrics_on():
-                metrics.add_metadata("step", name)
-            started = time.perf_counter()
-            try:
-                result = function(event)
-            except Exception as error:
-                from pcf_control_plane.aws_errors import retryable_error
-
-                _add_metric("StepErrors", MetricUnit.Count, 1)
-                retryable = retryable_error(error)
-                logger.warning("step failed", extra={"step": name, "error": type(retryable or error).__name__,
-                                                     "reason": str(error)})
-                if retryable is not None:
-                    raise retryable from error
-                raise
-            finally:
-                _add_metric("StepDuration", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
-                if _metrics_on():
-                    metrics.flush_metrics()  # one EMF document per invocation, as Powertools' log_metrics does
-            return result
+            with log_keys(_correlation_of(event), pcf_id=event.get("pcf_id")):
+                return _run(name, function, event)
 
         return app.lambda_function(name=name)(_traced(handler))
 
     return register
+
+
+def _run(name: str, function: Step, event: dict[str, Any]) -> dict[str, Any]:
+    """One step invocation: its metrics, and a failure logged and renamed when AWS throttled or failed."""
+    if _metrics_on():
+        metrics.add_metadata("step", name)
+    started = time.perf_counter()
+    try:
+        result = function(event)
+    except Exception as error:
+        from pcf_control_plane.aws_errors import retryable_error
+
+        _add_metric("StepErrors", MetricUnit.Count, 1)
+        retryable = retryable_error(error)
+        logger.warning("step failed", extra={"step": name, "error": type(retryable or error).__name__,
+                                             "reason": str(error)})
+        if retryable is not None:
+            raise retryable from error
+        raise
+    finally:
+        _add_metric("StepDuration", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
+        if _metrics_on():
+            metrics.flush_metrics()  # one EMF document per invocation, as Powertools' log_metrics does
+    return result
 
 
 @step("validate")
@@ -156,7 +175,7 @@ def _transition(action: str, event: dict[str, Any]) -> dict[str, Any]:
 
     result = control_plane().transition(parse(TransitionInput, {**event, "action": action}))
     _add_metric("Transitions", MetricUnit.Count, 1)
-    logger.info("transition", extra={"action": action, "generation": result.generation})
+    logger.info("transition", extra={"action": action, "generation": result.generation, "state": result.state})
     return result.model_dump()
 
 
@@ -241,11 +260,15 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
 @app.on_cw_event(EC2_EVENTS, name="on_ec2_event")
 def on_ec2_event(event: CloudWatchEvent) -> dict[str, Any]:
     """An EC2 instance state change or EBS volume notification: record it; heal a drifted particle."""
+    raw = event.to_dict()
+    with log_keys(str(raw.get("id") or "") or None):
+        return _on_ec2_event(raw, event.context.invoked_function_arn)
+
+
+def _on_ec2_event(raw: dict[str, Any], function_arn: str) -> dict[str, Any]:
     from pcf_control_plane.wiring import event_sync
 
-    raw = event.to_dict()
-    logger.set_correlation_id(str(raw.get("id") or "") or None)
-    result = event_sync(event.context.invoked_function_arn).handle(raw)
+    result = event_sync(function_arn).handle(raw)
     _count(f"Events{result.status.capitalize()}")
     if result.heal is not None and result.heal.status == "started":
         _count("HealsStarted")
@@ -265,13 +288,17 @@ def _count(name: str, value: float = 1) -> None:
 def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
     """Every managed particle read in batches; drift recorded, then reverted or reported per its policy.
     Invoked with ``{"detail": {"act": false}}`` it only reports (``pcf drift``)."""
-    from pcf_control_plane.wiring import reconciler
-
     raw = event.to_dict()
     run = str(raw.get("id") or "manual")
-    logger.set_correlation_id(run)
+    with log_keys(run):
+        return _reconcile(run, raw, event.context.invoked_function_arn)
+
+
+def _reconcile(run: str, raw: dict[str, Any], function_arn: str) -> dict[str, Any]:
+    from pcf_control_plane.wiring import reconciler
+
     act = (raw.get("detail") or {}).get("act", True) is not False
-    report = reconciler(event.context.invoked_function_arn).run(f"reconcile:{run}", act=act)
+    report = reconciler(function_arn).run(f"reconcile:{run}", act=act)
     _count("ReconciledParticles", report.particles)
     _count("DriftedParticles", len(report.drifted))
     logger.info("reconciled", extra={"particles": report.particles, "drifted": len(report.drifted),

@@ -102,9 +102,13 @@ class TransitionInput(ParticleStep):
 
 
 class TransitionOutput(_Message):
+    """The transition carried out, and the state it left the particle in (absent when that read failed)."""
+
     pcf_id: str
     action: TransitionName
     generation: int
+    state: Literal["running", "stopped", "terminated", "pending"] | None = None
+    resource_id: str | None = None
 
 
 class LeaseInput(ParticleStep):

@@ -20,6 +20,7 @@ from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.quasiparticle import Quasiparticle
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.tag_specifications import deployment_name
+from pcf_control_plane.aws_errors import retryable_error
 from pcf_control_plane.errors import LeaseHeldError
 from pcf_control_plane.heal_plan import plan_heal, policy
 from pcf_control_plane.inherit import EXPORTS, exported_values, exports_by_parent, stored_parent_view
@@ -125,22 +126,7 @@ class ControlPlane:
             equivalent = particle.is_state_definition_equivalent()
         decision = decide(observed, desired, definition_equivalent=equivalent, protection=particle.protection,
                           equivalent_states=particle.equivalent_states)
-        resource_id = resource_id_of(particle)
-        previous = self.store.get_observation(step.pcf_id)
-        snapshot = observation_snapshot(particle)
-        snapshot[LAST_RESOURCE] = resource_id or (previous.snapshot.get(LAST_RESOURCE) if previous else None)
-        if spec.exports:
-            snapshot[EXPORTS] = exported_values(particle, spec.exports)
-        # The step holds the lease and reads the cloud itself: its reading is the newest, even when the clock
-        # has not moved since the last one (equal times are refused by the store's newer-wins rule).
-        observed_at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
-        self.store.record_observation(step.pcf_id, Observation(
-            state=observed.name, observed_at=observed_at, resource_id=resource_id,
-            snapshot=snapshot, cause=step.execution,
-        ))
-        if previous is None or previous.state != observed.name:
-            self.store.add_history(step.pcf_id, HistoryKind.observation,
-                                   {"state": observed.name, "resource_id": resource_id}, step.execution)
+        resource_id = self._record(step, spec, particle, self.store.get_observation(step.pcf_id))
         return SyncOutput(pcf_id=step.pcf_id, state=observed.name, action=decision.action.value,
                           reason=decision.reason, resource_id=resource_id)
 
@@ -158,7 +144,47 @@ class ControlPlane:
         if creates:
             detail["created"] = True
         self.store.add_history(request.pcf_id, HistoryKind.transition, detail, request.execution)
-        return TransitionOutput(pcf_id=request.pcf_id, action=request.action, generation=spec.generation)
+        output = TransitionOutput(pcf_id=request.pcf_id, action=request.action, generation=spec.generation)
+        return self._observe_after(request, spec, particle, last, output)
+
+    def _observe_after(self, request: TransitionInput, spec: ParticleSpec, particle: Particle,
+                       previous: Observation | None, output: TransitionOutput) -> TransitionOutput:
+        """The state the transition left the particle in (``pending`` as a rule), stored at once: the
+        resource id is known to event handling before its first event, and followers see the change without
+        waiting a poll. Best effort: when AWS throttles this read, the next sync records it instead of the
+        whole (already done) transition being retried."""
+        try:
+            particle.sync_state()
+            resource_id = self._record(request, spec, particle, previous)
+        except Exception as error:
+            if retryable_error(error) is None:
+                raise
+            return output
+        state = particle.state
+        return output.model_copy(update={"state": state.name if state else None, "resource_id": resource_id})
+
+    def _record(self, step: ParticleStep, spec: ParticleSpec, particle: Particle,
+                previous: Observation | None) -> str | None:
+        """Store what ``particle`` was just seen as (newer wins) and a history item when its state changed;
+        its resource id."""
+        observed = particle.state
+        assert observed is not None
+        resource_id = resource_id_of(particle)
+        snapshot = observation_snapshot(particle)
+        snapshot[LAST_RESOURCE] = resource_id or (previous.snapshot.get(LAST_RESOURCE) if previous else None)
+        if spec.exports:
+            snapshot[EXPORTS] = exported_values(particle, spec.exports)
+        # The step holds the lease and reads the cloud itself: its reading is the newest, even when the clock
+        # has not moved since the last one (equal times are refused by the store's newer-wins rule).
+        observed_at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
+        self.store.record_observation(step.pcf_id, Observation(
+            state=observed.name, observed_at=observed_at, resource_id=resource_id,
+            snapshot=snapshot, cause=step.execution,
+        ))
+        if previous is None or previous.state != observed.name:
+            self.store.add_history(step.pcf_id, HistoryKind.observation,
+                                   {"state": observed.name, "resource_id": resource_id}, step.execution)
+        return resource_id
 
     # -- leases ---------------------------------------------------------------------------------
     def acquire_lease(self, request: LeaseInput) -> LeaseOutput:

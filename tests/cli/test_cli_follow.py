@@ -135,6 +135,23 @@ def test_a_poll_reads_only_what_is_new_and_skips_finished_particle_executions() 
     assert PARENT not in {arn for arn, _ in sfn.calls}, "nothing ended since the parent was last read"
 
 
+def test_the_state_a_transition_left_shows_at_once_and_once() -> None:
+    sfn = a_running_apply()
+    follower = ExecutionFollower(sfn, PARENT, sleep=lambda s: None)
+    follower.poll()
+    follower.poll()
+
+    worker = sfn.histories[child_arn("w")]
+    worker.task("Start", {"pcf_id": WORKER, "action": "start", "generation": 1, "state": "pending",
+                          "resource_id": "i-0def"})
+    worker.task("Sync", sync(WORKER, "pending", "wait", "pending", "i-0def"))
+    found = follower.poll()
+
+    assert lines(found) == [("transition", WORKER, "terminated -> running"), ("observed", WORKER, "pending")]
+    assert found[1].resource_id == "i-0def"
+    assert found[1].at == found[0].at, "seen when the transition returned, not a poll later"
+
+
 def test_the_parent_is_read_after_a_particle_execution_ends() -> None:
     sfn = a_running_apply()
     follower = ExecutionFollower(sfn, PARENT, sleep=lambda s: None, parent_every=100)

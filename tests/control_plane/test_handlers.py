@@ -15,6 +15,7 @@ from pcf_control_plane import wiring
 from pcf_control_plane.errors import ExecutionInputError, LeaseHeldError, ThrottlingError
 from pcf_control_plane.settings import Settings, SettingsError
 from pcf_control_plane.store.table import create_table
+from tests.support.logs import captured_log_lines
 
 STAGE = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
 DEV = STAGE["stages"]["dev"]["environment_variables"]
@@ -45,7 +46,13 @@ def test_plan_sync_start_through_the_lambdas(lambdas: Client, ami_id: str, ec2: 
     step = {"pcf_id": "ec2_instance:web", "execution": execution}
     assert invoke(lambdas, "acquire_lease", step)["held"] is True
     assert invoke(lambdas, "sync_state", step)["action"] == "start"
-    assert invoke(lambdas, "start", step) == {"pcf_id": "ec2_instance:web", "action": "start", "generation": 1}
+    with captured_log_lines() as lines:
+        started = invoke(lambdas, "start", step)
+    [launched] = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert started == {"pcf_id": "ec2_instance:web", "action": "start", "generation": 1, "state": "running",
+                       "resource_id": launched["InstanceId"]}, "instant transitions: running at once"
+    [logged] = [line for line in lines if line["message"] == "transition"]
+    assert (logged["correlation_id"], logged["pcf_id"], logged["state"]) == ("run-1", "ec2_instance:web", "running")
     synced = invoke(lambdas, "sync_state", step)
     assert (synced["state"], synced["action"]) == ("running", "done")
     assert synced["resource_id"].startswith("i-")

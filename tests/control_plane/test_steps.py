@@ -6,8 +6,10 @@ import base64
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from pcf.core.pcf_exceptions import DefinitionError, UnknownFlavorError
+from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf_control_plane.errors import LeaseHeldError, UnknownParticleError
 from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput, TransitionInput
 from pcf_control_plane.steps import ControlPlane
@@ -64,6 +66,24 @@ def live_instances(ec2: Any, name: str) -> list[dict[str, Any]]:
     return [i for r in reservations for i in r["Instances"]]
 
 
+def throttle_read_backs(monkeypatch: pytest.MonkeyPatch, code: str = "RequestLimitExceeded",
+                        status: int = 503) -> list[str]:
+    """Every instance read after the first answers EC2's error ``code`` (throttling unless told); the pcf_ids
+    read, in order."""
+    reads: list[str] = []
+    real_sync = EC2Instance.sync_state
+
+    def throttled_after_the_first(particle: EC2Instance) -> None:
+        reads.append(particle.pcf_id)
+        if len(reads) > 1:
+            raise ClientError({"Error": {"Code": code, "Message": "refused"},
+                               "ResponseMetadata": {"HTTPStatusCode": status}}, "DescribeInstances")
+        real_sync(particle)
+
+    monkeypatch.setattr(EC2Instance, "sync_state", throttled_after_the_first)
+    return reads
+
+
 def test_plan_stores_every_spec_and_returns_the_levels(control_plane: ControlPlane, ami_id: str) -> None:
     definition = {"pcf_name": "c", "flavor": "quasiparticle", "particles": [
         instance("m", ami_id), instance("w", ami_id, multiplier=2, parents=["ec2_instance:m"])]}
@@ -114,6 +134,52 @@ def test_a_transition_invoked_twice_launches_one_instance(
     control_plane.transition(request)
     control_plane.transition(request)  # at-least-once delivery: the same step again
     assert len(live_instances(ec2, "cp-twice")) == 1
+
+
+def test_a_transition_answers_and_stores_the_state_it_left(
+    control_plane: ControlPlane, cloud: Any, ami_id: str, ec2: Any
+) -> None:
+    cloud.pending_seconds = 5.0
+    control_plane.plan(PlanInput(definition=instance("fresh", ami_id), desired_state="running"))
+    control_plane.sync_state(ParticleStep(pcf_id="ec2_instance:fresh", execution=EXECUTION))
+
+    out = control_plane.transition(TransitionInput(pcf_id="ec2_instance:fresh", action="start", execution=EXECUTION))
+
+    [launched] = live_instances(ec2, "cp-fresh")
+    assert (out.state, out.resource_id) == ("pending", launched["InstanceId"])
+    stored = control_plane.store.get_observation("ec2_instance:fresh")
+    assert stored is not None and (stored.state, stored.resource_id) == ("pending", launched["InstanceId"])
+    assert control_plane.store.find_by_resource_id(launched["InstanceId"]) == "ec2_instance:fresh", (
+        "events about the new instance find their particle before the next sync")
+    history = control_plane.store.list_history("ec2_instance:fresh", newest_first=False)
+    assert [(h.kind, h.detail.get("state")) for h in history][-2:] == [
+        (HistoryKind.transition, None), (HistoryKind.observation, "pending")]
+
+
+def test_a_throttled_read_back_leaves_the_transition_done(
+    control_plane: ControlPlane, ami_id: str, ec2: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    control_plane.plan(PlanInput(definition=instance("busy", ami_id), desired_state="running"))
+    control_plane.sync_state(ParticleStep(pcf_id="ec2_instance:busy", execution=EXECUTION))
+    reads = throttle_read_backs(monkeypatch)
+    out = control_plane.transition(TransitionInput(pcf_id="ec2_instance:busy", action="start", execution=EXECUTION))
+
+    assert len(reads) == 2 and (out.action, out.state, out.resource_id) == ("start", None, None)
+    assert len(live_instances(ec2, "cp-busy")) == 1
+    stored = control_plane.store.get_observation("ec2_instance:busy")
+    assert stored is not None and stored.state == "terminated", "the next sync records it instead"
+    [transition] = [h for h in control_plane.store.list_history("ec2_instance:busy")
+                    if h.kind is HistoryKind.transition]
+    assert transition.detail == {"action": "start", "generation": 1, "created": True}
+
+
+def test_a_read_back_that_fails_for_good_fails_the_transition(
+    control_plane: ControlPlane, ami_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    control_plane.plan(PlanInput(definition=instance("denied", ami_id), desired_state="running"))
+    throttle_read_backs(monkeypatch, code="UnauthorizedOperation", status=403)
+    with pytest.raises(ClientError, match="UnauthorizedOperation"):
+        control_plane.transition(TransitionInput(pcf_id="ec2_instance:denied", action="start", execution=EXECUTION))
 
 
 def test_a_recreation_after_termination_gets_a_new_instance(
@@ -190,14 +256,17 @@ def test_a_child_inherits_from_the_parents_stored_observation_without_reading_it
 
 
 def test_without_a_stored_value_the_parent_is_read_from_the_cloud(
-    control_plane: ControlPlane, cloud: Any, clock: VirtualClock, ami_id: str, ec2: Any
+    control_plane: ControlPlane, cloud: Any, clock: VirtualClock, ami_id: str, ec2: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     child = instance("kid2", ami_id, parents=["ec2_instance:dad"])
     child["aws_resource"]["custom_config"]["tags"] = {"Dad": "$inherit$ec2_instance:dad$PrivateIpAddress"}
     definition = {"pcf_name": "family2", "flavor": "quasiparticle", "particles": [instance("dad", ami_id), child]}
     control_plane.plan(PlanInput(definition=definition, desired_state="running"))
     control_plane.acquire_lease(LeaseInput(pcf_id="ec2_instance:dad", execution=EXECUTION))
+    throttle_read_backs(monkeypatch)
     control_plane.transition(TransitionInput(pcf_id="ec2_instance:dad", action="start", execution=EXECUTION))
-    calls = Calls(cloud)  # dad was started but never synced: nothing stored to inherit from
+    monkeypatch.undo()
+    calls = Calls(cloud)  # dad was started, its read-back throttled: nothing stored to inherit from
     control_plane.sync_state(ParticleStep(pcf_id="ec2_instance:kid2", execution=EXECUTION))
     assert calls.names.count("DescribeInstances") == 2

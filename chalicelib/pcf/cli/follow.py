@@ -4,7 +4,8 @@ of the ``particle`` executions it starts, then how it ended.
 The ``apply`` machine (``state_machines/apply.asl.json``) plans, then runs each particle in a child execution
 (Task ``states:startExecution.sync:2``; the parent's ``TaskSubmitted`` event names the child's ARN). In the
 child (``particle.asl.json``) the ``Sync`` task's Lambda answers ``{"pcf_id", "state", "action", "reason",
-"resource_id"}`` and the ``Start``/``Stop``/``Terminate``/``Update`` tasks carry out transitions. Events are
+"resource_id"}`` and the ``Start``/``Stop``/``Terminate``/``Update`` tasks carry out transitions, answering
+the state they left the particle in (``pending`` as a rule) when they could read it back. Events are
 attributed to the task state they belong to (through ``previousEventId``), never to a function name, which
 CloudFormation chooses. Works with any boto3 Step Functions client: AWS or the local cloud.
 """
@@ -241,9 +242,18 @@ class ExecutionFollower:
             return self._observed(pcf_id, output, at)
         if state in TRANSITION_STATES:
             action = str(output.get("action") or TRANSITION_STATES[state])
-            return [FollowEvent("transition", pcf_id, at, self._states.get(pcf_id), action,
-                                self._reasons.get(pcf_id, ""))]
+            taken = [FollowEvent("transition", pcf_id, at, self._states.get(pcf_id), action,
+                                 self._reasons.get(pcf_id, ""))]
+            return taken + self._left_in(pcf_id, output, at)
         return []
+
+    def _left_in(self, pcf_id: str, transition: dict[str, Any], at: float) -> list[FollowEvent]:
+        """The state a transition left its particle in (its output says, when it could read it)."""
+        observed = transition.get("state")
+        if not observed or self._states.get(pcf_id) == observed:
+            return []
+        self._states[pcf_id] = str(observed)
+        return [FollowEvent("observed", pcf_id, at, str(observed), resource_id=transition.get("resource_id"))]
 
     def _observed(self, pcf_id: str, sync: dict[str, Any], at: float) -> list[FollowEvent]:
         observed, resource_id = str(sync["state"]), sync.get("resource_id")
