@@ -1,9 +1,11 @@
 """EC2 and EBS events into the store, and drift into healing: no EC2 call, one particle per event.
 
-The event's resource id finds the particle (``view_by_resource_id``); its state goes through the flavor's
-``state_lookup``; the observation is written with the event's own time, so an older or duplicate event
-never overwrites a newer observation (newer wins, equal times refused) and adds no history. A recorded
-stable state that differs from the desired one goes to the ``Healer``.
+The event's resource id finds the particle and its spec's summary (``view_by_resource_id``: one query);
+its state goes through the flavor's ``state_lookup``; the observation is written with the event's own time,
+so an older or duplicate event never overwrites a newer observation (newer wins, equal times refused) and
+adds no history. A stable state that differs from the desired one goes to the ``Healer``: a due heal is
+written together with a check that no lease is held (one transaction), then started. Three AWS calls for a
+healed event, two otherwise (three when a lease turns the heal down).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from pcf_control_plane.aws_events import (
     parse_event,
     volume_change,
 )
-from pcf_control_plane.healing import Healer, HealOutcome, execution_name, history_detail
-from pcf_control_plane.store import HistoryKind, Observation, StateStore
+from pcf_control_plane.healing import Healer, HealOutcome, execution_name, history_detail, leased
+from pcf_control_plane.store import HistoryKind, Observation, RecordResult, StateStore
 
 EventStatus = Literal["refused", "ignored", "stale", "recorded"]
 ACCEPTED = {EC2_SOURCE: {INSTANCE_STATE_CHANGE, VOLUME_NOTIFICATION}}
@@ -62,23 +64,31 @@ class EventSync:
         if view is None or view.spec is None or view.spec.deployment != self.deployment:
             return EventResult(status="ignored", reason=f"{resource_id} is not managed by {self.deployment}",
                                event_id=event.id)
-        flavor = get_particle_flavor(view.spec.definition["flavor"])
+        flavor = get_particle_flavor(view.spec.flavor)
         state: State = flavor.state_lookup.get(status, State.pending)
-        previous = view.observation
         cause = f"event:{event.id}"
-        observation = Observation(state=state.name, observed_at=event_time(event, state, previous),
-                                  resource_id=resource_id, snapshot=dict(previous.snapshot) if previous else {},
-                                  cause=cause)
+        observation = Observation(state=state.name, observed_at=event_time(event, state, view.observation),
+                                  resource_id=resource_id, cause=cause)
         detail = {"state": state.name, "resource_id": resource_id, "resource_state": status, "source": "event"}
         name = execution_name("heal", event.id)
         decision = self.healer.decide(view, state)
-        heal_detail = history_detail(decision, name)
-        also = [(HistoryKind.heal, heal_detail)] if heal_detail is not None else []
-        if not self.store.record_observed(view.pcf_id, observation, HistoryKind.observation, detail, also):
+        written = self._record(view.pcf_id, observation, detail, decision, name)
+        if written.status == "leased":
+            decision = leased(decision.action, written.lease)
+            written = self._record(view.pcf_id, observation, detail, decision, name)
+        if written.status == "stale":
             return EventResult(status="stale", reason="an observation as new or newer is stored",
                                event_id=event.id, pcf_id=view.pcf_id, state=state.name)
         heal = self.healer.start(view.pcf_id, decision, name) if decision.status == "due" else decision
         return EventResult(status="recorded", event_id=event.id, pcf_id=view.pcf_id, state=state.name, heal=heal)
+
+    def _record(self, pcf_id: str, observation: Observation, detail: dict[str, str], decision: HealOutcome,
+                name: str) -> RecordResult:
+        """The observation with its history, and the heal decision's; a heal only while no lease is held."""
+        heal_detail = history_detail(decision, name)
+        also = [(HistoryKind.heal, heal_detail)] if heal_detail is not None else []
+        return self.store.record_observed(pcf_id, observation, HistoryKind.observation, detail, also,
+                                          unless_leased=decision.status == "due")
 
     @staticmethod
     def _resource_state(event: AwsEvent) -> tuple[str, str]:

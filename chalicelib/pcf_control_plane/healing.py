@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from pcf.core import State
 from pcf.core.decision import Action, Protection, decide
 from pcf.core.registry import get_particle_flavor
-from pcf_control_plane.store import HistoryKind, ParticleView, StateStore
+from pcf_control_plane.store import HistoryKind, Lease, ParticleView, StateStore
 
 HealStatus = Literal["in_sync", "transitional", "disabled", "leased", "due", "started", "duplicate"]
 StartExecution = Callable[[str, dict[str, Any]], str]
@@ -50,7 +50,7 @@ def execution_name(prefix: str, cause: str, pcf_id: str | None = None) -> str:
 def drift_action(view: ParticleView, observed: State, *, definition_equivalent: bool = True) -> Action:
     """The decision function's answer for the particle as observed (``done``/``wait`` mean no drift)."""
     assert view.spec is not None
-    flavor = get_particle_flavor(view.spec.definition["flavor"])
+    flavor = get_particle_flavor(view.spec.flavor)
     flags = view.spec.flags
     decision = decide(observed, State[view.spec.desired_state], definition_equivalent=definition_equivalent,
                       protection=Protection(flags.persist_on_termination, flags.persist_on_update),
@@ -80,8 +80,7 @@ class Healer:
         if not view.spec.flags.heal:
             return HealOutcome(status="disabled", reason="heal is off for this particle", action=action.value)
         if view.lease is not None:
-            reason = f"{view.lease.owner.rsplit(':', 1)[-1]} holds the lease and converges it"
-            return HealOutcome(status="leased", reason=reason, action=action.value)
+            return leased(action.value, view.lease)
         return HealOutcome(status="due", reason=f"to {action.value}", action=action.value)
 
     def start(self, pcf_id: str, decision: HealOutcome, name: str) -> HealOutcome:
@@ -103,6 +102,12 @@ class Healer:
         if detail is not None:
             self.store.add_history(view.pcf_id, HistoryKind.heal, detail, cause)
         return self.start(view.pcf_id, decision, name) if decision.status == "due" else decision
+
+
+def leased(action: str | None, lease: Lease | None) -> HealOutcome:
+    """No heal: an execution holds the particle's lease (``lease``, when known) and converges it itself."""
+    holder = lease.owner.rsplit(":", 1)[-1] if lease is not None else "an execution"
+    return HealOutcome(status="leased", reason=f"{holder} holds the lease and converges it", action=action)
 
 
 def history_detail(decision: HealOutcome, name: str) -> dict[str, Any] | None:

@@ -90,7 +90,7 @@ class Reconciler:
             resource = self._resource_of(record, described)
             state = self._state(record, resource)
             differences = self._differences(record, state, resource)
-            view = ParticleView(pcf_id=record.pcf_id, spec=record.spec, observation=record.observation)
+            view = ParticleView(pcf_id=record.pcf_id, spec=record.spec.summary(), observation=record.observation)
             action = drift_action(view, state, definition_equivalent=not differences)
             if act and self._observe(record, state, resource, cause):
                 written += 1
@@ -184,7 +184,7 @@ class Reconciler:
             return drift
         if covered:
             return drift.model_copy(update={"outcome": "covered by an ancestor's heal"})
-        view = ParticleView(pcf_id=record.pcf_id, spec=spec, observation=record.observation,
+        view = ParticleView(pcf_id=record.pcf_id, spec=spec.summary(), observation=record.observation,
                             lease=self.store.current_lease(record.pcf_id))
         heal = self.healer.consider(view, state, name=execution_name("drift", cause, record.pcf_id), cause=cause,
                                     definition_equivalent=not differences)

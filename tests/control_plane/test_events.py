@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.events_bench import ServiceCalls
 from pcf_control_plane import wiring
 from pcf_local_cloud.control_plane import deploy_control_plane
 from pcf_local_cloud.deployment import execution_history
@@ -126,13 +127,43 @@ def test_one_drift_starts_exactly_one_healing_execution_which_heals(
 
 
 def test_no_heal_while_another_execution_holds_the_lease(deployment: Any, cloud: Any, ami_id: str) -> None:
+    counter = ServiceCalls(cloud.client_factory)
     apply(deployment, instance("four", ami_id), "four-up")
     store = wiring.control_plane().store
     assert store.acquire_lease("ec2_instance:four", "arn:aws:states:us-east-1:1:execution:apply:busy", 600)
-    result = deliver(cloud, ec2_event(instance_id_of("ec2_instance:four"), "stopped", later(60)))
+    event = ec2_event(instance_id_of("ec2_instance:four"), "stopped", later(60))
+    counter.take()
+    result = deliver(cloud, event)
+    assert function_calls(counter) == {"dynamodb": 3}, "the index query, the heal refused by the lease, the write"
     assert result["status"] == "recorded"
     assert (result["heal"]["status"], "busy" in result["heal"]["reason"]) == ("leased", True)
     assert heal_executions(cloud, deployment) == []
+    observed = store.get_observation("ec2_instance:four")
+    assert observed is not None and observed.state == "stopped"
+
+
+def function_calls(counter: ServiceCalls) -> dict[str, int]:
+    """The AWS calls of the function since the last take (the test's own are left out)."""
+    calls = counter.take()
+    for own in ("lambda", "ec2"):
+        calls.pop(own, None)
+    return dict(calls)
+
+
+def test_an_event_costs_two_aws_calls_and_three_with_the_heal_it_starts(
+    deployment: Any, cloud: Any, ami_id: str
+) -> None:
+    counter = ServiceCalls(cloud.client_factory)
+    definition = {"pcf_name": "costs", "flavor": "quasiparticle", "particles": [
+        instance("kept", ami_id, heal=False), instance("healed", ami_id)]}
+    apply(deployment, definition, "costs-up")
+    kept, healed = instance_id_of("ec2_instance:kept"), instance_id_of("ec2_instance:healed")
+    counter.take()
+
+    assert deliver(cloud, ec2_event(kept, "stopped", later(60)))["heal"]["status"] == "disabled"
+    assert function_calls(counter) == {"dynamodb": 2}, "the index query and one transaction"
+    assert deliver(cloud, ec2_event(healed, "stopped", later(60)))["heal"]["status"] == "started"
+    assert function_calls(counter) == {"dynamodb": 2, "stepfunctions": 1}, "and StartExecution"
 
 
 def test_a_healed_master_is_followed_by_its_workers(deployment: Any, cloud: Any, ami_id: str, ec2: Any) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from pydantic import ValidationError
 
-from pcf_control_plane.store import HistoryKind, Observation, ParticleFlags, StateStore
-from tests.store.store_support import START, FakeClock, observation, spec
+from pcf_control_plane.store import HistoryKind, Observation, ParticleFlags, SpecSummary, StateStore
+from tests.store.store_support import DEPLOYMENT, START, FakeClock, observation, spec
 
 A = "ec2_instance:alpha"
 B = "ec2_instance:beta"
@@ -415,32 +415,91 @@ def test_history_rejects_unknown_kinds_and_limits(store: StateStore) -> None:
 # events ---------------------------------------------------------------------------------------------
 
 
-def test_view_by_resource_id_has_spec_observation_and_live_lease(store: StateStore, fake_clock: FakeClock) -> None:
-    store.put_spec(spec(A))
+def test_view_by_resource_id_has_the_spec_summary_and_observation(store: StateStore, fake_clock: FakeClock) -> None:
+    store.put_spec(spec(A, flags=ParticleFlags(heal=False, persist_on_termination=True)))
     store.record_observation(A, observation(START + 1, "running", resource_id="i-0aaa"))
     assert store.view_by_resource_id("i-0bbb") is None
-    view = store.view_by_resource_id("i-0aaa")
-    assert view is not None and view.pcf_id == A
-    assert view.spec is not None and view.spec.generation == 1
-    assert view.observation is not None and view.observation.state == "running"
-    assert view.lease is None
     store.acquire_lease(A, "exec-1", 30)
+
     view = store.view_by_resource_id("i-0aaa")
-    assert view is not None and view.lease is not None and view.lease.owner == "exec-1"
-    fake_clock.advance(31)
+
+    assert view is not None and view.pcf_id == A
+    assert view.spec == SpecSummary(flavor="ec2_instance", desired_state="running", deployment=DEPLOYMENT,
+                                    flags=ParticleFlags(heal=False, persist_on_termination=True))
+    assert view.observation is not None
+    assert (view.observation.state, view.observation.observed_at, view.observation.cause) == ("running", START + 1,
+                                                                                                "test")
+    assert view.lease is None, "not read: the event's write checks it"
+
+
+def test_the_view_follows_every_change_of_the_spec(store: StateStore) -> None:
+    store.put_spec(spec(A))
+    store.record_observation(A, observation(START + 1, "running", resource_id="i-0aaa"))
+    store.put_spec(spec(A, desired_state="stopped", deployment="other", flags=ParticleFlags(drift="report")))
     view = store.view_by_resource_id("i-0aaa")
-    assert view is not None and view.lease is None, "an expired lease is no lease"
+    assert view is not None and view.spec is not None
+    assert (view.spec.desired_state, view.spec.deployment, view.spec.flags.drift) == ("stopped", "other", "report")
+    store.put_spec(spec(A, desired_state="stopped", deployment="other", flags=ParticleFlags(drift="report"),
+                        InstanceType="t3.large"))  # the definition alone: the summary stands
+    view = store.view_by_resource_id("i-0aaa")
+    assert view is not None and view.spec is not None and view.spec.desired_state == "stopped"
+
+
+def test_an_observation_without_a_spec_has_no_summary(store: StateStore) -> None:
+    store.record_observation(A, observation(START + 1, "running", resource_id="i-0aaa"))
+    view = store.view_by_resource_id("i-0aaa")
+    assert view is not None and view.spec is None and view.observation is not None
 
 
 def test_record_observed_writes_its_history_only_with_the_observation(store: StateStore) -> None:
     store.put_spec(spec(A))
     newer = observation(START + 20, "stopped", resource_id="i-0aaa", cause="event:2")
     assert store.record_observed(A, newer, HistoryKind.observation, {"state": "stopped"},
-                                 also=[(HistoryKind.heal, {"status": "started"})]) is True
+                                 also=[(HistoryKind.heal, {"status": "started"})]).status == "recorded"
     older = observation(START + 10, "running", resource_id="i-0aaa", cause="event:1")
     assert store.record_observed(A, older, HistoryKind.observation, {"state": "running"},
-                                 also=[(HistoryKind.heal, {"status": "started"})]) is False
+                                 also=[(HistoryKind.heal, {"status": "started"})]).status == "stale"
     assert store.get_observation(A).state == "stopped"
     items = store.list_history(A, newest_first=False)
     assert [(i.kind, i.cause, i.at) for i in items] == [
         (HistoryKind.observation, "event:2", START + 20), (HistoryKind.heal, "event:2", START + 20)]
+
+
+def test_record_observed_keeps_the_stored_snapshot(store: StateStore) -> None:
+    store.put_spec(spec(A))
+    synced = observation(START + 1, "running", resource_id="i-0aaa")
+    store.record_observation(A, synced)
+    event = Observation(state="stopped", observed_at=START + 2, resource_id="i-0aaa", cause="event:3")
+    assert store.record_observed(A, event, HistoryKind.observation, {}).status == "recorded"
+    stored = store.get_observation(A)
+    assert stored is not None and (stored.state, stored.cause) == ("stopped", "event:3")
+    assert stored.snapshot == synced.snapshot, "an event carries no snapshot: drift data and exports stay"
+
+
+def test_record_observed_unless_leased_writes_nothing_while_a_lease_is_held(
+    store: StateStore, fake_clock: FakeClock
+) -> None:
+    store.put_spec(spec(A))
+    store.record_observation(A, observation(START + 1, "running", resource_id="i-0aaa"))
+    store.acquire_lease(A, "arn:aws:states:us-east-1:1:execution:apply:run-9", 30)
+    stopped = observation(START + 2, "stopped", resource_id="i-0aaa", cause="event:4")
+
+    refused = store.record_observed(A, stopped, HistoryKind.observation, {}, [(HistoryKind.heal, {})],
+                                    unless_leased=True)
+
+    assert refused.status == "leased"
+    assert refused.lease is not None and refused.lease.owner.endswith("run-9")
+    assert store.get_observation(A).state == "running" and store.list_history(A) == []
+    assert store.record_observed(A, stopped, HistoryKind.observation, {}).status == "recorded", "without the heal"
+    fake_clock.advance(31)
+    later = observation(START + 40, "stopped", resource_id="i-0aaa", cause="event:5")
+    assert store.record_observed(A, later, HistoryKind.observation, {}, unless_leased=True).status == "recorded", (
+        "an expired lease is no lease")
+
+
+def test_a_stale_observation_is_stale_whether_or_not_a_lease_is_held(store: StateStore) -> None:
+    store.put_spec(spec(A))
+    store.record_observation(A, observation(START + 10, "running", resource_id="i-0aaa"))
+    store.acquire_lease(A, "exec-1", 30)
+    old = observation(START + 5, "stopped", resource_id="i-0aaa", cause="event:6")
+    assert store.record_observed(A, old, HistoryKind.observation, {}, unless_leased=True).status == "stale"

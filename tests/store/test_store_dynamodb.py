@@ -77,9 +77,53 @@ def test_history_ttl_sets_the_purge_attribute(dynamodb_client: Any, fake_clock: 
 
 def test_a_spec_without_observation_lists_with_none(dynamodb_client: Any, dynamo_store: DynamoDBStateStore) -> None:
     dynamo_store.put_spec(spec(A))
-    assert set(raw(dynamodb_client, A, "OBS")) == {"pk", "sk", "pcf_id", "deployment_key"}  # the stub
+    assert set(raw(dynamodb_client, A, "OBS")) == {"pk", "sk", "pcf_id", "deployment_key", "spec_summary"}  # stub
     (batch,) = list(dynamo_store.list_particles("demo"))
     assert batch[0].observation is None and batch[0].spec is not None
+
+
+class CountingClient:
+    """Delegates to a real client, recording the name of every operation called."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.calls = client, []
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        return getattr(self._client, name)
+
+
+def test_an_event_finds_its_particle_in_one_query(dynamodb_client: Any, fake_clock: FakeClock) -> None:
+    counting = CountingClient(dynamodb_client)
+    store = DynamoDBStateStore(counting, TABLE, clock=fake_clock)
+    store.put_spec(spec(A, desired_state="stopped"))
+    store.record_observation(A, observation(1.0, "running", resource_id="i-1"))
+    counting.calls.clear()
+
+    view = store.view_by_resource_id("i-1")
+
+    assert counting.calls == ["query"]
+    assert view is not None and view.spec is not None and view.observation is not None
+    assert (view.pcf_id, view.spec.desired_state, view.observation.state) == (A, "stopped", "running")
+
+
+def test_an_item_from_before_summaries_is_read_whole_and_repaired_by_the_next_put(
+    dynamodb_client: Any, fake_clock: FakeClock
+) -> None:
+    counting = CountingClient(dynamodb_client)
+    store = DynamoDBStateStore(counting, TABLE, clock=fake_clock)
+    store.put_spec(spec(A))
+    store.record_observation(A, observation(1.0, "running", resource_id="i-1"))
+    dynamodb_client.update_item(TableName=TABLE, Key={"pk": {"S": f"P#{A}"}, "sk": {"S": "OBS"}},
+                                UpdateExpression="REMOVE spec_summary")
+    counting.calls.clear()
+
+    view = store.view_by_resource_id("i-1")
+    assert view is not None and view.spec is not None and view.spec.desired_state == "running"
+    assert counting.calls == ["query", "batch_get_item"], "the particle's own items complete it"
+
+    assert store.put_spec(spec(A)) == 1, "an identical put"
+    assert raw(dynamodb_client, A, "OBS")["spec_summary"]["M"]["desired_state"] == {"S": "running"}
 
 
 # errors ----------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from pcf_control_plane.store.models import (
     ParticleRecord,
     ParticleSpec,
     ParticleView,
+    RecordResult,
+    SpecSummary,
     StoredSpec,
 )
 
@@ -32,6 +34,8 @@ __all__ = [
     "ParticleRecord",
     "ParticleSpec",
     "ParticleView",
+    "RecordResult",
+    "SpecSummary",
     "StateStore",
     "StoreError",
     "StoredSpec",

@@ -38,6 +38,8 @@ from pcf_control_plane.store.models import (
     ParticleRecord,
     ParticleSpec,
     ParticleView,
+    RecordResult,
+    SpecSummary,
     StoredSpec,
 )
 from pcf_control_plane.store.serialization import deserialize_item, serialize, serialize_item
@@ -52,6 +54,7 @@ from pcf_control_plane.store.table import (
     QUASIPARTICLE,
     RESOURCE_ID,
     SK,
+    SPEC_SUMMARY,
 )
 
 
@@ -93,10 +96,13 @@ class DynamoDBStateStore(StateStore):
     def put_spec(self, spec: ParticleSpec) -> int:
         digest = spec.content_hash()
         dep_key = deployment_key(spec.deployment, spec.pcf_id, self._shards)
+        summary = spec.summary()
         for _ in range(self._max_attempts):
-            current, observed = self._spec_and_observation(spec.pcf_id, ("generation", "spec_hash", DEPLOYMENT_KEY))
-            if observed is None or observed.get(DEPLOYMENT_KEY) != dep_key:
-                self._set_listing_key(spec.pcf_id, dep_key)
+            current, observed = self._spec_and_observation(
+                spec.pcf_id, ("generation", "spec_hash", DEPLOYMENT_KEY, SPEC_SUMMARY))
+            if observed is None or (observed.get(DEPLOYMENT_KEY), observed.get(SPEC_SUMMARY)) != (
+                    dep_key, summary.model_dump(mode="json")):
+                self._set_listing(spec.pcf_id, dep_key, summary)
             if current is not None and current["spec_hash"] == digest:
                 return int(current["generation"])
             generation = int(current["generation"]) + 1 if current else 1
@@ -122,19 +128,14 @@ class DynamoDBStateStore(StateStore):
                        ExpressionAttributeValues={":gen": serialize(current["generation"])})
         return put
 
-    def _set_listing_key(self, pcf_id: str, dep_key: str) -> None:
-        """Give the observation item (a key-only stub if none yet) the spec's listing key, so listings return both.
+    def _set_listing(self, pcf_id: str, dep_key: str, summary: SpecSummary) -> None:
+        """Give the observation item (a key-only stub if none yet) the spec's listing key, so listings return
+        both, and its summary, so the resource index answers an event alone.
 
-        Written before the spec, and re-checked by every ``put_spec``: a retried put repairs an interrupted one.
+        Written before the spec, and re-checked by every ``put_spec``: a retried put repairs an interrupted one,
+        and a writer that lost the race for the spec writes its summary again with its next attempt.
         """
-        self._io.call(
-            "update_item",
-            TableName=self._table,
-            Key=items.item_key(pcf_id, OBSERVATION_SK),
-            UpdateExpression="SET #pcf = :pcf, #dk = :dk",
-            ExpressionAttributeNames={"#pcf": PCF_ID, "#dk": DEPLOYMENT_KEY},
-            ExpressionAttributeValues=serialize_item({":pcf": pcf_id, ":dk": dep_key}),
-        )
+        self._io.call("update_item", TableName=self._table, **items.listing_update(pcf_id, dep_key, summary))
 
     def get_spec(self, pcf_id: str) -> StoredSpec | None:
         item = self._get_raw(pcf_id, SPEC_SK)
@@ -172,24 +173,23 @@ class DynamoDBStateStore(StateStore):
     # events --------------------------------------------------------------------------------------
 
     def view_by_resource_id(self, resource_id: str) -> ParticleView | None:
-        """Two queries: the resource index, then the particle's partition from ``LEASE`` on (lease, observation
-        and spec sort after every history item)."""
-        pcf_id = self.find_by_resource_id(resource_id)
-        if pcf_id is None:
+        """One query of the resource index, which holds the observation and the spec summary (the newest
+        observation wins if two name the resource). An item without a summary (written before summaries were
+        kept) is completed from the particle's own items."""
+        found = list(self._io.query_items(
+            IndexName=BY_RESOURCE, KeyConditionExpression="#rid = :rid",
+            ExpressionAttributeNames={"#rid": RESOURCE_ID}, ExpressionAttributeValues={":rid": serialize(resource_id)},
+        ))
+        if not found:
             return None
-        found = {deserialize_item(item)[SK]: item for item in self._io.query_items(
-            KeyConditionExpression="#pk = :pk AND #sk >= :first",
-            ExpressionAttributeNames={"#pk": PK, "#sk": SK},
-            ExpressionAttributeValues=serialize_item({":pk": particle_pk(pcf_id), ":first": LEASE_SK}),
-            ConsistentRead=True,
-        )}
-        lease = items.lease_from(found[LEASE_SK]) if LEASE_SK in found else None
-        return ParticleView(
-            pcf_id=pcf_id,
-            spec=items.spec_from(found[SPEC_SK]) if SPEC_SK in found else None,
-            observation=items.observation_from(found[OBSERVATION_SK]) if OBSERVATION_SK in found else None,
-            lease=lease if lease is not None and lease.expires_at > self._clock() else None,
-        )
+        newest = max(found, key=lambda item: (float(item.get(OBSERVED_AT, {}).get("N", 0)), item[PCF_ID]["S"]))
+        view = items.view_from(newest)
+        if view is not None:
+            return view
+        pcf_id = newest[PCF_ID]["S"]
+        record = self.get_particle(pcf_id) or ParticleRecord(pcf_id=pcf_id)
+        return ParticleView(pcf_id=pcf_id, spec=record.spec.summary() if record.spec else None,
+                            observation=record.observation)
 
     def record_observed(
         self,
@@ -198,21 +198,27 @@ class DynamoDBStateStore(StateStore):
         kind: HistoryKind | str,
         detail: Mapping[str, Any],
         also: Sequence[tuple[HistoryKind | str, Mapping[str, Any]]] = (),
-    ) -> bool:
-        """One ``TransactWriteItems``: the observation (newer wins) and its history items, or nothing."""
+        *,
+        unless_leased: bool = False,
+    ) -> RecordResult:
+        """One ``TransactWriteItems``: the observation (newer wins, snapshot kept), its history items and, with
+        ``unless_leased``, a check that no lease is held; all of it, or nothing."""
         when = observation.observed_at
-        writes: list[dict[str, Any]] = [{"Update": {"TableName": self._table,
-                                                    **items.observation_update(pcf_id, observation)}}]
+        writes: list[dict[str, Any]] = [{"Update": {
+            "TableName": self._table, **items.observation_update(pcf_id, observation, keep_snapshot=True)}}]
         for item_kind, item_detail in ((kind, detail), *also):
             item = HistoryItem(pcf_id=pcf_id, item_id=self._history_ids.next(when), kind=HistoryKind(item_kind),
                                at=when, cause=observation.cause, detail=copy.deepcopy(dict(item_detail)),
                                expires_at=history_expiry(when, self._history_ttl))
             writes.append({"Put": {"TableName": self._table, "Item": items.history_item(item)}})
+        if unless_leased:
+            writes.append({"ConditionCheck": {"TableName": self._table,
+                                              **items.lease_free_check(pcf_id, self._clock())}})
         try:
             self._io.call("transact_write_items", TransactItems=writes)
-        except ConditionFailed:
-            return False
-        return True
+        except ConditionFailed as refused:
+            return _refusal(refused.reasons, unless_leased)
+        return RecordResult(status="recorded")
 
     # reading particles together ------------------------------------------------------------------
 
@@ -351,6 +357,16 @@ class DynamoDBStateStore(StateStore):
     def _get_raw(self, pcf_id: str, sort_key: str) -> dict[str, Any] | None:
         request = {"TableName": self._table, "Key": items.item_key(pcf_id, sort_key), "ConsistentRead": True}
         return self._io.call("get_item", **request).get("Item")
+
+
+def _refusal(reasons: list[dict[str, Any]], lease_checked: bool) -> RecordResult:
+    """Why ``record_observed``'s transaction was cancelled: the observation's condition (``stale``, first:
+    an older event is not news, lease or not), else the lease check (its item, the last one, is returned)."""
+    codes = [reason.get("Code") for reason in reasons]
+    if lease_checked and codes and codes[-1] == "ConditionalCheckFailed" and codes[0] != "ConditionalCheckFailed":
+        held = reasons[-1].get("Item")
+        return RecordResult(status="leased", lease=items.lease_from(held) if held else None)
+    return RecordResult(status="stale")
 
 
 def _record(pcf_id: str, found: list[dict[str, Any]]) -> ParticleRecord:

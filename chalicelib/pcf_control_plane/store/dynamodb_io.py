@@ -18,7 +18,12 @@ _RACE_REASONS = {"ConditionalCheckFailed", "TransactionConflict"}
 
 
 class ConditionFailed(Exception):
-    """A conditional write (or a transaction) was refused because its condition did not hold."""
+    """A conditional write (or a transaction) was refused because its condition did not hold. ``reasons``:
+    a cancelled transaction's ``CancellationReasons``, one per item, in order (empty otherwise)."""
+
+    def __init__(self, code: str, reasons: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(code)
+        self.reasons = reasons or []
 
 
 class DynamoIO:
@@ -49,7 +54,7 @@ class DynamoIO:
             if code == "ConditionalCheckFailedException":
                 raise ConditionFailed(code) from error
             if code == "TransactionCanceledException" and _lost_race(error.response):
-                raise ConditionFailed(code) from error
+                raise ConditionFailed(code, error.response.get("CancellationReasons")) from error
             message = error.response.get("Error", {}).get("Message", "")
             raise StoreError(f"DynamoDB {operation} on {self.table_name} failed: {code}: {message}") from error
         except BotoCoreError as error:

@@ -18,6 +18,7 @@ from pcf_control_plane.store.models import (
     ParticleRecord,
     ParticleSpec,
     ParticleView,
+    RecordResult,
     StoredSpec,
 )
 
@@ -80,14 +81,15 @@ class StateStore(ABC):
     # events --------------------------------------------------------------------------------------
 
     def view_by_resource_id(self, resource_id: str) -> ParticleView | None:
-        """The particle whose last observation names ``resource_id``, with its spec, observation and lease;
-        ``None`` when no particle does (an unmanaged resource)."""
+        """The particle whose last observation names ``resource_id``: its spec's summary and its observation
+        (the lease is not read); ``None`` when no particle does (an unmanaged resource). The DynamoDB store
+        answers from the resource index in one query, so the observation may lag a write by a moment."""
         pcf_id = self.find_by_resource_id(resource_id)
         if pcf_id is None:
             return None
         record = self.get_particle(pcf_id) or ParticleRecord(pcf_id=pcf_id)
-        return ParticleView(pcf_id=pcf_id, spec=record.spec, observation=record.observation,
-                            lease=self.current_lease(pcf_id))
+        return ParticleView(pcf_id=pcf_id, spec=record.spec.summary() if record.spec else None,
+                            observation=record.observation)
 
     def record_observed(
         self,
@@ -96,15 +98,25 @@ class StateStore(ABC):
         kind: HistoryKind | str,
         detail: Mapping[str, Any],
         also: Sequence[tuple[HistoryKind | str, Mapping[str, Any]]] = (),
-    ) -> bool:
-        """``record_observation`` and, only when it was kept, a history item (``kind``, ``detail``) and each of
-        ``also``, all caused by the observation's cause, at its time. The DynamoDB store writes them in one
-        transaction."""
-        if not self.record_observation(pcf_id, observation):
-            return False
+        *,
+        unless_leased: bool = False,
+    ) -> RecordResult:
+        """Record what was seen elsewhere (an event): the observation's state, time, resource id and cause,
+        newer wins, the stored snapshot kept; with it, and only with it, a history item (``kind``, ``detail``)
+        and each of ``also``, caused by the observation's cause, at its time. ``unless_leased``: nothing is
+        written while a lease is held. The DynamoDB store does it all in one transaction."""
+        previous = self.get_observation(pcf_id)
+        if previous is not None and previous.observed_at >= observation.observed_at:
+            return RecordResult(status="stale")
+        lease = self.current_lease(pcf_id) if unless_leased else None
+        if lease is not None:
+            return RecordResult(status="leased", lease=lease)
+        kept = observation.model_copy(update={"snapshot": previous.snapshot if previous else observation.snapshot})
+        if not self.record_observation(pcf_id, kept):
+            return RecordResult(status="stale")
         for item_kind, item_detail in ((kind, detail), *also):
             self.add_history(pcf_id, item_kind, item_detail, observation.cause, at=observation.observed_at)
-        return True
+        return RecordResult(status="recorded")
 
     # leases --------------------------------------------------------------------------------------
 

@@ -11,9 +11,18 @@ import math
 from typing import Any
 
 from pcf_control_plane.store.keys import LEASE_SK, OBSERVATION_SK, SPEC_SK, particle_pk
-from pcf_control_plane.store.models import HistoryItem, Lease, Observation, ParticleSpec, StoredSpec
+from pcf_control_plane.store.models import (
+    HistoryItem,
+    Lease,
+    Observation,
+    ParticleSpec,
+    ParticleView,
+    SpecSummary,
+    StoredSpec,
+)
 from pcf_control_plane.store.serialization import deserialize_item, serialize, serialize_item
 from pcf_control_plane.store.table import (
+    CAUSE,
     DEPLOYMENT_KEY,
     OBSERVED_AT,
     PCF_ID,
@@ -22,6 +31,8 @@ from pcf_control_plane.store.table import (
     QUASIPARTICLE,
     RESOURCE_ID,
     SK,
+    SPEC_SUMMARY,
+    STATE,
 )
 
 LEASE_PURGE_GRACE_SECONDS = 86400
@@ -72,15 +83,16 @@ def spec_from(item: dict[str, Any]) -> StoredSpec:
     )
 
 
-def observation_update(pcf_id: str, observation: Observation) -> dict[str, Any]:
-    """UpdateItem arguments writing ``observation`` only if it is newer than the stored one."""
-    names = {"#pcf": PCF_ID, "#state": "state", "#at": OBSERVED_AT, "#snap": "snapshot", "#cause": "cause",
-             "#rid": RESOURCE_ID}
-    values = {
-        ":pcf": pcf_id, ":state": observation.state, ":at": observation.observed_at,
-        ":snap": observation.snapshot, ":cause": observation.cause,
-    }
-    expression = "SET #pcf = :pcf, #state = :state, #at = :at, #snap = :snap, #cause = :cause"
+def observation_update(pcf_id: str, observation: Observation, *, keep_snapshot: bool = False) -> dict[str, Any]:
+    """UpdateItem arguments writing ``observation`` only if it is newer than the stored one (with
+    ``keep_snapshot``, the stored snapshot stays: an event carries none)."""
+    names = {"#pcf": PCF_ID, "#state": STATE, "#at": OBSERVED_AT, "#cause": CAUSE, "#rid": RESOURCE_ID}
+    values = {":pcf": pcf_id, ":state": observation.state, ":at": observation.observed_at,
+              ":cause": observation.cause}
+    expression = "SET #pcf = :pcf, #state = :state, #at = :at, #cause = :cause"
+    if not keep_snapshot:
+        names["#snap"], values[":snap"] = "snapshot", observation.snapshot
+        expression += ", #snap = :snap"
     if observation.resource_id is None:
         expression += " REMOVE #rid"
     else:
@@ -101,12 +113,46 @@ def observation_from(item: dict[str, Any]) -> Observation | None:
     if OBSERVED_AT not in data:
         return None
     return Observation(
-        state=data["state"],
+        state=data[STATE],
         observed_at=data[OBSERVED_AT],
         resource_id=data.get(RESOURCE_ID),
         snapshot=data.get("snapshot", {}),
-        cause=data["cause"],
+        cause=data[CAUSE],
     )
+
+
+def listing_update(pcf_id: str, dep_key: str, summary: SpecSummary) -> dict[str, Any]:
+    """UpdateItem arguments giving the observation item (a key-only stub if none yet) the spec's listing key
+    and summary."""
+    return {
+        "Key": item_key(pcf_id, OBSERVATION_SK),
+        "UpdateExpression": "SET #pcf = :pcf, #dk = :dk, #sum = :sum",
+        "ExpressionAttributeNames": {"#pcf": PCF_ID, "#dk": DEPLOYMENT_KEY, "#sum": SPEC_SUMMARY},
+        "ExpressionAttributeValues": serialize_item({":pcf": pcf_id, ":dk": dep_key,
+                                                     ":sum": summary.model_dump(mode="json")}),
+    }
+
+
+def view_from(item: dict[str, Any]) -> ParticleView | None:
+    """What an item of the resource index says of its particle; ``None`` when it holds no spec summary (an
+    observation item written before summaries were kept, until the spec is put again)."""
+    data = deserialize_item(item)
+    if SPEC_SUMMARY not in data:
+        return None
+    return ParticleView(pcf_id=data[PCF_ID], spec=SpecSummary.model_validate(data[SPEC_SUMMARY]),
+                        observation=observation_from(item))
+
+
+def lease_free_check(pcf_id: str, now: float) -> dict[str, Any]:
+    """A transaction's ConditionCheck that no unexpired lease is held on ``pcf_id`` (the lease is returned
+    in the cancellation reasons when one is)."""
+    return {
+        "Key": item_key(pcf_id, LEASE_SK),
+        "ConditionExpression": "attribute_not_exists(#pk) OR #exp <= :now",
+        "ExpressionAttributeNames": {"#pk": PK, "#exp": "expires_at"},
+        "ExpressionAttributeValues": serialize_item({":now": now}),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
 
 
 def lease_item(pcf_id: str, owner: str, now: float, expires_at: float) -> dict[str, Any]:

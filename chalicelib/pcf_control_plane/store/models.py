@@ -56,6 +56,22 @@ class ParticleSpec(_Record):
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def summary(self) -> SpecSummary:
+        """What an event about the particle needs of its spec."""
+        return SpecSummary(flavor=str(self.definition.get("flavor", "")), desired_state=self.desired_state,
+                           deployment=self.deployment, flags=self.flags)
+
+
+class SpecSummary(_Record):
+    """The part of a spec an event needs (is the resource managed here, which flavor maps its state, what
+    should it be, may it be healed). The DynamoDB store keeps it on the observation item as well, so that one
+    query of the resource index answers an event."""
+
+    flavor: str
+    desired_state: DesiredState
+    deployment: str = Field(min_length=1)
+    flags: ParticleFlags = ParticleFlags()
+
 
 class StoredSpec(ParticleSpec):
     """A spec as stored: with its generation (bumped on every change) and the time of that change."""
@@ -109,11 +125,22 @@ class ParticleRecord(_Record):
 
 
 class ParticleView(_Record):
-    """What an event about a particle's resource needs at once: its spec, last observation and lease."""
+    """What a healing decision needs of a particle: its spec's summary, last observation and lease.
+
+    ``lease`` is the lease as read by whoever built the view; ``view_by_resource_id`` does not read it (an
+    event's write checks it instead: ``record_observed(..., unless_leased=True)``)."""
 
     pcf_id: str
-    spec: StoredSpec | None = None
+    spec: SpecSummary | None = None
     observation: Observation | None = None
+    lease: Lease | None = None
+
+
+class RecordResult(_Record):
+    """What ``record_observed`` did: ``recorded``; ``stale`` (an observation as new or newer is stored); or
+    ``leased`` (asked to write only while no lease is held, and ``lease`` is held). Only ``recorded`` wrote."""
+
+    status: Literal["recorded", "stale", "leased"]
     lease: Lease | None = None
 
 

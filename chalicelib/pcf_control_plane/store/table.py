@@ -23,6 +23,9 @@ DEPLOYMENT_KEY = "deployment_key"
 RESOURCE_ID = "resource_id"
 QUASIPARTICLE = "quasiparticle"
 OBSERVED_AT = "observed_at"
+STATE = "state"
+CAUSE = "cause"
+SPEC_SUMMARY = "spec_summary"
 PURGE_AT = "purge_at"
 """The TTL attribute (epoch seconds): set on history items when history expires, and on leases."""
 
@@ -47,11 +50,13 @@ _INDEXES: list[dict[str, Any]] = [
         "KeySchema": _key(DEPLOYMENT_KEY, PCF_ID),
         "Projection": {"ProjectionType": "ALL"},
     },
-    # EC2/EBS events: resource id -> pcf_id (only observation items carry resource_id)
+    # EC2/EBS events: resource id -> the particle, its observation and spec summary, in one query (only
+    # observation items carry resource_id; the snapshot is left out)
     {
         "IndexName": BY_RESOURCE,
         "KeySchema": _key(RESOURCE_ID),
-        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [PCF_ID, OBSERVED_AT]},
+        "Projection": {"ProjectionType": "INCLUDE",
+                       "NonKeyAttributes": [PCF_ID, OBSERVED_AT, STATE, CAUSE, SPEC_SUMMARY]},
     },
     # quasiparticle membership (only spec items carry quasiparticle)
     {
