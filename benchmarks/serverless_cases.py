@@ -15,7 +15,6 @@ QUICK_WIDTHS = (2, 4, 4)
 DEFAULT_WAIT_SECONDS = 1
 DEFAULT_CONCURRENCY = 40
 DEFAULT_COMPARISON_SYNC_CHECK = 0.25
-HISTORY_SYNC_CHECK_SECONDS = 0.5
 """The history case's ``.sync`` check interval: its histories do not depend on it, its wall time does."""
 TRANSITIONS_LONG_PENDING = 3.0
 DEFAULT_TRANSITION_PARTICLES, QUICK_TRANSITION_PARTICLES = 10, 3
@@ -61,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        f"(default {_text(DEFAULT_WIDTHS)}; {_text(QUICK_WIDTHS)} with --quick)")
     group.add_argument("--sync-check-seconds", type=float, default=None, metavar="S",
                        help="also run the makespan case with the .sync check every S s instead of the local "
-                       f"cloud's (default {DEFAULT_COMPARISON_SYNC_CHECK:g}; none with --quick; 0: no such run)")
+                       "cloud's check on each execution's end "
+                       f"(default {DEFAULT_COMPARISON_SYNC_CHECK:g}; none with --quick; 0: no such run)")
     group.add_argument("--history-particles", type=int, default=None,
                        help=f"the largest history case (default {DEFAULT_HISTORY_PARTICLES}; "
                        f"{QUICK_HISTORY_PARTICLES} with --quick)")
@@ -116,7 +116,7 @@ def jobs(args: argparse.Namespace) -> list[Job]:
     chosen.append(Job(f"sfn history 1->{args.history_particles - 1}", lambda: sfn_cases.run_history(
         [n for n in steps if n < args.history_particles], args.history_particles,
         budget_seconds=args.history_budget, concurrency=args.concurrency,
-        sync_check_seconds=HISTORY_SYNC_CHECK_SECONDS)))
+        sync_check_seconds=None)))
     chosen.append(Job(IMPORT_CASE, lambda: ImportTimes(import_bench.measure(args.import_runs))))
     chosen.append(Job(PACKAGE_CASE, lambda: _package(args.package)))
     return chosen

@@ -226,7 +226,7 @@ class HistoryResult:
     sizes: list[HistorySize]
     target_particles: int
     budget_seconds: float
-    sync_check_seconds: float
+    sync_check_seconds: float | None
     skipped: str = ""
 
     def slope(self, value: Callable[[HistorySize], float]) -> float:
@@ -277,7 +277,7 @@ def estimate_seconds(sizes: Sequence[HistorySize], particles: int) -> float:
 
 
 def run_history(
-    steps: Sequence[int], target: int, *, budget_seconds: float, concurrency: int, sync_check_seconds: float,
+    steps: Sequence[int], target: int, *, budget_seconds: float, concurrency: int, sync_check_seconds: float | None,
 ) -> HistoryResult:
     """Fan-outs (1 root -> n-1) of each size in ``steps``, then of ``target`` if its wall time, estimated from
     the steps (``estimate_seconds``), fits ``budget_seconds``. No pending phase, ``wait_seconds`` 0."""

@@ -76,7 +76,7 @@ def makespan_details(result: MakespanResult) -> str:
     lines = [f"{result.name}:"]
     lines.append(
         f"  {run.status}, {run.running}/{run.particles} running; pending {run.pending_seconds:g} s, wait_seconds "
-        f"{run.wait_seconds}, concurrency {run.concurrency}, .sync check every {run.sync_check_seconds:g} s; "
+        f"{run.wait_seconds}, concurrency {run.concurrency}, .sync check {sync_checking(run.sync_check_seconds)}; "
         f"wall (client) {run.wall_seconds:.2f} s, makespan (history) {run.makespan:.2f} s"
     )
     lines.append("  level durations s: " + ", ".join(f"{d:.2f}" for d in result.level_durations())
@@ -114,6 +114,11 @@ def _peak(result: MakespanResult) -> int:
     from benchmarks.sfn_history import peak_overlap
 
     return peak_overlap((c.started, c.ended) for c in result.children())
+
+
+def sync_checking(seconds: float | None) -> str:
+    """How waiting ``.sync`` Tasks checked their child: on each execution's end, or every ``seconds``."""
+    return "on each execution's end" if seconds is None else f"every {seconds:g} s"
 
 
 def cpu_lines(run: ExecutionRun) -> list[str]:
@@ -193,8 +198,8 @@ def transitions_report(result: TransitionsResult) -> str:
 
 
 def history_report(result: HistoryResult) -> str:
-    lines = [f"sfn history (1 root -> n-1 children, pending 0, wait_seconds 0, .sync check every "
-             f"{result.sync_check_seconds:g} s: history content does not depend on it):"]
+    lines = [f"sfn history (1 root -> n-1 children, pending 0, wait_seconds 0, .sync check "
+             f"{sync_checking(result.sync_check_seconds)}: history content does not depend on it):"]
     header = (f"  {'particles':>9}  {'wall s':>7}  {'CPU s':>6}  {'handler ms':>10}  {'ddb ms':>6}  {'ec2 ms':>6}  "
               f"{'parent events':>13}  {'largest child':>13}  {'all events':>10}  {'largest payload B':>17}  where")
     lines.extend([header, "  " + "-" * (len(header) - 2)])

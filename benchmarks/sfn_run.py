@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,8 @@ class ExecutionRun:
     tree: Tree
     running: int
     peak_threads: int
-    sync_check_seconds: float
+    sync_check_seconds: float | None
+    """The fixed ``.sync`` check interval; ``None``: a check on each execution's end (the local cloud's)."""
     handlers: HandlerTimes
     describe_calls: int
     """``describe_execution`` calls moto's backend answered during the run, from any client."""
@@ -133,7 +134,8 @@ def run_apply(
 
     A one-instance apply runs first, with no pending phase, so that one-off costs (the handlers' lazy
     imports, moto's first use of each service) are not in the measured execution. ``sync_check_seconds``
-    overrides the local cloud's ``.sync`` check interval for this cloud only.
+    replaces the local cloud's ``.sync`` wait (on each execution's end) with polling at that interval, for this
+    cloud only.
     """
     from pcf_control_plane import wiring
     from pcf_local_cloud.control_plane import deploy_control_plane
@@ -142,10 +144,9 @@ def run_apply(
     quiet()
     printed = io.StringIO()
     with LocalCloud(pending_seconds=0.0, volume_pending_seconds=0.0, clock=RealClock()) as cloud, \
-            contextlib.redirect_stdout(printed):
+            contextlib.redirect_stdout(printed), \
+            fixed_sync_checks(sync_check_seconds) if sync_check_seconds is not None else contextlib.nullcontext():
         try:
-            if sync_check_seconds is not None:
-                set_sync_check_seconds(sync_check_seconds)
             deployment = deploy_control_plane(cloud, environment=QUIET_ENVIRONMENT)
             handlers = HandlerTimes()
             handlers.install(cloud, deployment.function_names)
@@ -185,18 +186,29 @@ def run_apply(
     )
 
 
-def current_sync_check_seconds() -> float:
-    """How often a waiting ``.sync`` Task asks moto whether its child execution ended (the local cloud sets it)."""
+def current_sync_check_seconds() -> float | None:
+    """How often a waiting ``.sync`` Task asks moto whether its child execution ended: ``None`` when it asks
+    as soon as an execution ends (the local cloud's own ``.sync`` wait), else the fixed interval in seconds."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 
+    if state_task_service_callback.time is not time:
+        return None
     return float(state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK)
 
 
-def set_sync_check_seconds(seconds: float) -> None:
-    """Override the ``.sync`` check interval inside a started local cloud (its patch set restores it on exit)."""
+@contextlib.contextmanager
+def fixed_sync_checks(seconds: float) -> Iterator[None]:
+    """Inside a started local cloud: ``.sync`` Tasks check their child every ``seconds`` (moto's own polling,
+    interval changed) instead of on each execution's end; the local cloud's wait comes back afterwards."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 
+    saved = state_task_service_callback.time, state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK
+    state_task_service_callback.time = time
     state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = seconds
+    try:
+        yield
+    finally:
+        state_task_service_callback.time, state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = saved
 
 
 def _warm_up(deployment: Any, image_id: str) -> None:

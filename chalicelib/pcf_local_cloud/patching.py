@@ -19,6 +19,7 @@ from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
+from pcf_local_cloud.execution_signal import ExecutionEnds
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
@@ -27,7 +28,7 @@ from pcf_local_cloud.sfn_execution_end import ExecutionEnd
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
 from pcf_local_cloud.state import EmulationState
 from pcf_local_cloud.ticker import Ticker
-from pcf_local_cloud.waits import CloudWaits
+from pcf_local_cloud.waits import SYNC_FALLBACK_SECONDS, CloudWaits
 
 _lock = threading.Lock()
 _active: InstalledPatches | None = None
@@ -46,6 +47,7 @@ class InstalledPatches:
         self.deliveries = DeliveryLog()
         self.eventbridge = EventBridgeTargets(self.deliveries)
         self.schedules = Schedules(state, self.eventbridge)
+        self.execution_ends = ExecutionEnds(SYNC_FALLBACK_SECONDS)
         self._ticker: Ticker | None = None
         self._patches = PatchSet()
 
@@ -65,9 +67,9 @@ class InstalledPatches:
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
             AtomicDynamoDB().install(self._patches)
             self.lambdas.install(self._patches)
-            CloudWaits(self.state.clock).install(self._patches)
+            CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             StepFunctionsIntegration().install(self._patches)
-            ExecutionEnd().install(self._patches)
+            ExecutionEnd(self.execution_ends).install(self._patches)
             EbsApiEvents(self.ec2_events).install(self._patches)
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request
             self.eventbridge.install(self._patches)

@@ -3,7 +3,8 @@
 moto sets a finished execution's status (``SUCCEEDED``, ``FAILED``) and then its output (or error and cause).
 A reader in between, such as a parent's ``.sync`` Task polling ``DescribeExecution``, sees ``SUCCEEDED``
 with no output and fails (``States.Runtime: '$.Output.pcf_id' could not be found``). On AWS the description
-is consistent. The local cloud fills in the output, error and cause first, then the status.
+is consistent. The local cloud fills in the output, error and cause first, then the status, then signals the
+end (``ExecutionEnds``: a parent's ``.sync`` Task waiting for it checks again at once).
 Patched: ``BaseExecutionWorkerCommunication._reflect_execution_status``.
 """
 
@@ -21,10 +22,11 @@ from moto.stepfunctions.parser.asl.eval.program_state import (
 )
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
+from pcf_local_cloud.execution_signal import ExecutionEnds
 from pcf_local_cloud.patchset import PatchSet
 
 
-def _reflect_execution_status(communication: Any) -> None:
+def _reflect_execution_status(communication: Any, ends: ExecutionEnds) -> None:
     execution = communication.execution
     ended = execution.exec_worker.env.program_state()
     execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
@@ -42,10 +44,19 @@ def _reflect_execution_status(communication: Any) -> None:
     else:
         raise RuntimeWarning(f"Execution ended with unsupported ProgramState type '{type(ended)}'.")
     execution.exec_status = status
+    ends.notify()
 
 
 class ExecutionEnd:
-    """Installs the ordering (see the module docstring) on a ``PatchSet``."""
+    """Installs the ordering and the signal (see the module docstring) on a ``PatchSet``."""
+
+    def __init__(self, ends: ExecutionEnds) -> None:
+        self.ends = ends
 
     def install(self, patches: PatchSet) -> None:
-        patches.replace(BaseExecutionWorkerCommunication, "_reflect_execution_status", _reflect_execution_status)
+        ends = self.ends
+
+        def reflect(communication: Any) -> None:
+            _reflect_execution_status(communication, ends)
+
+        patches.replace(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect)

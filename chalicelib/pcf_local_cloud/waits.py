@@ -7,10 +7,10 @@
 Both are routed through the local cloud's clock: their intervals are still computed as AWS and botocore do
 (backoff, jitter), only the waiting is the clock's. On a ``RealClock`` nothing changes.
 
-moto also checks a ``.sync`` child execution every 0.5 s; that check is shortened to ``SYNC_CHECK_SECONDS``
-(on AWS the parent learns of its child's end from an event, without polling). Not much shorter: with 40
-children waiting at once, the checks themselves take the CPU (at 0.02 s they took 90 of 144 s of a
-100-particle apply; see benchmarks/README.md).
+moto also checks a ``.sync`` child execution every 0.5 s. On AWS the parent learns of its child's end from an
+event, without polling; here the sleep between two checks ends as soon as any execution has ended
+(``ExecutionEnds``), or after ``SYNC_FALLBACK_SECONDS``. Polling at a fixed short interval instead made the
+checks themselves take the CPU: at 0.02 s they took 90 of 144 s of a 100-particle apply (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 
 from pcf_local_cloud.clock import Clock
+from pcf_local_cloud.execution_signal import ExecutionEnds, SignalledTime
 from pcf_local_cloud.patchset import PatchSet
 
-SYNC_CHECK_SECONDS = 0.1
+SYNC_FALLBACK_SECONDS = 1.0
+"""The longest a ``.sync`` Task waits between two checks of its child when no execution ends meanwhile."""
 
 
 class _ClockTime:
@@ -41,10 +43,11 @@ class _ClockTime:
 class CloudWaits:
     """Installs the changes of the module docstring on a ``PatchSet``."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, ends: ExecutionEnds) -> None:
         self.clock = clock
+        self.ends = ends
 
     def install(self, patches: PatchSet) -> None:
         patches.replace(retrier_decl, "time", _ClockTime(self.clock))
         patches.replace(botocore_endpoint, "time", _ClockTime(self.clock))
-        patches.replace(state_task_service_callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", SYNC_CHECK_SECONDS)
+        patches.replace(state_task_service_callback, "time", SignalledTime(self.ends))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from pcf_control_plane.store.models import (
@@ -105,18 +106,24 @@ class StateStore(ABC):
         newer wins, the stored snapshot kept; with it, and only with it, a history item (``kind``, ``detail``)
         and each of ``also``, caused by the observation's cause, at its time. ``unless_leased``: nothing is
         written while a lease is held. The DynamoDB store does it all in one transaction."""
-        previous = self.get_observation(pcf_id)
-        if previous is not None and previous.observed_at >= observation.observed_at:
-            return RecordResult(status="stale")
-        lease = self.current_lease(pcf_id) if unless_leased else None
-        if lease is not None:
-            return RecordResult(status="leased", lease=lease)
-        kept = observation.model_copy(update={"snapshot": previous.snapshot if previous else observation.snapshot})
-        if not self.record_observation(pcf_id, kept):
-            return RecordResult(status="stale")
-        for item_kind, item_detail in ((kind, detail), *also):
-            self.add_history(pcf_id, item_kind, item_detail, observation.cause, at=observation.observed_at)
-        return RecordResult(status="recorded")
+        with self._atomic():
+            previous = self.get_observation(pcf_id)
+            if previous is not None and previous.observed_at >= observation.observed_at:
+                return RecordResult(status="stale")
+            lease = self.current_lease(pcf_id) if unless_leased else None
+            if lease is not None:
+                return RecordResult(status="leased", lease=lease)
+            kept = observation.model_copy(
+                update={"snapshot": previous.snapshot if previous else observation.snapshot})
+            if not self.record_observation(pcf_id, kept):
+                return RecordResult(status="stale")
+            for item_kind, item_detail in ((kind, detail), *also):
+                self.add_history(pcf_id, item_kind, item_detail, observation.cause, at=observation.observed_at)
+            return RecordResult(status="recorded")
+
+    def _atomic(self) -> AbstractContextManager[Any]:
+        """Held around ``record_observed``'s checks and writes (an implementation's lock); nothing here."""
+        return nullcontext()
 
     # leases --------------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from pcf_control_plane.store.interface import (
@@ -24,7 +25,6 @@ from pcf_control_plane.store.models import (
     Observation,
     ParticleRecord,
     ParticleSpec,
-    RecordResult,
     StoredSpec,
 )
 
@@ -85,18 +85,8 @@ class InMemoryStateStore(StateStore):
                        if obs.resource_id == resource_id]
         return max(matches)[1] if matches else None
 
-    def record_observed(
-        self,
-        pcf_id: str,
-        observation: Observation,
-        kind: HistoryKind | str,
-        detail: Mapping[str, Any],
-        also: Sequence[tuple[HistoryKind | str, Mapping[str, Any]]] = (),
-        *,
-        unless_leased: bool = False,
-    ) -> RecordResult:
-        with self._lock:  # the checks and the writes as one, like the DynamoDB store's transaction
-            return super().record_observed(pcf_id, observation, kind, detail, also, unless_leased=unless_leased)
+    def _atomic(self) -> AbstractContextManager[Any]:
+        return self._lock  # the checks and writes of record_observed as one, like DynamoDB's transaction
 
     # reading particles together ------------------------------------------------------------------
 
