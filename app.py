@@ -279,7 +279,10 @@ def _on_ec2_event(raw: dict[str, Any], function_arn: str) -> dict[str, Any]:
 
 
 def _count(name: str, value: float = 1) -> None:
-    """One EMF metric published on its own (not through the shared ``metrics`` of the step handlers)."""
+    """One EMF metric published on its own (not through the shared ``metrics`` of the step handlers), unless
+    metrics are off (Powertools' ``single_metric`` prints even then)."""
+    if not _metrics_on():
+        return
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
         metric.add_dimension("service", SERVICE)
 

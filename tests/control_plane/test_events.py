@@ -17,6 +17,7 @@ from pcf_local_cloud.deployment import execution_history
 from pcf_local_cloud.ec2_events import ec2_arn
 from pcf_local_cloud.event_bus import aws_event, envelope
 from tests.support.executions import finished
+from tests.support.logs import emf_documents, metric_names
 
 ACCOUNT = "123456789012"
 FUNCTION = "pcf-serverless-dev-on_ec2_event"
@@ -224,3 +225,18 @@ def test_a_transition_ending_within_its_second_is_recorded_in_order(deployment: 
     assert deliver(cloud, stopped)["status"] == "stale", "a redelivery is still a duplicate"
     assert deliver(cloud, ec2_event(instance_id, "stopping", second))["status"] == "stale"
     assert wiring.control_plane().store.get_observation("ec2_instance:quick").state == "stopped"
+
+
+def test_events_publish_emf_metrics_unless_metrics_are_off(
+    deployment: Any, cloud: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    capsys.readouterr()
+    assert deliver(cloud, ec2_event("i-0123456789abcdef0", "stopped", later(60), source="aws.fake"))[
+        "status"] == "refused"
+    assert deliver(cloud, ec2_event("i-0123456789abcdef0", "stopped", later(61)))["status"] == "ignored"
+    assert {"EventsRefused", "EventsIgnored"} <= metric_names(emf_documents(capsys.readouterr().out))
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "1")
+    deliver(cloud, ec2_event("i-0123456789abcdef0", "stopped", later(62)))
+    assert emf_documents(capsys.readouterr().out) == []

@@ -12,10 +12,10 @@ from chalice.test import Client
 
 import app as chalice_app
 from pcf_control_plane import wiring
-from pcf_control_plane.errors import ExecutionInputError, LeaseHeldError, ThrottlingError
+from pcf_control_plane.errors import ExecutionInputError, LeaseHeldError, ThrottlingError, UnknownParticleError
 from pcf_control_plane.settings import Settings, SettingsError
 from pcf_control_plane.store.table import create_table
-from tests.support.logs import captured_log_lines
+from tests.support.logs import captured_log_lines, emf_documents, metric_names
 
 STAGE = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text())
 DEV = STAGE["stages"]["dev"]["environment_variables"]
@@ -96,3 +96,25 @@ def test_a_wrong_execution_input_field_is_named(lambdas: Client) -> None:
         invoke(lambdas, "plan", {"request": {"definition": {}, "wait_seconds": -1}, "execution": "x"})
     with pytest.raises(ExecutionInputError, match="concurrency"):
         invoke(lambdas, "plan", {"request": {"definition": {}, "concurrency": 41}, "execution": "x"})
+
+
+
+def test_steps_publish_emf_metrics(
+    lambdas: Client, ami_id: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    definition = {"pcf_name": "counted", "flavor": "ec2_instance",
+                  "aws_resource": {"ImageId": ami_id, "custom_config": {"instance_name": "h-counted"}}}
+    invoke(lambdas, "plan", {"definition": definition, "desired_state": "running"})
+    capsys.readouterr()
+
+    invoke(lambdas, "start", {"pcf_id": "ec2_instance:counted", "execution": "run-2"})
+    with pytest.raises(UnknownParticleError):
+        invoke(lambdas, "acquire_lease", {"pcf_id": "ec2_instance:nobody", "execution": "run-2"})
+
+    documents = emf_documents(capsys.readouterr().out)
+    assert {"Transitions", "StepDuration", "StepErrors"} <= metric_names(documents)
+    assert {doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] for doc in documents} == {"PCFServerless"}
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "1")
+    invoke(lambdas, "start", {"pcf_id": "ec2_instance:counted", "execution": "run-3"})
+    assert emf_documents(capsys.readouterr().out) == [], "metrics off: nothing printed"

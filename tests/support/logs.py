@@ -1,4 +1,5 @@
-"""The JSON lines the app's Powertools Logger writes, captured for a test."""
+"""What the app prints for CloudWatch: its Powertools Logger's JSON lines, captured for a test, and its EMF
+metric documents."""
 
 from __future__ import annotations
 
@@ -23,3 +24,14 @@ def captured_log_lines() -> Iterator[list[dict[str, Any]]]:
     finally:
         handler.setStream(before)
         lines.extend(json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{"))
+
+
+def emf_documents(text: str) -> list[dict[str, Any]]:
+    """The CloudWatch embedded-metric documents among printed lines."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
+
+
+def metric_names(documents: list[dict[str, Any]]) -> set[str]:
+    """Every metric name the documents publish."""
+    return {metric["Name"] for doc in documents for directive in doc["_aws"]["CloudWatchMetrics"]
+            for metric in directive["Metrics"]}
