@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pcf.core import State
@@ -47,6 +48,10 @@ from pcf_control_plane.rollback import plan_rollback
 from pcf_control_plane.snapshot import observation_snapshot, resource_id_of
 from pcf_control_plane.store import HistoryKind, Observation, ParticleFlags, ParticleSpec, StateStore
 
+PLAN_WRITERS = 16
+"""Particles whose specs ``plan`` writes at once: 4 DynamoDB calls each, one after another, would take
+1,000 particles ~20 s at 5 ms a call; 16 at a time, ~1.3 s."""
+
 LAST_RESOURCE = "last_resource_id"
 """Snapshot key: the last resource id ever seen for the particle, carried across its disappearance so that a
 re-creation gets a fresh ClientToken scope while a retried creation keeps its own."""
@@ -82,25 +87,21 @@ class ControlPlane:
         levels = plan_levels(members)
         quasiparticle = root.pcf_id if isinstance(root, Quasiparticle) else None
         group_policy = root.particle_definition if isinstance(root, Quasiparticle) else {}
-        generations = {}
         exports = exports_by_parent(members)
-        for particle in members:
-            spec = ParticleSpec(
-                pcf_id=particle.pcf_id,
-                definition=_storable_definition(particle),
-                desired_state=particle.desired_state.name,  # type: ignore[union-attr]
-                deployment=self.deployment,
-                quasiparticle=quasiparticle,
-                flags=ParticleFlags(
-                    persist_on_termination=particle.persist_on_termination,
-                    persist_on_update=particle.persist_on_update,
-                    **policy(particle.pcf_id, particle.particle_definition, group_policy),
-                ),
-                exports=exports.get(particle.pcf_id, ()),
-            )
-            generations[particle.pcf_id] = self.store.put_spec(spec)
-            self.store.add_history(particle.pcf_id, HistoryKind.plan, {"desired_state": spec.desired_state,
-                                   "generation": generations[particle.pcf_id]}, request.execution)
+        specs = [ParticleSpec(
+            pcf_id=particle.pcf_id,
+            definition=_storable_definition(particle),
+            desired_state=particle.desired_state.name,  # type: ignore[union-attr]
+            deployment=self.deployment,
+            quasiparticle=quasiparticle,
+            flags=ParticleFlags(
+                persist_on_termination=particle.persist_on_termination,
+                persist_on_update=particle.persist_on_update,
+                **policy(particle.pcf_id, particle.particle_definition, group_policy),
+            ),
+            exports=exports.get(particle.pcf_id, ()),
+        ) for particle in members]  # every member is checked before anything is written
+        generations = self._store_specs(specs, request.execution)
         phases: dict[str, list[list[str]]] = {}
         for level in levels:
             phases.setdefault(level.phase, []).append(level.pcf_ids)
@@ -111,6 +112,20 @@ class ControlPlane:
             generations=generations,
             settings=request.settings(),
         )
+
+    def _store_specs(self, specs: list[ParticleSpec], execution: str) -> dict[str, int]:
+        """Each spec and its ``plan`` history item, ``PLAN_WRITERS`` particles at a time; the generations."""
+
+        def store(spec: ParticleSpec) -> int:
+            generation = self.store.put_spec(spec)
+            self.store.add_history(spec.pcf_id, HistoryKind.plan,
+                                   {"desired_state": spec.desired_state, "generation": generation}, execution)
+            return generation
+
+        if len(specs) == 1:
+            return {specs[0].pcf_id: store(specs[0])}
+        with ThreadPoolExecutor(max_workers=min(PLAN_WRITERS, len(specs)), thread_name_prefix="plan") as pool:
+            return dict(zip([spec.pcf_id for spec in specs], pool.map(store, specs), strict=True))
 
     # -- sync_state -----------------------------------------------------------------------------
     def sync_state(self, step: ParticleStep) -> SyncOutput:

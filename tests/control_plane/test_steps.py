@@ -111,6 +111,31 @@ def test_a_bad_definition_is_refused_and_nothing_is_stored(control_plane: Contro
     assert control_plane.store.get_spec("ec2_instance:y") is None
 
 
+def test_a_member_refused_late_leaves_every_member_unwritten(control_plane: ControlPlane, ami_id: str) -> None:
+    worker = instance("w", ami_id, parents=["ec2_instance:m"],
+                      callbacks={"start": {"function": lambda particle: None}})  # a library-mode callable
+    definition = {"pcf_name": "c", "flavor": "quasiparticle", "particles": [instance("m", ami_id), worker]}
+    with pytest.raises(DefinitionError, match=r"ec2_instance:w\.callbacks\.start\.function"):
+        control_plane.plan(PlanInput(definition=definition, desired_state="running", execution=EXECUTION))
+    assert control_plane.store.get_spec("ec2_instance:m") is None, "checked before anything was written"
+    assert control_plane.store.list_history("ec2_instance:m") == []
+
+
+def test_plan_writes_many_members_at_once_and_answers_their_generations(
+    control_plane: ControlPlane, ami_id: str
+) -> None:
+    definition = {"pcf_name": "big", "flavor": "quasiparticle", "particles": [
+        instance("m", ami_id), instance("w", ami_id, multiplier=40, parents=["ec2_instance:m"])]}
+    first = control_plane.plan(PlanInput(definition=definition, desired_state="running", execution=EXECUTION))
+    again = control_plane.plan(PlanInput(definition=definition, desired_state="stopped", execution=EXECUTION))
+    assert list(first.generations) == ["ec2_instance:m", *(f"ec2_instance:w-{i}" for i in range(40))]
+    assert set(first.generations.values()) == {1} and set(again.generations.values()) == {2}
+    for pcf_id in first.generations:
+        assert control_plane.store.get_spec(pcf_id).desired_state == "stopped"
+        assert [h.detail["generation"] for h in control_plane.store.list_history(pcf_id, newest_first=False)
+                if h.kind is HistoryKind.plan] == [1, 2]
+
+
 def test_a_single_instance_runs_stops_and_terminates(
     control_plane: ControlPlane, ami_id: str, ec2: Any, clock: VirtualClock
 ) -> None:
