@@ -43,7 +43,7 @@ from pcf_control_plane.messages import (
     TransitionOutput,
 )
 from pcf_control_plane.outcome import failure_result
-from pcf_control_plane.rebuild import load_spec, rebuild
+from pcf_control_plane.rebuild import load_parents, load_particle, load_spec, rebuild
 from pcf_control_plane.rollback import plan_rollback
 from pcf_control_plane.snapshot import observation_snapshot, resource_id_of
 from pcf_control_plane.store import HistoryKind, Observation, ParticleFlags, ParticleSpec, StateStore
@@ -130,7 +130,7 @@ class ControlPlane:
     # -- sync_state -----------------------------------------------------------------------------
     def sync_state(self, step: ParticleStep) -> SyncOutput:
         """Observe one particle, store the observation (newer wins), and decide its next action."""
-        spec = load_spec(self.store, step.pcf_id)
+        spec, stored = load_particle(self.store, step.pcf_id)
         particle = self._observed(spec)
         observed = particle.state
         assert observed is not None
@@ -141,7 +141,7 @@ class ControlPlane:
             equivalent = particle.is_state_definition_equivalent()
         decision = decide(observed, desired, definition_equivalent=equivalent, protection=particle.protection,
                           equivalent_states=particle.equivalent_states)
-        resource_id = self._record(step, spec, particle, self.store.get_observation(step.pcf_id))
+        resource_id = self._record(step, spec, particle, stored.observation)
         return SyncOutput(pcf_id=step.pcf_id, state=observed.name, action=decision.action.value,
                           reason=decision.reason, resource_id=resource_id)
 
@@ -149,9 +149,9 @@ class ControlPlane:
     def transition(self, request: TransitionInput) -> TransitionOutput:
         """Carry out one transition. The ClientToken scope is the spec's generation and the last resource
         ever seen, so a retried step never launches twice while a re-creation gets a fresh token."""
-        spec = load_spec(self.store, request.pcf_id)
+        spec, stored = load_particle(self.store, request.pcf_id)
         particle = self._observed(spec)
-        last = self.store.get_observation(request.pcf_id)
+        last = stored.observation
         particle.idempotency_scope = f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
         creates = request.action == "start" and particle.state is State.terminated
         particle.run_transition(Action(request.action))
@@ -245,13 +245,14 @@ class ControlPlane:
     def _observed(self, spec: Any) -> Particle:
         """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved (from the parents'
         stored observations when they hold them, else from the cloud)."""
-        particle = rebuild(self.store, spec, self.clients)
+        parents = load_parents(self.store, spec)
+        particle = rebuild(spec, parents, self.clients)
         particle.prepare()
         references = particle.inherit_references()
         if particle.desired_state is State.running and references:
             for parent in particle.parents:
                 paths = [ref.key_path for _path, ref in references if ref.parent_pcf_id == parent.pcf_id]
-                view = stored_parent_view(self.store.get_observation(parent.pcf_id), paths)
+                view = stored_parent_view(parents[parent.pcf_id].observation, paths)
                 if view is None:
                     parent.prepare()
                     parent.sync_state()

@@ -16,6 +16,7 @@ from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import DynamoDBStateStore, HistoryKind, InMemoryStateStore
 from pcf_control_plane.store.table import create_table
 from pcf_local_cloud.clock import VirtualClock
+from tests.store.store_support import CallCounter
 from tests.support.ec2_calls import Calls
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:test-1"
@@ -278,6 +279,26 @@ def test_a_child_inherits_from_the_parents_stored_observation_without_reading_it
     drive(control_plane, "ec2_instance:kid", clock)
     [mom], [kid] = live_instances(ec2, "cp-mom"), live_instances(ec2, "cp-kid")
     assert {t["Key"]: t["Value"] for t in kid["Tags"]}["Mom"] == mom["PrivateIpAddress"]
+
+
+def test_a_sync_reads_the_particle_in_one_call_and_its_parents_in_another(
+    cloud: Any, clock: VirtualClock, ami_id: str
+) -> None:
+    client = cloud.client("dynamodb")
+    create_table(client, "pcf-reads", sleep=lambda _: None)
+    store = DynamoDBStateStore(client, "pcf-reads", clock=clock.now, sleep=clock.sleep)
+    steps = ControlPlane(store, cloud.client_factory, clock=clock.now, deployment="test")
+    child = instance("son", ami_id, parents=["ec2_instance:dad"])
+    child["aws_resource"]["custom_config"]["tags"] = {"Dad": "$inherit$ec2_instance:dad$PrivateIpAddress"}
+    steps.plan(PlanInput(definition={"pcf_name": "f3", "flavor": "quasiparticle",
+                                     "particles": [instance("dad", ami_id), child]}, desired_state="running"))
+    drive(steps, "ec2_instance:dad", clock)
+
+    with CallCounter(client) as counter:
+        steps.sync_state(ParticleStep(pcf_id="ec2_instance:son", execution=EXECUTION))
+
+    assert counter.calls["BatchGetItem"] == 2, "spec and observation together; the parent's likewise"
+    assert "GetItem" not in counter.calls
 
 
 def test_without_a_stored_value_the_parent_is_read_from_the_cloud(
