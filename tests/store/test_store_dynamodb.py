@@ -170,6 +170,45 @@ def test_a_spec_that_keeps_losing_races_raises_conflict(dynamodb_client: Any, fa
     assert racing.times == 1_000 - 3
 
 
+class ConflictingTransactions:
+    """Delegates to a real client; its first ``times`` TransactWriteItems are cancelled as AWS cancels a
+    transaction that met another one writing the same item (nothing written)."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client, self.times, self.sent = client, times, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.sent += 1
+        if self.times > 0:
+            self.times -= 1
+            reasons = [{"Code": "TransactionConflict", "Message": "in progress"}] + [
+                {"Code": "None"} for _ in kwargs["TransactItems"][1:]]
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                               "CancellationReasons": reasons}, "TransactWriteItems")
+        return self._client.transact_write_items(**kwargs)
+
+
+def test_an_event_that_meets_another_transaction_is_written_on_a_retry(
+    dynamodb_client: Any, fake_clock: FakeClock
+) -> None:
+    conflicting = ConflictingTransactions(dynamodb_client, times=2)
+    store = DynamoDBStateStore(conflicting, TABLE, clock=fake_clock, max_attempts=3)
+    store.put_spec(spec(A))
+    event = observation(5.0, "stopped", resource_id="i-1", cause="event:9")
+
+    assert store.record_observed(A, event, HistoryKind.observation, {}).status == "recorded"
+    assert conflicting.sent == 3 and store.get_observation(A).state == "stopped"
+    assert [item.cause for item in store.list_history(A)] == ["event:9"], "written once"
+
+    always = DynamoDBStateStore(ConflictingTransactions(dynamodb_client, times=99), TABLE, clock=fake_clock,
+                                max_attempts=3)
+    with pytest.raises(ConflictError, match="conflicting transactions"):
+        always.record_observed(A, observation(6.0, "running", resource_id="i-1"), HistoryKind.observation, {})
+
+
 # an interrupted put_spec, retried --------------------------------------------------------------
 
 

@@ -183,13 +183,7 @@ class DynamoDBStateStore(StateStore):
         if not found:
             return None
         newest = max(found, key=lambda item: (float(item.get(OBSERVED_AT, {}).get("N", 0)), item[PCF_ID]["S"]))
-        view = items.view_from(newest)
-        if view is not None:
-            return view
-        pcf_id = newest[PCF_ID]["S"]
-        record = self.get_particle(pcf_id) or ParticleRecord(pcf_id=pcf_id)
-        return ParticleView(pcf_id=pcf_id, spec=record.spec.summary() if record.spec else None,
-                            observation=record.observation)
+        return items.view_from(newest) or self._view_of(newest[PCF_ID]["S"])
 
     def record_observed(
         self,
@@ -214,11 +208,15 @@ class DynamoDBStateStore(StateStore):
         if unless_leased:
             writes.append({"ConditionCheck": {"TableName": self._table,
                                               **items.lease_free_check(pcf_id, self._clock())}})
-        try:
-            self._io.call("transact_write_items", TransactItems=writes)
-        except ConditionFailed as refused:
-            return _refusal(refused.reasons, unless_leased)
-        return RecordResult(status="recorded")
+        for _ in range(self._max_attempts):
+            try:
+                self._io.call("transact_write_items", TransactItems=writes)
+            except ConditionFailed as refused:
+                if not _conflict_only(refused.reasons):
+                    return _refusal(refused.reasons, unless_leased)
+                continue  # another transaction was writing the same item: nothing was written, try again
+            return RecordResult(status="recorded")
+        raise ConflictError(f"record_observed({pcf_id}) met {self._max_attempts} conflicting transactions in a row")
 
     # reading particles together ------------------------------------------------------------------
 
@@ -357,6 +355,12 @@ class DynamoDBStateStore(StateStore):
     def _get_raw(self, pcf_id: str, sort_key: str) -> dict[str, Any] | None:
         request = {"TableName": self._table, "Key": items.item_key(pcf_id, sort_key), "ConsistentRead": True}
         return self._io.call("get_item", **request).get("Item")
+
+
+def _conflict_only(reasons: list[dict[str, Any]]) -> bool:
+    """A transaction cancelled only because another one was writing its items (no condition failed)."""
+    codes = {reason.get("Code") for reason in reasons}
+    return "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
 
 
 def _refusal(reasons: list[dict[str, Any]], lease_checked: bool) -> RecordResult:

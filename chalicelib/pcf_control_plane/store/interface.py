@@ -86,8 +86,10 @@ class StateStore(ABC):
         (the lease is not read); ``None`` when no particle does (an unmanaged resource). The DynamoDB store
         answers from the resource index in one query, so the observation may lag a write by a moment."""
         pcf_id = self.find_by_resource_id(resource_id)
-        if pcf_id is None:
-            return None
+        return None if pcf_id is None else self._view_of(pcf_id)
+
+    def _view_of(self, pcf_id: str) -> ParticleView:
+        """The particle's spec summary and observation, read from its own items."""
         record = self.get_particle(pcf_id) or ParticleRecord(pcf_id=pcf_id)
         return ParticleView(pcf_id=pcf_id, spec=record.spec.summary() if record.spec else None,
                             observation=record.observation)
