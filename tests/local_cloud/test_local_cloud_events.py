@@ -20,12 +20,15 @@ from tests.local_cloud.fixtures.event_recorder import (
     Recorder,
     function_arn,
     recording_function,
+    recording_rule,
     rule_to,
     run_instance,
 )
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+LIFECYCLE = ["pending", "running", "stopping", "stopped", "pending", "running", "shutting-down", "terminated"]
+"""The states an instance announces from launch through stop, start and termination."""
 
 
 @pytest.fixture
@@ -38,9 +41,7 @@ def events_lc(clock: VirtualClock) -> Iterator[LocalCloud]:
 @pytest.fixture
 def recorder(events_lc: LocalCloud) -> Recorder:
     """A function that receives every EC2 state-change event (rule ``ec2-states``)."""
-    recorder = recording_function(events_lc, "on-ec2")
-    rule_to(events_lc, "ec2-states", function_arn(events_lc, "on-ec2"), pattern=EC2_STATE_CHANGE)
-    return recorder
+    return recording_rule(events_lc, "on-ec2", "ec2-states", EC2_STATE_CHANGE)
 
 
 def test_run_instances_emits_pending_then_running_when_the_phase_ends(
@@ -113,38 +114,19 @@ def test_stop_start_and_terminate_emit_each_state_once(
     clock.advance(5)
     events_lc.settle_due()
     ec2.terminate_instances(InstanceIds=[instance_id])  # terminated already: nothing
-    assert [state for _, state in recorder.states()] == [
-        "pending",
-        "running",
-        "stopping",
-        "stopped",
-        "pending",
-        "running",
-        "shutting-down",
-        "terminated",
-    ]
+    assert [state for _, state in recorder.states()] == LIFECYCLE
 
 
 def test_instant_transitions_emit_both_states(clock: VirtualClock) -> None:
     with LocalCloud(clock=clock, epoch=EPOCH) as cloud:
-        recorder = recording_function(cloud, "on-ec2")
-        rule_to(cloud, "ec2-states", function_arn(cloud, "on-ec2"), pattern=EC2_STATE_CHANGE)
+        recorder = recording_rule(cloud, "on-ec2", "ec2-states", EC2_STATE_CHANGE)
         ec2 = cloud.client("ec2")
         instance_id = run_instance(cloud)
         ec2.stop_instances(InstanceIds=[instance_id])
         ec2.start_instances(InstanceIds=[instance_id])
         ec2.start_instances(InstanceIds=[instance_id])  # running already: nothing
         ec2.terminate_instances(InstanceIds=[instance_id])
-        assert [state for _, state in recorder.states()] == [
-            "pending",
-            "running",
-            "stopping",
-            "stopped",
-            "pending",
-            "running",
-            "shutting-down",
-            "terminated",
-        ]
+        assert [state for _, state in recorder.states()] == LIFECYCLE
 
 
 def test_force_and_hold_emit_the_state_they_set(events_lc: LocalCloud, recorder: Recorder, clock: VirtualClock) -> None:
@@ -301,8 +283,7 @@ def test_no_rules_no_deliveries(events_lc: LocalCloud, clock: VirtualClock) -> N
 
 def test_events_go_to_the_instances_account(clock: VirtualClock) -> None:
     with LocalCloud(clock=clock, account_id="111122223333", epoch=EPOCH) as cloud:
-        recorder = recording_function(cloud, "on-ec2")
-        rule_to(cloud, "ec2-states", function_arn(cloud, "on-ec2"), pattern=EC2_STATE_CHANGE)
+        recorder = recording_rule(cloud, "on-ec2", "ec2-states", EC2_STATE_CHANGE)
         instance_id = run_instance(cloud)
         assert recorder.events[0]["account"] == "111122223333"
         assert recorder.events[0]["resources"] == [f"arn:aws:ec2:{REGION}:111122223333:instance/{instance_id}"]

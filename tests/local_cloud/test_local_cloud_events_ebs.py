@@ -13,9 +13,7 @@ from tests.local_cloud.fixtures.event_recorder import (
     EBS_NOTIFICATION,
     EPOCH,
     Recorder,
-    function_arn,
-    recording_function,
-    rule_to,
+    recording_rule,
 )
 
 ZONE = "us-east-1a"
@@ -31,9 +29,7 @@ def ebs_lc(clock: VirtualClock) -> Iterator[LocalCloud]:
 
 @pytest.fixture
 def recorder(ebs_lc: LocalCloud) -> Recorder:
-    recorder = recording_function(ebs_lc, "on-ebs")
-    rule_to(ebs_lc, "ebs", function_arn(ebs_lc, "on-ebs"), pattern=EBS_NOTIFICATION)
-    return recorder
+    return recording_rule(ebs_lc, "on-ebs", "ebs", EBS_NOTIFICATION)
 
 
 def volume_arn(volume_id: str) -> str:
@@ -86,18 +82,14 @@ def test_create_volume_is_announced_once_by_a_read(ebs_lc: LocalCloud, recorder:
 
 def test_an_instant_volume_is_announced_at_creation(clock: VirtualClock) -> None:
     with LocalCloud(clock=clock, epoch=EPOCH) as cloud:
-        recorder = recording_function(cloud, "on-ebs")
-        arn = cloud.client("lambda").get_function(FunctionName="on-ebs")["Configuration"]["FunctionArn"]
-        rule_to(cloud, "ebs", arn, pattern=EBS_NOTIFICATION)
+        recorder = recording_rule(cloud, "on-ebs", "ebs", EBS_NOTIFICATION)
         volume_id = cloud.client("ec2").create_volume(Size=8, AvailabilityZone=ZONE)["VolumeId"]
         assert [e["resources"] for e in recorder.events] == [[volume_arn(volume_id)]]
 
 
 def test_a_retried_create_volume_is_announced_once(clock: VirtualClock) -> None:
     with LocalCloud(clock=clock, epoch=EPOCH) as cloud:
-        recorder = recording_function(cloud, "on-ebs")
-        arn = cloud.client("lambda").get_function(FunctionName="on-ebs")["Configuration"]["FunctionArn"]
-        rule_to(cloud, "ebs", arn, pattern=EBS_NOTIFICATION)
+        recorder = recording_rule(cloud, "on-ebs", "ebs", EBS_NOTIFICATION)
         ec2 = cloud.client("ec2")
         first = ec2.create_volume(Size=8, AvailabilityZone=ZONE, ClientToken="once")["VolumeId"]
         assert ec2.create_volume(Size=8, AvailabilityZone=ZONE, ClientToken="once")["VolumeId"] == first

@@ -14,6 +14,7 @@ from tests.local_cloud.fixtures.event_recorder import (
     EC2_STATE_CHANGE,
     EPOCH,
     create_function,
+    function_arn,
     recording_function,
     rule_to,
     run_instance,
@@ -74,7 +75,7 @@ def test_sqs_targets_still_get_motos_message(lc: LocalCloud) -> None:
 
 def test_put_events_from_a_client_reaches_lambda_targets(lc: LocalCloud) -> None:
     recorder = recording_function(lc, "custom")
-    rule_to(lc, "custom-rule", arn_of(lc, "custom"), pattern={"source": ["my.app"]})
+    rule_to(lc, "custom-rule", function_arn(lc, "custom"), pattern={"source": ["my.app"]})
     answer = lc.client("events").put_events(
         Entries=[{"Source": "my.app", "DetailType": "Thing", "Detail": json.dumps({"n": 1})}]
     )
@@ -83,10 +84,6 @@ def test_put_events_from_a_client_reaches_lambda_targets(lc: LocalCloud) -> None
     assert event["detail"] == {"n": 1}
     assert event["id"] == answer["Entries"][0]["EventId"]
     assert isinstance(event["time"], str) and event["time"].endswith("Z")
-
-
-def arn_of(cloud: LocalCloud, name: str) -> str:
-    return str(cloud.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"])
 
 
 @pytest.mark.parametrize(
@@ -111,7 +108,7 @@ def test_the_target_input_is_chosen_as_configured(lc: LocalCloud, target: dict[s
     rule_to(
         lc,
         "shaped-rule",
-        arn_of(lc, "shaped"),
+        function_arn(lc, "shaped"),
         pattern={**EC2_STATE_CHANGE, "detail": {"state": ["pending"]}},
         **target,
     )

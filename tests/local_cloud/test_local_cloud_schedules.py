@@ -18,7 +18,14 @@ from pcf_local_cloud.schedule_expressions import (
     UnsupportedScheduleError,
     parse_schedule,
 )
-from tests.local_cloud.fixtures.event_recorder import EC2_STATE_CHANGE, EPOCH, Recorder, recording_function, rule_to
+from tests.local_cloud.fixtures.event_recorder import (
+    EC2_STATE_CHANGE,
+    EPOCH,
+    Recorder,
+    function_arn,
+    recording_function,
+    rule_to,
+)
 
 MINUTE = 60.0
 
@@ -33,12 +40,8 @@ def lc(clock: VirtualClock) -> Iterator[LocalCloud]:
 def ticks(lc: LocalCloud) -> Recorder:
     """A function fed by the rule ``every-5`` (``rate(5 minutes)``), created at the clock's start."""
     recorder = recording_function(lc, "tick")
-    rule_to(lc, "every-5", arn_of(lc, "tick"), schedule="rate(5 minutes)")
+    rule_to(lc, "every-5", function_arn(lc, "tick"), schedule="rate(5 minutes)")
     return recorder
-
-
-def arn_of(cloud: LocalCloud, name: str) -> str:
-    return str(cloud.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"])
 
 
 def wall(text: str) -> float:
@@ -94,7 +97,7 @@ def test_a_rule_fires_on_demand(lc: LocalCloud, ticks: Recorder, clock: VirtualC
 
 def test_only_rules_with_a_schedule_fire_on_demand(lc: LocalCloud) -> None:
     recording_function(lc, "on-ec2")
-    rule_to(lc, "pattern-only", arn_of(lc, "on-ec2"), pattern=EC2_STATE_CHANGE)
+    rule_to(lc, "pattern-only", function_arn(lc, "on-ec2"), pattern=EC2_STATE_CHANGE)
     with pytest.raises(ValueError, match="no ScheduleExpression"):
         lc.fire_rule("pattern-only")
 
@@ -133,7 +136,7 @@ def test_putting_a_rule_again_keeps_or_restarts_its_schedule(
 
 def test_a_cron_rule_fires_at_matching_utc_minutes(lc: LocalCloud, clock: VirtualClock) -> None:
     recorder = recording_function(lc, "weekday")
-    rule_to(lc, "weekday-9-30", arn_of(lc, "weekday"), schedule="cron(30 9 ? * MON-FRI *)")
+    rule_to(lc, "weekday-9-30", function_arn(lc, "weekday"), schedule="cron(30 9 ? * MON-FRI *)")
     clock.advance(7 * 24 * 3600)  # 2026-11-22 is a Sunday: Monday 23rd to Friday 27th
     assert lc.fire_schedules() == 5
     assert [e["time"] for e in recorder.events] == [f"2026-11-{day}T09:30:00Z" for day in range(23, 28)]
@@ -174,11 +177,11 @@ def test_the_ticker_settles_and_fires_in_the_background(clock: VirtualClock) -> 
     with LocalCloud(clock=clock, pending_seconds=5, epoch=EPOCH) as cloud:
         fired, running = threading.Event(), threading.Event()
         ticks = recording_function(cloud, "tick", react=lambda event: fired.set())
-        rule_to(cloud, "every-5", arn_of(cloud, "tick"), schedule="rate(5 minutes)")
+        rule_to(cloud, "every-5", function_arn(cloud, "tick"), schedule="rate(5 minutes)")
         states = recording_function(
             cloud, "on-ec2", react=lambda event: event["detail"]["state"] == "running" and running.set()
         )
-        rule_to(cloud, "ec2", arn_of(cloud, "on-ec2"), pattern=EC2_STATE_CHANGE)
+        rule_to(cloud, "ec2", function_arn(cloud, "on-ec2"), pattern=EC2_STATE_CHANGE)
         cloud.client("ec2").run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)
         clock.advance(5 * MINUTE)
         cloud.start_ticker(0.001)
