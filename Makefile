@@ -18,7 +18,7 @@ demo: $(STAMP)
 ## test: lint and the whole test suite
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile   # two workers (the machines have 2 cores); a file stays on one worker
 
 ## bench: the benchmarks, printing ratios measured side by side in one run
 bench: $(STAMP)

@@ -4,6 +4,7 @@
 and the CLI: one module identity everywhere. Errors propagate: their class names (``LeaseHeldError``,
 ``UnknownFlavorError``, ``ParticleTimeoutError``…) become the Step Functions error names Retry/Catch match;
 AWS throttling and 5xx errors are renamed ``ThrottlingError`` / ``TransientAWSError`` for the Retry clauses.
+No handler reads a file a definition names (``no_definition_files``): templates arrive as text.
 
 Importing this module loads only Chalice and Powertools' Logger and Metrics: each step imports the control
 plane when first called, so a cold start pays for what its function uses. The Tracer is built on the first
@@ -17,6 +18,7 @@ import functools
 import importlib.util
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,10 +76,29 @@ def _metrics_on() -> bool:
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() not in ("1", "true")
 
 
+_pending = threading.local()
+_emitting = threading.Lock()
+
+
 def _add_metric(name: str, unit: MetricUnit, value: float) -> None:
-    """``metrics.add_metric`` unless metrics are off: Powertools would still print them every 100 values."""
+    """Keep a metric of this invocation (emitted by ``_emit_metrics`` at its end), unless metrics are off:
+    Powertools would still print them every 100 values."""
     if _metrics_on():
-        metrics.add_metric(name, unit, value)
+        _pending.metrics = [*getattr(_pending, "metrics", []), (name, unit, value)]
+
+
+def _emit_metrics(step_name: str) -> None:
+    """This invocation's metrics as one EMF document, as Powertools' ``log_metrics`` does. ``metrics`` is one
+    object per process: the local cloud runs invocations side by side in threads, so adding and flushing hold
+    a lock (on Lambda, one invocation at a time, it is never contended)."""
+    kept, _pending.metrics = getattr(_pending, "metrics", []), []
+    if not kept or not _metrics_on():
+        return
+    with _emitting:
+        metrics.add_metadata("step", step_name)
+        for name, unit, value in kept:
+            metrics.add_metric(name, unit, value)
+        metrics.flush_metrics()
 
 
 @contextmanager
@@ -95,6 +116,18 @@ def log_keys(correlation_id: str | None, **keys: Any) -> Iterator[None]:
         logger.thread_safe_append_keys(**saved)
 
 
+@contextmanager
+def no_definition_files() -> Iterator[None]:
+    """This invocation reads no file a definition names (a definition is data: the CLI sends a template's text
+    as ``custom_config.userdata_template``); such a name alone is an ``InvalidConfigException``. Scoped to the
+    invocation's context, not the process, so the local cloud's in-process Lambdas refuse as AWS's do while
+    library code beside them keeps its files."""
+    from pcf.util.definition_files import file_reads_disabled
+
+    with file_reads_disabled():
+        yield
+
+
 def _correlation_of(event: dict[str, Any]) -> str | None:
     """The execution's name (the last part of its ARN): the correlation id of a step's log lines."""
     return str(event.get("execution", "")).rsplit(":", 1)[-1] or None
@@ -107,7 +140,7 @@ def step(name: str) -> Callable[[Step], Step]:
     def register(function: Step) -> Step:
         @functools.wraps(function)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            with log_keys(_correlation_of(event), pcf_id=event.get("pcf_id")):
+            with log_keys(_correlation_of(event), pcf_id=event.get("pcf_id")), no_definition_files():
                 return _run(name, function, event)
 
         return app.lambda_function(name=name)(_traced(handler))
@@ -117,8 +150,7 @@ def step(name: str) -> Callable[[Step], Step]:
 
 def _run(name: str, function: Step, event: dict[str, Any]) -> dict[str, Any]:
     """One step invocation: its metrics, and a failure logged and renamed when AWS throttled or failed."""
-    if _metrics_on():
-        metrics.add_metadata("step", name)
+    outer, _pending.metrics = getattr(_pending, "metrics", []), []  # the caller's, when nested in this thread
     started = time.perf_counter()
     try:
         result = function(event)
@@ -134,8 +166,8 @@ def _run(name: str, function: Step, event: dict[str, Any]) -> dict[str, Any]:
         raise
     finally:
         _add_metric("StepDuration", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
-        if _metrics_on():
-            metrics.flush_metrics()  # one EMF document per invocation, as Powertools' log_metrics does
+        _emit_metrics(name)
+        _pending.metrics = outer
     return result
 
 
@@ -163,10 +195,10 @@ def plan(event: dict[str, Any]) -> dict[str, Any]:
 @step("sync_state")
 def sync_state(event: dict[str, Any]) -> dict[str, Any]:
     """Observe one particle, store the observation, return its state and next action."""
-    from pcf_control_plane.messages import ParticleStep, parse
+    from pcf_control_plane.messages import SyncInput, parse
     from pcf_control_plane.wiring import control_plane
 
-    return control_plane().sync_state(parse(ParticleStep, event)).model_dump()
+    return control_plane().sync_state(parse(SyncInput, event)).model_dump()
 
 
 def _transition(action: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -257,15 +289,37 @@ def summarize(event: dict[str, Any]) -> dict[str, Any]:
     return control_plane().summarize(parse(RootStep, event)).model_dump()
 
 
+class RawEvent(CloudWatchEvent):
+    """An EventBridge event as delivered, unread. Chalice's ``CloudWatchEvent`` reads every envelope field with
+    ``[]``, so a malformed event would fail the function with a ``KeyError`` before its handler runs; these
+    handlers parse the event themselves (``pcf_control_plane.aws_events``) and refuse what is malformed."""
+
+    def _extract_attributes(self, event_dict: Any) -> None:
+        """Nothing is read here: ``to_dict()`` is the event."""
+
+
+def raw_events(handler: Any) -> Any:
+    """Give an event handler Chalice registered the event unread (``RawEvent``)."""
+    handler.event_class = RawEvent
+    return handler
+
+
+def _event_id(raw: Any) -> str | None:
+    found = raw.get("id") if isinstance(raw, dict) else None
+    return str(found) if found else None
+
+
+@raw_events
 @app.on_cw_event(EC2_EVENTS, name="on_ec2_event")
 def on_ec2_event(event: CloudWatchEvent) -> dict[str, Any]:
-    """An EC2 instance state change or EBS volume notification: record it; heal a drifted particle."""
+    """An EC2 instance state change or EBS volume notification: record it; heal a drifted particle. A malformed,
+    forged or unknown event is refused (counted as ``EventsRefused``, logged with the reason), never raised."""
     raw = event.to_dict()
-    with log_keys(str(raw.get("id") or "") or None):
+    with log_keys(_event_id(raw)), no_definition_files():
         return _on_ec2_event(raw, event.context.invoked_function_arn)
 
 
-def _on_ec2_event(raw: dict[str, Any], function_arn: str) -> dict[str, Any]:
+def _on_ec2_event(raw: Any, function_arn: str) -> dict[str, Any]:
     from pcf_control_plane.wiring import event_sync
 
     result = event_sync(function_arn).handle(raw)
@@ -287,20 +341,22 @@ def _count(name: str, value: float = 1) -> None:
         metric.add_dimension("service", SERVICE)
 
 
+@raw_events
 @app.schedule(RECONCILE_RATE, name="reconcile")
 def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
     """Every managed particle read in batches; drift recorded, then reverted or reported per its policy.
     Invoked with ``{"detail": {"act": false}}`` it only reports (``pcf drift``)."""
-    raw = event.to_dict()
-    run = str(raw.get("id") or "manual")
-    with log_keys(run):
+    raw = event.to_dict() if isinstance(event.to_dict(), dict) else {}
+    run = _event_id(raw) or "manual"
+    with log_keys(run), no_definition_files():
         return _reconcile(run, raw, event.context.invoked_function_arn)
 
 
 def _reconcile(run: str, raw: dict[str, Any], function_arn: str) -> dict[str, Any]:
     from pcf_control_plane.wiring import reconciler
 
-    act = (raw.get("detail") or {}).get("act", True) is not False
+    detail = raw.get("detail")
+    act = not (isinstance(detail, dict) and detail.get("act") is False)
     report = reconciler(function_arn).run(f"reconcile:{run}", act=act)
     _count("ReconciledParticles", report.particles)
     _count("DriftedParticles", len(report.drifted))

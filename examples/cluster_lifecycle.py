@@ -49,7 +49,12 @@ except ImportError:
 
 from pcf.cli.acting import ApplyReport, check_ready, format_report  # noqa: E402
 from pcf.cli.cancel import Cancellation  # noqa: E402
-from pcf.cli.execution_input import execution_input, execution_name, execution_settings  # noqa: E402
+from pcf.cli.execution_input import (  # noqa: E402
+    execution_input,
+    execution_name,
+    execution_settings,
+    inline_templates,
+)
 from pcf.cli.local_control_plane import local_control_plane  # noqa: E402
 from pcf.cli.selection import Selection  # noqa: E402
 from pcf.cli.self_healing import heal_behind_the_back  # noqa: E402
@@ -68,18 +73,6 @@ class PhaseResult:
     execution: str
     report: ApplyReport
     history: list[Any] = field(default_factory=list)
-
-
-def anchor_template_paths(definition: dict[str, Any], base: Path) -> dict[str, Any]:
-    """A copy of ``definition`` whose relative ``userdata_template_file`` paths are resolved against ``base``
-    (EC2 particles read them from the working directory; the job may be started from anywhere)."""
-    anchored = copy.deepcopy(definition)
-    for member in anchored.get("particles") or [anchored]:
-        custom = (member.get("aws_resource") or {}).get("custom_config") or {}
-        template = custom.get("userdata_template_file")
-        if template and not Path(template).is_absolute():
-            custom["userdata_template_file"] = str(base / template)
-    return anchored
 
 
 def cluster_cloud(pending_seconds: float, volume_pending_seconds: float, clock: Any = None) -> LocalCloudFactory:
@@ -112,7 +105,7 @@ def run_lifecycle(
     the one ``local_cloud`` makes), one ``apply`` execution per phase; stops after the first failed phase.
     Particles are polled every ``wait_seconds`` (default: 1, or 0 when ``pending_seconds`` is 0).
     ``after_phase(result, cloud)`` is called after each phase (tests look at the cloud there)."""
-    definition = anchor_template_paths(load_definition(CLUSTER_FILE), REPO)
+    definition = inline_templates(load_definition(CLUSTER_FILE), CLUSTER_FILE.parent)  # as pcf sends it
     cluster = build(copy.deepcopy(definition))
     selection = Selection(cluster, cluster)
     results: list[PhaseResult] = []

@@ -24,3 +24,8 @@ class ThrottlingError(PCFError):
 
 class TransientAWSError(PCFError):
     """AWS failed a call for a passing reason (5xx, unavailable): the workflow retries with backoff."""
+
+
+class SupersededError(PCFError):
+    """A newer plan replaced the desired spec this execution was converging a particle to: the execution stops
+    instead of converging the particle to another execution's desired state (which owns it now)."""

@@ -22,9 +22,7 @@ from pcf_control_plane.aws_events import (
     VOLUME_NOTIFICATION,
     AwsEvent,
     RefusedEvent,
-    instance_change,
     parse_event,
-    volume_change,
 )
 from pcf_control_plane.healing import Healer, HealOutcome, execution_name, history_detail, leased
 from pcf_control_plane.store import HistoryKind, Observation, RecordResult, StateStore
@@ -57,9 +55,9 @@ class EventSync:
         """Check, record and (when drifted) heal; see the module docstring."""
         try:
             event = parse_event(raw, account=self.account, accepted=ACCEPTED)
-            resource_id, status = self._resource_state(event)
+            resource_id, status = event.resource_state()
         except RefusedEvent as refused:
-            return EventResult(status="refused", reason=str(refused))
+            return EventResult(status="refused", reason=str(refused), event_id=_event_id(raw))
         view = self.store.view_by_resource_id(resource_id)
         if view is None or view.spec is None or view.spec.deployment != self.deployment:
             return EventResult(status="ignored", reason=f"{resource_id} is not managed by {self.deployment}",
@@ -90,12 +88,11 @@ class EventSync:
         return self.store.record_observed(pcf_id, observation, HistoryKind.observation, detail, also,
                                           unless_leased=decision.status == "due")
 
-    @staticmethod
-    def _resource_state(event: AwsEvent) -> tuple[str, str]:
-        if event.detail_type == INSTANCE_STATE_CHANGE:
-            change = instance_change(event)
-            return change.instance_id, change.state
-        return volume_change(event)
+
+def _event_id(raw: object) -> str | None:
+    """The id of a refused event, for its log line, when it has a usable one."""
+    found = raw.get("id") if isinstance(raw, dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 def event_time(event: AwsEvent, state: State, previous: Observation | None) -> float:

@@ -1,8 +1,9 @@
 """Self-healing: start an ``apply`` execution for a managed particle whose stable state is not its desired one.
 
 A heal is started only when the particle's policy allows it (``heal``, and ``persist_on_*`` through the one
-decision function), its observed state is stable (never ``pending``), and no execution holds its lease (that
-execution converges it itself). The execution is named after the cause (an event id, a reconciliation run),
+decision function), a rollback did not leave it out (``rolled_back_by``: never started, created or updated
+until a new apply plans it), its observed state is stable (never ``pending``), and no execution holds its lease
+(that execution converges it itself). The execution is named after the cause (an event id, a reconciliation run),
 so the same cause never starts two: Step Functions refuses a second execution with the same name.
 The healing ``apply`` runs the particle and its dependants, each after its parents (``PlanInput.heal``).
 """
@@ -22,7 +23,7 @@ from pcf.core.decision import Action, Protection, decide
 from pcf.core.registry import get_particle_flavor
 from pcf_control_plane.store import HistoryKind, Lease, ParticleView, StateStore
 
-HealStatus = Literal["in_sync", "transitional", "disabled", "leased", "due", "started", "duplicate"]
+HealStatus = Literal["in_sync", "transitional", "disabled", "rolled_back", "leased", "due", "started", "duplicate"]
 StartExecution = Callable[[str, dict[str, Any]], str]
 """``(name, input) -> execution ARN``; raises ``ExecutionAlreadyExists`` (by class name) for a used name."""
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -79,6 +80,11 @@ class Healer:
             return HealOutcome(status="in_sync", reason=f"{observed.name} is what {view.spec.desired_state} needs")
         if not view.spec.flags.heal:
             return HealOutcome(status="disabled", reason="heal is off for this particle", action=action.value)
+        rolled_back_by = view.spec.flags.rolled_back_by
+        if rolled_back_by and action in (Action.start, Action.update):
+            return HealOutcome(status="rolled_back", action=action.value,
+                               reason=f"rolled back by {rolled_back_by.rsplit(':', 1)[-1]}: left as it is until a "
+                                      "new apply plans it")
         if view.lease is not None:
             return leased(action.value, view.lease)
         return HealOutcome(status="due", reason=f"to {action.value}", action=action.value)

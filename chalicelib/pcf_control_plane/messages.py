@@ -87,18 +87,27 @@ class ParticleStep(_Message):
     execution: str = "manual"
 
 
+class SyncInput(ParticleStep):
+    """A particle's sync, with the spec generation its execution converges it to when the machine knows it."""
+
+    generation: int = Field(default=0, ge=0, description="the generation this execution planned; 0: look it up")
+
+
 class SyncOutput(_Message):
-    """What was observed and the decision function's answer."""
+    """What was observed and the decision function's answer (``wait`` too while a parent is not in its desired
+    state), and the generation this execution converges the particle to (0: it planned none)."""
 
     pcf_id: str
     state: Literal["running", "stopped", "terminated", "pending"]
     action: ActionName
     reason: str
     resource_id: str | None = None
+    generation: int = 0
 
 
 class TransitionInput(ParticleStep):
     action: TransitionName
+    generation: int = Field(default=0, ge=0, description="the generation the sync before it converged to")
 
 
 class TransitionOutput(_Message):

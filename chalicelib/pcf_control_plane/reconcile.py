@@ -7,6 +7,8 @@ observation is written only when something changed (one write; a history item to
 A particle the decision function would act on is drifted: recorded (history ``drift``), then reverted by a
 healing ``apply`` (policy ``drift: revert``, the default) or only reported (``drift: report``). A drifted
 particle whose ancestor is being reverted is left to that ancestor's heal, which runs its dependants after it.
+A particle a rollback left out (``rolled_back_by``) is recorded, never started, created or updated (history
+``heal``, status ``rolled_back``) until a new apply plans it.
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ class Reconciler:
                 written += 1
             if action not in (Action.done, Action.wait):
                 seen.append(_Seen(record, state, resource, differences, action))
-        reverting = {item.record.pcf_id for item in seen if item.record.spec.flags.drift == "revert"}
+        reverting = {item.record.pcf_id for item in seen if item.record.spec.flags.drift == "revert"
+                     and not (item.record.spec.flags.rolled_back_by and item.action in (Action.start, Action.update))}
         drifted = [self._drifted(item, cause, act, covered=bool(graph.ancestors(item.record.pcf_id) & reverting))
                    for item in seen]
         return ReconcileReport(cause=cause, particles=len(records), drifted=drifted, observations_written=written,

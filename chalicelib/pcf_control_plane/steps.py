@@ -21,8 +21,10 @@ from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.quasiparticle import Quasiparticle
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.tag_specifications import deployment_name
+from pcf.util.templates import render_batch
 from pcf_control_plane.aws_errors import retryable_error
 from pcf_control_plane.errors import LeaseHeldError
+from pcf_control_plane.generations import check_planned
 from pcf_control_plane.heal_plan import plan_heal, policy
 from pcf_control_plane.inherit import EXPORTS, exported_values, exports_by_parent, stored_parent_view
 from pcf_control_plane.messages import (
@@ -38,15 +40,24 @@ from pcf_control_plane.messages import (
     RollbackOutput,
     RootStep,
     SummaryOutput,
+    SyncInput,
     SyncOutput,
     TransitionInput,
     TransitionOutput,
 )
 from pcf_control_plane.outcome import failure_result
+from pcf_control_plane.readiness import parents_first
 from pcf_control_plane.rebuild import load_parents, load_particle, load_spec, rebuild
 from pcf_control_plane.rollback import plan_rollback
 from pcf_control_plane.snapshot import observation_snapshot, resource_id_of
-from pcf_control_plane.store import HistoryKind, Observation, ParticleFlags, ParticleSpec, StateStore
+from pcf_control_plane.store import (
+    HistoryKind,
+    Observation,
+    ParticleFlags,
+    ParticleRecord,
+    ParticleSpec,
+    StateStore,
+)
 
 PLAN_WRITERS = 16
 """Particles whose specs ``plan`` writes at once: 4 DynamoDB calls each, one after another, would take
@@ -80,7 +91,8 @@ class ControlPlane:
         if request.heal is not None:
             return plan_heal(self.store, request)
         assert request.definition is not None
-        root = build(request.definition)
+        with render_batch():  # every member's user data template checked in one child process
+            root = build(request.definition)
         if request.desired_state:
             root.set_desired_state(request.desired_state)
         members = root.members() if isinstance(root, Quasiparticle) else [root]
@@ -129,9 +141,12 @@ class ControlPlane:
 
     # -- sync_state -----------------------------------------------------------------------------
     def sync_state(self, step: ParticleStep) -> SyncOutput:
-        """Observe one particle, store the observation (newer wins), and decide its next action."""
+        """Observe one particle, store the observation (newer wins), and decide its next action: ``wait`` rather
+        than ``start`` while a parent is not in its desired state (``readiness``); ``SupersededError`` when a
+        newer plan replaced the generation this execution converges it to (``generations``)."""
         spec, stored = load_particle(self.store, step.pcf_id)
-        particle = self._observed(spec)
+        parents = load_parents(self.store, spec)
+        particle = self._observed(spec, parents)
         observed = particle.state
         assert observed is not None
         equivalent = True
@@ -142,14 +157,19 @@ class ControlPlane:
         decision = decide(observed, desired, definition_equivalent=equivalent, protection=particle.protection,
                           equivalent_states=particle.equivalent_states)
         resource_id = self._record(step, spec, particle, stored.observation)
+        known = step.generation if isinstance(step, SyncInput) else 0
+        generation = check_planned(self.store, spec, step.execution, known)
+        decision = parents_first(decision, particle, parents, step.execution)
         return SyncOutput(pcf_id=step.pcf_id, state=observed.name, action=decision.action.value,
-                          reason=decision.reason, resource_id=resource_id)
+                          reason=decision.reason, resource_id=resource_id, generation=generation)
 
     # -- transitions ----------------------------------------------------------------------------
     def transition(self, request: TransitionInput) -> TransitionOutput:
         """Carry out one transition. The ClientToken scope is the spec's generation and the last resource
         ever seen, so a retried step never launches twice while a re-creation gets a fresh token."""
         spec, stored = load_particle(self.store, request.pcf_id)
+        if request.generation:
+            check_planned(self.store, spec, request.execution, request.generation)
         particle = self._observed(spec)
         last = stored.observation
         particle.idempotency_scope = f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
@@ -242,10 +262,10 @@ class ControlPlane:
         return SummaryOutput(pcf_id=root.pcf_id, particles=len(members), states=dict(sorted(states.items())))
 
     # -- helpers --------------------------------------------------------------------------------
-    def _observed(self, spec: Any) -> Particle:
+    def _observed(self, spec: Any, parents: Mapping[str, ParticleRecord] | None = None) -> Particle:
         """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved (from the parents'
-        stored observations when they hold them, else from the cloud)."""
-        parents = load_parents(self.store, spec)
+        stored observations when they hold them, else from the cloud); ``parents`` when already read."""
+        parents = load_parents(self.store, spec) if parents is None else parents
         particle = rebuild(spec, parents, self.clients)
         particle.prepare()
         references = particle.inherit_references()

@@ -26,11 +26,12 @@ def single() -> dict[str, Any]:
 
 
 def example_cluster() -> dict[str, Any]:
+    """The example cluster, its template's text inline (the copy is written elsewhere than examples/)."""
     definition = yaml.safe_load((EXAMPLES / "cluster.yml").read_text())
     for member in definition["particles"]:
         custom = member["aws_resource"]["custom_config"]
         if "userdata_template_file" in custom:
-            custom["userdata_template_file"] = str(REPO / custom["userdata_template_file"])
+            custom["userdata_template"] = (EXAMPLES / custom["userdata_template_file"]).read_text()
     return definition
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from pcf_control_plane import wiring
 from pcf_control_plane.aws_events import reconcile_request
-from pcf_local_cloud.control_plane import deploy_control_plane
+from tests.support.deployments import deployed
 from tests.support.executions import finished
 
 FUNCTION = "pcf-serverless-dev-reconcile"
@@ -19,14 +19,7 @@ FUNCTION = "pcf-serverless-dev-reconcile"
 
 @pytest.fixture
 def deployment(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    deployed = deploy_control_plane(cloud, environment={
-        "PCF_TABLE_NAME": "pcf-reconcile-test", "PCF_DEPLOYMENT": "reconcile", "PCF_HEAL_WAIT_SECONDS": "0",
-        "PCF_HEAL_MAX_POLLS": "30"}, setenv=monkeypatch.setenv)
-    events = cloud.client("events")
-    for rule in events.list_rules()["Rules"]:  # only the schedule under test may notice drift here
-        events.disable_rule(Name=rule["Name"])
-    yield deployed
-    wiring.reset()
+    yield from deployed(cloud, monkeypatch.setenv, "reconcile", rules_off=True)  # only the schedule may notice
 
 
 def instance(name: str, ami_id: str, **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pcf.core.pcf_exceptions import DefinitionError, UnknownFlavorError
+from app import no_definition_files
+from pcf.core.pcf_exceptions import DefinitionError, InvalidConfigException, UnknownFlavorError
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf_control_plane.errors import LeaseHeldError, UnknownParticleError
 from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput, TransitionInput
@@ -235,13 +236,11 @@ def test_an_unplanned_particle_is_a_named_error(control_plane: ControlPlane) -> 
 
 
 def test_the_cluster_inherits_from_the_stored_parent_and_attaches_volumes(
-    control_plane: ControlPlane, ami_id: str, ec2: Any, clock: VirtualClock, tmp_path: Any
+    control_plane: ControlPlane, ami_id: str, ec2: Any, clock: VirtualClock
 ) -> None:
-    template = tmp_path / "worker.j2"
-    template.write_text("MASTER={{ master_ip }}\n")
     worker = instance("w", ami_id, multiplier=2)
-    worker["aws_resource"]["custom_config"].update({
-        "userdata_template_file": str(template),
+    worker["aws_resource"]["custom_config"].update({  # as the CLI sends it: the template's text inline
+        "userdata_template_file": "worker.j2", "userdata_template": "MASTER={{ master_ip }}\n",
         "userdata_params": {"master_ip": "$inherit$ec2_instance:master$PrivateIpAddress"}})
     volume = {"pcf_name": "v", "flavor": "ebs_volume", "multiplier": 2, "parents": ["ec2_instance:w"],
               "aws_resource": {"AvailabilityZone": "$inherit$ec2_instance:w$Placement.AvailabilityZone",
@@ -250,10 +249,11 @@ def test_the_cluster_inherits_from_the_stored_parent_and_attaches_volumes(
     definition = {"pcf_name": "cluster", "flavor": "distributed_master_worker",
                   "custom_config": {"master": "master"},
                   "particles": [instance("master", ami_id), worker, volume]}
-    out = control_plane.plan(PlanInput(definition=definition, desired_state="running"))
-    for level in out.phases[0].levels:
-        for pcf_id in level:
-            drive(control_plane, pcf_id, clock)
+    with no_definition_files():  # as in the Lambdas: the plan and the transitions render from the inline text
+        out = control_plane.plan(PlanInput(definition=definition, desired_state="running"))
+        for level in out.phases[0].levels:
+            for pcf_id in level:
+                drive(control_plane, pcf_id, clock)
 
     [master] = live_instances(ec2, "cp-master")
     for index in range(2):
@@ -262,6 +262,28 @@ def test_the_cluster_inherits_from_the_stored_parent_and_attaches_volumes(
         assert f"MASTER={master['PrivateIpAddress']}" in base64.b64decode(user_data["UserData"]["Value"]).decode()
         volumes = ec2.describe_volumes(Filters=[{"Name": "tag:PCFName", "Values": [f"cp-data-{index}"]}])["Volumes"]
         assert [a["InstanceId"] for a in volumes[0]["Attachments"]] == [node["InstanceId"]]
+
+
+def test_the_plan_step_refuses_a_template_named_only_by_its_file(
+    control_plane: ControlPlane, ami_id: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "boot.j2").write_text("echo {{ x }}\n")
+    monkeypatch.chdir(tmp_path)  # the file is there, where a library build would read it
+    web = instance("web", ami_id)
+    web["aws_resource"]["custom_config"].update({"userdata_template_file": "boot.j2", "userdata_params": {"x": 1}})
+
+    with no_definition_files(), pytest.raises(InvalidConfigException) as refused:
+        control_plane.plan(PlanInput(definition=web, desired_state="running"))
+
+    assert refused.value.field == "ec2_instance:web.aws_resource.custom_config.userdata_template_file"
+    assert "never reads files a definition names" in refused.value.reason
+    assert "custom_config.userdata_template" in refused.value.reason
+    assert control_plane.store.get_spec("ec2_instance:web") is None
+    web["aws_resource"]["custom_config"]["userdata_template"] = "echo {{ x }}\n"
+    with no_definition_files():
+        control_plane.plan(PlanInput(definition=web, desired_state="running"))
+    stored = control_plane.store.get_spec("ec2_instance:web").definition["aws_resource"]["custom_config"]
+    assert stored["userdata_template"] == "echo {{ x }}\n", "the stored spec carries the text to the transitions"
 
 
 def test_a_child_inherits_from_the_parents_stored_observation_without_reading_it(

@@ -243,8 +243,9 @@ def test_an_update_that_never_converges_fails_clearly(memory_cloud: MemoryCloud,
 
 
 def test_callbacks_run_after_their_transition_with_the_particle(
-    memory_cloud: MemoryCloud, runtime: Runtime
+    memory_cloud: MemoryCloud, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PCF_CALLBACKS", "tests.support.callbacks:record_call")  # registered on purpose
     CALLS.clear()
     particle = MemoryParticle(memory_definition(
         "a", desired_state="running",

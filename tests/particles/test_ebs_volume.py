@@ -494,16 +494,6 @@ def _without(key: str) -> Callable[[dict[str, Any]], None]:
     [
         (_without("AvailabilityZone"), "AvailabilityZone", "required"),
         (_without("Size"), "Size", "SnapshotId"),
-        (lambda aws: aws.update(Size=0), "Size", "positive"),
-        (lambda aws: aws.update(VolumeType="st1", Size=10), "Size", "125"),
-        (lambda aws: aws.update(VolumeType="ssd"), "VolumeType", "not one of"),
-        (lambda aws: aws.update(Iops=300), "Iops", "only allowed"),
-        (lambda aws: aws.update(VolumeType="io2"), "Iops", "required"),
-        (lambda aws: aws.update(KmsKeyId="alias/x"), "KmsKeyId", "Encrypted"),
-        (lambda aws: aws.update(Throughput=300), "Throughput", "create_volume parameter"),
-        (lambda aws: aws["custom_config"].update(tags={"aws:x": "1"}), "custom_config.tags.aws:x", "reserved"),
-        (lambda aws: aws["custom_config"].update(tags={"PCFName": "x"}), "custom_config.tags.PCFName", "framework"),
-        (lambda aws: aws["custom_config"].update(attach="yes"), "custom_config.attach", "true or false"),
         (lambda aws: aws["custom_config"].update(attach=True), "custom_config.attach", "no parent EC2"),
     ],
 )
@@ -520,8 +510,39 @@ def test_validate_config_names_the_field(
     assert ec2.describe_volumes()["Volumes"] == []
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (lambda aws: aws.update(Size=0), "Size", "positive"),
+        (lambda aws: aws.update(Size="big"), "Size", "whole number"),
+        (lambda aws: aws.update(VolumeType="st1", Size=10), "Size", "125"),
+        (lambda aws: aws.update(VolumeType="ssd"), "VolumeType", "not a value AWS accepts"),
+        (lambda aws: aws.update(VolumeType="gp4"), "VolumeType", "did you mean 'gp3'"),
+        (lambda aws: aws.update(Iops=300), "Iops", "only allowed"),
+        (lambda aws: aws.update(VolumeType="io2"), "Iops", "required"),
+        (lambda aws: aws.update(KmsKeyId="alias/x"), "KmsKeyId", "Encrypted"),
+        (lambda aws: aws.update(Throughput=300), "Throughput", "not a CreateVolume parameter"),
+        (lambda aws: aws.update(region_name="xx-fake-9"), "region_name", "not a region"),
+        (lambda aws: aws["custom_config"].update(tags={"aws:x": "1"}), "custom_config.tags.aws:x", "reserved"),
+        (lambda aws: aws["custom_config"].update(tags={"PCFName": "x"}), "custom_config.tags.PCFName", "framework"),
+        (lambda aws: aws["custom_config"].update(attach="yes"), "custom_config.attach", "true or false"),
+        (lambda aws: aws["custom_config"].update(atach=True), "custom_config.atach", "did you mean 'attach'"),
+    ],
+)
+def test_a_bad_definition_is_refused_when_the_particle_is_built(
+    cloud: Any, ec2: Any, change: Callable[[dict[str, Any]], None], field: str, words: str
+) -> None:
+    definition = volume_definition()
+    change(definition["aws_resource"])
+    with pytest.raises(InvalidConfigException) as caught:
+        EBSVolume(definition)
+    assert caught.value.field == f"ebs_volume:data.aws_resource.{field}"
+    assert words in caught.value.reason
+    assert ec2.describe_volumes()["Volumes"] == []
+
+
 def test_an_aws_refusal_is_a_transition_error_naming_the_particle(cloud: Any, ec2: Any, runtime: Runtime) -> None:
-    volume = EBSVolume(volume_definition(VolumeType="io1"))  # no Iops: EC2 refuses (validate_config not asked)
+    volume = EBSVolume(volume_definition(SnapshotId="snap-0123456789abcdef0"))  # EC2 knows no such snapshot
     with pytest.raises(TransitionError, match="ebs_volume:data: create_volume failed") as caught:
         volume.apply(runtime=runtime)
     assert isinstance(caught.value.__cause__, ClientError)

@@ -13,6 +13,7 @@ from pcf.core.pcf_exceptions import NoResourceException, TooManyResourceExceptio
 from pcf.core.registry import get_particle_flavor
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance, _construct_arn, _get_instance_id_from_arn
 from pcf.util.aws.clients import ClientFactory
+from pcf.util.definition_files import template_root
 from pcf.util.pcf_util import tags_to_dict
 
 
@@ -74,7 +75,7 @@ def test_arn_helpers_round_trip() -> None:
     assert _get_instance_id_from_arn(arn) == "i-0abc"
 
 
-def test_constructor_makes_no_calls_and_reads_no_file(tmp_path: Any) -> None:
+def test_constructor_makes_no_calls(tmp_path: Any) -> None:
     calls: list[str] = []
     factory = ClientFactory(on_client_created=lambda service, client: calls.append(service))
     particle = EC2Instance(
@@ -83,7 +84,7 @@ def test_constructor_makes_no_calls_and_reads_no_file(tmp_path: Any) -> None:
             "flavor": "ec2_instance",
             "aws_resource": {
                 "ImageId": "ami-12345678",
-                "custom_config": {"instance_name": "web-1", "userdata_template_file": str(tmp_path / "absent.j2")},
+                "custom_config": {"instance_name": "web-1"},
             },
         },
         client_factory=factory,
@@ -100,16 +101,17 @@ def test_start_from_nothing_runs_a_tagged_instance_with_rendered_user_data(
 ) -> None:
     template = tmp_path / "boot.sh.j2"
     template.write_text("echo {{ greeting }} > /tmp/hello\n")
-    particle = make_particle(
-        ami_id,
-        region_name="us-east-1",
-        custom={
-            "tags": {"Team": "data", "Cost": 42},
-            "userdata_template_file": str(template),
-            "userdata_params": {"greeting": "bonjour"},
-            "userdata_bash": True,
-        },
-    )
+    with template_root(tmp_path):  # a template is read from under the definition's folder
+        particle = make_particle(
+            ami_id,
+            region_name="us-east-1",
+            custom={
+                "tags": {"Team": "data", "Cost": 42},
+                "userdata_template_file": str(template),
+                "userdata_params": {"greeting": "bonjour"},
+                "userdata_bash": True,
+            },
+        )
     particle.set_desired_state("running")
 
     result = particle.apply(runtime=runtime)

@@ -12,6 +12,7 @@ from pcf.core import State
 from pcf.core.decision import Action
 from pcf.core.runtime import EventKind
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
+from pcf.util.definition_files import template_root
 from tests.support.ec2_calls import Calls
 
 START_BUDGET = 6
@@ -34,7 +35,8 @@ def make_particle(tmp_path: Any, name: str = "web", **resource: Any) -> EC2Insta
             "userdata_params": {"role": name},
         },
     }
-    return EC2Instance({"pcf_name": name, "flavor": "ec2_instance", "aws_resource": aws_resource})
+    with template_root(tmp_path):  # a template is read from under the definition's folder
+        return EC2Instance({"pcf_name": name, "flavor": "ec2_instance", "aws_resource": aws_resource})
 
 
 def test_start_from_nothing_stays_within_the_call_budget(cloud: Any, runtime: Any, tmp_path: Any) -> None:

@@ -10,12 +10,21 @@ from pcf.cli.acting import ApplySettings, apply_selections, check_ready, format_
 from pcf.cli.cancel import Cancellation
 from pcf.cli.environment import CliEnvironment
 from pcf.cli.observe import observe_plan
-from pcf.cli.selection import Selection, build_definitions, definition_file, is_quasiparticle, load_definitions, select
+from pcf.cli.selection import (
+    Selection,
+    build_definitions,
+    definition_file,
+    in_dependency_order,
+    is_quasiparticle,
+    load_definitions,
+    select,
+)
 from pcf.cli.targets import EPHEMERAL_NOTE, TargetSettings
 from pcf.core.apply_engine import dependency_graph, plan_levels
 from pcf.core.definition import definition_json_schema
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError, DependencyCycleError
+from pcf.core.printable import escape_unprintable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -28,7 +37,8 @@ STEPFUNCTIONS_ONLY = (("wait_seconds", "--wait-seconds"),)
 
 def load_selections(args: argparse.Namespace, env: CliEnvironment) -> list[Selection]:
     """Read, validate and build the definition file, and pick what NAME names (all when no NAME)."""
-    built = build_definitions(load_definitions(definition_file(args.file, env.cwd)))
+    path = definition_file(args.file, env.cwd)
+    built = build_definitions(load_definitions(path), root=path.parent)
     return select(built, getattr(args, "name", None))
 
 
@@ -58,6 +68,7 @@ def converge_direct(args: argparse.Namespace, env: CliEnvironment) -> int:
             selection.set_desired_state(args.state, args.cascade)
     settings = ApplySettings(args.cascade, args.timeout, args.max_workers or DEFAULT_MAX_WORKERS, args.quiet,
                              args.rollback)
+    selections = in_dependency_order(selections)
     check_ready(selections, settings.cascade, hint)
     cancellation = Cancellation()
     with env.open_target(target_settings(args)) as target:
@@ -67,7 +78,7 @@ def converge_direct(args: argparse.Namespace, env: CliEnvironment) -> int:
             report = apply_selections(selections, target, settings, env.stderr, hint=hint, cancellation=cancellation)
     env.stdout.write(format_report(report))
     for pcf_id, reason in report.failures:
-        env.stderr.write(f"pcf: error: {pcf_id}: {reason}\n")
+        env.stderr.write(f"pcf: error: {pcf_id}: {escape_unprintable(reason)}\n")
     if target.ephemeral and not args.quiet:
         env.note(EPHEMERAL_NOTE)
     return EXIT_OK if report.ok else EXIT_FAILED

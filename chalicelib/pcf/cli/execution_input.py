@@ -15,10 +15,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pcf.cli.selection import Selection
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf.particle.aws.ec2.ec2_definition import inline_template_file
 
 MAX_CONCURRENCY = 40
 MAX_POLLS = 10_000
@@ -77,8 +79,24 @@ def check_expressible(selection: Selection, cascade: bool) -> None:
                     f"applies whole definitions; name {selection.top.name!r}, or {DIRECT_HINT} to apply one member")
 
 
+def inline_templates(definition: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A copy of ``definition`` in which each particle (the top level, and each of ``particles``) that names a
+    ``userdata_template_file`` carries its text too, as ``custom_config.userdata_template``, read here from under
+    ``root`` (the definition file's folder): the control plane never reads files a definition names."""
+    inlined = copy.deepcopy(definition)
+    members = inlined.get("particles")
+    places = [("", inlined)] + [(f"particles[{index}]", member) for index, member in
+                                enumerate(members if isinstance(members, list) else [])]
+    for prefix, particle in places:
+        resource = particle.get("aws_resource") if isinstance(particle, dict) else None
+        if isinstance(resource, dict):
+            inline_template_file(resource, root, prefix)
+    return inlined
+
+
 def execution_input(definition: dict[str, Any], desired_state: str | None, settings: ExecutionSettings) -> str:
-    """The execution input as JSON: the definition (JSON-safe, at most 256 KB in all), state and settings."""
+    """The execution input as JSON: the definition (JSON-safe, at most 256 KB in all, templates included: see
+    ``inline_templates``), state and settings."""
     payload: dict[str, Any] = {"definition": copy.deepcopy(definition)}
     if desired_state:
         payload["desired_state"] = desired_state

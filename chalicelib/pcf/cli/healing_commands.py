@@ -25,6 +25,7 @@ from pcf.cli.stages import read_stage
 from pcf.cli.store_commands import EPHEMERAL_STORE
 from pcf.cli.targets import Target, TargetSettings
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf.core.printable import escape_unprintable
 from pcf_control_plane.aws_events import reconcile_request
 
 EXIT_OK = 0
@@ -143,5 +144,5 @@ def heal(args: argparse.Namespace, env: CliEnvironment) -> int:
                                         cancellation=cancellation)
     env.stdout.write(format_report(report))
     if report.error:
-        env.stderr.write(f"pcf: error: {report.error}\n")
+        env.stderr.write(f"pcf: error: {escape_unprintable(report.error)}\n")
     return EXIT_OK if report.ok else EXIT_FAILED

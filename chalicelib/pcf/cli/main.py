@@ -16,6 +16,7 @@ from typing import TextIO
 from pcf.cli.environment import CliEnvironment
 from pcf.cli.parser import UsageError, build_parser
 from pcf.core.pcf_exceptions import DefinitionError, DefinitionErrors
+from pcf.core.printable import escape_unprintable
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -38,7 +39,7 @@ def run_cli(argv: list[str], env: CliEnvironment) -> int:
         with contextlib.redirect_stdout(env.stdout):
             args = parser.parse_args(argv)
         verbose = args.verbose
-        with _logging(verbose, env.stderr):
+        with _logging(verbose, env.stderr), _stage_callbacks(getattr(args, "stage", None)):
             return int(args.handler(args, env))
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else 0
@@ -59,7 +60,8 @@ def run_cli(argv: list[str], env: CliEnvironment) -> int:
 
 def describe_definition_error(error: DefinitionError) -> str:
     """``<field>: <reason>``, with where it was found and how many more problems there are."""
-    text = f"{error.field}: {error.reason}" if error.field else error.reason
+    field, reason = escape_unprintable(error.field or ""), escape_unprintable(error.reason)
+    text = f"{field}: {reason}" if field else reason
     notes = [n for n in getattr(error, "__notes__", []) if n.startswith("in definition")]
     if notes:
         text += f" ({'; '.join(notes)})"
@@ -69,9 +71,29 @@ def describe_definition_error(error: DefinitionError) -> str:
 
 
 def _fail(env: CliEnvironment, message: str, code: int) -> int:
-    first_line = message.splitlines()[0] if message else "failed"
-    env.stderr.write(f"pcf: error: {first_line}\n")
+    """One line: the message's first line, with control characters (a definition's ESC, BEL, RTL override…)
+    written as escapes, never sent to the terminal raw."""
+    first_line = message.split("\n", 1)[0] if message else "failed"
+    env.stderr.write(f"pcf: error: {escape_unprintable(first_line)}\n")
     return code
+
+
+@contextlib.contextmanager
+def _stage_callbacks(stage: str | None) -> Iterator[None]:
+    """The callbacks the stage's Lambdas allow (its ``PCF_CALLBACKS``) are allowed while the command validates,
+    so the CLI refuses what the control plane would; no stage configuration, no extra names."""
+    from pcf.cli.stages import DEFAULT_STAGE, read_stage
+    from pcf.util.callbacks import allow_callbacks, disallow_callbacks
+
+    try:
+        names = read_stage(stage or DEFAULT_STAGE).callbacks
+    except DefinitionError:
+        names = ()
+    allow_callbacks(names)
+    try:
+        yield
+    finally:
+        disallow_callbacks(names)
 
 
 @contextlib.contextmanager

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import difflib
-import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pcf.core import State
 from pcf.core.builder import build, build_all
 from pcf.core.definition import find_default_definition
+from pcf.core.definition_file import DEFAULT_LIMITS, DefinitionLimits
+from pcf.core.definition_file import load_definitions as read_definitions_file
+from pcf.core.definition_set import check_raw_definitions, link_definitions, start_order
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf.util.definition_files import template_root
+from pcf.util.templates import render_batch
 
 MAX_NAMES_LISTED = 12
 
@@ -24,35 +27,10 @@ def definition_file(file: str | None, cwd: str | Path = ".") -> Path:
     return Path(cwd) / file if file else find_default_definition(cwd)
 
 
-def load_definitions(path: str | Path) -> list[dict[str, Any]]:
-    """The definitions a JSON/YAML file holds: one mapping, or a list of them (not validated yet)."""
-    file = Path(path)
-    if not file.is_file():
-        raise DefinitionError("file", f"{file} does not exist")
-    text = file.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        kind = "JSON" if file.suffix == ".json" else "YAML"
-        raise DefinitionError("file", f"{file} is not valid {kind}: {_parse_problem(error)}") from None
-    items = data if isinstance(data, list) else [data]
-    if not items:
-        raise DefinitionError("file", f"{file} holds no definition")
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            where = f"[{index}]" if isinstance(data, list) else ""
-            raise DefinitionError(
-                f"file{where}", f"must be a definition (a mapping) or a list of them, not {type(item).__name__}"
-            )
-    return items
-
-
-def _parse_problem(error: Exception) -> str:
-    """A parse error in one line, with its position."""
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        mark = error.problem_mark
-        return f"{error.problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return str(error).splitlines()[0]
+def load_definitions(path: str | Path, limits: DefinitionLimits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
+    """The definitions a JSON/YAML file holds: one mapping, or a list of them (not validated yet), within
+    ``limits``."""
+    return read_definitions_file(path, limits)
 
 
 @dataclass
@@ -91,17 +69,30 @@ def is_quasiparticle(particle: Particle) -> bool:
     return bool(getattr(particle, "is_quasiparticle", False))
 
 
-def build_definitions(definitions: list[dict[str, Any]]) -> list[Particle]:
+def build_definitions(definitions: list[dict[str, Any]], root: Path | None = None) -> list[Particle]:
     """Validate and build every definition (nothing touches AWS); errors name the list position when
-    there are several."""
-    built = build_all(definitions) if len(definitions) > 1 else [build(definitions[0])]
+    there are several. Files the definitions name (user data templates) are read from ``root`` (the definition
+    file's folder), and only from under it; their templates render together, in one child process."""
+    check_raw_definitions(definitions)
+    with template_root(root) if root is not None else nullcontext(), render_batch():
+        built = build_all(definitions) if len(definitions) > 1 else [build(definitions[0])]
     seen: dict[str, int] = {}
     for index, particle in enumerate(built):
         if particle.pcf_id in seen:
             other = seen[particle.pcf_id]
             raise DefinitionError(f"[{index}].pcf_name", f"{particle.pcf_id} is also defined by [{other}]")
         seen[particle.pcf_id] = index
+    link_definitions(built)
     return built
+
+
+def in_dependency_order(selections: list[Selection]) -> list[Selection]:
+    """``selections`` in the order to apply them: top-level parents first, or last when every selected particle
+    is to be stopped or terminated."""
+    order = {id(top): index for index, top in enumerate(start_order([s.top for s in selections]))}
+    ordered = sorted(selections, key=lambda s: order.get(id(s.top), 0))
+    stopping = all(s.particle.desired_state in (State.stopped, State.terminated) for s in ordered)
+    return list(reversed(ordered)) if stopping else ordered
 
 
 def select(built: list[Particle], name: str | None) -> list[Selection]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.util.aws.tag_specifications import DEFAULT_DEPLOYMENT
+from pcf.util.callbacks import ALLOW_LIST_VARIABLE, parse_allow_list
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CONFIG_PATH = PROJECT_ROOT / ".chalice" / "config.json"
@@ -22,6 +23,8 @@ class Stage:
     table_name: str
     deployment: str
     stack_name: str
+    callbacks: tuple[str, ...] = ()
+    """The stage's callback allow-list (``PCF_CALLBACKS``): names its definitions may use."""
 
 
 def read_stage(name: str = DEFAULT_STAGE, config_path: Path | None = None) -> Stage:
@@ -41,4 +44,5 @@ def read_stage(name: str = DEFAULT_STAGE, config_path: Path | None = None) -> St
     table = variables.get("PCF_TABLE_NAME")
     if not table:
         raise DefinitionError("--stage", f"stage {name!r} sets no PCF_TABLE_NAME in {path.name}: pass --table")
-    return Stage(name, table, variables.get("PCF_DEPLOYMENT") or DEFAULT_DEPLOYMENT, f"{app_name}-{name}")
+    return Stage(name, table, variables.get("PCF_DEPLOYMENT") or DEFAULT_DEPLOYMENT, f"{app_name}-{name}",
+                 tuple(parse_allow_list(variables.get(ALLOW_LIST_VARIABLE))))

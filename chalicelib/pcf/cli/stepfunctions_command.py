@@ -18,13 +18,15 @@ from pcf.cli.execution_input import (
     execution_input,
     execution_name,
     execution_settings,
+    inline_templates,
 )
 from pcf.cli.local_control_plane import LOCAL_POLL_SECONDS, local_control_plane
-from pcf.cli.selection import build_definitions, definition_file, load_definitions, select
+from pcf.cli.selection import build_definitions, definition_file, in_dependency_order, load_definitions, select
 from pcf.cli.stages import read_stage
 from pcf.cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply
 from pcf.cli.targets import EPHEMERAL_NOTE, Target, TargetSettings
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf.core.printable import escape_unprintable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -33,13 +35,15 @@ AWS_ONLY_OPTIONS = (("state_machine_arn", "--state-machine-arn"), ("stack", "--s
 
 def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int:
     """Apply each top-level definition (or the one NAME picks) through the ``apply`` state machine."""
-    definitions = load_definitions(definition_file(args.file, env.cwd))
-    built = build_definitions(copy.deepcopy(definitions))
+    path = definition_file(args.file, env.cwd)
+    definitions = [inline_templates(item, path.parent) for item in load_definitions(path)]  # the Lambdas read none
+    built = build_definitions(copy.deepcopy(definitions), root=path.parent)
     selections = select(built, args.name)
     for selection in selections:
         check_expressible(selection, args.cascade)
         if args.state:
             selection.set_desired_state(args.state)
+    selections = in_dependency_order(selections)
     check_ready(selections, False, "set desired_state in the definition, or use pcf run/stop/terminate")
     options = {"timeout": args.timeout, "rollback": args.rollback, "concurrency": args.max_workers}
     execution_settings(wait_seconds=args.wait_seconds or 0, **options)  # refuse bad options before any start
@@ -67,7 +71,7 @@ def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int
             report = engine.run(planned)
     env.stdout.write(format_report(report))
     if report.error:
-        env.stderr.write(f"pcf: error: {report.error}\n")
+        env.stderr.write(f"pcf: error: {escape_unprintable(report.error)}\n")
     if target.ephemeral and not args.quiet:
         env.note(EPHEMERAL_NOTE)
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -130,7 +130,8 @@ def _named_ids(args: argparse.Namespace, env: CliEnvironment) -> list[str] | Non
         return [name]
     if not name and not args.file:
         return None
-    built = build_definitions(load_definitions(definition_file(args.file, env.cwd)))
+    path = definition_file(args.file, env.cwd)
+    built = build_definitions(load_definitions(path), root=path.parent)
     return list(dict.fromkeys(p.pcf_id for selection in select(built, name) for p in selection.particles()))
 
 

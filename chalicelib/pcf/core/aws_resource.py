@@ -13,6 +13,7 @@ from pcf.core.references import LookupRef, dotted, find_references
 from pcf.util import pcf_util
 from pcf.util.aws.aws_lookup import AWSLookup
 from pcf.util.aws.clients import ClientFactory, get_default_factory
+from pcf.util.aws.resource_checks import check_aws_resource
 
 
 class AWSResource(Particle):
@@ -27,6 +28,18 @@ class AWSResource(Particle):
     """
 
     lookup: ClassVar[type[AWSLookup]] = AWSLookup
+    START_PARAM_FILTER: ClassVar[set[str]] = set()
+    """The ``aws_resource`` keys passed to the create call; with ``CREATE_OPERATION`` set, other keys are refused."""
+    CREATE_OPERATION: ClassVar[str | None] = None
+    """The API call (botocore's name, ``RunInstances``) whose parameters ``aws_resource`` holds, checked offline
+    against AWS's model; ``None`` for a flavor that declares none (nothing is checked)."""
+    CUSTOM_CONFIG_KEYS: ClassVar[frozenset[str] | None] = None
+    """The ``custom_config`` keys the flavor reads; ``None`` accepts any."""
+    STATE_SHAPE: ClassVar[tuple[str, str] | None] = None
+    """The service and model shape of the described resource (``("ec2", "Instance")``): ``$inherit$`` paths into a
+    particle of this flavor are checked against it."""
+    EXTRA_STATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+    """Top-level keys the flavor adds to its current state definition beside ``STATE_SHAPE``'s fields."""
 
     def __init__(
         self,
@@ -48,6 +61,11 @@ class AWSResource(Particle):
             client_factory = ClientFactory(session)
         self._client_factory = client_factory
         self.inherit_references()
+        check_aws_resource(type(self), resource_name, aws_resource, f"{self.pcf_id}.aws_resource")
+
+    def _check_definition(self) -> None:
+        """The flavor's own offline checks of its definition, run at the end of its constructor (before any AWS
+        call); ``InvalidConfigException(field, reason)`` on the first problem. None by default."""
 
     @property
     def client_factory(self) -> ClientFactory:

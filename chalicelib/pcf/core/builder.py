@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pcf.core.definition import load_definition
+from pcf.core.definition_set import check_raw_definitions
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError, FlavorMissingException
 from pcf.core.registry import get_particle_flavor
@@ -19,6 +20,7 @@ def build(definition: Mapping[str, Any]) -> Particle:
     flavor = definition.get("flavor")
     if not flavor:
         raise FlavorMissingException()
+    check_raw_definitions([definition])
     return get_particle_flavor(str(flavor))(definition)
 
 

@@ -95,8 +95,13 @@ class Particle(metaclass=MetaParticle):
 
     @classmethod
     def from_file(cls, path: str | Path) -> Particle:
-        """Build the particle from a JSON or YAML definition file."""
-        return cls(load_definition(path))
+        """Build the particle from a JSON or YAML definition file. Files it names (user data templates) are read
+        from the file's folder, and only from under it; templates render in one batch (``pcf.util.templates``)."""
+        from pcf.util.definition_files import template_root
+        from pcf.util.templates import render_batch
+
+        with template_root(Path(path).absolute().parent), render_batch():
+            return cls(load_definition(path))
 
     def get_pcf_id(self) -> str:
         """``flavor:pcf_name``."""

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcf.core.definition import ParticleSpec, QuasiparticleSpec, parse_model
+from pcf.core.definition import MAX_PARTICLES, ParticleSpec, QuasiparticleSpec, parse_model
 from pcf.core.graph import DependencyGraph
 from pcf.core.pcf_exceptions import (
     DefinitionError,
@@ -29,6 +29,8 @@ from pcf.core.pcf_exceptions import (
 )
 from pcf.core.references import INHERIT_PREFIX, InheritRef, find_references
 from pcf.core.registry import get_particle_flavor
+from pcf.util.aws.shapes import field_path_problem, shape_named
+from pcf.util.callbacks import check_callback
 from pcf.util.pcf_util import MISSING, deep_merge, generate_pcf_id, get_path, set_path
 
 
@@ -43,9 +45,32 @@ def normalize_particle(raw: Mapping[str, Any], particle_class: type[Any], prefix
     if aws_resource is not None:
         if aws_resource.get("region_name") is None:
             aws_resource.pop("region_name", None)
-        find_references(aws_resource, _join(prefix, "aws_resource"))
+        for path, ref in find_references(aws_resource, _join(prefix, "aws_resource")):
+            if isinstance(ref, InheritRef):
+                check_inherit_target(ref, ".".join([_join(prefix, "aws_resource"), *map(str, path)]))
     check_unique_keys(definition, particle_class, prefix)
+    for transition, callback in (definition.get("callbacks") or {}).items():
+        check_callback(callback.get("function"), _join(prefix, f"callbacks.{transition}.function"))
     return definition
+
+
+def check_inherit_target(ref: InheritRef, field_name: str) -> None:
+    """The ``$inherit$`` key path names a field of what the parent's flavor describes (when the flavor declares
+    its ``STATE_SHAPE``); its flavor is known."""
+    flavor = ref.parent_pcf_id.split(":", 1)[0]
+    try:
+        parent_class = get_particle_flavor(flavor, field=field_name)
+    except DefinitionError as error:
+        raise InvalidValueReplaceException(field_name, f"$inherit$ names {ref.parent_pcf_id}: {error.reason}") from None
+    shape = getattr(parent_class, "STATE_SHAPE", None)
+    if shape is None:
+        return
+    extra = getattr(parent_class, "EXTRA_STATE_FIELDS", frozenset())
+    problem = field_path_problem(shape_named(*shape), ref.key_path, extra)
+    if problem:
+        raise InvalidValueReplaceException(
+            field_name, f"$inherit$ {ref.parent_pcf_id}${ref.key_path}: a {flavor} has no such field ({problem})"
+        )
 
 
 def check_unique_keys(definition: Mapping[str, Any], particle_class: type[Any], prefix: str = "") -> None:
@@ -107,6 +132,12 @@ def expand_quasiparticle(raw: Mapping[str, Any]) -> ExpandedQuasiparticle:
         definition = normalize_particle(member, particle_class, prefix)
         earlier[(definition["flavor"], definition["pcf_name"])] = member
         base_id = generate_pcf_id(definition["flavor"], definition["pcf_name"])
+        count = len(members) + (definition.get("multiplier") or 1)
+        if count > MAX_PARTICLES:
+            raise DefinitionError(
+                f"{prefix}.multiplier" if definition.get("multiplier") else "particles",
+                f"makes {count:,} or more particles; a definition holds at most {MAX_PARTICLES:,}",
+            )
         copies = _multiply(definition, particle_class) if definition.get("multiplier") else [definition]
         if definition.get("multiplier"):
             groups[base_id] = []

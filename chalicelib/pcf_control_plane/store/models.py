@@ -30,12 +30,18 @@ class _Record(BaseModel):
 
 
 class ParticleFlags(_Record):
-    """Protection and healing flags of a particle."""
+    """Protection and healing flags of a particle.
+
+    ``rolled_back_by``: the execution whose rollback left the particle out of its desired state (it failed, or
+    was never reached); no heal or reconciliation starts, creates or updates it while it is set. A new plan
+    writes its flags without it, which clears it.
+    """
 
     persist_on_termination: bool = False
     persist_on_update: bool = False
     heal: bool = True
     drift: DriftPolicy = "revert"
+    rolled_back_by: str | None = None
 
 
 class ParticleSpec(_Record):

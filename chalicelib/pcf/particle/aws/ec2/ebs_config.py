@@ -39,10 +39,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_volume_config(aws_resource: Mapping[str, Any], start_params: Iterable[str], prefix: str) -> None:
+def validate_volume_config(
+    aws_resource: Mapping[str, Any], start_params: Iterable[str], prefix: str, *, require_create: bool = True
+) -> None:
     """Check an ``ebs_volume``'s ``aws_resource``; raise ``InvalidConfigException(field, reason)``.
 
-    ``prefix`` is prepended to every field name (``"<pcf_id>.aws_resource"``).
+    ``prefix`` is prepended to every field name (``"<pcf_id>.aws_resource"``). Without ``require_create`` the
+    fields only creating a volume needs (``AvailabilityZone``, ``Size`` or ``SnapshotId``) may be missing.
     """
 
     def fail(field: str, reason: str) -> NoReturn:
@@ -63,11 +66,11 @@ def validate_volume_config(aws_resource: Mapping[str, Any], start_params: Iterab
         )
 
     zone = aws_resource.get("AvailabilityZone")
-    if not isinstance(zone, str) or not zone:
+    if (require_create or zone is not None) and (not isinstance(zone, str) or not zone):
         fail("AvailabilityZone", "is required: the zone the volume is created in (e.g. 'us-east-1a')")
 
     size, snapshot = aws_resource.get("Size"), aws_resource.get("SnapshotId")
-    if size is None and not snapshot:
+    if require_create and size is None and not snapshot:
         fail("Size", "is required unless SnapshotId is given (the size then defaults to the snapshot's)")
 
     volume_type = aws_resource.get("VolumeType", DEFAULT_VOLUME_TYPE)

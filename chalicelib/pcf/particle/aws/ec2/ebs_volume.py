@@ -76,6 +76,10 @@ class EBSVolume(AWSResource):
     }
     UPDATE_PARAM_FILTER = {"Iops": "", "Size": "", "VolumeType": ""}
     UNIQUE_KEYS = ["aws_resource.custom_config.volume_name"]
+    CREATE_OPERATION = "CreateVolume"
+    CUSTOM_CONFIG_KEYS = frozenset({"volume_name", "tags", "attach", "device"})
+    STATE_SHAPE = ("ec2", "Volume")
+    EXTRA_STATE_FIELDS = frozenset({"Tags", "custom_config", "Modification"})
     state_lookup = {
         "attaching": State.pending,
         "available": State.running,
@@ -100,6 +104,7 @@ class EBSVolume(AWSResource):
         self._recreations = 0
         self._auto_attach_suppressed = False
         self._set_unique_keys()
+        self._check_definition()
 
     def _set_unique_keys(self) -> None:
         """Logic that sets keys from state definition that are used to uniquely identify the EBS volume."""
@@ -505,6 +510,14 @@ class EBSVolume(AWSResource):
         return super().is_state_equivalent(state1, state2)
 
     # -- configuration ------------------------------------------------------------------------------------
+    def _check_definition(self) -> None:
+        """The checks that need no AWS call and no relative, when the particle is built (what creating the volume
+        needs, ``AvailabilityZone`` and ``Size``, is left to ``_validate_config`` and to the create call)."""
+        prefix = f"{self.pcf_id}.aws_resource"
+        ebs_config.validate_volume_config(
+            self.desired_state_definition, self.START_PARAM_FILTER, prefix, require_create=False
+        )
+
     def _validate_config(self) -> None:
         """Check the definition before acting: ``InvalidConfigException(field, reason)`` when it is wrong."""
         prefix = f"{self.pcf_id}.aws_resource"

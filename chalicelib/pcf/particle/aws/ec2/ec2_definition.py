@@ -1,8 +1,9 @@
 """The desired and current definitions of an EC2 instance, and how they are compared.
 
-Pure helpers of ``EC2Instance`` (no AWS calls): user data rendering (Jinja2 template, explicit
-``UserData``, ``userdata_bash``, ``userdata_wait``), the instance's tags, and the field-by-field
-comparison over ``STATE_PARAM_FILTER`` that decides whether a running instance needs an update.
+Pure helpers of ``EC2Instance`` (no AWS calls): user data rendering (a Jinja2 template, given as
+``userdata_template`` text or read once from ``userdata_template_file``, rendered in the sandbox of
+``pcf.util.templates``; explicit ``UserData``, ``userdata_bash``, ``userdata_wait``), the instance's tags, and
+the field-by-field comparison over ``STATE_PARAM_FILTER`` that decides whether a running instance needs an update.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from pcf.core.pcf_exceptions import InvalidConfigException
+from pcf.core.references import INHERIT_PREFIX
 from pcf.util.aws.tag_specifications import NAME_TAG, EC2InstanceTagSpecifications, managed_tags
-from pcf.util.pcf_util import MISSING, tags_to_dict
+from pcf.util.definition_files import current_template_root
+from pcf.util.pcf_util import MISSING, tags_to_dict, walk_strings
+from pcf.util.templates import RenderJob, read_template_file, render_template_text
 
 USERDATA_FINISHED_TAG = "UserdataFinished"
 BASH_SHEBANG = "#!/bin/bash"
 MAX_USER_DATA_BYTES = 16 * 1024
+USER_DATA_FIELD = "aws_resource.UserData"
 TEMPLATE_FIELD = "aws_resource.custom_config.userdata_template_file"
+INLINE_FIELD = "aws_resource.custom_config.userdata_template"
 PARAMS_FIELD = "aws_resource.custom_config.userdata_params"
 WAIT_FIELD = "aws_resource.custom_config.userdata_wait"
 
@@ -33,35 +37,78 @@ def _field(prefix: str, name: str) -> str:
 
 
 # -- user data ----------------------------------------------------------------------------------------
-def template_path(custom_config: Mapping[str, Any]) -> Path | None:
-    """The user data template named by ``custom_config``: absolute, or relative to the working directory."""
+def load_template(custom_config: dict[str, Any], prefix: str = "", root: Path | None = None) -> str | None:
+    """The user data template's text: ``custom_config.userdata_template``, else the text of
+    ``userdata_template_file`` read now (under ``root``, by default the current template root, see
+    ``pcf.util.definition_files``) and kept as ``userdata_template``, so the file is read once. ``None``
+    when there is no template."""
+    inline = custom_config.get("userdata_template")
+    if inline is not None:
+        if not isinstance(inline, str):
+            raise InvalidConfigException(_field(prefix, INLINE_FIELD), "must be the template's text (a string)")
+        return inline
     name = custom_config.get("userdata_template_file")
-    return Path(name).expanduser() if name else None
-
-
-def render_template(path: Path, params: Mapping[str, Any] | None, prefix: str = "") -> str:
-    """Render the Jinja2 template at ``path`` with ``params``; every failure is an ``InvalidConfigException``."""
-    field = _field(prefix, TEMPLATE_FIELD)
-    if not path.is_file():
-        raise InvalidConfigException(field, f"{str(path)!r} is not a file (relative paths are read from {Path.cwd()})")
-    if params is not None and not isinstance(params, Mapping):
-        raise InvalidConfigException(_field(prefix, PARAMS_FIELD), f"must be a mapping, not {type(params).__name__}")
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(path.absolute().parent)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
+    if not name:
+        return None
+    text = read_template_file(
+        name, current_template_root() if root is None else root, field=_field(prefix, TEMPLATE_FIELD)
     )
+    custom_config["userdata_template"] = text
+    return text
+
+
+def inline_template_file(aws_resource: dict[str, Any], root: Path, prefix: str = "") -> None:
+    """Read ``custom_config.userdata_template_file`` from under ``root`` into ``custom_config.userdata_template``
+    (what the control plane is sent), unless the text is there already or an explicit ``UserData`` wins."""
+    config = aws_resource.get("custom_config")
+    if isinstance(config, dict) and aws_resource.get("UserData") is None:
+        load_template(config, prefix, root)
+
+
+def template_job(custom_config: dict[str, Any], prefix: str = "") -> RenderJob | None:
+    """The render of the template with ``userdata_params`` (see ``load_template``); ``None`` without a template.
+    Refusals name ``userdata_template_file`` when the definition names one, else ``userdata_template``."""
+    source = load_template(custom_config, prefix)
+    if source is None:
+        return None
+    field = TEMPLATE_FIELD if custom_config.get("userdata_template_file") else INLINE_FIELD
+    return RenderJob(
+        source, custom_config.get("userdata_params"), _field(prefix, field), _field(prefix, PARAMS_FIELD)
+    )
+
+
+def render_template(custom_config: dict[str, Any], prefix: str = "") -> str | None:
+    """The template rendered with ``userdata_params`` in Jinja2's sandbox (``pcf.util.templates``); every
+    failure is an ``InvalidConfigException``. ``None`` without a template."""
+    job = template_job(custom_config, prefix)
+    if job is None:
+        return None
+    return render_template_text(job.source, job.params, field=job.field, params_field=job.params_field)
+
+
+def user_data_jobs(aws_resource: Mapping[str, Any], custom_config: dict[str, Any], prefix: str = "") -> list[RenderJob]:
+    """The renders ``compose_user_data`` will ask for (none when an explicit ``UserData`` wins)."""
+    if aws_resource.get("UserData") is not None:
+        return []
+    job = template_job(custom_config, prefix)
+    return [job] if job is not None else []
+
+
+def check_user_data(
+    aws_resource: Mapping[str, Any], custom_config: dict[str, Any], region_name: str, prefix: str = ""
+) -> None:
+    """Compose the user data once with the params as they are (an ``$inherit$`` value, known only when the
+    parent is, stands as its reference text): refuse a template that cannot render, or user data over 16 KB."""
     try:
-        return environment.get_template(path.name).render(**dict(params or {}))
-    except jinja2.TemplateSyntaxError as error:
-        raise InvalidConfigException(field, f"{path}: line {error.lineno}: {error.message}") from None
-    except jinja2.UndefinedError as error:
+        compose_user_data(aws_resource, custom_config, region_name, prefix)
+    except InvalidConfigException as error:
+        references = [text for _path, text in walk_strings(custom_config.get("userdata_params"))
+                      if text.startswith(INHERIT_PREFIX)]
+        if not references or error.reason.startswith("template syntax error"):
+            raise
         raise InvalidConfigException(
-            _field(prefix, PARAMS_FIELD), f"{path} needs a value that is not given: {error.message}"
+            error.field, f"{error.reason} (checked with each $inherit$ value standing as its reference text)"
         ) from None
-    except (OSError, UnicodeDecodeError, jinja2.TemplateNotFound) as error:
-        raise InvalidConfigException(field, f"{path} cannot be read: {error}") from None
 
 
 def userdata_wait_command(region_name: str) -> str:
@@ -85,27 +132,26 @@ def specifies_user_data(aws_resource: Mapping[str, Any], custom_config: Mapping[
     return (
         aws_resource.get("UserData") is not None
         or bool(custom_config.get("userdata_template_file"))
+        or custom_config.get("userdata_template") is not None
         or bool(custom_config.get("userdata_wait"))
     )
 
 
 def compose_user_data(
-    aws_resource: Mapping[str, Any], custom_config: Mapping[str, Any], region_name: str, prefix: str = ""
+    aws_resource: Mapping[str, Any], custom_config: dict[str, Any], region_name: str, prefix: str = ""
 ) -> str | None:
     """The user data to launch with, or ``None`` when the definition asks for none.
 
-    Explicit ``UserData`` wins over ``userdata_template_file``; ``userdata_bash`` prepends ``#!/bin/bash``
-    (unless the script already starts with ``#!``); ``userdata_wait`` appends the self-tagging command.
+    Explicit ``UserData`` wins over the template (``userdata_template``, the text of ``userdata_template_file``);
+    ``userdata_bash`` prepends ``#!/bin/bash`` (unless the script already starts with ``#!``); ``userdata_wait``
+    appends the self-tagging command. More than EC2's 16 KB is an ``InvalidConfigException``.
     """
     explicit = aws_resource.get("UserData")
-    path = template_path(custom_config)
     body: str | None
     if explicit is not None:
         body = explicit.decode("utf-8") if isinstance(explicit, bytes) else str(explicit)
-    elif path is not None:
-        body = render_template(path, custom_config.get("userdata_params"), prefix)
     else:
-        body = None
+        body = render_template(custom_config, prefix)
     if custom_config.get("userdata_bash") and body and not body.startswith("#!"):
         body = f"{BASH_SHEBANG}\n{body}"
     if custom_config.get("userdata_wait"):
@@ -117,6 +163,9 @@ def compose_user_data(
                 "needs user data that is a shell script (starting with '#!'); set userdata_bash or add a shebang",
             )
         body = f"{body.rstrip(chr(10))}\n{userdata_wait_command(region_name)}"
+    size = len(body.encode("utf-8")) if body is not None else 0
+    if size > MAX_USER_DATA_BYTES:
+        raise InvalidConfigException(_field(prefix, USER_DATA_FIELD), f"is {size} bytes; EC2 accepts at most 16 KB")
     return body
 
 

@@ -23,7 +23,7 @@ from pcf.core.pcf_exceptions import (
 from pcf.particle.aws.ec2 import ec2_definition as definition
 from pcf.particle.aws.ec2.ec2_definition import Difference
 from pcf.particle.aws.ec2.ec2_update import InstanceModifier, UpdatePlan, UpdateResult
-from pcf.util import pcf_util
+from pcf.util import pcf_util, templates
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.idempotency import client_token
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG
@@ -131,10 +131,14 @@ class EC2Instance(AWSResource):
 
     ``aws_resource`` holds ``run_instances`` parameters (only those in ``START_PARAM_FILTER`` are sent);
     ``custom_config`` holds ``instance_name``, ``tags`` (name → value; a ``None`` value means "remove this tag"),
-    ``userdata_template_file`` (Jinja2, path absolute or relative to the working directory) with
-    ``userdata_params``, ``userdata_bash`` (prepend ``#!/bin/bash``) and ``userdata_wait`` (report ``pending``
-    until the instance has tagged itself ``UserdataFinished``; the tagging command is appended to the user data
-    and the instance needs ``ec2:CreateTags`` and the AWS CLI). An explicit ``UserData`` wins over the template.
+    a Jinja2 user data template, as text (``userdata_template``) or as a file (``userdata_template_file``,
+    relative to the definition file's folder, and under it; see ``pcf.util.definition_files``), with
+    ``userdata_params`` (JSON data), ``userdata_bash`` (prepend ``#!/bin/bash``) and ``userdata_wait`` (report
+    ``pending`` until the instance has tagged itself ``UserdataFinished``; the tagging command is appended to the
+    user data and the instance needs ``ec2:CreateTags`` and the AWS CLI). The file is read once, when the particle
+    is built, into ``userdata_template``; templates render in Jinja2's sandbox, in a child process with CPU,
+    memory and output limits (``pcf.util.templates``), and are checked then (``$inherit$`` values standing as
+    their reference text) and at each launch. An explicit ``UserData`` wins over the template.
 
     Start: creates the instance when there is none, with a ``ClientToken`` derived from the particle, the
     launch parameters and ``idempotency_scope`` (a retried start never launches twice); starts it when stopped,
@@ -200,6 +204,15 @@ class EC2Instance(AWSResource):
         "VolumeType": "",
     }
     UNIQUE_KEYS: ClassVar[list[str]] = ["aws_resource.custom_config.instance_name"]
+    CREATE_OPERATION: ClassVar[str | None] = "RunInstances"
+    CUSTOM_CONFIG_KEYS: ClassVar[frozenset[str] | None] = frozenset({
+        "instance_name", "tags", "userdata_template_file", "userdata_template", "userdata_params",
+        "userdata_bash", "userdata_wait",
+    })
+    STATE_SHAPE: ClassVar[tuple[str, str] | None] = ("ec2", "Instance")
+    EXTRA_STATE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"SecurityGroupIds", "TagSpecifications", "UserData", "InstanceInitiatedShutdownBehavior"}
+    )
 
     def __init__(
         self,
@@ -214,6 +227,7 @@ class EC2Instance(AWSResource):
         self._retired: set[str] = set()  # instances of this particle seen gone (or terminated by it)
         self._recent_launch: tuple[str, str, float] | None = None  # (instance id, owner id, launched at)
         self._set_unique_keys()
+        self._check_definition()
 
     # -- identity -------------------------------------------------------------------------------
     def _set_unique_keys(self) -> None:
@@ -294,7 +308,8 @@ class EC2Instance(AWSResource):
 
     # -- desired definition ---------------------------------------------------------------------
     def render_desired_user_data(self) -> str | None:
-        """The user data to launch with: explicit ``UserData``, or the rendered ``userdata_template_file``,
+        """The user data to launch with: explicit ``UserData``, or the template (``userdata_template``, the
+        text of ``userdata_template_file`` read when the particle was built) rendered with ``userdata_params``,
         with ``userdata_bash`` and ``userdata_wait`` applied; ``None`` when the definition asks for none."""
         return definition.compose_user_data(
             self.desired_state_definition, self.custom_config, self.region_name, self.pcf_id
@@ -614,19 +629,18 @@ class EC2Instance(AWSResource):
 
     # -- validation -----------------------------------------------------------------------------
     def _validate_config(self) -> None:
-        """Checks the definition without AWS calls; raises ``InvalidConfigException(field, reason)``."""
+        """``apply(validate_config=True)``: the construction-time checks, and what a launch needs (``ImageId``);
+        raises ``InvalidConfigException(field, reason)``."""
+        self._check_definition()
+        if not self.desired_state_definition.get("ImageId"):
+            raise InvalidConfigException(f"{self.pcf_id}.aws_resource.ImageId", "is required to launch an instance")
+
+    def _check_definition(self) -> None:
+        """Checks the definition without AWS calls, when the particle is built (parameter names, types and enums
+        are checked against AWS's model before this, by ``AWSResource``)."""
         prefix = f"{self.pcf_id}.aws_resource"
         resource = self.desired_state_definition
         config = self.custom_config
-        unknown = sorted(set(resource) - self.START_PARAM_FILTER - {"custom_config", "region_name"})
-        if unknown:
-            raise InvalidConfigException(
-                f"{prefix}.{unknown[0]}",
-                "is not passed to run_instances by ec2_instance; it passes "
-                + ", ".join(sorted(self.START_PARAM_FILTER)),
-            )
-        if not resource.get("ImageId"):
-            raise InvalidConfigException(f"{prefix}.ImageId", "is required to launch an instance")
         for key in ("MinCount", "MaxCount"):
             if resource.get(key, 1) != 1:
                 raise InvalidConfigException(
@@ -675,10 +689,15 @@ class EC2Instance(AWSResource):
                 )
             if value is not None and len(str(value)) > MAX_TAG_VALUE:
                 raise InvalidConfigException(f"{field}.tags.{key}", f"is longer than {MAX_TAG_VALUE} characters")
-        if config.get("userdata_template_file") and self.desired_state_definition.get("UserData") is not None:
-            logger.warning("%s: both UserData and userdata_template_file are set; UserData wins", self.pcf_id)
-        user_data = self.render_desired_user_data()
-        if user_data is not None and len(user_data.encode("utf-8")) > definition.MAX_USER_DATA_BYTES:
-            raise InvalidConfigException(
-                f"{prefix}.UserData", f"is {len(user_data.encode('utf-8'))} bytes; EC2 accepts at most 16 KB"
-            )
+        has_template = config.get("userdata_template_file") or config.get("userdata_template") is not None
+        if has_template and self.desired_state_definition.get("UserData") is not None:
+            logger.warning("%s: both UserData and a user data template are set; UserData wins", self.pcf_id)
+        # The template file is read now, once; the user data is composed with the params as they are ($inherit$
+        # values stand as their reference text until the parent is known), inside templates.render_batch() in
+        # one child process with the other particles built there: an unrenderable template, or user data over
+        # EC2's 16 KB, is refused before any AWS call.
+        resource, custom = self.desired_state_definition, self.custom_config
+        templates.check_later(
+            definition.user_data_jobs(resource, custom, self.pcf_id),
+            lambda: definition.check_user_data(resource, custom, self.region_name, self.pcf_id),
+        )

@@ -1,0 +1,34 @@
+"""The CLI refuses what the stage's control plane would: a callback name its stage does not allow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pcf.util import callbacks
+from tests.cli.cli_support import CliRunner, MemoryCloud, particle
+
+
+def test_the_cli_refuses_an_unregistered_callback_with_exit_2(pcf_cli: CliRunner, memory: MemoryCloud) -> None:
+    pcf_cli.write("pcf.json", particle("a", callbacks={"start": {"function": "os:system",
+                                                                       "kwargs": {"command": "true"}}}))
+
+    result = pcf_cli("validate")
+
+    assert result.code == 2
+    assert result.err_lines == [
+        f"pcf: error: callbacks.start.function: 'os:system' is not a registered callback; {callbacks.HOW_TO_REGISTER}"
+    ]
+
+
+def test_the_cli_allows_what_its_stage_allows(tmp_path: Path, pcf_cli: CliRunner, memory: MemoryCloud,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"stages": {"dev": {"environment_variables": {"PCF_TABLE_NAME": "t", '
+                      '"PCF_CALLBACKS": "tests.support.callbacks:record_call"}}}}')
+    monkeypatch.setattr("pcf.cli.stages.CONFIG_PATH", config)
+    pcf_cli.write("pcf.json", particle("a", callbacks={"start": {"function": "tests.support.callbacks:record_call"}}))
+
+    assert pcf_cli("validate").code == 0
+    assert not callbacks.is_allowed("tests.support.callbacks:record_call")  # only while the command ran

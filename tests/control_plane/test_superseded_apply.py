@@ -1,0 +1,102 @@
+"""Two applies of the same particles to different desired states: the one whose plan a newer plan replaced fails
+with ``SupersededError`` instead of converging to the other's state and succeeding; the newer one waits for the
+lease the older held and converges."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pcf_control_plane import wiring
+from pcf_control_plane.errors import SupersededError
+from pcf_control_plane.messages import ParticleStep, PlanInput, SyncInput, TransitionInput
+from pcf_control_plane.steps import ControlPlane
+from pcf_control_plane.store import InMemoryStateStore
+from pcf_local_cloud.clock import VirtualClock
+from pcf_local_cloud.control_plane import deploy_control_plane
+from tests.support.executions import finished
+
+DUEL = "ec2_instance:duel"
+RUN = "arn:aws:states:us-east-1:123456789012:execution:apply:run-1"
+TERMINATE = "arn:aws:states:us-east-1:123456789012:execution:apply:terminate-1"
+
+
+def instance(name: str, ami_id: str) -> dict[str, Any]:
+    return {"pcf_name": name, "flavor": "ec2_instance",
+            "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
+                             "custom_config": {"instance_name": f"sup-{name}"}}}
+
+
+def test_a_superseded_execution_fails_at_its_next_step(cloud: Any, clock: VirtualClock, ami_id: str) -> None:
+    steps = ControlPlane(InMemoryStateStore(clock=clock.now), cloud.client_factory, clock=clock.now,
+                         deployment="test")
+    steps.plan(PlanInput(definition=instance("duel", ami_id), desired_state="running", execution=RUN))
+    first = steps.sync_state(SyncInput(pcf_id=DUEL, execution=RUN))
+    assert (first.action, first.generation) == ("start", 1)
+
+    steps.plan(PlanInput(definition=instance("duel", ami_id), desired_state="terminated", execution=TERMINATE))
+
+    with pytest.raises(SupersededError) as superseded:
+        steps.transition(TransitionInput(pcf_id=DUEL, action="start", execution=RUN, generation=first.generation))
+    assert str(superseded.value) == (
+        "ec2_instance:duel: this execution planned generation 1, but generation 2 (desired terminated) replaced "
+        "it, planned by terminate-1; left to that execution")
+    with pytest.raises(SupersededError, match=r"generation 2 \(desired terminated\) replaced it"):
+        steps.sync_state(SyncInput(pcf_id=DUEL, execution=RUN, generation=first.generation))
+    assert steps.sync_state(SyncInput(pcf_id=DUEL, execution=TERMINATE)).generation == 2, "the newer one goes on"
+    assert steps.sync_state(ParticleStep(pcf_id=DUEL, execution="unplanned")).generation == 0, (
+        "a step invoked on its own, outside a planned execution, is not checked")
+
+
+@pytest.fixture
+def deployment(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    yield deploy_control_plane(cloud, environment={"PCF_TABLE_NAME": "pcf-duel-test", "PCF_DEPLOYMENT": "duel"},
+                               setenv=monkeypatch.setenv)
+    wiring.reset()
+
+
+def start(cloud: Any, deployment: Any, name: str, definition: dict[str, Any], state: str) -> str:
+    return str(cloud.client("stepfunctions").start_execution(
+        stateMachineArn=deployment.state_machine_arns["apply"], name=name, input=json.dumps(
+            {"definition": definition, "desired_state": state, "wait_seconds": 1, "max_polls": 60}))["executionArn"])
+
+
+def test_a_run_and_a_terminate_started_together_do_not_both_succeed(
+    deployment: Any, cloud: Any, ami_id: str, ec2: Any
+) -> None:
+    """The run holds the lease while its instance is pending; the terminate plans meanwhile (a newer generation)
+    and waits for the lease. The run fails by name at its next poll; the terminate then converges."""
+    reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "sup-duel"}]}])
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    cloud.hold_pending(instance_id)
+    run_arn = start(cloud, deployment, "duel-run", instance("duel", ami_id), "running")
+    for _ in range(500):
+        store = wiring.control_plane().store
+        lease = store.current_lease(DUEL) if store.get_spec(DUEL) else None
+        if lease is not None:
+            break
+        time.sleep(0.02)
+    assert lease is not None and lease.owner == run_arn
+
+    terminate_arn = start(cloud, deployment, "duel-terminate", instance("duel", ami_id), "terminated")
+    sfn = cloud.client("stepfunctions")
+    assert finished(sfn, run_arn, attempts=1500) == "FAILED"
+    cloud.release_pending(instance_id)
+    assert finished(sfn, terminate_arn, attempts=1500) == "SUCCEEDED"
+
+    failure = sfn.describe_execution(executionArn=run_arn)
+    assert failure["error"] == "SupersededError"
+    assert "replaced it, planned by duel-terminate" in failure["cause"]
+    summary = json.loads(sfn.describe_execution(executionArn=terminate_arn)["output"])
+    assert summary["states"] == {"terminated": 1}
+    [described] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"]
+    assert described["State"]["Name"] == "terminated"
+    store = wiring.control_plane().store
+    assert [i.detail["error"] for i in store.list_history(DUEL) if i.kind == "error"] == ["SupersededError"]
+    assert not [i for i in store.list_history(DUEL) if i.kind == "transition" and i.cause == run_arn], (
+        "the run never acted on the terminate's desired state")
