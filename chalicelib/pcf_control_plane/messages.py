@@ -51,6 +51,12 @@ class PlanInput(ApplySettings):
     heal: str | None = Field(default=None, pattern=r"^[^:]+:.+$",
                              description="pcf_id of a stored particle to heal (instead of a definition)")
     desired_state: DesiredState | None = None
+    only: list[str] | None = Field(
+        default=None, min_length=1,
+        description="members of the definition to change and run (with what an apply brings along: their "
+                    "ancestors when starting, their descendants with cascade when stopping/terminating); the "
+                    "others keep their stored desired state (the definition's when none is stored)")
+    cascade: bool = Field(default=False, description="with only: stop/terminate the named members' descendants too")
     execution: str = Field(default="manual", description="the cause recorded in history (execution ARN)")
 
     @model_validator(mode="after")
@@ -59,6 +65,8 @@ class PlanInput(ApplySettings):
             raise ValueError("give either definition or heal (a stored pcf_id), not both or neither")
         if self.heal is not None and self.desired_state is not None:
             raise ValueError("heal brings the particle to its stored desired state: leave desired_state out")
+        if self.heal is not None and self.only is not None:
+            raise ValueError("only picks members of a definition: leave it out with heal")
         return self
 
     def settings(self) -> ApplySettings:

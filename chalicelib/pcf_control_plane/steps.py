@@ -27,6 +27,7 @@ from pcf_control_plane.errors import LeaseHeldError
 from pcf_control_plane.generations import check_planned
 from pcf_control_plane.heal_plan import plan_heal, policy
 from pcf_control_plane.inherit import EXPORTS, exported_values, exports_by_parent, stored_parent_view
+from pcf_control_plane.member_plan import choose_members
 from pcf_control_plane.messages import (
     LeaseInput,
     LeaseOutput,
@@ -87,16 +88,21 @@ class ControlPlane:
     # -- plan -----------------------------------------------------------------------------------
     def plan(self, request: PlanInput) -> PlanOutput:
         """Validate the definition, store every particle's desired spec, return the levels to run (or, with
-        ``heal``, the stored particle and its dependants, at their stored desired states)."""
+        ``heal``, the stored particle and its dependants, at their stored desired states; with ``only``, those
+        members and what they bring along, the others keeping their stored desired states: ``member_plan``)."""
         if request.heal is not None:
             return plan_heal(self.store, request)
         assert request.definition is not None
         with render_batch():  # every member's user data template checked in one child process
             root = build(request.definition)
-        if request.desired_state:
+        if request.desired_state and request.only is None:
             root.set_desired_state(request.desired_state)
         members = root.members() if isinstance(root, Quasiparticle) else [root]
-        levels = plan_levels(members)
+        planned, written = members, members
+        if request.only is not None:  # some members: the others keep their stored desired states
+            planned, unstored = choose_members(list(members), request, self.store)
+            written = planned + unstored
+        levels = plan_levels(planned)
         quasiparticle = root.pcf_id if isinstance(root, Quasiparticle) else None
         group_policy = root.particle_definition if isinstance(root, Quasiparticle) else {}
         exports = exports_by_parent(members)
@@ -112,14 +118,14 @@ class ControlPlane:
                 **policy(particle.pcf_id, particle.particle_definition, group_policy),
             ),
             exports=exports.get(particle.pcf_id, ()),
-        ) for particle in members]  # every member is checked before anything is written
+        ) for particle in written]  # every member is checked before anything is written
         generations = self._store_specs(specs, request.execution)
         phases: dict[str, list[list[str]]] = {}
         for level in levels:
             phases.setdefault(level.phase, []).append(level.pcf_ids)
         return PlanOutput(
             pcf_id=root.pcf_id,
-            particles=len(members),
+            particles=len(planned),
             phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],  # type: ignore[arg-type]
             generations=generations,
             settings=request.settings(),
@@ -267,6 +273,9 @@ class ControlPlane:
         stored observations when they hold them, else from the cloud); ``parents`` when already read."""
         parents = load_parents(self.store, spec) if parents is None else parents
         particle = rebuild(spec, parents, self.clients)
+        # The control plane never adopts a foreign resource (custom_config.adopt is library mode's): its role may
+        # not retag another deployment's resources, and whoever starts an execution must not gain that power.
+        particle.adoption_allowed = False
         particle.prepare()
         references = particle.inherit_references()
         if particle.desired_state is State.running and references:

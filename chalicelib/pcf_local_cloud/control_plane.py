@@ -30,6 +30,13 @@ STATE_MACHINE_FILES: dict[str, Path] = {
 }
 """Creation order matters: ``apply`` starts ``particle`` executions (``${ParticleStateMachineArn}``)."""
 DEFAULT_STAGE = "dev"
+LOCAL_HEAL_WAIT_SECONDS = 1
+
+
+def local_heal_wait_seconds(pending_seconds: float) -> int:
+    """How long a healing execution waits between polls on a local cloud (``PCF_HEAL_WAIT_SECONDS``): 1 s, as
+    the CLI's own executions do there (5 s is for AWS), and 0 when transitions have no pending phase."""
+    return LOCAL_HEAL_WAIT_SECONDS if pending_seconds > 0 else 0
 
 
 def load_app() -> Chalice:

@@ -188,7 +188,7 @@ class LocalCloudServer:
 
         from pcf.util.aws.clients import set_default_factory
         from pcf_local_cloud.clock import RealClock
-        from pcf_local_cloud.control_plane import deploy_control_plane
+        from pcf_local_cloud.control_plane import deploy_control_plane, local_heal_wait_seconds
         from pcf_local_cloud.endpoint_cloud import EndpointCloud
         from pcf_local_cloud.patching import install_patches
         from pcf_local_cloud.state import EmulationState
@@ -208,7 +208,9 @@ class LocalCloudServer:
         cloud = EndpointCloud(endpoint, self.region, clock=clock, lambdas=patches.lambdas)
         set_default_factory(cloud.client_factory)  # the handlers call AWS through the default factory
         self._cleanup.append(lambda: set_default_factory(None))
-        deployment = deploy_control_plane(cloud, stage=self.stage)
+        heal_wait = local_heal_wait_seconds(self.pending_seconds)  # as the in-process cloud's, not AWS's 5 s
+        deployment = deploy_control_plane(cloud, stage=self.stage,
+                                          environment={"PCF_HEAL_WAIT_SECONDS": str(heal_wait)})
         log.info("control plane deployed: %s", ", ".join(deployment.state_machine_arns.values()))
         start_ticker = getattr(patches, "start_ticker", None)  # patch sets that publish events and fire schedules
         if start_ticker is not None:

@@ -14,6 +14,7 @@ from pcf.cli.execution_input import (
     execution_input,
     execution_name,
     execution_settings,
+    member_input,
 )
 from pcf.cli.selection import build_definitions, select
 from pcf.core.pcf_exceptions import DefinitionError
@@ -93,16 +94,20 @@ def test_settings_out_of_the_machines_bounds_are_refused(options: dict, field: s
     assert error.value.field == field and reason in error.value.reason
 
 
-def test_a_member_or_cascade_cannot_be_one_execution() -> None:
+def test_a_member_is_one_execution_of_its_definition_but_cascade_needs_a_member() -> None:
     built = build_definitions([cluster("group")])
     [member] = select(built, f"{FLAVOR}:worker-0")
     [whole] = select(built, "group")
 
-    with pytest.raises(DefinitionError, match="--engine direct") as picked:
-        check_expressible(member, cascade=False)
-    with pytest.raises(DefinitionError, match="--engine direct") as cascaded:
-        check_expressible(whole, cascade=True)
+    check_expressible(member, cascade=False)
+    check_expressible(member, cascade=True)
     check_expressible(whole, cascade=False)
+    with pytest.raises(DefinitionError, match="name one member") as cascaded:
+        check_expressible(whole, cascade=True)
 
-    assert picked.value.field == "NAME" and "member of 'group'" in picked.value.reason
     assert cascaded.value.field == "--cascade"
+    assert member_input(member, True) == {"only": [f"{FLAVOR}:worker-0"], "cascade": True}
+    assert member_input(whole, False) == {}
+    sent = json.loads(execution_input({"pcf_name": "group"}, "stopped", ExecutionSettings(),
+                                      member_input(member, False)))
+    assert (sent["only"], sent["cascade"], sent["desired_state"]) == ([f"{FLAVOR}:worker-0"], False, "stopped")

@@ -97,3 +97,36 @@ def test_heal_refuses_a_bad_wait(on_server: CliRunner) -> None:
 
     assert result.code == 2
     assert "--wait-seconds" in result.err
+
+
+def test_the_servers_healing_executions_poll_as_the_local_cloud_does_not_as_aws(
+    on_server: CliRunner, server_dir: Path, known_ami_id: str
+) -> None:
+    """docs/cli.md: healing executions on a local cloud wait 1 s between polls, 0 without pending phases (the
+    module's server has none); 5 s is AWS's default."""
+    on_server.write("pcf.json", json.dumps({"pcf_name": "healed", "flavor": "ec2_instance",
+                                            "aws_resource": {"ImageId": known_ami_id, "InstanceType": "t3.micro",
+                                                             "custom_config": {"instance_name": "healed"}}}))
+    assert on_server("run", "--target", "local").code == 0
+    info = find_server(server_dir)
+    assert info is not None
+    ec2 = info.client_factory().client("ec2")
+    [reservation] = [r for r in ec2.describe_instances()["Reservations"]
+                     if {"Key": "PCFName", "Value": "healed"} in r["Instances"][0].get("Tags", [])]
+    instance_id = reservation["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[instance_id])
+    wait_for_state(ec2, instance_id, "stopped")
+    assert on_server("reconcile", "--target", "local").code == 0  # heals, if the stop's events did not already
+
+    sfn = info.client_factory().client("stepfunctions")
+    heals = [e for e in sfn.list_executions(stateMachineArn=info.state_machine_arns["apply"])["executions"]
+             if e["name"].startswith("heal-")]
+    inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in heals]
+    assert [i["wait_seconds"] for i in inputs if i.get("heal") == "ec2_instance:healed"][:1] == [0], inputs
+    wait_for_state(ec2, instance_id, "running")
+
+
+def test_a_local_clouds_healing_executions_wait_1s_with_pending_phases() -> None:
+    from pcf_local_cloud.control_plane import local_heal_wait_seconds
+
+    assert (local_heal_wait_seconds(2.0), local_heal_wait_seconds(0.0)) == (1, 0)

@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 
 from pcf.cli import stepfunctions_command
+from pcf.cli.stages import read_stage
 from pcf.cli.stepfunctions_engine import StepFunctionsApply
+from pcf_control_plane.store import DynamoDBStateStore
 from pcf_local_cloud.cloud import LocalCloud
 from tests.cli.cli_support import CliResult, CliRunner
+from tests.support.tags import named
 
 A, B = "ec2_instance:a", "ec2_instance:b"
 
@@ -113,7 +116,7 @@ def test_a_particle_held_pending_fails_the_execution_with_its_named_error(
 ) -> None:
     ec2 = cloud.client("ec2")
     stuck = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "cli-a"}]}])["Instances"][0]["InstanceId"]
+        {"ResourceType": "instance", "Tags": named("cli-a", stage="dev")}])["Instances"][0]["InstanceId"]
     cloud.hold_pending(stuck)
     sfn_cli.write("pcf.json", pair(ami_id))
 
@@ -169,10 +172,8 @@ def test_direct_engine_applies_in_process_without_a_state_machine(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["run", "a"], "pcf: error: NAME: 'ec2_instance:a' is a member of 'pair': --engine stepfunctions applies "
-                       "whole definitions; name 'pair', or use --engine direct to apply one member"),
-        (["stop", "--cascade"], "pcf: error: --cascade: --engine stepfunctions applies whole definitions (their "
-                                "members cascade already); use --engine direct to cascade from one particle"),
+        (["stop", "--cascade"], "pcf: error: --cascade: 'pair' is a whole definition: its members cascade "
+                                "already; name one member of a quasiparticle to cascade from it"),
         (["run", "--max-workers", "41"], "pcf: error: --max-workers: 41 is more than the 40 particles a level runs "
                                          "at once with --engine stepfunctions (the Map state's bound); give 1..40, "
                                          "or use --engine direct"),
@@ -183,7 +184,7 @@ def test_direct_engine_applies_in_process_without_a_state_machine(
                                         "'stepfunctions', 'direct')"),
         (["run", "-f", "missing.json"], None),
     ],
-    ids=["member", "cascade", "concurrency", "wait-direct", "wait-negative", "engine", "file"],
+    ids=["cascade", "concurrency", "wait-direct", "wait-negative", "engine", "file"],
 )
 def test_bad_input_is_refused_before_anything_starts(
     sfn_cli: CliRunner, cloud: LocalCloud, ami_id: str, argv: list[str], expected: str | None
@@ -230,47 +231,62 @@ def test_aws_options_are_refused_on_the_in_process_local_cloud(
     assert instances(cloud) == {} and executions(cloud) == []
 
 
-def test_ctrl_c_stops_the_execution_and_exits_130(
-    sfn_cli: CliRunner, cloud: LocalCloud, ami_id: str, monkeypatch: pytest.MonkeyPatch
+def running_executions(cloud: LocalCloud) -> list[str]:
+    sfn = cloud.client("stepfunctions")
+    return [e["name"] for m in sfn.list_state_machines()["stateMachines"]
+            for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"], statusFilter="RUNNING")["executions"]]
+
+
+def test_ctrl_c_stops_the_execution_and_its_particle_executions_and_releases_their_leases(
+    sfn_cli: CliRunner, cloud: LocalCloud, ami_id: str, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     ec2 = cloud.client("ec2")
-    stuck = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "cli-a"}]}])["Instances"][0]["InstanceId"]
-    cloud.hold_pending(stuck)
-    sfn_cli.write("pcf.json", pair(ami_id))
-    polls: list[float] = []
+    names = ("a", "b", "c")
+    stage = read_stage("dev")
+    stuck = {}
+    for name in names:  # each particle finds its instance pending, and waits: three particle executions run
+        tags = [{"Key": "PCFName", "Value": f"cli-{name}"}, {"Key": "PCFDeployment", "Value": stage.deployment}]
+        stuck[name] = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
+            {"ResourceType": "instance", "Tags": tags}])["Instances"][0]["InstanceId"]
+        cloud.hold_pending(stuck[name])
+    sfn_cli.write("pcf.json", {"pcf_name": "trio", "flavor": "quasiparticle",
+                               "particles": [instance(name, ami_id) for name in names]})
+    store = DynamoDBStateStore(cloud.client("dynamodb"), stage.table_name)
+    pcf_ids = [f"ec2_instance:{name}" for name in names]
+    held: list[str | None] = []
 
     class Interrupted(StepFunctionsApply):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
 
-            def sleep(seconds: float) -> None:
-                polls.append(seconds)
-                if len(polls) == 3:
+            def sleep(seconds: float) -> None:  # Ctrl-C once the three particle executions hold their leases
+                if len(running_executions(cloud)) == 4 and all(  # and have seen their instances pending
+                        store.current_lease(p) and store.get_observation(p) for p in pcf_ids):
+                    held.extend(lease.owner for p in pcf_ids if (lease := store.current_lease(p)))
                     raise KeyboardInterrupt
-                time.sleep(0.2)
+                time.sleep(0.1)
 
             self.sleep = sleep
 
     monkeypatch.setattr(stepfunctions_command, "StepFunctionsApply", Interrupted)
+    capfd.readouterr()
 
-    result = sfn_cli("run", "--wait-seconds", "1", cloud=cloud)
+    result = sfn_cli("run", "--wait-seconds", "1", "-q", cloud=cloud)
 
     assert result.code == 130
-    assert result.err_lines[-1] == "pcf: error: interrupted"
-    name = execution_named(result)
-    assert f"stopped execution {name}" in result.err_lines
-    cloud.release_pending(stuck)
-    arn = next(e["executionArn"] for e in executions(cloud) if e["name"] == name)
-    sfn = cloud.client("stepfunctions")
-    for _ in range(200):  # a stopped execution ends once the state in progress returns; so does a's own
-        running = [e for m in sfn.list_state_machines()["stateMachines"]
-                   for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"])["executions"]
-                   if e["status"] == "RUNNING"]
-        if not running:
-            break
-        time.sleep(0.05)
-    assert running == [], "nothing left running into the next test"
-    # AWS says ABORTED; moto fails an execution stopped inside a Map state. Either way it did not go on:
-    assert sfn.describe_execution(executionArn=arn)["status"] in ("ABORTED", "FAILED")
-    assert set(instances(cloud)) == {"cli-a"}, "b was never started"
+    name = next(e["name"] for e in executions(cloud) if e["name"].startswith("pcf-run-trio-"))
+    assert result.err_lines == [
+        f"pcf: error: interrupted: stopped execution {name} and 3 particle executions, released 3 leases"
+    ]
+    assert len(held) == 3 and all(owner.endswith(f":{name}") for owner in held), held
+    assert running_executions(cloud) == [], "nothing of the run goes on"
+    assert [store.current_lease(p) for p in pcf_ids] == [None, None, None]
+    assert [store.get_observation(p).state for p in pcf_ids] == ["pending"] * 3, "what was reached is recorded"
+    leaked = capfd.readouterr()
+    assert (leaked.out, leaked.err) == ("", ""), "no metric JSON, log or traceback from the functions"
+    for name in names:
+        cloud.release_pending(stuck[name])
+    time.sleep(1.5)  # a stopped particle would have started its instance by now
+    assert {tag: state for tag, (state, _) in instances(cloud).items()} == {f"cli-{n}": "running" for n in names}
+    assert running_executions(cloud) == []

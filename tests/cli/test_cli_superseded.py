@@ -18,6 +18,7 @@ from pcf_local_cloud.cloud import LocalCloud
 from pcf_local_cloud.control_plane import stage_environment
 from tests.cli.cli_support import CliRunner
 from tests.support.executions import finished
+from tests.support.tags import named
 
 TABLE = "pcf-serverless-dev-state"
 A = "ec2_instance:a"
@@ -54,7 +55,7 @@ def test_a_superseded_run_exits_non_zero_and_says_why(
         monkeypatch.setenv(name, value)  # the terminate goes on after the CLI has put its environment back
     ec2 = cloud.client("ec2")
     held = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "cli-sup-a"}]}])["Instances"][0]["InstanceId"]
+        {"ResourceType": "instance", "Tags": named("cli-sup-a", stage="dev")}])["Instances"][0]["InstanceId"]
     cloud.hold_pending(held)  # the run holds the lease while its instance is pending
     sfn_cli.write("pcf.json", instance(ami_id))
     started: list[str] = []

@@ -12,6 +12,7 @@ import pytest
 from pcf_control_plane import wiring
 from pcf_local_cloud.control_plane import deploy_control_plane
 from pcf_local_cloud.deployment import execution_tree_history
+from tests.support.tags import named
 
 TABLE = "pcf-workflow-test"
 
@@ -96,7 +97,7 @@ def test_a_particle_stuck_pending_fails_with_its_named_timeout(
     deployment: Any, cloud: Any, ami_id: str, ec2: Any
 ) -> None:
     reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "wf-stuck"}]}])
+        {"ResourceType": "instance", "Tags": named("wf-stuck")}])
     cloud.hold_pending(reservation["Instances"][0]["InstanceId"])
     result = run(deployment, instance("stuck", ami_id), "running", "stuck", max_polls=3)
     assert result.status == "FAILED"
@@ -121,7 +122,7 @@ def test_two_executions_on_one_particle_never_both_act(
 ) -> None:
     """A holds the lease while its instance is pending; B waits out its lease retries and fails clearly."""
     reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "wf-busy"}]}])
+        {"ResourceType": "instance", "Tags": named("wf-busy")}])
     instance_id = reservation["Instances"][0]["InstanceId"]
     cloud.hold_pending(instance_id)
     sfn = cloud.client("stepfunctions")

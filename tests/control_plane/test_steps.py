@@ -9,12 +9,17 @@ import pytest
 from botocore.exceptions import ClientError
 
 from app import no_definition_files
-from pcf.core.pcf_exceptions import DefinitionError, InvalidConfigException, UnknownFlavorError
+from pcf.core.pcf_exceptions import (
+    DefinitionError,
+    InvalidConfigException,
+    NoCallbackFunctionException,
+    UnknownFlavorError,
+)
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf_control_plane.errors import LeaseHeldError, UnknownParticleError
 from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput, TransitionInput
 from pcf_control_plane.steps import ControlPlane
-from pcf_control_plane.store import DynamoDBStateStore, HistoryKind, InMemoryStateStore
+from pcf_control_plane.store import DynamoDBStateStore, HistoryKind, InMemoryStateStore, ParticleSpec
 from pcf_control_plane.store.table import create_table
 from pcf_local_cloud.clock import VirtualClock
 from tests.store.store_support import CallCounter
@@ -121,6 +126,25 @@ def test_a_member_refused_late_leaves_every_member_unwritten(control_plane: Cont
         control_plane.plan(PlanInput(definition=definition, desired_state="running", execution=EXECUTION))
     assert control_plane.store.get_spec("ec2_instance:m") is None, "checked before anything was written"
     assert control_plane.store.list_history("ec2_instance:m") == []
+
+
+def test_the_transition_step_refuses_an_unregistered_callback_in_a_stored_spec(
+    control_plane: ControlPlane, ami_id: str, ec2: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    control_plane.plan(PlanInput(definition=instance("evil", ami_id), desired_state="running", execution=EXECUTION))
+    planned = control_plane.store.get_spec("ec2_instance:evil")
+    assert planned is not None
+    hostile = {**planned.definition, "callbacks": {"start": {"function": "os:system", "kwargs": {"command": "true"}}}}
+    fields = planned.model_dump(include=set(ParticleSpec.model_fields))
+    control_plane.store.put_spec(ParticleSpec(**{**fields, "definition": hostile}))  # written to the store directly
+    ran: list[str] = []
+    monkeypatch.setattr("os.system", ran.append)
+
+    with pytest.raises(NoCallbackFunctionException) as refused:
+        control_plane.transition(TransitionInput(pcf_id="ec2_instance:evil", action="start", execution=EXECUTION))
+
+    assert refused.value.field.endswith("callbacks.start.function") and "os:system" in refused.value.reason
+    assert ran == [] and live_instances(ec2, "cp-evil") == []
 
 
 def test_plan_writes_many_members_at_once_and_answers_their_generations(

@@ -19,6 +19,7 @@ from pcf_control_plane.store import InMemoryStateStore
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.control_plane import deploy_control_plane
 from tests.support.executions import finished
+from tests.support.tags import named
 
 DUEL = "ec2_instance:duel"
 RUN = "arn:aws:states:us-east-1:123456789012:execution:apply:run-1"
@@ -71,7 +72,7 @@ def test_a_run_and_a_terminate_started_together_do_not_both_succeed(
     """The run holds the lease while its instance is pending; the terminate plans meanwhile (a newer generation)
     and waits for the lease. The run fails by name at its next poll; the terminate then converges."""
     reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-        {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "sup-duel"}]}])
+        {"ResourceType": "instance", "Tags": named("sup-duel")}])
     instance_id = reservation["Instances"][0]["InstanceId"]
     cloud.hold_pending(instance_id)
     run_arn = start(cloud, deployment, "duel-run", instance("duel", ami_id), "running")

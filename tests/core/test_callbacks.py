@@ -28,7 +28,8 @@ def trap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A module on sys.path whose import writes a marker file: importing it is running it."""
     marker = tmp_path / "imported"
     (tmp_path / "pcf_trap_module.py").write_text(
-        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\ndef go(**kwargs):\n    return 1\n"
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\nCALLS = []\n"
+        "def go(**kwargs):\n    CALLS.append(kwargs)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield marker
@@ -82,22 +83,37 @@ def test_a_name_in_the_stage_allow_list_runs(
 
 
 def test_a_registered_function_runs_by_name_and_by_module_path(memory_cloud: MemoryCloud, runtime: Runtime) -> None:
-    seen: list[str] = []
+    seen: list[tuple[Any, str]] = []
 
     @callbacks.register_callback(name="notify")
-    def notify(note: str) -> None:
-        seen.append(note)
+    def notify(particle: Any, note: str) -> None:
+        seen.append((particle, note))
 
     try:
-        run_once(MemoryParticle(definition("notify", note="by name")), runtime)
+        by_name = MemoryParticle(definition("notify", particle=True, note="by name"))
+        run_once(by_name, runtime)
         memory_cloud.resources.clear()
-        run_once(MemoryParticle(definition(f"{__name__}:{notify.__qualname__}", note="by path")), runtime)
+        by_path = MemoryParticle(definition(f"{__name__}:{notify.__qualname__}", particle=True, note="by path"))
+        run_once(by_path, runtime)
     finally:
-        callbacks.unregister_callback("notify")
-        callbacks.unregister_callback(f"{__name__}:{notify.__qualname__}")
-    assert seen == ["by name", "by path"]
-    with pytest.raises(NoCallbackFunctionException):
-        MemoryParticle(definition("notify"))
+        callbacks.unregister_callback(notify)
+    assert seen == [(by_name, "by name"), (by_path, "by path")]
+    for name in ("notify", f"{__name__}:{notify.__qualname__}"):
+        with pytest.raises(NoCallbackFunctionException):
+            MemoryParticle(definition(name))
+
+
+def test_register_callback_takes_the_name_positionally() -> None:
+    def ping() -> None:
+        pass
+
+    try:
+        assert callbacks.register_callback(ping, "ping") is ping
+        assert callbacks.register_callback("pong")(ping) is ping
+        assert callbacks.is_allowed("ping") and callbacks.is_allowed("pong")
+    finally:
+        callbacks.unregister_callback(ping)
+    assert not callbacks.is_allowed("ping") and not callbacks.is_allowed(f"{__name__}:{ping.__qualname__}")
 
 
 def test_an_entry_point_is_allowed_by_name_and_value(
@@ -106,11 +122,30 @@ def test_an_entry_point_is_allowed_by_name_and_value(
     entry = EntryPoint(name="trap", value="pcf_trap_module:go", group=callbacks.ENTRY_POINT_GROUP)
     monkeypatch.setattr(callbacks, "_entry_points", lambda: {"trap": entry, "pcf_trap_module:go": entry})
 
-    particle = MemoryParticle(definition("trap"))
+    particle = MemoryParticle(definition("trap", particle=True, n=1))
     assert not trap.exists()  # allowed by name: still not imported while validating
 
     run_once(particle, runtime)
     assert trap.exists()  # imported when the callback ran
+    assert [{"particle": particle, "n": 1}] == sys.modules["pcf_trap_module"].CALLS
+
+
+def test_entry_points_are_read_from_the_group_once(monkeypatch: pytest.MonkeyPatch, trap: Path) -> None:
+    groups: list[str] = []
+
+    def fake_entry_points(group: str) -> list[EntryPoint]:
+        groups.append(group)
+        return [EntryPoint(name="trap", value="pcf_trap_module : go [extra]", group=group)]
+
+    monkeypatch.setattr(callbacks, "entry_points", fake_entry_points)
+    callbacks._entry_points.cache_clear()
+    try:
+        assert callbacks.is_allowed("trap") and callbacks.is_allowed("pcf_trap_module:go")
+        assert not callbacks.is_allowed("pcf_trap_module:other")
+    finally:
+        callbacks._entry_points.cache_clear()
+    assert groups == ["pcf.callbacks"]  # cached
+    assert not trap.exists() and "pcf_trap_module" not in sys.modules
 
 
 def test_a_python_callable_still_runs_in_library_mode(memory_cloud: MemoryCloud, runtime: Runtime) -> None:

@@ -15,6 +15,7 @@ from pcf.particle.aws.ec2.ec2_instance import EC2Instance, _construct_arn, _get_
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.definition_files import template_root
 from pcf.util.pcf_util import tags_to_dict
+from tests.support.tags import named
 
 
 def make_particle(ami_id: str, name: str = "web", custom: dict[str, Any] | None = None, **resource: Any) -> EC2Instance:
@@ -199,7 +200,7 @@ def test_two_instances_with_the_same_name_are_refused(cloud: Any, ec2: Any, ami_
             ImageId=ami_id,
             MinCount=1,
             MaxCount=1,
-            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "pcf-web"}]}],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": named("pcf-web")}],
         )
     particle = make_particle(ami_id)
     with pytest.raises(TooManyResourceException, match="2 instances"):
@@ -215,7 +216,7 @@ def test_an_instance_shutting_down_yields_to_the_live_one(cloud: Any, ec2: Any, 
             ImageId=ami_id,
             MinCount=1,
             MaxCount=1,
-            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "pcf-web"}]}],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": named("pcf-web")}],
         )
         ids.append(response["Instances"][0]["InstanceId"])
     cloud.force_instance_state(ids[0], "shutting-down")

@@ -12,6 +12,7 @@ from pcf.core.pcf_exceptions import TooManyResourceException
 from pcf.core.quasiparticle import Quasiparticle
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from tests.support.ec2_calls import Calls
+from tests.support.tags import named
 
 
 def fleet(ami_id: str, size: int) -> Quasiparticle:
@@ -70,7 +71,7 @@ def test_batch_reports_a_duplicate_name_for_that_particle_only(
     quasi = fleet(known_ami_id, 2)
     for _ in range(2):
         ec2.run_instances(ImageId=known_ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "PCFName", "Value": "node-0"}]}])
+            {"ResourceType": "instance", "Tags": named("node-0")}])
     members = sorted(quasi.members(), key=lambda p: p.pcf_id)
 
     errors = EC2Instance.sync_states(members)

@@ -27,8 +27,10 @@ def deployed(cloud: Any, setenv: Callable[[str, str], None], name: str, *, max_p
         events = cloud.client("events")
         for rule in events.list_rules()["Rules"]:
             events.disable_rule(Name=rule["Name"])
-    yield deployment
-    wiring.reset()
+    try:
+        yield deployment
+    finally:
+        wiring.reset()
 
 
 def instance_event(instance_id: str, state: str, *, seconds_ahead: float = 60) -> dict[str, Any]:

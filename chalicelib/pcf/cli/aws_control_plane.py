@@ -87,4 +87,5 @@ def aws_control_plane(client_factory: Any, machine: ResolvedMachine) -> ControlP
         default_wait_seconds=AWS_WAIT_SECONDS,
         poll_seconds=AWS_POLL_SECONDS,
         max_child_reads=AWS_MAX_CHILD_READS,
+        lambda_client=client_factory.client("lambda", region),
     )

@@ -15,6 +15,14 @@ class Interrupted(KeyboardInterrupt):
     """Raised in a worker thread that was waiting when Ctrl-C arrived."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C, once the command has stopped what it started; ``summary`` says what, in one line."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
 class Cancellation:
     """A flag set by Ctrl-C; ``sleep_with`` makes a sleep that gives up once it is set."""
 

@@ -8,6 +8,7 @@ import json
 
 from pcf.cli.acting import ApplySettings, apply_selections, check_ready, format_report
 from pcf.cli.cancel import Cancellation
+from pcf.cli.control_plane_guard import refuse_beside_control_plane
 from pcf.cli.environment import CliEnvironment
 from pcf.cli.observe import observe_plan
 from pcf.cli.selection import (
@@ -72,6 +73,7 @@ def converge_direct(args: argparse.Namespace, env: CliEnvironment) -> int:
     check_ready(selections, settings.cascade, hint)
     cancellation = Cancellation()
     with env.open_target(target_settings(args)) as target:
+        refuse_beside_control_plane(target, args.stage)
         if not args.quiet:
             env.note(f"target: {target.description}")
         with cancellation.on_sigint():

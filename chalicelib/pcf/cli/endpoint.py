@@ -13,7 +13,9 @@ class ControlPlaneEndpoint:
 
     ``default_wait_seconds`` is the executions' pause between polls of a particle when ``--wait-seconds`` is
     not given; ``poll_seconds`` how often the CLI reads the histories; ``max_child_reads`` how many particle
-    executions' histories it reads per poll (``None``: all).
+    executions' histories it reads per poll (``None``: all). ``lambda_client`` invokes the deployment's
+    ``release_lease`` function when Ctrl-C stops a run (``pcf.cli.stop_run``; ``None``: leases are not
+    released).
     """
 
     sfn: Any
@@ -22,3 +24,4 @@ class ControlPlaneEndpoint:
     default_wait_seconds: int = 5
     poll_seconds: float = 2.0
     max_child_reads: int | None = 8
+    lambda_client: Any = None

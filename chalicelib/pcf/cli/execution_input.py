@@ -1,8 +1,9 @@
 """What the CLI sends to the ``apply`` state machine: one definition per execution, its input and its name.
 
 The input contract is the plan Lambda's (``pcf_control_plane.messages.PlanInput``): ``definition``,
-``desired_state`` (optional), ``wait_seconds`` (≥ 0), ``max_polls`` (≥ 1), ``rollback``, ``concurrency``
-(1..40). It is checked here too, so a bad option is refused before anything starts.
+``desired_state`` (optional), ``only`` and ``cascade`` (a member picked by NAME), ``wait_seconds`` (≥ 0),
+``max_polls`` (≥ 1), ``rollback``, ``concurrency`` (1..40). It is checked here too, so a bad option is refused
+before anything starts.
 """
 
 from __future__ import annotations
@@ -67,16 +68,21 @@ def execution_settings(
 
 
 def check_expressible(selection: Selection, cascade: bool) -> None:
-    """Refuse what one execution of a whole definition cannot do faithfully: a member picked by NAME, or
-    ``--cascade``."""
-    if cascade:
+    """Refuse what one execution cannot do faithfully: ``--cascade`` with a whole definition (its members
+    cascade already). A member picked by NAME is expressible: see ``member_input``."""
+    if cascade and not selection.is_member:
         raise DefinitionError(
-            "--cascade", f"--engine stepfunctions applies whole definitions (their members cascade already); "
-                         f"{DIRECT_HINT} to cascade from one particle")
-    if selection.is_member:
-        raise DefinitionError(
-            "NAME", f"{selection.particle.pcf_id!r} is a member of {selection.top.name!r}: --engine stepfunctions "
-                    f"applies whole definitions; name {selection.top.name!r}, or {DIRECT_HINT} to apply one member")
+            "--cascade", f"{selection.top.name!r} is a whole definition: its members cascade already; name one "
+                         "member of a quasiparticle to cascade from it")
+
+
+def member_input(selection: Selection, cascade: bool) -> dict[str, Any]:
+    """What the execution input adds for a member picked by NAME: ``only`` (the plan changes and runs that
+    member, with what an apply brings along, and leaves the others at their stored desired states) and
+    ``cascade``; nothing for a whole definition."""
+    if not selection.is_member:
+        return {}
+    return {"only": [selection.particle.pcf_id], "cascade": cascade}
 
 
 def inline_templates(definition: dict[str, Any], root: Path) -> dict[str, Any]:
@@ -94,12 +100,16 @@ def inline_templates(definition: dict[str, Any], root: Path) -> dict[str, Any]:
     return inlined
 
 
-def execution_input(definition: dict[str, Any], desired_state: str | None, settings: ExecutionSettings) -> str:
+def execution_input(
+    definition: dict[str, Any], desired_state: str | None, settings: ExecutionSettings,
+    member: dict[str, Any] | None = None,
+) -> str:
     """The execution input as JSON: the definition (JSON-safe, at most 256 KB in all, templates included: see
-    ``inline_templates``), state and settings."""
+    ``inline_templates``), state, the member picked (``member_input``) and settings."""
     payload: dict[str, Any] = {"definition": copy.deepcopy(definition)}
     if desired_state:
         payload["desired_state"] = desired_state
+    payload.update(member or {})
     payload.update(wait_seconds=settings.wait_seconds, max_polls=settings.max_polls, rollback=settings.rollback,
                    concurrency=settings.concurrency)
     try:

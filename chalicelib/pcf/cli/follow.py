@@ -161,6 +161,13 @@ class ExecutionFollower:
         found += self._read_children(everything=False)
         return self._sorted(found)
 
+    def discover_children(self) -> list[str]:
+        """The ARNs of the particle executions started so far, reading the parent's history for new ones
+        (what else it tells is dropped: used when the run is being stopped)."""
+        for event in self.parent.cursor.read_new():
+            self._parent_event(event)
+        return list(self.children)
+
     def _parent_due(self) -> bool:
         running = any(not child.cursor.finished for child in self.children.values())
         return not running or self._child_ended or self._polls - self._parent_read >= self.parent_every

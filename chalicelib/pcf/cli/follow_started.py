@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import TextIO
 
 from pcf.cli.acting import ApplyReport
-from pcf.cli.cancel import Cancellation
+from pcf.cli.cancel import Cancellation, RunInterrupted
 from pcf.cli.endpoint import ControlPlaneEndpoint
 from pcf.cli.follow import ExecutionFollower
 from pcf.cli.progress import ParticleRecord, ProgressPrinter
 from pcf.cli.stepfunctions_engine import to_apply_event
+from pcf.cli.stop_run import stop_run
 
 ID_WIDTH = 22
 
@@ -27,7 +28,8 @@ def follow_started(
     sleep: Callable[[float], None] = time.sleep,
     cancellation: Cancellation | None = None,
 ) -> ApplyReport:
-    """Follow the execution ``arn`` to its end; Ctrl-C asks Step Functions to stop it, then re-raises."""
+    """Follow the execution ``arn`` to its end; Ctrl-C stops it and its particle executions and releases their
+    leases (``pcf.cli.stop_run``), then raises ``RunInterrupted``."""
     follower = ExecutionFollower(endpoint.sfn, arn, sleep=(cancellation or Cancellation()).sleep_with(sleep),
                                  poll_seconds=endpoint.poll_seconds, max_child_reads=endpoint.max_child_reads)
     printer: ProgressPrinter | None = None
@@ -41,8 +43,8 @@ def follow_started(
                 seen_ids[event.pcf_id] = event.resource_id
             printer(to_apply_event(event))
     except KeyboardInterrupt:
-        stop_execution(endpoint, arn, note)
-        raise
+        stopped = stop_run(endpoint.sfn, follower, lambda_client=endpoint.lambda_client, sleep=sleep)
+        raise RunInterrupted(stopped.summary()) from None
     outcome = follower.outcome
     assert outcome is not None
     records = printer.records if printer else {}
@@ -62,15 +64,3 @@ def touched_rows(records: dict[str, ParticleRecord], seen_ids: dict[str, str]) -
             taken += " (failed)"
         rows.append((pcf_id, str(record.state or "-"), seen_ids.get(pcf_id, "-"), taken))
     return rows
-
-
-def stop_execution(endpoint: ControlPlaneEndpoint, arn: str, note: Callable[[str], None]) -> None:
-    """Ask Step Functions to stop ``arn`` (Ctrl-C), saying what happened."""
-    name = arn.rsplit(":", 1)[-1]
-    try:
-        endpoint.sfn.stop_execution(executionArn=arn, error="pcf.Interrupted",
-                                    cause="interrupted from the pcf command line")
-    except Exception as error:  # the interrupt is reported anyway; say why the stop failed
-        note(f"could not stop execution {name}: {type(error).__name__}: {error}")
-        return
-    note(f"stopped execution {name}")

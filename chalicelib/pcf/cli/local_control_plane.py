@@ -107,12 +107,12 @@ def local_control_plane(
     functions' printed output goes to ``function_output`` (``None``: discarded)."""
     try:
         from pcf_control_plane import wiring
-        from pcf_local_cloud.control_plane import deploy_control_plane, stage_environment
+        from pcf_local_cloud.control_plane import deploy_control_plane, local_heal_wait_seconds, stage_environment
     except ImportError as error:
         needs = f"stepfunctions on the local target needs the dev dependencies ({error.name}): pip install -e '.[dev]'"
         raise DefinitionError("--engine", needs) from None
     overlay = EnvironmentOverlay()
-    extra = function_environment(verbose, 1 if pending_seconds > 0 else 0)
+    extra = function_environment(verbose, local_heal_wait_seconds(pending_seconds))
     try:
         with captured_output(function_output, quiet_moto=verbose < 2):
             deployed = _deployments.setdefault(cloud, {})
@@ -132,6 +132,7 @@ def local_control_plane(
                 default_wait_seconds=1 if pending_seconds > 0 else 0,
                 poll_seconds=LOCAL_POLL_SECONDS,
                 max_child_reads=None,
+                lambda_client=cloud.client("lambda"),
             )
     finally:
         overlay.restore()

@@ -47,8 +47,9 @@ def run_cli(argv: list[str], env: CliEnvironment) -> int:
         return _fail(env, str(error), EXIT_USAGE)
     except DefinitionError as error:
         return _fail(env, describe_definition_error(error), EXIT_USAGE)
-    except KeyboardInterrupt:
-        return _fail(env, "interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt as stop:  # a run's engine says what it stopped (``RunInterrupted``)
+        summary = getattr(stop, "summary", "")
+        return _fail(env, f"interrupted: {summary}" if summary else "interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:
         return EXIT_FAILED
     except Exception as error:

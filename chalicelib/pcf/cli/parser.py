@@ -206,7 +206,8 @@ def add_engine_options(command: argparse.ArgumentParser) -> None:
                          help="stepfunctions: seconds between two polls of a particle (default 5 on aws; on the "
                               "local cloud 1, or 0 when --pending-seconds is 0)")
     command.add_argument("--stage", default=DEFAULT_STAGE,
-                         help=f"stepfunctions: the control plane's stage (default {DEFAULT_STAGE})")
+                         help=f"the control plane's stage (default {DEFAULT_STAGE}); direct is refused where "
+                              "its control plane is deployed")
     command.add_argument("--state-machine-arn", metavar="ARN",
                          help="stepfunctions on aws: the apply state machine (default: $PCF_STATE_MACHINE_ARN, "
                               "else the stack's output ApplyStateMachineArn)")

@@ -19,6 +19,7 @@ from pcf.cli.execution_input import (
     execution_name,
     execution_settings,
     inline_templates,
+    member_input,
 )
 from pcf.cli.local_control_plane import LOCAL_POLL_SECONDS, local_control_plane
 from pcf.cli.selection import build_definitions, definition_file, in_dependency_order, load_definitions, select
@@ -42,9 +43,9 @@ def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int
     for selection in selections:
         check_expressible(selection, args.cascade)
         if args.state:
-            selection.set_desired_state(args.state)
+            selection.set_desired_state(args.state, args.cascade)
     selections = in_dependency_order(selections)
-    check_ready(selections, False, "set desired_state in the definition, or use pcf run/stop/terminate")
+    check_ready(selections, args.cascade, "set desired_state in the definition, or use pcf run/stop/terminate")
     options = {"timeout": args.timeout, "rollback": args.rollback, "concurrency": args.max_workers}
     execution_settings(wait_seconds=args.wait_seconds or 0, **options)  # refuse bad options before any start
     position = {id(particle): index for index, particle in enumerate(built)}
@@ -56,8 +57,11 @@ def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int
         planned = [
             PlannedExecution(
                 selection,
-                execution_name(args.command, selection.top.name),
-                execution_input(definitions[position[id(selection.top)]], args.state, run_settings),
+                execution_name(args.command, f"{selection.top.name}-{selection.particle.name}"
+                               if selection.is_member else selection.top.name),
+                execution_input(definitions[position[id(selection.top)]], args.state, run_settings,
+                                member_input(selection, args.cascade)),
+                args.cascade,
             )
             for selection in selections
         ]
@@ -99,6 +103,7 @@ def open_endpoint(target: Target, args: argparse.Namespace, env: CliEnvironment)
             default_wait_seconds=1,
             poll_seconds=LOCAL_POLL_SECONDS,
             max_child_reads=None,
+            lambda_client=target.client_factory.client("lambda"),
         )
         return
     machine = resolve_apply_machine(

@@ -11,11 +11,12 @@ from typing import TextIO
 from botocore.exceptions import ClientError
 
 from pcf.cli.acting import ApplyReport
-from pcf.cli.cancel import Cancellation
+from pcf.cli.cancel import Cancellation, RunInterrupted
 from pcf.cli.endpoint import ControlPlaneEndpoint
 from pcf.cli.follow import ExecutionFollower, FollowEvent
 from pcf.cli.progress import ProgressPrinter, id_width, summary_rows
 from pcf.cli.selection import Selection
+from pcf.cli.stop_run import stop_run
 from pcf.core import State
 from pcf.core.decision import Action
 from pcf.core.pcf_exceptions import DefinitionError
@@ -29,6 +30,8 @@ class PlannedExecution:
     selection: Selection
     name: str
     input: str
+    cascade: bool = False
+    """a member's ``--cascade``: its descendants are in the summary too"""
 
 
 @dataclass
@@ -52,7 +55,9 @@ def to_apply_event(event: FollowEvent) -> ApplyEvent:
 class StepFunctionsApply:
     """Starts and follows executions on ``endpoint``; progress lines go to ``progress``, notes to ``note``.
 
-    ``sleep`` paces the reads of the histories (made cancellable by ``cancellation``).
+    ``sleep`` paces the reads of the histories (made cancellable by ``cancellation``). On Ctrl-C the execution,
+    its particle executions and their leases are stopped and released (``pcf.cli.stop_run``), then
+    ``RunInterrupted`` says so.
     """
 
     def __init__(
@@ -70,11 +75,12 @@ class StepFunctionsApply:
         self.quiet = quiet
         self.note = note
         self.sleep = (cancellation or Cancellation()).sleep_with(sleep)
+        self.settle_sleep = sleep
         self.runs: list[ExecutionRun] = []
 
     def run(self, planned: list[PlannedExecution]) -> ApplyReport:
         """Run each execution in turn, stopping at the first that does not succeed."""
-        particles = [p for plan in planned for p in plan.selection.particles()]
+        particles = [p for plan in planned for p in plan.selection.particles(plan.cascade)]
         report = ApplyReport(particles, [])
         printer: ProgressPrinter | None = None
         seen_ids: dict[str, str] = {}
@@ -93,8 +99,10 @@ class StepFunctionsApply:
                         seen_ids[event.pcf_id] = event.resource_id
                     printer(to_apply_event(event))
             except KeyboardInterrupt:
-                self._stop(run)
-                raise
+                stopped = stop_run(self.endpoint.sfn, follower, lambda_client=self.endpoint.lambda_client,
+                                   sleep=self.settle_sleep)
+                run.status = "ABORTED" if stopped.stopped else run.status
+                raise RunInterrupted(stopped.summary()) from None
             outcome = follower.outcome
             assert outcome is not None
             run.status = outcome.status
@@ -125,15 +133,3 @@ class StepFunctionsApply:
         if not self.quiet:
             self.note(f"execution: {plan.name} ({plan.selection.label})")
         return run
-
-    def _stop(self, run: ExecutionRun) -> None:
-        """Ctrl-C: ask Step Functions to stop the execution (it stops once its current state returns)."""
-        try:
-            self.endpoint.sfn.stop_execution(executionArn=run.arn, error="pcf.Interrupted",
-                                             cause="interrupted from the pcf command line")
-        except Exception as error:  # the interrupt is reported anyway; say why the stop failed
-            self.note(f"could not stop execution {run.name}: {type(error).__name__}: {error}")
-            return
-        run.status = "ABORTED"
-        self.note(f"stopped execution {run.name}")
-

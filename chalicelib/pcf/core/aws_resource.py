@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import boto3
+from botocore.exceptions import ClientError
 
 from pcf.core.particle import Particle
-from pcf.core.pcf_exceptions import DefinitionError
+from pcf.core.pcf_exceptions import DefinitionError, TransitionError
 from pcf.core.references import LookupRef, dotted, find_references
 from pcf.util import pcf_util
+from pcf.util.aws import ownership
 from pcf.util.aws.aws_lookup import AWSLookup
 from pcf.util.aws.clients import ClientFactory, get_default_factory
 from pcf.util.aws.resource_checks import check_aws_resource
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class AWSResource(Particle):
@@ -40,6 +46,9 @@ class AWSResource(Particle):
     particle of this flavor are checked against it."""
     EXTRA_STATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
     """Top-level keys the flavor adds to its current state definition beside ``STATE_SHAPE``'s fields."""
+    adoption_allowed: bool = True
+    """May ``custom_config.adopt`` take over a foreign resource (``pcf.util.aws.ownership``)? The control plane's
+    steps switch it off: only library mode (and ``pcf run --engine direct``) adopts."""
 
     def __init__(
         self,
@@ -55,6 +64,8 @@ class AWSResource(Particle):
             raise DefinitionError("aws_resource", f"is required for {type(self).__name__}")
         self.resource_name = resource_name
         self._arn = arn
+        self.adopting: str | None = None  # a foreign resource found with custom_config.adopt, not retagged yet
+        self.adopted: str | None = None  # the resource this particle retagged as ours (adopted), if any
         self.desired_state_definition = aws_resource
         self.custom_config = aws_resource.setdefault("custom_config", {})
         if client_factory is None and session is not None:
@@ -105,6 +116,33 @@ class AWSResource(Particle):
 
     def _get_arn(self) -> str:
         raise NotImplementedError(f"{type(self).__name__} must implement _get_arn()")
+
+    def _owned(self, found: Sequence[T], *, resource_id: Callable[[T], str], tags: Callable[[T], Any]) -> list[T]:
+        """Of the resources found by this particle's name, those the flavor may pick from: ours (tagged with this
+        deployment); or, with ``custom_config.adopt``, the one foreign resource, remembered in ``adopting``
+        until ``_claim()`` retags it. ``ForeignResourceError`` when only foreign ones exist (see
+        ``pcf.util.aws.ownership``): a foreign resource is never changed nor taken for a missing one."""
+        requested = ownership.adopt_requested(self.custom_config)
+        hint = ownership.CONTROL_PLANE_HINT if requested and not self.adoption_allowed else ownership.ADOPT_HINT
+        ours, adoptable = ownership.choose_owned(
+            self.pcf_id, found, resource_id=resource_id, tags=tags, adopt=requested and self.adoption_allowed,
+            hint=hint,
+        )
+        self.adopting = None if adoptable is None else resource_id(adoptable)
+        return ours if adoptable is None else [adoptable]
+
+    def _claim(self) -> None:
+        """Before a transition changes an ``adopting`` resource: retag it with this deployment (EC2
+        ``create_tags``; instances and volumes), so it is ours from now on."""
+        if self.adopting is None:
+            return
+        resource_id, self.adopting = self.adopting, None
+        try:
+            ownership.claim(self.client, resource_id)
+        except ClientError as error:
+            raise TransitionError(self.pcf_id, f"adopting {resource_id} (create_tags) failed: {error}") from error
+        logger.warning("%s: adopted %s (retagged %s)", self.pcf_id, resource_id, ownership.DEPLOYMENT_TAG)
+        self.adopted = resource_id
 
     def get_label(self) -> str:
         return self.get_identifier()

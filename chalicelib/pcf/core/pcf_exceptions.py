@@ -78,7 +78,7 @@ class InvalidCacheTTLException(PCFError, ValueError):
 
 
 class NoCallbackFunctionException(DefinitionError):
-    """A callback entry has no callable ``function``."""
+    """A callback's ``function`` is neither a Python callable nor a registered name (``pcf.util.callbacks``)."""
 
 
 class NoResourceException(PCFError):
@@ -122,3 +122,19 @@ class ApplyFailed(PCFError):
         self.errors = errors
         details = "; ".join(f"{pcf_id}: {type(e).__name__}: {e}" for pcf_id, e in errors.items())
         super().__init__(f"{len(errors)} particle(s) failed: {details}")
+
+
+class ForeignResourceError(PCFError):
+    """A resource carries the particle's ``PCFName`` but not this deployment's ``PCFDeployment`` tag (another
+    deployment's, or none): it is not ours, so nothing adopts, changes or deletes it. ``resource_id`` names it,
+    ``owner`` is the deployment it is tagged with (``None``: no deployment tag), ``deployment`` is ours."""
+
+    def __init__(self, pcf_id: str, resource_id: str, owner: str | None, deployment: str, hint: str = "") -> None:
+        self.pcf_id = pcf_id
+        self.resource_id = resource_id
+        self.owner = owner
+        self.deployment = deployment
+        whose = (f"no PCFDeployment tag (this deployment is {deployment!r})" if owner is None
+                 else f"PCFDeployment={owner!r}, another deployment's (this one is {deployment!r})")
+        super().__init__(f"{pcf_id}: {resource_id} carries the particle's PCFName but {whose}: not ours, "
+                         f"left untouched{hint}")

@@ -32,9 +32,9 @@ _registered: dict[str, Callable[..., Any]] = {}
 _allowed: set[str] = set()
 
 
-def register_callback(function: F | None = None, *, name: str | None = None) -> Any:
+def register_callback(function: F | str | None = None, name: str | None = None) -> Any:
     """Allow ``function`` as a callback, under ``name`` and under ``"module:qualname"``; usable as a decorator
-    (``@register_callback`` or ``@register_callback(name="notify")``)."""
+    (``@register_callback``, ``@register_callback("notify")``) or called (``register_callback(notify, "notify")``)."""
 
     def register(target: F) -> F:
         with _lock:
@@ -43,13 +43,20 @@ def register_callback(function: F | None = None, *, name: str | None = None) -> 
                 _registered[name] = target
         return target
 
+    if isinstance(function, str):  # @register_callback("notify")
+        function, name = None, function
     return register(function) if function is not None else register
 
 
-def unregister_callback(name: str) -> None:
-    """Forget a callback registered under ``name`` (no error when there is none)."""
+def unregister_callback(name: str | Callable[..., Any]) -> None:
+    """Forget a callback registered under ``name``, or a function under every name it has (no error when there
+    is none)."""
     with _lock:
-        _registered.pop(name, None)
+        if isinstance(name, str):
+            _registered.pop(name, None)
+        else:
+            for key in [key for key, target in _registered.items() if target is name]:
+                del _registered[key]
 
 
 def allow_callbacks(names: Iterable[str]) -> None:
@@ -75,6 +82,9 @@ def _entry_points() -> dict[str, EntryPoint]:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         found[entry.name] = entry
         found[entry.value] = entry
+        match = entry.pattern.match(entry.value)
+        if match and match.group("attr"):  # the value without spaces or extras
+            found[f"{match.group('module')}:{match.group('attr')}"] = entry
     return found
 
 

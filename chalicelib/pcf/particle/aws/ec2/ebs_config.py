@@ -131,9 +131,10 @@ def _validate_custom_config(config: Mapping[str, Any], fail: Fail) -> None:
                 fail(f"custom_config.tags.{key}", f"must be a string or number, not {type(value).__name__}")
             if len(str(value)) > MAX_TAG_VALUE_LENGTH:
                 fail(f"custom_config.tags.{key}", f"a tag value holds at most {MAX_TAG_VALUE_LENGTH} characters")
-    attach = config.get("attach")
-    if attach is not None and not isinstance(attach, bool):
-        fail("custom_config.attach", f"must be true or false, not {attach!r}")
+    for flag in ("attach", "adopt"):
+        value = config.get(flag)
+        if value is not None and not isinstance(value, bool):
+            fail(f"custom_config.{flag}", f"must be true or false, not {value!r}")
     device = config.get("device")
     if device is not None and (not isinstance(device, str) or not device.strip()):
         fail("custom_config.device", f"must be a device name such as '{DEFAULT_DEVICE}', not {device!r}")

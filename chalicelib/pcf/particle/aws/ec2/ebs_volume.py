@@ -29,6 +29,7 @@ from pcf.particle.aws.ec2 import ebs_config
 from pcf.util import pcf_util
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.idempotency import client_token
+from pcf.util.aws.ownership import ADOPT_KEY
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG, EBSVolumeTagSpecifications
 from pcf.util.pcf_util import tags_to_dict
 
@@ -59,8 +60,10 @@ class EBSVolume(AWSResource):
     There is a custom config called attach, which when set to True will auto attach to a parent EC2.
 
     ``custom_config``: ``volume_name`` (required, the ``PCFName`` tag), ``tags`` (name -> value), ``attach``
-    (bool) and ``device`` (default ``/dev/sdf``). The rest of ``aws_resource`` are ``create_volume``
-    parameters (``START_PARAM_FILTER``).
+    (bool), ``device`` (default ``/dev/sdf``) and ``adopt`` (bool, library mode only: take over a volume with
+    the name but another deployment's ``PCFDeployment`` tag, or none, retagging it before changing it; without
+    it such a volume raises ``ForeignResourceError`` and is left untouched, see ``pcf.util.aws.ownership``).
+    The rest of ``aws_resource`` are ``create_volume`` parameters (``START_PARAM_FILTER``).
     """
 
     flavor = "ebs_volume"
@@ -77,7 +80,7 @@ class EBSVolume(AWSResource):
     UPDATE_PARAM_FILTER = {"Iops": "", "Size": "", "VolumeType": ""}
     UNIQUE_KEYS = ["aws_resource.custom_config.volume_name"]
     CREATE_OPERATION = "CreateVolume"
-    CUSTOM_CONFIG_KEYS = frozenset({"volume_name", "tags", "attach", "device"})
+    CUSTOM_CONFIG_KEYS = frozenset({"volume_name", "tags", "attach", "device", ADOPT_KEY})
     STATE_SHAPE = ("ec2", "Volume")
     EXTRA_STATE_FIELDS = frozenset({"Tags", "custom_config", "Modification"})
     state_lookup = {
@@ -134,20 +137,26 @@ class EBSVolume(AWSResource):
                     raise
                 volumes = []
             if volumes and volumes[0].get("State") != "deleted":
-                return volumes[0]
+                return self._owned_volumes(volumes[:1])[0]
             self._forget_volume()
         volume = self._find_by_name()
         self.volume_id = volume["VolumeId"] if volume else None
         return volume
 
+    def _owned_volumes(self, volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Ours of the volumes found (``AWSResource._owned``): ``ForeignResourceError`` when only foreign ones
+        carry the name, unless ``custom_config.adopt`` takes the one over."""
+        return self._owned(volumes, resource_id=lambda v: str(v["VolumeId"]), tags=lambda v: v.get("Tags"))
+
     def _find_by_name(self) -> dict[str, Any] | None:
-        """The one live volume tagged ``PCFName=<volume_name>``; ``TooManyResourceException`` for several."""
-        volumes = self.client.describe_volumes(
+        """The one live volume tagged ``PCFName=<volume_name>`` and our ``PCFDeployment``;
+        ``TooManyResourceException`` for several, ``ForeignResourceError`` for another deployment's (or none's)."""
+        volumes = self._owned_volumes(self.client.describe_volumes(
             Filters=[
                 {"Name": f"tag:{NAME_TAG}", "Values": [self.volume_name]},
                 {"Name": "status", "Values": LIVE_STATUSES},
             ]
-        )["Volumes"]
+        )["Volumes"])
         if len(volumes) > 1:
             ids = ", ".join(sorted(v["VolumeId"] for v in volumes))
             raise TooManyResourceException(
@@ -298,6 +307,7 @@ class EBSVolume(AWSResource):
         """
         instance_id = ec2_parent_id or self._parent_instance_id()
         volume_id = self._require_volume_id()
+        self._claim()
         logger.info("%s: attaching %s to %s at %s", self.pcf_id, volume_id, instance_id, device)
         with _transition_errors(self.pcf_id, "attach_volume"):
             return self.client.attach_volume(Device=device, InstanceId=instance_id, VolumeId=volume_id)
@@ -319,6 +329,7 @@ class EBSVolume(AWSResource):
         """
         volume_id = self._require_volume_id()
         attachments = self.current_state_definition.get("Attachments")
+        self._claim()
         if attachments is None or self.current_state_definition.get("VolumeId") != volume_id:
             attachments = (self.get_status() or {}).get("Attachments") or []
         response = None
@@ -399,6 +410,7 @@ class EBSVolume(AWSResource):
             self.get_status()
         if self.volume_id is None:
             return None
+        self._claim()
         detached = self.detach_volume() if self.current_state_definition.get("Attachments") else None
         try:
             response = self.client.delete_volume(VolumeId=self.volume_id)
@@ -423,6 +435,7 @@ class EBSVolume(AWSResource):
         """
         volume_id = self._require_volume_id()
         current_tags = self.current_state_definition.get("Tags") or {}
+        self._claim()
         to_delete, to_set = ebs_config.tag_changes(
             current_tags,
             ebs_config.desired_tags(self.desired_state_definition, self.volume_name),

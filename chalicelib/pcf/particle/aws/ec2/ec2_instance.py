@@ -26,6 +26,7 @@ from pcf.particle.aws.ec2.ec2_update import InstanceModifier, UpdatePlan, Update
 from pcf.util import pcf_util, templates
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.idempotency import client_token
+from pcf.util.aws.ownership import ADOPT_KEY, Ownership, ownership
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,10 @@ def _by_names(particles: list[EC2Instance]) -> list[tuple[EC2Instance, Found | N
     return result
 
 
+def _is_ours(item: tuple[dict[str, Any], str]) -> bool:
+    return ownership(item[0].get("Tags")) is Ownership.ours
+
+
 def _construct_arn(owner_id: str, region_name: str, instance_id: str) -> str:
     """The instance's ARN, ``arn:aws:ec2:{region}:{owner}:instance/instance-id/{instance_id}``."""
     return f"arn:aws:ec2:{region_name}:{owner_id}:instance/instance-id/{instance_id}"
@@ -125,9 +130,12 @@ class EC2Instance(AWSResource):
     state lookup dictionary. There are also specific input requirements for the various commands which can be seen
     in the different PARAM_CONVERSIONS.
 
-    Identity: the instance tagged ``PCFName`` = ``custom_config.instance_name`` (any non-terminated state). The
-    ARN is cached; when no such instance exists any more it is forgotten, so the next start creates a new one.
-    Two live instances with the name raise ``TooManyResourceException``.
+    Identity: the instance tagged ``PCFName`` = ``custom_config.instance_name`` (any non-terminated state) and
+    ``PCFDeployment`` = this deployment. The ARN is cached; when no such instance exists any more it is
+    forgotten, so the next start creates a new one. Two live instances with the name raise
+    ``TooManyResourceException``; one with the name but another deployment's tag, or none, raises
+    ``ForeignResourceError`` before anything is changed, unless ``custom_config.adopt`` is true (library mode
+    only): the first transition then retags it with this deployment before changing it (``pcf.util.aws.ownership``).
 
     ``aws_resource`` holds ``run_instances`` parameters (only those in ``START_PARAM_FILTER`` are sent);
     ``custom_config`` holds ``instance_name``, ``tags`` (name → value; a ``None`` value means "remove this tag"),
@@ -207,7 +215,7 @@ class EC2Instance(AWSResource):
     CREATE_OPERATION: ClassVar[str | None] = "RunInstances"
     CUSTOM_CONFIG_KEYS: ClassVar[frozenset[str] | None] = frozenset({
         "instance_name", "tags", "userdata_template_file", "userdata_template", "userdata_params",
-        "userdata_bash", "userdata_wait",
+        "userdata_bash", "userdata_wait", ADOPT_KEY,
     })
     STATE_SHAPE: ClassVar[tuple[str, str] | None] = ("ec2", "Instance")
     EXTRA_STATE_FIELDS: ClassVar[frozenset[str]] = frozenset(
@@ -260,7 +268,14 @@ class EC2Instance(AWSResource):
         return self._pick(_instances_of(self._get_instance_reservations()["Reservations"]))
 
     def _pick(self, found: list[tuple[dict[str, Any], str]]) -> tuple[dict[str, Any] | None, str]:
-        """Of the live instances carrying this particle's name, the one that is it (or none)."""
+        """Of the live instances carrying this particle's name, the one that is it (or none). Only those with our
+        deployment tag count (``AWSResource._owned``): foreign ones alone raise ``ForeignResourceError`` (unless
+        adopted on purpose); a foreign one shutting down is going and is passed over."""
+        found = self._owned(
+            [item for item in found if item[0]["State"]["Name"] != "shutting-down" or _is_ours(item)],
+            resource_id=lambda item: str(item[0]["InstanceId"]),
+            tags=lambda item: item[0].get("Tags"),
+        )
         if not found:
             return None, ""
         staying = [item for item in found if item[0]["State"]["Name"] != "shutting-down"]
@@ -531,6 +546,7 @@ class EC2Instance(AWSResource):
         state_name = self._ensure_synced()
         if state_name == MISSING_STATE:
             return self.create()
+        self._claim()
         if state_name != "stopped":
             logger.info("%s is %s: nothing to start", self.pcf_id, state_name)
             return None
@@ -552,6 +568,7 @@ class EC2Instance(AWSResource):
         if state_name not in ("running", "pending"):
             logger.info("%s is %s: nothing to stop", self.pcf_id, state_name)
             return None
+        self._claim()
         with self._aws_errors("stop_instances"):
             response = self.client.stop_instances(InstanceIds=[self._instance_id()])
         self.ec2_state_name = "stopping"
@@ -567,6 +584,7 @@ class EC2Instance(AWSResource):
         state_name = self._ensure_synced()
         if state_name in GONE_STATES:
             return None
+        self._claim()
         try:
             with self._aws_errors("terminate_instances"):
                 response = self.client.terminate_instances(InstanceIds=[self._instance_id()])
@@ -595,6 +613,7 @@ class EC2Instance(AWSResource):
         if state_name not in STABLE_STATES:
             logger.info("%s is %s: not updated now", self.pcf_id, state_name)
             return result
+        self._claim()
         return self._apply_changes(self._instance_id(), stopped=state_name == "stopped", replace=True)
 
     def _apply_changes(self, instance_id: str, *, stopped: bool, replace: bool = False) -> UpdateResult:
@@ -671,7 +690,7 @@ class EC2Instance(AWSResource):
         field = f"{prefix}.custom_config"
         if len(self.instance_name) > MAX_TAG_VALUE:
             raise InvalidConfigException(f"{field}.instance_name", f"is longer than {MAX_TAG_VALUE} characters")
-        for flag in ("userdata_bash", "userdata_wait"):
+        for flag in ("userdata_bash", "userdata_wait", ADOPT_KEY):
             if flag in config and not isinstance(config[flag], bool):
                 raise InvalidConfigException(f"{field}.{flag}", "must be true or false")
         params = config.get("userdata_params")

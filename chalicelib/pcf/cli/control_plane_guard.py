@@ -1,0 +1,46 @@
+"""``--engine direct`` beside a deployed control plane is refused: the control plane would undo what it did.
+
+Library mode changes resources without the state store knowing, so where the stage's control plane runs (its
+state table is on the target: AWS after ``chalice deploy``, or the shared local server, ``pcf local start``,
+which deploys it at its start), ``on_ec2_event`` and ``reconcile`` take the change for drift and heal it back
+(a worker stopped directly is started again within seconds). The Step Functions engine records the desired
+state first and acts on one member too (``pcf stop worker-1 -f cluster.yml``), so it is the way there. The
+in-process local cloud (``ephemeral``) has no control plane but the one a Step Functions command deploys for
+its own run, so the direct engine stays free there, as on an account where the stage is not deployed.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError, NoCredentialsError
+
+from pcf.cli.stages import read_stage
+from pcf.cli.targets import Target
+from pcf.core.pcf_exceptions import DefinitionError
+
+NOT_FOUND = "ResourceNotFoundException"
+
+
+def refuse_beside_control_plane(target: Target, stage: str) -> None:
+    """``DefinitionError`` (exit 2, nothing done) when ``target`` holds the control plane of ``stage``."""
+    if target.ephemeral:
+        return
+    if target.apply_arn:
+        where = "the local server runs the control plane"
+    else:
+        try:
+            table = read_stage(stage).table_name
+        except DefinitionError:
+            return  # no stage config here: no control plane this CLI could know of
+        try:
+            target.client_factory.client("dynamodb").describe_table(TableName=table)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == NOT_FOUND:
+                return
+            raise
+        except NoCredentialsError:
+            return  # nothing can be read there, nor changed: the command fails on its own first AWS call
+        where = f"stage {stage!r}'s control plane is deployed on {target.name} (table {table})"
+    raise DefinitionError(
+        "--engine", f"direct: {where}; it would take a change made in this process for drift and undo it. "
+                    "Use --engine stepfunctions (the default): it records the desired state, and acts on one "
+                    "member of a quasiparticle too (e.g. pcf stop worker-1 -f cluster.yml)")

@@ -1,0 +1,171 @@
+"""Ctrl-C during an ``apply`` execution: stop it and every ``particle`` execution it started, wait until none of
+them runs, then give back the leases they held.
+
+Step Functions does not stop the ``.sync`` children of a stopped parent on every path (moto never does), and a
+stopped ``particle`` execution never reaches its ``Release`` state, so its lease (owned by the ``apply``
+execution's ARN) would stay held until it expires. So, on Ctrl-C:
+
+1. the ``apply`` execution is stopped;
+2. its children are found in its history (the ``TaskSubmitted`` events the follower reads) and, once one is
+   known, among the ``RUNNING`` executions of the ``particle`` machine whose input names the ``apply``
+   execution (a child started a moment before the parent stopped); each one running is stopped;
+3. until none of them runs (at most ``timeout_s``): a stopped execution ends once its current state returns,
+   so in the in-process local cloud no Lambda handler of the run is left running when the command ends;
+4. each child that did not succeed has its lease released by invoking the deployment's ``release_lease``
+   function, found as the ``Release`` state's ``Resource`` in the ``particle`` machine's own definition (the
+   same function, and the same history item, as the machine's own release; owner-checked, so harmless when
+   the lease was already given back). This needs ``lambda:InvokeFunction`` on that function and
+   ``states:DescribeStateMachine``, like ``pcf reconcile`` needs its invoke.
+
+What the particles reached stays recorded: every ``Sync`` that ran wrote its observation.
+On AWS a Lambda already running when its execution is stopped still completes; an ``AcquireLease`` finishing
+after step 4 would keep its lease until its expiry (15 minutes), which ``pcf status`` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pcf.cli.follow import ExecutionFollower
+
+STOP_ERROR = "pcf.Interrupted"
+STOP_CAUSE = "interrupted from the pcf command line"
+SETTLE_SECONDS = 30.0
+SETTLE_POLL_SECONDS = 0.05
+RELEASE_STATE = "Release"
+
+
+@dataclass
+class StopReport:
+    """What stopping a run did: the ``apply`` execution's name, the particle executions stopped, the leases
+    released, and what went wrong (each a short phrase)."""
+
+    name: str
+    stopped: bool = False
+    children: int = 0
+    released: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line, e.g. ``stopped execution pcf-run-x and 3 particle executions, released 3 leases``."""
+        head = f"stopped execution {self.name}" if self.stopped else f"execution {self.name} was not running"
+        text = f"{head} and {self.children} particle execution{'' if self.children == 1 else 's'}"
+        if self.released:
+            text += f", released {self.released} lease{'' if self.released == 1 else 's'}"
+        if self.problems:
+            text += f" ({'; '.join(self.problems)})"
+        return text
+
+
+def stop_run(
+    sfn: Any,
+    follower: ExecutionFollower,
+    *,
+    lambda_client: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    timeout_s: float = SETTLE_SECONDS,
+) -> StopReport:
+    """Stop the execution ``follower`` follows and its particle executions, wait for them, release their
+    leases (see the module docstring). Never raises: what failed is in the report."""
+    parent = follower.execution_arn
+    report = StopReport(parent.rsplit(":", 1)[-1])
+    try:
+        report.stopped = _stop(sfn, parent, report)
+    except Exception as error:
+        report.problems.append(f"{type(error).__name__}: {error}")
+        return report
+    children: dict[str, dict[str, Any]] = {}  # child ARN -> its description
+    swept: set[str] = set()
+    deadline = clock() + timeout_s
+    while True:
+        try:
+            known = set(follower.discover_children()) | _swept_children(sfn, parent, children, swept)
+            for arn in known - children.keys():
+                children[arn] = sfn.describe_execution(executionArn=arn)
+                if children[arn]["status"] == "RUNNING" and _stop(sfn, arn, report):
+                    report.children += 1
+            running = [arn for arn in [parent, *children]
+                       if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"]
+        except Exception as error:  # the interrupt is reported anyway; say what failed
+            report.problems.append(f"{type(error).__name__}: {error}")
+            return report
+        if not running:
+            break
+        if clock() >= deadline:
+            report.problems.append(f"{len(running)} still running after {timeout_s:g}s")
+            break
+        sleep(SETTLE_POLL_SECONDS)
+    _release(sfn, lambda_client, parent, children, report)
+    return report
+
+
+def _stop(sfn: Any, arn: str, report: StopReport) -> bool:
+    """Stop ``arn``; whether it was stopped (one that had ended meanwhile is no problem)."""
+    try:
+        sfn.stop_execution(executionArn=arn, error=STOP_ERROR, cause=STOP_CAUSE)
+    except Exception as error:
+        if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+            report.problems.append(f"{arn.rsplit(':', 1)[-1]}: {type(error).__name__}: {error}")
+        return False
+    return True
+
+
+def _swept_children(sfn: Any, parent: str, children: dict[str, dict[str, Any]], swept: set[str]) -> set[str]:
+    """The running executions of the ``particle`` machine (known from a child) started for ``parent``."""
+    machines = {child["stateMachineArn"] for child in children.values()}
+    found: set[str] = set()
+    for machine in machines:
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING"):
+            for execution in page["executions"]:
+                arn = execution["executionArn"]
+                if arn in children or arn in swept:
+                    continue
+                swept.add(arn)
+                described = sfn.describe_execution(executionArn=arn)
+                if _input(described).get("execution") == parent:
+                    found.add(arn)
+    return found
+
+
+def _release(sfn: Any, lambda_client: Any, parent: str, children: dict[str, dict[str, Any]],
+             report: StopReport) -> None:
+    """Invoke the ``particle`` machine's release function for each child that did not succeed."""
+    holders = [described for described in children.values()
+               if _input(described).get("execution") == parent
+               and sfn.describe_execution(executionArn=described["executionArn"])["status"] != "SUCCEEDED"]
+    if not holders:
+        return
+    if lambda_client is None:
+        report.problems.append("leases not released: no Lambda client")
+        return
+    functions: dict[str, str] = {}
+    for described in holders:
+        pcf_id = _input(described).get("pcf_id")
+        try:
+            machine = described["stateMachineArn"]
+            if machine not in functions:
+                definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+                functions[machine] = definition["States"][RELEASE_STATE]["Resource"]
+            response = lambda_client.invoke(FunctionName=functions[machine],
+                                             Payload=json.dumps({"pcf_id": pcf_id, "execution": parent}).encode())
+            response["Payload"].read()
+            if response.get("FunctionError"):
+                report.problems.append(f"{pcf_id}: lease not released ({response['FunctionError']})")
+                continue
+        except Exception as error:
+            report.problems.append(f"{pcf_id}: lease not released: {type(error).__name__}: {error}")
+            continue
+        report.released += 1
+
+
+def _input(described: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(described.get("input") or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
