@@ -15,7 +15,7 @@ each stage's ``lambda_functions`` at them (``store`` is the stage default).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,13 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 """Role -> the functions that use it; ``store`` is every function not named elsewhere."""
 DEFAULT_ROLE = "store"
+INSTANCE_ROLES_VARIABLE = "PCF_INSTANCE_ROLES"
+"""Stage variable: the roles (names, ``*`` allowed) the stage's instance profiles may pass to EC2."""
+KMS_KEYS_VARIABLE = "PCF_KMS_KEY_ARNS"
+"""Stage variable: the customer-managed KMS keys (ARNs) the stage's volumes and images may be encrypted with."""
 
 _DYNAMODB_ACTIONS = [
+    "dynamodb:ConditionCheckItem",  # the ConditionCheck of a transaction (AWS checks each item's own action)
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
     "dynamodb:Query",
@@ -109,11 +114,12 @@ def _table_arns(table_name: str) -> list[str]:
     return [table, f"{table}/index/*"]
 
 
-def lambda_policy(stage: str, role: str = "steps") -> dict[str, Any]:
-    """The policy of the functions with ``role`` in ``stage`` (see the module docstring)."""
+def lambda_policy(stage: str, role: str = "steps", environment: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The policy of the functions with ``role`` in ``stage`` (see the module docstring); ``environment`` overrides
+    the stage's variables (the local cloud deploys a stage with another table or deployment name)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {sorted(ROLES)}")
-    env = stage_environment(stage)
+    env = {**stage_environment(stage), **(environment or {})}
     statements = [*_base(env), *{"steps": _ec2_steps, "events": _healing, "reconcile": _reconciling,
                                  "store": lambda env: []}[role](env)]
     return {"Version": "2012-10-17", "Statement": statements}
@@ -146,7 +152,7 @@ def _reconciling(env: dict[str, str]) -> list[dict[str, Any]]:
              "Resource": "*"}, *_healing(env)]
 
 
-def _ec2_steps(env: dict[str, str]) -> list[dict[str, Any]]:
+def _ec2_steps(env: Mapping[str, str]) -> list[dict[str, Any]]:
     deployment = env["PCF_DEPLOYMENT"]
     tagged = {"StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": deployment}}
     requested = {"StringEquals": {f"aws:RequestTag/{DEPLOYMENT_TAG}": deployment}}
@@ -194,13 +200,44 @@ def _ec2_steps(env: dict[str, str]) -> list[dict[str, Any]]:
             "Action": ["iam:GetInstanceProfile", "iam:GetRole"],
             "Resource": ["arn:aws:iam::*:instance-profile/*", "arn:aws:iam::*:role/*"],
         },
-        {
-            "Sid": "PassInstanceRoles",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": "arn:aws:iam::*:role/*",
-            "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-        },
+        *_pass_instance_roles(env),
+        *_ebs_keys(env),
+    ]
+
+
+def _names(env: Mapping[str, str], variable: str) -> list[str]:
+    return [name.strip() for name in env.get(variable, "").split(",") if name.strip()]
+
+
+def _pass_instance_roles(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``iam:PassRole`` to EC2 of the roles the stage names in ``PCF_INSTANCE_ROLES`` (role names, ``*`` allowed):
+    none when it names none, so a definition's instance profile can hand out no other role."""
+    roles = _names(env, INSTANCE_ROLES_VARIABLE)
+    if not roles:
+        return []
+    return [{
+        "Sid": "PassInstanceRoles",
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": [f"arn:aws:iam::*:role/{role}" for role in roles],
+        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+    }]
+
+
+def _ebs_keys(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """What EBS needs of the customer-managed KMS keys the stage names in ``PCF_KMS_KEY_ARNS`` (key ARNs), only
+    through EC2 (``kms:ViaService``), grants only for AWS resources (Amazon EBS User Guide, "Requirements for
+    Amazon EBS encryption")."""
+    keys = _names(env, KMS_KEYS_VARIABLE)
+    if not keys:
+        return []
+    via_ec2 = {"StringLike": {"kms:ViaService": "ec2.*.amazonaws.com"}}
+    return [
+        {"Sid": "EbsKeys", "Effect": "Allow", "Resource": keys, "Condition": via_ec2,
+         "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo"]},
+        {"Sid": "EbsKeyGrants", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": keys,
+         "Condition": {**via_ec2, "Bool": {"kms:GrantIsForAWSResource": "true"}}},
     ]
 
 
@@ -212,6 +249,8 @@ def write_policies(chalice_dir: Path, render: Callable[[dict[str, Any]], str]) -
             (chalice_dir / policy_file(stage, role)).write_text(render(lambda_policy(stage, role)))
         settings["autogen_policy"] = False
         settings["iam_policy_file"] = policy_file(stage, DEFAULT_ROLE)
-        settings["lambda_functions"] = {function: {"iam_policy_file": policy_file(stage, role)}
-                                        for role, functions in ROLES.items() for function in functions}
+        functions = settings.setdefault("lambda_functions", {})
+        for role, names in ROLES.items():
+            for function in names:  # other keys (sizes) stay as they are
+                functions.setdefault(function, {})["iam_policy_file"] = policy_file(stage, role)
     (chalice_dir / "config.json").write_text(render(config))

@@ -7,6 +7,7 @@ newest-wins, specs by generation).
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -142,8 +143,11 @@ class ControlPlane:
 
         if len(specs) == 1:
             return {specs[0].pcf_id: store(specs[0])}
+        # Each write runs in a copy of this invocation's context (its log keys, its credentials in the local cloud).
+        contexts = [contextvars.copy_context() for _ in specs]
         with ThreadPoolExecutor(max_workers=min(PLAN_WRITERS, len(specs)), thread_name_prefix="plan") as pool:
-            return dict(zip([spec.pcf_id for spec in specs], pool.map(store, specs), strict=True))
+            written = pool.map(lambda context, spec: context.run(store, spec), contexts, specs)
+            return dict(zip([spec.pcf_id for spec in specs], written, strict=True))
 
     # -- sync_state -----------------------------------------------------------------------------
     def sync_state(self, step: ParticleStep) -> SyncOutput:

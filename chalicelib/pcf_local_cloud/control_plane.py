@@ -14,16 +14,21 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pcf_local_cloud.deployment import LocalDeployment, deploy_chalice_app
+from pcf_local_cloud.deployment import LocalDeployment, deploy_chalice_app, substitution_name
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+if str(PROJECT_ROOT) not in sys.path:  # the deploy model lives beside app.py
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from deploy.model import StageModel, resolve_intrinsics, stage_model  # noqa: E402
 
 if TYPE_CHECKING:
     from chalice import Chalice
 
     from pcf_local_cloud.cloud import LocalCloud
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATE_MACHINE_FILES: dict[str, Path] = {
     "particle": PROJECT_ROOT / "state_machines" / "particle.asl.json",
     "apply": PROJECT_ROOT / "state_machines" / "apply.asl.json",
@@ -82,5 +87,32 @@ def deploy_control_plane(
         setenv(name, value)
     create_table(cloud.client("dynamodb"), variables["PCF_TABLE_NAME"], sleep=cloud.clock.sleep)
     wiring.reset()
-    return deploy_chalice_app(cloud, load_app(), stage=stage, state_machines=STATE_MACHINE_FILES)
+    app = load_app()
+    model = stage_model(stage, variables)
+    machines = {key: machine.definition_path for key, machine in model.machines.items()}
+    return deploy_chalice_app(cloud, app, stage=stage, state_machines=machines, roles=ModelRoles(model, cloud))
+
+
+class ModelRoles:
+    """The roles, policies and sizes of the deploy model (``deploy.model``), for ``deploy_chalice_app``."""
+
+    def __init__(self, model: StageModel, cloud: LocalCloud) -> None:
+        self.model, self.cloud = model, cloud
+
+    def function(self, name: str) -> tuple[str, Mapping[str, Any], int, int]:
+        function = self.model.functions[name]
+        return function.role_name, function.policy, function.timeout_s, function.memory_mb
+
+    def machine(self, key: str, deployment: LocalDeployment) -> tuple[str, Mapping[str, Any]]:
+        """The machine's role statements with the template's intrinsics resolved to what was deployed."""
+        attributes: dict[str, dict[str, str]] = {}
+        for name, arn in deployment.function_arns.items():
+            resource = substitution_name(name).removesuffix("Arn")
+            attributes[resource] = {"Arn": arn, "Ref": deployment.function_names[name]}
+        for machine in self.model.machines.values():
+            arn = f"arn:aws:states:{self.cloud.region}:{self.cloud.account_id}:stateMachine:{machine.name}"
+            attributes[machine.resource] = {"Ref": arn, "Arn": arn, "Name": machine.name}
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": self.cloud.region, "AWS::AccountId": self.cloud.account_id}
+        statements = resolve_intrinsics(list(self.model.machines[key].statements), attributes, pseudo)
+        return self.model.machines[key].role_name, {"Version": "2012-10-17", "Statement": statements}
 

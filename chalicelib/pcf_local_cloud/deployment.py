@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from pcf_local_cloud.cloud import LocalCloud
 
 ROLE_NAME = "pcf-local-lambda-role"
+ADMIN_POLICY: Mapping[str, Any] = {
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+"""The policy of ``pcf-local-lambda-role``: an app deployed without a role model may do anything."""
+INLINE_POLICY = "pcf-local"
 RUNTIME = "python3.11"
 EMPTY_ZIP = b"PK\x05\x06" + b"\x00" * 18
 _TRUST_POLICY = {
@@ -42,6 +46,19 @@ _TRUST_POLICY = {
     ],
 }
 _PLACEHOLDER = re.compile(r"\$\{([^}\s]+)\}")
+
+
+class RoleModel(Protocol):
+    """Who each function and state machine runs as (``pcf_local_cloud.control_plane`` reads it from the deploy
+    model)."""
+
+    def function(self, name: str) -> tuple[str, Mapping[str, Any], int, int]:
+        """``(role name, policy, timeout_s, memory_mb)`` of the app's function ``name``."""
+        ...
+
+    def machine(self, key: str, deployment: LocalDeployment) -> tuple[str, Mapping[str, Any]]:
+        """``(role name, policy)`` of the state machine ``key`` (the functions are already deployed)."""
+        ...
 
 
 class UnresolvedSubstitutionError(ValueError):
@@ -231,6 +248,7 @@ def deploy_chalice_app(
     extra_substitutions: Mapping[str, Any] | None = None,
     timeout_s: int = 60,
     memory_mb: int = 128,
+    roles: RoleModel | None = None,
 ) -> LocalDeployment:
     """Create the app's Lambda functions (handlers registered in-process), EventBridge rules and state machines
     in ``cloud``.
@@ -239,25 +257,32 @@ def deploy_chalice_app(
     handlers ``<app.app_name>-<stage>-<name>-event``; state machines ``<app.app_name>-<stage>-<key>`` from
     the ASL file ``state_machines[key]``, in order, with ``${<CamelCaseName>Arn}`` for every function,
     ``${<CamelCaseKey>StateMachineArn}`` for every state machine created before it, plus
-    ``extra_substitutions`` (which win). All of them use the IAM role ``pcf-local-lambda-role``.
+    ``extra_substitutions`` (which win). Without ``roles`` every function and machine runs as the IAM role
+    ``pcf-local-lambda-role``, which may do anything (an app deployed with no policy model); with ``roles``, each
+    function gets the role, policy, timeout and memory the model gives it, and each machine its role.
     """
     if state_machines:
         _check_account(cloud)
     functions = chalice_functions(app)
     _check_unique_substitutions(functions)
-    deployment = LocalDeployment(cloud, app.app_name, stage, _ensure_role(cloud.client("iam")))
+    iam = cloud.client("iam")
+    deployment = LocalDeployment(cloud, app.app_name, stage, _ensure_role(iam, ROLE_NAME, ADMIN_POLICY))
     lambda_client = cloud.client("lambda")
     for function in functions:
         function_name = f"{app.app_name}-{stage}-{function.name}"
+        role_arn, timeout, memory = deployment.role_arn, timeout_s, memory_mb
+        if roles is not None:
+            role_name, policy, timeout, memory = roles.function(function.name)
+            role_arn = _ensure_role(iam, role_name, policy)
         cloud.register_handler(function_name, app.handler_map[function.name])
         created = lambda_client.create_function(
             FunctionName=function_name,
             Runtime=RUNTIME,
-            Role=deployment.role_arn,
+            Role=role_arn,
             Handler=function.handler_string,
             Code={"ZipFile": EMPTY_ZIP},
-            Timeout=timeout_s,
-            MemorySize=memory_mb,
+            Timeout=timeout,
+            MemorySize=memory,
         )
         deployment.function_names[function.name] = function_name
         deployment.function_arns[function.name] = created["FunctionArn"]
@@ -268,8 +293,13 @@ def deploy_chalice_app(
     sfn = cloud.client("stepfunctions")
     for key, path in (state_machines or {}).items():
         definition = substitute(Path(path).read_text(encoding="utf-8"), deployment.substitutions)
+        name = f"{app.app_name}-{stage}-{key}"
+        role_arn = deployment.role_arn
+        if roles is not None:
+            role_name, policy = roles.machine(key, deployment)
+            role_arn = _ensure_role(iam, role_name, policy)
         deployment.state_machine_arns[key] = sfn.create_state_machine(
-            name=f"{app.app_name}-{stage}-{key}", definition=definition, roleArn=deployment.role_arn
+            name=name, definition=definition, roleArn=role_arn
         )["stateMachineArn"]
         deployment.substitutions[state_machine_substitution_name(key)] = deployment.state_machine_arns[key]
     return deployment
@@ -319,9 +349,12 @@ def _check_account(cloud: LocalCloud) -> None:
         )
 
 
-def _ensure_role(iam: Any) -> str:
-    """The ARN of ``pcf-local-lambda-role`` (trusting Lambda and Step Functions), created if missing."""
+def _ensure_role(iam: Any, name: str, policy: Mapping[str, Any]) -> str:
+    """The ARN of role ``name`` (trusting Lambda and Step Functions), created if missing, with ``policy`` as its
+    one inline policy (replacing what it had)."""
     try:
-        return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        return iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY))["Role"]["Arn"]
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))
+    return arn

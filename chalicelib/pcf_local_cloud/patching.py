@@ -20,6 +20,7 @@ from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
 from pcf_local_cloud.execution_signal import ExecutionEnds
+from pcf_local_cloud.iam_enforcement import IamEnforcement
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
@@ -31,6 +32,7 @@ from pcf_local_cloud.ticker import Ticker
 from pcf_local_cloud.waits import SYNC_FALLBACK_SECONDS, CloudWaits
 
 _lock = threading.Lock()
+
 _active: InstalledPatches | None = None
 
 
@@ -48,6 +50,7 @@ class InstalledPatches:
         self.eventbridge = EventBridgeTargets(self.deliveries)
         self.schedules = Schedules(state, self.eventbridge)
         self.execution_ends = ExecutionEnds(SYNC_FALLBACK_SECONDS)
+        self.iam = IamEnforcement()
         self._ticker: Ticker | None = None
         self._patches = PatchSet()
 
@@ -67,6 +70,7 @@ class InstalledPatches:
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
             AtomicDynamoDB().install(self._patches)
             self.lambdas.install(self._patches)
+            self.iam.install(self._patches)  # wraps the dispatch: an invocation runs under its function's role
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             StepFunctionsIntegration().install(self._patches)
             ExecutionEnd(self.execution_ends).install(self._patches)
@@ -75,6 +79,7 @@ class InstalledPatches:
             self.eventbridge.install(self._patches)
             self.schedules.install(self._patches)
         except BaseException:
+            self.iam.uninstall()
             self._patches.restore()
             raise
 
@@ -115,6 +120,7 @@ class InstalledPatches:
         global _active
         self.stop_ticker()
         with _lock:
+            self.iam.uninstall()
             self._patches.restore()
             if _active is self:
                 _active = None

@@ -161,7 +161,8 @@ def test_each_role_may_do_only_what_its_functions_call(stage: str) -> None:
     def actions(role: str) -> set[str]:
         return {a for statement in lambda_policy(stage, role)["Statement"] for a in _actions(statement)}
 
-    base = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem",
+    base = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:ConditionCheckItem",
+            "dynamodb:GetItem",
             "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
             "dynamodb:DeleteItem"}
     assert actions("store") == base

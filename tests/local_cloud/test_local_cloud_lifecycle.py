@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import boto3
@@ -45,6 +46,8 @@ def snapshot_of(targets: list[str]) -> dict[str, object]:
     owners: dict[str, Any] = {f"{c.__module__}.{c.__qualname__}": c for c in _candidate_classes()}
     modules = (retrier_decl, state_task_service_callback, botocore_endpoint)
     owners.update({module.__name__: module for module in modules})
+    owners.update({target.rpartition(".")[0]: sys.modules[target.rpartition(".")[0]] for target in targets
+                   if target.rpartition(".")[0] in sys.modules})  # modules patched by name (boto_client_for)
     snapshot: dict[str, object] = {}
     for target in targets:
         owner_name, _, attribute = target.rpartition(".")

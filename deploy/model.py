@@ -1,0 +1,132 @@
+"""What a stage deploys, in one place: the local cloud deploys from it and the packaged template is built from it.
+
+For each Lambda function of ``app.py``: its name as ``chalice deploy`` gives it (``<app>-<stage>-<function>``,
+which the packaged template sets as ``FunctionName`` too, so the CLI finds it the same way on both), its role and
+that role's policy (``deploy.lambda_policies``), its timeout and memory (``.chalice/config.json``, as Chalice
+reads them: the function's ``lambda_timeout`` / ``lambda_memory_size``, else the stage's, else the file's, else
+Chalice's 60 s / 128 MB), its environment. For each state machine: its name, its ASL file and its role's
+statements, taken from the merge template (``deploy.build_merge_template``) with CloudFormation's intrinsic
+functions left for the deployer to resolve (:func:`resolve_intrinsics`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deploy.lambda_policies import chalice_config, lambda_policy, role_of, stage_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_DEFAULT_TIMEOUT = 60
+CHALICE_DEFAULT_MEMORY = 128
+
+
+@dataclass(frozen=True)
+class FunctionModel:
+    """One Lambda function of the stage."""
+
+    name: str
+    function_name: str
+    role: str
+    role_name: str
+    policy: Mapping[str, Any]
+    timeout_s: int
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class MachineModel:
+    """One state machine of the stage; ``statements`` may hold CloudFormation intrinsics."""
+
+    key: str
+    resource: str
+    name: str
+    role_name: str
+    statements: tuple[Mapping[str, Any], ...]
+    definition_path: Path
+
+
+@dataclass(frozen=True)
+class StageModel:
+    """Everything a stage deploys, by function name and machine key (machines in creation order)."""
+
+    app_name: str
+    stage: str
+    environment: Mapping[str, str]
+    functions: Mapping[str, FunctionModel]
+    machines: Mapping[str, MachineModel]
+
+
+def function_sizes(stage: str, function: str, config: Mapping[str, Any] | None = None) -> tuple[int, int]:
+    """``(timeout_s, memory_mb)`` of ``function`` in ``stage``, as Chalice resolves them."""
+    config = config if config is not None else chalice_config()
+    stage_config = config.get("stages", {}).get(stage, {})
+    scopes = [stage_config.get("lambda_functions", {}).get(function, {}), stage_config, config]
+    timeout = next((scope["lambda_timeout"] for scope in scopes if "lambda_timeout" in scope), None)
+    memory = next((scope["lambda_memory_size"] for scope in scopes if "lambda_memory_size" in scope), None)
+    return int(timeout or CHALICE_DEFAULT_TIMEOUT), int(memory or CHALICE_DEFAULT_MEMORY)
+
+
+def stage_model(stage: str, environment: Mapping[str, str] | None = None) -> StageModel:
+    """The model of ``stage``; ``environment`` overrides the stage's variables (and so the policies)."""
+    from deploy import build_merge_template as template
+
+    config = chalice_config()
+    app_name = config["app_name"]
+    env = {**stage_environment(stage), **(environment or {})}
+    functions = {}
+    for name in template.function_resource_names().values():
+        role = role_of(name)
+        timeout, memory = function_sizes(stage, name, config)
+        functions[name] = FunctionModel(name, f"{app_name}-{stage}-{name}", role, f"{app_name}-{stage}-{role}",
+                                        lambda_policy(stage, role, env), timeout, memory)
+    resources = template.build(stage)["Resources"]
+    machines = {}
+    for key, resource in template.MACHINES.items():
+        role = resources[f"{resource}Role"]["Properties"]
+        statements = tuple(statement for policy in role["Policies"]
+                           for statement in policy["PolicyDocument"]["Statement"])
+        machines[key] = MachineModel(key, resource, template.state_machine_name(stage, key),
+                                     f"{app_name}-{stage}-{key}-machine", statements,
+                                     template.STATE_MACHINES_DIR / f"{key}.asl.json")
+    return StageModel(app_name, stage, env, functions, machines)
+
+
+_SUB = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
+
+
+def resolve_intrinsics(value: Any, attributes: Mapping[str, Mapping[str, str]], pseudo: Mapping[str, str]) -> Any:
+    """``value`` with ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` and ``Fn::Join`` resolved: ``attributes[logical id]``
+    maps ``Ref`` and attribute names (``Arn``, ``Name``) to values, ``pseudo`` the ``AWS::`` pseudo parameters.
+    An unknown resource or attribute raises ``KeyError`` naming it: nothing is guessed."""
+    if isinstance(value, list):
+        return [resolve_intrinsics(item, attributes, pseudo) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        name = value["Ref"]
+        return pseudo[name] if name in pseudo else attributes[name]["Ref"]
+    if set(value) == {"Fn::GetAtt"}:
+        resource, attribute = value["Fn::GetAtt"]
+        return attributes[resource][attribute]
+    if set(value) == {"Fn::Join"}:
+        separator, items = value["Fn::Join"]
+        return separator.join(resolve_intrinsics(items, attributes, pseudo))
+    if set(value) == {"Fn::Sub"}:
+        text, names = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        local = {key: resolve_intrinsics(item, attributes, pseudo) for key, item in names.items()}
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in local:
+                return str(local[name])
+            if name in pseudo:
+                return pseudo[name]
+            resource, _, attribute = name.partition(".")
+            return attributes[resource][attribute or "Ref"]
+
+        return _SUB.sub(one, text)
+    return {key: resolve_intrinsics(item, attributes, pseudo) for key, item in value.items()}
