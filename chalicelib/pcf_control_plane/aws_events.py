@@ -21,15 +21,23 @@ VOLUME_NOTIFICATION = "EBS Volume Notification"
 SCHEDULE_SOURCE = "aws.events"
 SCHEDULED_EVENT = "Scheduled Event"
 
-VOLUME_RESULT_STATUS = {
-    "available": "available",
-    "attached": "in-use",
-    "detached": "available",
-    "deleted": "deleted",
-    "failed": "deleted",
+VOLUME_EVENTS: dict[tuple[str, str], str | None] = {
+    ("createVolume", "available"): "available",
+    ("createVolume", "failed"): "deleted",  # not created (an unusable KMS key): there is no volume
+    ("deleteVolume", "deleted"): "deleted",
+    ("attachVolume", "failed"): None,  # the volume exists and stays as it was
+    ("reattachVolume", "failed"): None,
+    ("modifyVolume", "modifying"): None,
+    ("modifyVolume", "optimizing"): None,
+    ("modifyVolume", "completed"): None,
+    ("modifyVolume", "failed"): None,
+    ("initializeVolume", "succeeded"): None,
 }
-"""``detail.result`` of an EBS volume notification -> the volume status it leaves (the flavor's
-``state_lookup`` key)."""
+"""``(detail.event, detail.result)`` of every "EBS Volume Notification" AWS documents (Amazon EBS User Guide,
+"Amazon EventBridge events for Amazon EBS": https://docs.aws.amazon.com/ebs/latest/userguide/ebs-cloud-watch-events.html)
+-> the volume status it leaves (the flavor's ``state_lookup`` key), or ``None`` when the volume's state does not
+change. AWS sends ``deleteVolume`` only once deleted, ``attachVolume``/``reattachVolume`` only when they fail, and
+no ``detachVolume`` notification (a detach is seen only through CloudTrail). Any other pair is refused."""
 
 
 class RefusedEvent(ValueError):
@@ -90,7 +98,7 @@ class InstanceStateEvent(AwsEvent):
     detail_type: Literal["EC2 Instance State-change Notification"] = Field(alias="detail-type")
     detail: InstanceStateChange
 
-    def resource_state(self) -> tuple[str, str]:
+    def resource_state(self) -> tuple[str, str | None]:
         """``(instance id, instance state)``."""
         return self.detail.instance_id, self.detail.state
 
@@ -99,15 +107,16 @@ class VolumeEvent(AwsEvent):
     detail_type: Literal["EBS Volume Notification"] = Field(alias="detail-type")
     detail: VolumeNotification
 
-    def resource_state(self) -> tuple[str, str]:
-        """``(volume id, volume status)``: the one volume named in ``resources``, the status its result leaves."""
+    def resource_state(self) -> tuple[str, str | None]:
+        """``(volume id, volume status)``: the one volume named in ``resources`` (a KMS key may be named beside
+        it), the status the notification leaves, ``None`` when it leaves the volume as it was."""
         volumes = [arn.rsplit("/", 1)[-1] for arn in self.resources if ":volume/" in arn]
         if len(volumes) != 1:
             raise RefusedEvent(f"an EBS volume notification names one volume in resources, not {self.resources}")
-        status = VOLUME_RESULT_STATUS.get(self.detail.result)
-        if status is None:
-            raise RefusedEvent(f"unknown EBS notification result {self.detail.result!r}")
-        return volumes[0], status
+        key = (self.detail.event.strip(), self.detail.result)
+        if key not in VOLUME_EVENTS:
+            raise RefusedEvent(f"EBS notification {key[0]!r} with result {key[1]!r} is not one AWS documents")
+        return volumes[0], VOLUME_EVENTS[key]
 
 
 Ec2Event = Annotated[InstanceStateEvent | VolumeEvent, Field(discriminator="detail_type")]

@@ -58,6 +58,9 @@ class EventSync:
             resource_id, status = event.resource_state()
         except RefusedEvent as refused:
             return EventResult(status="refused", reason=str(refused), event_id=_event_id(raw))
+        if status is None:
+            return EventResult(status="ignored", reason=f"{resource_id} keeps its state ({_what(event)})",
+                               event_id=event.id)
         view = self.store.view_by_resource_id(resource_id)
         if view is None or view.spec is None or view.spec.deployment != self.deployment:
             return EventResult(status="ignored", reason=f"{resource_id} is not managed by {self.deployment}",
@@ -87,6 +90,12 @@ class EventSync:
         also = [(HistoryKind.heal, heal_detail)] if heal_detail is not None else []
         return self.store.record_observed(pcf_id, observation, HistoryKind.observation, detail, also,
                                           unless_leased=decision.status == "due")
+
+
+def _what(event: AwsEvent) -> str:
+    """``attachVolume failed``: what a notification says happened."""
+    detail = getattr(event, "detail", None)
+    return f"{getattr(detail, 'event', '').strip()} {getattr(detail, 'result', '')}".strip()
 
 
 def _event_id(raw: object) -> str | None:

@@ -1,10 +1,10 @@
-"""EBS volume notifications for the ``DeleteVolume``, ``AttachVolume`` and ``DetachVolume`` API calls.
+"""The EBS volume notification of the ``DeleteVolume`` API call (``deleteVolume``, ``deleted``).
 
-Patched: the three EC2 response handlers (``moto.ec2.responses.elastic_block_store.ElasticBlockStore``).
-Each publishes its event (see ``ec2_events``) once moto has done the work; a refused call publishes nothing.
-``createVolume`` is published by ``ebs_phases``, when the volume becomes ``available``. Volumes that moto
-attaches, detaches or deletes on its own (the root volumes of ``run_instances``, termination) publish
-nothing.
+Patched: that EC2 response handler (``moto.ec2.responses.elastic_block_store.ElasticBlockStore``). It publishes
+the event (see ``ec2_events``) once moto has done the work; a refused call publishes nothing. ``createVolume`` is
+published by ``ebs_phases``, when the volume becomes ``available``. Attaching and detaching publish nothing: AWS
+sends no notification when they succeed. Volumes that moto deletes on its own (the root volumes of terminated
+instances) publish nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from moto.ec2.responses import EC2Response
 from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.patchset import PatchSet, defining_class
 
-_HANDLERS = {"delete_volume": "deleteVolume", "attach_volume": "attachVolume", "detach_volume": "detachVolume"}
+_HANDLERS = {"delete_volume": "deleteVolume"}
 
 
 class EbsApiEvents:
-    """Installs the three response-handler patches."""
+    """Installs the response-handler patch."""
 
     def __init__(self, events: Ec2Events) -> None:
         self._events = events
@@ -37,18 +37,10 @@ class EbsApiEvents:
 
         def handler(response: Any) -> Any:
             result = original(response)
-            instance_id = None if event == "deleteVolume" else _instance_id(response, result)
-            events.volume(response.ec2_backend, event, response._get_param("VolumeId"), instance_id)
+            events.volume(response.ec2_backend, event, response._get_param("VolumeId"))
             return result
 
         handler.__name__ = original.__name__
         handler.__doc__ = original.__doc__
         return handler
 
-
-def _instance_id(response: Any, result: Any) -> str | None:
-    """The instance named by the answer (moto fills it in for a detach without ``InstanceId``), else the request."""
-    answer = getattr(result, "result", None)
-    if isinstance(answer, dict) and answer.get("InstanceId"):
-        return str(answer["InstanceId"])
-    return response._get_param("InstanceId")

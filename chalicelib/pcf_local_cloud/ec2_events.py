@@ -5,13 +5,16 @@ AWS puts them on the default bus of the resource's account and region:
 - ``EC2 Instance State-change Notification``, detail ``{"instance-id", "state"}``, once per state an
   instance enters (``pending``, ``running``, ``stopping``, ``stopped``, ``shutting-down``, ``terminated``);
 - ``EBS Volume Notification``, detail ``{"event", "result", "cause", "request-id"}``, when a volume is
-  created (``available``), deleted, attached or detached.
+  created (``createVolume``, ``available``) or deleted (``deleteVolume``, ``deleted``). AWS documents no
+  notification of a successful attach or detach (``attachVolume``/``reattachVolume`` are sent only when they
+  fail on a KMS key, a detach only through CloudTrail), so none is sent here.
 
 moto sends none of them. The instance and volume patches call :class:`Ec2Events` at each real change.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,8 +28,6 @@ VOLUME_NOTIFICATION = "EBS Volume Notification"
 VOLUME_RESULTS = {
     "createVolume": "available",
     "deleteVolume": "deleted",
-    "attachVolume": "attached",
-    "detachVolume": "detached",
 }
 
 
@@ -61,22 +62,20 @@ class Ec2Events:
             resources=[ec2_arn(region, account, f"instance/{instance.id}")],
         )
 
-    def volume(self, backend: Any, event: str, volume_id: str, instance_id: str | None = None) -> None:
-        """Publish an EBS volume notification (``event`` a key of :data:`VOLUME_RESULTS`) that succeeded.
+    def volume(self, backend: Any, event: str, volume_id: str) -> None:
+        """Publish an EBS volume notification (``event`` a key of :data:`VOLUME_RESULTS`) that succeeded, shaped
+        as AWS documents it (the volume alone in ``resources``, the request's id in ``request-id``).
 
-        ``backend`` is moto's EC2 backend of the volume. Attach and detach events also name the instance.
+        ``backend`` is moto's EC2 backend of the volume.
         """
         account, region = backend.account_id, backend.region_name
-        resources = [ec2_arn(region, account, f"volume/{volume_id}")]
-        if instance_id:
-            resources.append(ec2_arn(region, account, f"instance/{instance_id}"))
         self._publisher.publish(
             account=account,
             region=region,
             source=SOURCE,
             detail_type=VOLUME_NOTIFICATION,
-            detail={"event": event, "result": VOLUME_RESULTS[event], "cause": "", "request-id": ""},
-            resources=resources,
+            detail={"event": event, "result": VOLUME_RESULTS[event], "cause": "", "request-id": str(uuid.uuid4())},
+            resources=[ec2_arn(region, account, f"volume/{volume_id}")],
         )
 
 

@@ -85,7 +85,10 @@ VOLUME_CASES: dict[str, tuple[Change, str]] = {
     "volume: no event": (detail_without("event"), "malformed detail: detail.event: Field required"),
     "volume: no result": (detail_without("result"), "malformed detail: detail.result: Field required"),
     "volume: result a number": (detail_with("result", 1), "detail.result: Input should be a valid string"),
-    "volume: result unknown": (detail_with("result", "melted"), "unknown EBS notification result 'melted'"),
+    "volume: result unknown": (
+        detail_with("result", "melted"),
+        "EBS notification 'createVolume' with result 'melted' is not one AWS documents",
+    ),
     "volume: no volume named": (with_("resources", []), "an EBS volume notification names one volume in resources"),
 }
 
