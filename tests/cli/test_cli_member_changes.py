@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pcf.cli.stages import read_stage
 from pcf.cli.targets import Target
 from pcf_control_plane.store import DynamoDBStateStore
@@ -46,13 +48,17 @@ def as_aws(cloud: LocalCloud) -> Target:
                   description="aws (a local cloud standing for it)")
 
 
-def test_stopping_a_member_changes_and_runs_only_it_and_records_its_desired_state(
-    sfn_cli: CliRunner, cloud: LocalCloud, ami_id: str
-) -> None:
+@pytest.fixture
+def store(sfn_cli: CliRunner, cloud: LocalCloud, ami_id: str) -> DynamoDBStateStore:
+    """The trio run (``pcf run``) through the control plane in ``cloud``; the stage's state store there."""
     sfn_cli.write("pcf.json", trio(ami_id))
     assert sfn_cli("run", cloud=cloud).code == 0
-    store = DynamoDBStateStore(cloud.client("dynamodb"), read_stage().table_name)
+    return DynamoDBStateStore(cloud.client("dynamodb"), read_stage().table_name)
 
+
+def test_stopping_a_member_changes_and_runs_only_it_and_records_its_desired_state(
+    sfn_cli: CliRunner, cloud: LocalCloud, store: DynamoDBStateStore
+) -> None:
     stopped = sfn_cli("stop", "b", cloud=cloud)
 
     assert stopped.code == 0, stopped.err
@@ -74,12 +80,8 @@ def test_stopping_a_member_changes_and_runs_only_it_and_records_its_desired_stat
 
 
 def test_starting_a_member_starts_its_stopped_ancestors_and_a_cascade_stops_its_descendants(
-    sfn_cli: CliRunner, cloud: LocalCloud, ami_id: str
+    sfn_cli: CliRunner, cloud: LocalCloud, store: DynamoDBStateStore
 ) -> None:
-    sfn_cli.write("pcf.json", trio(ami_id))
-    assert sfn_cli("run", cloud=cloud).code == 0
-    store = DynamoDBStateStore(cloud.client("dynamodb"), read_stage().table_name)
-
     alone = sfn_cli("stop", "a", cloud=cloud)
 
     assert alone.code == 1, "a parent cannot be desired stopped under children desired running"
@@ -99,12 +101,10 @@ def test_starting_a_member_starts_its_stopped_ancestors_and_a_cascade_stops_its_
     assert desired(store) == {A: "running", B: "stopped", C: "running"}
 
 
+@pytest.mark.usefixtures("store")  # the run deployed the stage's control plane (its state table) there
 def test_the_direct_engine_is_refused_where_the_stages_control_plane_is_deployed(
-    sfn_cli: CliRunner, cloud: LocalCloud, ami_id: str
+    sfn_cli: CliRunner, cloud: LocalCloud
 ) -> None:
-    sfn_cli.write("pcf.json", trio(ami_id))
-    assert sfn_cli("run", cloud=cloud).code == 0  # deploys the stage's control plane (its state table) there
-
     refused = sfn_cli("stop", "b", "--engine", "direct", target=as_aws(cloud))
 
     assert refused.code == 2

@@ -5,7 +5,6 @@ parent was not running, the unmanaged instance untouched, no duplicate resource.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from pcf_control_plane.aws_events import reconcile_request
 from pcf_control_plane.store import StateStore
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
-from tests.support.deployments import ACCOUNT, REGION, deployed, instance_event
+from tests.support.deployments import ACCOUNT, REGION, deployed, instance_event, invoke_function
 from tests.support.executions import finished
 
 PREFIX = "sweep"
@@ -46,14 +45,6 @@ def definition(ami_id: str, size: int, edges: list[tuple[int, int]]) -> dict[str
                         "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
                                          "custom_config": {"instance_name": f"{PREFIX}-n{index}"}}})
     return {"pcf_name": PREFIX, "flavor": "quasiparticle", "particles": members}
-
-
-def invoke(cloud: LocalCloud, function: str, event: dict[str, Any]) -> dict[str, Any]:
-    response = cloud.client("lambda").invoke(FunctionName=f"pcf-serverless-dev-{function}",
-                                             Payload=json.dumps(event).encode())
-    payload = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, payload
-    return payload
 
 
 def instances(ec2: Any) -> list[dict[str, Any]]:
@@ -138,10 +129,10 @@ def converge_and_check(cloud: LocalCloud, deployment: Any, clock: VirtualClock, 
             late.append(instance_event(ids[index], "running", seconds_ahead=-3600))
             deliveries.append(event)
     for event in deliveries + late:
-        invoke(cloud, "on_ec2_event", event)
+        invoke_function(deployment, "on_ec2_event", event)
     wait_for_executions(cloud, deployment.state_machine_arns["apply"])
     for _ in range(RECONCILE_PASSES):  # lost events are the schedule's to catch
-        report = invoke(cloud, "reconcile", reconcile_request(ACCOUNT, REGION))
+        report = invoke_function(deployment, "reconcile", reconcile_request(ACCOUNT, REGION))
         wait_for_executions(cloud, deployment.state_machine_arns["apply"])
         if not report["drifted"]:
             break

@@ -4,7 +4,6 @@ together; the master's events late), and a second heal waits for the lease the f
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,7 @@ from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput, Sync
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import HistoryItem, InMemoryStateStore, Observation, StateStore
 from pcf_local_cloud.clock import VirtualClock
-from tests.support.deployments import deployed, instance_event
+from tests.support.deployments import deployed, instance_event, invoke_function
 from tests.support.executions import finished
 
 BOSS, HAND = "ec2_instance:boss", "ec2_instance:hand"
@@ -211,14 +210,6 @@ def test_a_master_and_a_worker_stopped_together_are_healed_master_first(
     assert (states[boss], states[hand]) == ("running", "running")
 
 
-def deliver(cloud: Any, event: dict[str, Any]) -> dict[str, Any]:
-    response = cloud.client("lambda").invoke(FunctionName="pcf-serverless-dev-on_ec2_event",
-                                             Payload=json.dumps(event).encode())
-    payload = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, payload
-    return payload
-
-
 def test_a_workers_heal_waits_for_its_master_whose_events_come_late(
     deployment: Any, cloud: Any, ami_id: str, ec2: Any
 ) -> None:
@@ -229,14 +220,14 @@ def test_a_workers_heal_waits_for_its_master_whose_events_come_late(
     ec2.stop_instances(InstanceIds=[boss, hand])
 
     # the master's events have not arrived: the store says running
-    worker = deliver(cloud, instance_event(hand, "stopped", seconds_ahead=120))
+    worker = invoke_function(deployment, "on_ec2_event", instance_event(hand, "stopped", seconds_ahead=120))
     assert worker["heal"]["status"] == "started"
     store = wiring.control_plane().store
     for _ in range(2000):  # until the worker's heal holds the worker
         if any(i.kind == "lease" and i.detail["acquired"] for i in by_heals(store, HAND)):
             break
         time.sleep(0.01)
-    master = deliver(cloud, instance_event(boss, "stopped", seconds_ahead=120))
+    master = invoke_function(deployment, "on_ec2_event", instance_event(boss, "stopped", seconds_ahead=120))
     assert master["heal"]["status"] == "started"
 
     sfn = cloud.client("stepfunctions")

@@ -4,7 +4,6 @@ name), even with ``custom_config.adopt`` (only library mode adopts); events and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import HistoryKind, InMemoryStateStore
 from pcf_local_cloud.clock import VirtualClock
-from tests.support.deployments import deployed, instance_event
+from tests.support.deployments import deployed, instance_event, invoke_function
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:foreign-1"
 OWNERS = [pytest.param("pcf-prod", id="another-deployment"), pytest.param(None, id="no-deployment-tag")]
@@ -74,14 +73,6 @@ def deployment(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     yield from deployed(cloud, monkeypatch.setenv, "foreign", rules_off=True)
 
 
-def invoke(cloud: Any, function: str, payload: dict[str, Any]) -> dict[str, Any]:
-    response = cloud.client("lambda").invoke(FunctionName=f"pcf-serverless-dev-{function}",
-                                             Payload=json.dumps(payload).encode())
-    result = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, result
-    return result
-
-
 def heal_executions(cloud: Any, deployment: Any) -> list[dict[str, Any]]:
     executions = cloud.client("stepfunctions").list_executions(
         stateMachineArn=deployment.state_machine_arns["apply"])["executions"]
@@ -112,8 +103,8 @@ def test_events_and_reconciliation_ignore_a_foreign_namesake(
     ec2.stop_instances(InstanceIds=[theirs])  # behind the framework's back
     history = wiring.control_plane().store.list_history("ec2_instance:x")
 
-    event = invoke(cloud, "on_ec2_event", instance_event(theirs, "stopped"))
-    report = invoke(cloud, "reconcile", reconcile_request("123456789012", "us-east-1", act=True))
+    event = invoke_function(deployment, "on_ec2_event", instance_event(theirs, "stopped"))
+    report = invoke_function(deployment, "reconcile", reconcile_request("123456789012", "us-east-1", act=True))
 
     assert event["status"] == "ignored"
     assert report["drifted"] == []

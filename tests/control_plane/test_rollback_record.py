@@ -4,7 +4,6 @@ apply plans it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 
 from pcf_control_plane import wiring
 from pcf_control_plane.aws_events import reconcile_request
-from tests.support.deployments import ACCOUNT, deployed, instance_event
+from tests.support.deployments import ACCOUNT, deployed, instance_event, invoke_function
 
 BASE, BROKEN, TAIL = "ec2_instance:base", "ec2_instance:broken", "ec2_instance:tail"
 
@@ -58,14 +57,6 @@ def executions(cloud: Any, deployment: Any) -> list[str]:
         stateMachineArn=deployment.state_machine_arns["apply"])["executions"]]
 
 
-def invoke(cloud: Any, function: str, event: dict[str, Any]) -> dict[str, Any]:
-    response = cloud.client("lambda").invoke(FunctionName=f"pcf-serverless-dev-{function}",
-                                             Payload=json.dumps(event).encode())
-    payload = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, payload
-    return payload
-
-
 def test_neither_the_schedule_nor_an_event_undoes_a_rollback_until_a_new_apply(
     deployment: Any, cloud: Any, ami_id: str, ec2: Any
 ) -> None:
@@ -84,8 +75,9 @@ def test_neither_the_schedule_nor_an_event_undoes_a_rollback_until_a_new_apply(
     ec2.stop_instances(InstanceIds=[store.get_observation(TAIL).resource_id])  # behind the framework's back
     before = executions(cloud, deployment)
 
-    report = invoke(cloud, "reconcile", reconcile_request(ACCOUNT, "us-east-1"))
-    event = invoke(cloud, "on_ec2_event", instance_event(store.get_observation(TAIL).resource_id, "stopped"))
+    report = invoke_function(deployment, "reconcile", reconcile_request(ACCOUNT, "us-east-1"))
+    tail_id = store.get_observation(TAIL).resource_id
+    event = invoke_function(deployment, "on_ec2_event", instance_event(tail_id, "stopped"))
 
     drifted = {d["pcf_id"]: (d["action"], d["outcome"]) for d in report["drifted"]}
     assert drifted == {BROKEN: ("start", "rolled_back"), TAIL: ("start", "rolled_back")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -41,3 +42,13 @@ def instance_event(instance_id: str, state: str, *, seconds_ahead: float = 60) -
                               detail={"instance-id": instance_id, "state": state},
                               resources=[ec2_arn(REGION, ACCOUNT, f"instance/{instance_id}")],
                               time=time.time() + seconds_ahead))
+
+
+def invoke_function(deployment: Any, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the deployed function ``name`` (as the app names it, e.g. ``on_ec2_event``) with ``payload`` and
+    return what it returned; a function error fails the test with the error payload."""
+    response = deployment.cloud.client("lambda").invoke(FunctionName=deployment.function_names[name],
+                                                         Payload=json.dumps(payload).encode())
+    result = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, f"{name} failed ({response['FunctionError']}): {result}"
+    return result

@@ -34,9 +34,14 @@ def refuse_beside_control_plane(target: Target, stage: str) -> None:
         try:
             target.client_factory.client("dynamodb").describe_table(TableName=table)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == NOT_FOUND:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == NOT_FOUND:
                 return
-            raise
+            raise DefinitionError(
+                "--engine", f"direct: whether stage {stage!r}'s control plane is deployed on {target.name} could not "
+                            f"be checked (dynamodb:DescribeTable on {table}: {code}); the direct engine is refused "
+                            "where that is unknown. Use --engine stepfunctions (the default), or allow "
+                            "dynamodb:DescribeTable on the stage's table") from error
         except NoCredentialsError:
             return  # nothing can be read there, nor changed: the command fails on its own first AWS call
         where = f"stage {stage!r}'s control plane is deployed on {target.name} (table {table})"

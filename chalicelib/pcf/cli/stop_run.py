@@ -6,16 +6,18 @@ stopped ``particle`` execution never reaches its ``Release`` state, so its lease
 execution's ARN) would stay held until it expires. So, on Ctrl-C:
 
 1. the ``apply`` execution is stopped;
-2. its children are found in its history (the ``TaskSubmitted`` events the follower reads) and, once one is
-   known, among the ``RUNNING`` executions of the ``particle`` machine whose input names the ``apply``
-   execution (a child started a moment before the parent stopped); each one running is stopped;
+2. its children are found in its history (the ``TaskSubmitted`` events the follower reads) and, as soon as
+   one is known (in the same pass), among the ``RUNNING`` executions of the ``particle`` machine whose input
+   names the ``apply`` execution (a child started a moment before the parent stopped); each one running is
+   stopped;
 3. until none of them runs (at most ``timeout_s``): a stopped execution ends once its current state returns,
    so in the in-process local cloud no Lambda handler of the run is left running when the command ends;
-4. each child that did not succeed has its lease released by invoking the deployment's ``release_lease``
-   function, found as the ``Release`` state's ``Resource`` in the ``particle`` machine's own definition (the
-   same function, and the same history item, as the machine's own release; owner-checked, so harmless when
-   the lease was already given back). This needs ``lambda:InvokeFunction`` on that function and
-   ``states:DescribeStateMachine``, like ``pcf reconcile`` needs its invoke.
+4. each child that ended without succeeding has its lease released by invoking the deployment's
+   ``release_lease`` function, found as the ``Release`` state's ``Resource`` in the ``particle`` machine's own
+   definition (the same function, and the same history item, as the machine's own release; owner-checked, so
+   harmless when the lease was already given back). A child still running after the timeout keeps its lease
+   (it may still act on its resource) and the report says so. This needs ``lambda:InvokeFunction`` on that
+   function and ``states:DescribeStateMachine``, like ``pcf reconcile`` needs its invoke.
 
 What the particles reached stays recorded: every ``Sync`` that ran wrote its observation.
 On AWS a Lambda already running when its execution is stopped still completes; an ``AcquireLease`` finishing
@@ -84,11 +86,13 @@ def stop_run(
     deadline = clock() + timeout_s
     while True:
         try:
-            known = set(follower.discover_children()) | _swept_children(sfn, parent, children, swept)
-            for arn in known - children.keys():
-                children[arn] = sfn.describe_execution(executionArn=arn)
-                if children[arn]["status"] == "RUNNING" and _stop(sfn, arn, report):
-                    report.children += 1
+            new = set(follower.discover_children()) - children.keys()
+            while new:  # a child just found names its machine: sweep it for the ones the history misses
+                for arn in new:
+                    children[arn] = sfn.describe_execution(executionArn=arn)
+                    if children[arn]["status"] == "RUNNING" and _stop(sfn, arn, report):
+                        report.children += 1
+                new = _swept_children(sfn, parent, children, swept) - children.keys()
             running = [arn for arn in [parent, *children]
                        if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"]
         except Exception as error:  # the interrupt is reported anyway; say what failed
@@ -134,10 +138,17 @@ def _swept_children(sfn: Any, parent: str, children: dict[str, dict[str, Any]], 
 
 def _release(sfn: Any, lambda_client: Any, parent: str, children: dict[str, dict[str, Any]],
              report: StopReport) -> None:
-    """Invoke the ``particle`` machine's release function for each child that did not succeed."""
-    holders = [described for described in children.values()
-               if _input(described).get("execution") == parent
-               and sfn.describe_execution(executionArn=described["executionArn"])["status"] != "SUCCEEDED"]
+    """Invoke the ``particle`` machine's release function for each child that ended without succeeding. A child
+    still running keeps its lease: it may still act on its resource, and the lease keeps another run away."""
+    holders = []
+    for described in children.values():
+        if _input(described).get("execution") != parent:
+            continue
+        status = sfn.describe_execution(executionArn=described["executionArn"])["status"]
+        if status == "RUNNING":
+            report.problems.append(f"{_input(described).get('pcf_id')}: lease kept: still running")
+        elif status != "SUCCEEDED":
+            holders.append(described)
     if not holders:
         return
     if lambda_client is None:
