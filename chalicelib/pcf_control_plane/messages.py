@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pcf_control_plane.errors import ExecutionInputError
 
 DesiredState = Literal["running", "stopped", "terminated"]
 ActionName = Literal["done", "wait", "start", "stop", "terminate", "update"]
 TransitionName = Literal["start", "stop", "terminate", "update"]
+PARTICLE_MACHINE_TIMEOUT_SECONDS = 86_400
+"""The ``particle`` machine's ``TimeoutSeconds`` (``state_machines/particle.asl.json``): one day."""
+MAX_PARTICLE_WAIT_SECONDS = 36_000
+"""The most ``wait_seconds * max_polls`` may be: a particle polls for its lease, then for its state, up to
+``max_polls`` times each, so twice this plus its Lambda calls stays within the machine's timeout."""
 
 
 class _Message(BaseModel):
@@ -40,6 +45,16 @@ class ApplySettings(_Message):
                            description="on failure, terminate what this execution created (never pre-existing "
                                        "or persisted resources)")
     concurrency: int = Field(default=40, ge=1, le=40, description="particles of one level run at once")
+
+    @field_validator("max_polls")
+    @classmethod
+    def _within_the_machine_timeout(cls, max_polls: int, info: ValidationInfo) -> int:
+        wait = info.data.get("wait_seconds")
+        if wait is not None and wait * max_polls > MAX_PARTICLE_WAIT_SECONDS:
+            raise ValueError(f"wait_seconds * max_polls is {wait * max_polls} s, more than the "
+                             f"{MAX_PARTICLE_WAIT_SECONDS} s a particle may wait (the particle machine times out "
+                             f"after {PARTICLE_MACHINE_TIMEOUT_SECONDS} s)")
+        return max_polls
 
 
 class PlanInput(ApplySettings):

@@ -22,6 +22,7 @@ from typing import Any
 from pcf.cli.selection import Selection
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.particle.aws.ec2.ec2_definition import inline_template_file
+from pcf_control_plane.messages import MAX_PARTICLE_WAIT_SECONDS
 
 MAX_CONCURRENCY = 40
 MAX_POLLS = 10_000
@@ -64,6 +65,10 @@ def execution_settings(
             raise DefinitionError(
                 "--timeout", f"{timeout:g}s is more than {MAX_POLLS} polls of {max(wait_seconds, 1)}s; "
                              "raise --wait-seconds or shorten --timeout")
+        if max_polls * wait_seconds > MAX_PARTICLE_WAIT_SECONDS:
+            raise DefinitionError(
+                "--timeout", f"{timeout:g}s is more than the {MAX_PARTICLE_WAIT_SECONDS} s a particle may wait "
+                             "in the particle state machine; shorten --timeout")
     return ExecutionSettings(wait_seconds, max_polls, rollback, concurrency or MAX_CONCURRENCY)
 
 
