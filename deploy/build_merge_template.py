@@ -28,7 +28,8 @@ STATE_MACHINES_DIR = ROOT / "state_machines"
 if str(ROOT / "chalicelib") not in sys.path:
     sys.path.insert(0, str(ROOT / "chalicelib"))
 
-from deploy.lambda_policies import write_policies  # noqa: E402
+from deploy import operations  # noqa: E402
+from deploy.lambda_policies import function_name, write_policies  # noqa: E402
 from pcf_control_plane.store.table import cloudformation_resource  # noqa: E402
 
 STATE_MACHINE = "ApplyStateMachine"
@@ -110,6 +111,9 @@ def build(stage: str) -> dict[str, Any]:
         raise SystemExit(f"stage {stage}: PCF_APPLY_STATE_MACHINE must be {state_machine_name(stage, 'apply')!r}")
     known = function_resource_names()
     resources: dict[str, Any] = {TABLE: cloudformation_resource(env["PCF_TABLE_NAME"])}
+    for resource, function in known.items():  # merged into Chalice's function: a name the CLI can find
+        resources[resource] = {"Properties": {"FunctionName": function_name(stage, function)}}
+    resources.update(operations.failed_events_resources(stage, known))
     for key, resource in MACHINES.items():
         asl = definition(key)
         names = placeholders(asl)
@@ -123,8 +127,11 @@ def build(stage: str) -> dict[str, Any]:
         if f"${{{PARTICLE_STATE_MACHINE}Arn}}" in json.dumps(asl):
             statements += _child_execution_statements()
             substitutions[f"{PARTICLE_STATE_MACHINE}Arn"] = {"Ref": PARTICLE_STATE_MACHINE}
+        statements += operations.machine_observability_statements()
         role = f"{resource}Role"
         resources[role] = _role(f"{resource}Steps", statements)
+        log_group, group = operations.machine_log_group(resource, state_machine_name(stage, key), stage)
+        resources[log_group] = group
         resources[resource] = {
             "Type": "AWS::StepFunctions::StateMachine",
             "Properties": {
@@ -133,15 +140,20 @@ def build(stage: str) -> dict[str, Any]:
                 "RoleArn": _arn(role),
                 "Definition": asl,
                 "DefinitionSubstitutions": substitutions,
+                **operations.machine_observability(resource),
             },
         }
+    resources.update(operations.alarms(known, STATE_MACHINE))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": operations.parameters(),
+        "Conditions": operations.conditions(),
         "Resources": resources,
         "Outputs": {
             "ApplyStateMachineArn": {"Value": {"Ref": STATE_MACHINE}},
             "ParticleStateMachineArn": {"Value": {"Ref": PARTICLE_STATE_MACHINE}},
             "TableName": {"Value": {"Ref": TABLE}},
+            "FailedEventsQueueUrl": {"Value": {"Ref": operations.FAILED_EVENTS_QUEUE}},
         },
     }
 

@@ -8,6 +8,11 @@
 - ``reconcile`` (``reconcile``): the state table; ``DescribeInstances``/``DescribeVolumes``; starting ``apply``
   executions.
 
+Every role writes only to its stage's functions' log groups (created by the template, so never
+``logs:CreateLogGroup``). The roles of functions invoked asynchronously (:data:`ASYNC_FUNCTIONS`) may send to the
+stage's failed-events queue, where Lambda puts an event whose retries are exhausted (their on-failure
+destination, sent with the function's role).
+
 Chalice's generated policy is off; ``write_policies`` writes ``.chalice/policy-<stage>-<role>.json`` and points
 each stage's ``lambda_functions`` at them (``store`` is the stage default).
 """
@@ -30,6 +35,9 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 """Role -> the functions that use it; ``store`` is every function not named elsewhere."""
 DEFAULT_ROLE = "store"
+ASYNC_FUNCTIONS: tuple[str, ...] = ("on_ec2_event", "reconcile")
+"""The functions EventBridge invokes asynchronously (an event rule, a schedule): retried, then sent to the stage's
+failed-events queue."""
 INSTANCE_ROLES_VARIABLE = "PCF_INSTANCE_ROLES"
 """Stage variable: the roles (names, ``*`` allowed) the stage's instance profiles may pass to EC2."""
 KMS_KEYS_VARIABLE = "PCF_KMS_KEY_ARNS"
@@ -105,6 +113,21 @@ def role_of(function: str) -> str:
     return next((role for role, functions in ROLES.items() if function in functions), DEFAULT_ROLE)
 
 
+def app_name() -> str:
+    """The Chalice app's name (``.chalice/config.json``), the prefix of every name a stage deploys."""
+    return str(chalice_config()["app_name"])
+
+
+def function_name(stage: str, function: str) -> str:
+    """``<app>-<stage>-<function>``: a function's name as ``chalice deploy`` gives it and the template sets it."""
+    return f"{app_name()}-{stage}-{function}"
+
+
+def failed_events_queue_name(stage: str) -> str:
+    """``<app>-<stage>-failed-events``: the SQS queue receiving the stage's failed asynchronous invocations."""
+    return f"{app_name()}-{stage}-failed-events"
+
+
 def policy_file(stage: str, role: str) -> str:
     return f"policy-{stage}-{role}.json"
 
@@ -120,18 +143,22 @@ def lambda_policy(stage: str, role: str = "steps", environment: Mapping[str, str
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {sorted(ROLES)}")
     env = {**stage_environment(stage), **(environment or {})}
-    statements = [*_base(env), *{"steps": _ec2_steps, "events": _healing, "reconcile": _reconciling,
-                                 "store": lambda env: []}[role](env)]
+    statements = [*_base(stage, env), *{"steps": _ec2_steps, "events": _healing, "reconcile": _reconciling,
+                                        "store": lambda env: []}[role](env)]
+    if any(function in ASYNC_FUNCTIONS for function in ROLES[role]):
+        statements.append({"Sid": "FailedEvents", "Effect": "Allow", "Action": "sqs:SendMessage",
+                           "Resource": f"arn:aws:sqs:*:*:{failed_events_queue_name(stage)}"})
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _base(env: dict[str, str]) -> list[dict[str, Any]]:
+def _base(stage: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    log_groups = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function_name(stage, '*')}"
     return [
         {
             "Sid": "Logs",
             "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": ["arn:aws:logs:*:*:log-group:/aws/lambda/*", "arn:aws:logs:*:*:log-group:/aws/lambda/*:*"],
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_groups,  # the group and its streams: the name's trailing * matches ":log-stream:…" too
         },
         {"Sid": "StateTable", "Effect": "Allow", "Action": _DYNAMODB_ACTIONS,
          "Resource": _table_arns(env["PCF_TABLE_NAME"])},

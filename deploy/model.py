@@ -4,7 +4,8 @@ For each Lambda function of ``app.py``: its name as ``chalice deploy`` gives it 
 which the packaged template sets as ``FunctionName`` too, so the CLI finds it the same way on both), its role and
 that role's policy (``deploy.lambda_policies``), its timeout and memory (``.chalice/config.json``, as Chalice
 reads them: the function's ``lambda_timeout`` / ``lambda_memory_size``, else the stage's, else the file's, else
-Chalice's 60 s / 128 MB), its environment. For each state machine: its name, its ASL file and its role's
+Chalice's 60 s / 128 MB), its environment, and for a function EventBridge invokes asynchronously its retries and
+the failed-events queue (``deploy.operations``). For each state machine: its name, its ASL file and its role's
 statements, taken from the merge template (``deploy.build_merge_template``) with CloudFormation's intrinsic
 functions left for the deployer to resolve (:func:`resolve_intrinsics`).
 """
@@ -17,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy.lambda_policies import chalice_config, lambda_policy, role_of, stage_environment
+from deploy.lambda_policies import (
+    chalice_config,
+    failed_events_queue_name,
+    function_name,
+    lambda_policy,
+    role_of,
+    stage_environment,
+)
+from deploy.operations import AsyncInvoke, async_invoke
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DEFAULT_TIMEOUT = 60
@@ -35,6 +44,8 @@ class FunctionModel:
     policy: Mapping[str, Any]
     timeout_s: int
     memory_mb: int
+    async_invoke: AsyncInvoke | None = None
+    """Set for a function EventBridge invokes asynchronously: its retries and failure destination."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class StageModel:
     environment: Mapping[str, str]
     functions: Mapping[str, FunctionModel]
     machines: Mapping[str, MachineModel]
+    failed_events_queue: str
 
 
 def function_sizes(stage: str, function: str, config: Mapping[str, Any] | None = None) -> tuple[int, int]:
@@ -81,8 +93,8 @@ def stage_model(stage: str, environment: Mapping[str, str] | None = None) -> Sta
     for name in template.function_resource_names().values():
         role = role_of(name)
         timeout, memory = function_sizes(stage, name, config)
-        functions[name] = FunctionModel(name, f"{app_name}-{stage}-{name}", role, f"{app_name}-{stage}-{role}",
-                                        lambda_policy(stage, role, env), timeout, memory)
+        functions[name] = FunctionModel(name, function_name(stage, name), role, f"{app_name}-{stage}-{role}",
+                                        lambda_policy(stage, role, env), timeout, memory, async_invoke(stage, name))
     resources = template.build(stage)["Resources"]
     machines = {}
     for key, resource in template.MACHINES.items():
@@ -92,20 +104,44 @@ def stage_model(stage: str, environment: Mapping[str, str] | None = None) -> Sta
         machines[key] = MachineModel(key, resource, template.state_machine_name(stage, key),
                                      f"{app_name}-{stage}-{key}-machine", statements,
                                      template.STATE_MACHINES_DIR / f"{key}.asl.json")
-    return StageModel(app_name, stage, env, functions, machines)
+    return StageModel(app_name, stage, env, functions, machines, failed_events_queue_name(stage))
 
 
 _SUB = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
 
 
-def resolve_intrinsics(value: Any, attributes: Mapping[str, Mapping[str, str]], pseudo: Mapping[str, str]) -> Any:
-    """``value`` with ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` and ``Fn::Join`` resolved: ``attributes[logical id]``
-    maps ``Ref`` and attribute names (``Arn``, ``Name``) to values, ``pseudo`` the ``AWS::`` pseudo parameters.
-    An unknown resource or attribute raises ``KeyError`` naming it: nothing is guessed."""
+class _NoValue:
+    """``{"Ref": "AWS::NoValue"}``: dropped from the list or object holding it."""
+
+
+_NO_VALUE = _NoValue()
+
+
+def resolve_intrinsics(value: Any, attributes: Mapping[str, Mapping[str, str]], pseudo: Mapping[str, str],
+                       conditions: Mapping[str, bool] | None = None) -> Any:
+    """``value`` with ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join`` and ``Fn::If`` resolved: ``attributes[logical
+    id]`` maps ``Ref`` and attribute names (``Arn``, ``Name``) to values, ``pseudo`` the ``AWS::`` pseudo parameters,
+    ``conditions`` the template's conditions (a condition not given is false: the parameters' defaults);
+    ``AWS::NoValue`` removes its entry. An unknown resource or attribute raises ``KeyError`` naming it: nothing is
+    guessed."""
+    resolved = _resolve(value, attributes, pseudo, conditions or {})
+    return None if resolved is _NO_VALUE else resolved
+
+
+def _resolve(value: Any, attributes: Mapping[str, Mapping[str, str]], pseudo: Mapping[str, str],
+             conditions: Mapping[str, bool]) -> Any:
+    def again(item: Any) -> Any:
+        return _resolve(item, attributes, pseudo, conditions)
+
     if isinstance(value, list):
-        return [resolve_intrinsics(item, attributes, pseudo) for item in value]
+        return [item for item in map(again, value) if item is not _NO_VALUE]
     if not isinstance(value, dict):
         return value
+    if value == {"Ref": "AWS::NoValue"}:
+        return _NO_VALUE
+    if set(value) == {"Fn::If"}:
+        condition, when_true, when_false = value["Fn::If"]
+        return again(when_true if conditions.get(condition, False) else when_false)
     if set(value) == {"Ref"}:
         name = value["Ref"]
         return pseudo[name] if name in pseudo else attributes[name]["Ref"]
@@ -114,10 +150,10 @@ def resolve_intrinsics(value: Any, attributes: Mapping[str, Mapping[str, str]], 
         return attributes[resource][attribute]
     if set(value) == {"Fn::Join"}:
         separator, items = value["Fn::Join"]
-        return separator.join(resolve_intrinsics(items, attributes, pseudo))
+        return separator.join(again(items))
     if set(value) == {"Fn::Sub"}:
         text, names = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
-        local = {key: resolve_intrinsics(item, attributes, pseudo) for key, item in names.items()}
+        local = {key: again(item) for key, item in names.items()}
 
         def one(match: re.Match[str]) -> str:
             name = match.group(1)
@@ -129,4 +165,5 @@ def resolve_intrinsics(value: Any, attributes: Mapping[str, Mapping[str, str]], 
             return attributes[resource][attribute or "Ref"]
 
         return _SUB.sub(one, text)
-    return {key: resolve_intrinsics(item, attributes, pseudo) for key, item in value.items()}
+    resolved = {key: again(item) for key, item in value.items()}
+    return {key: item for key, item in resolved.items() if item is not _NO_VALUE}

@@ -103,6 +103,10 @@ class ModelRoles:
         function = self.model.functions[name]
         return function.role_name, function.policy, function.timeout_s, function.memory_mb
 
+    def async_invoke(self, name: str) -> tuple[int, int, str] | None:
+        settings = self.model.functions[name].async_invoke
+        return None if settings is None else (settings.max_retries, settings.max_age_s, settings.on_failure_queue)
+
     def machine(self, key: str, deployment: LocalDeployment) -> tuple[str, Mapping[str, Any]]:
         """The machine's role statements with the template's intrinsics resolved to what was deployed."""
         attributes: dict[str, dict[str, str]] = {}

@@ -60,6 +60,11 @@ class RoleModel(Protocol):
         """``(role name, policy)`` of the state machine ``key`` (the functions are already deployed)."""
         ...
 
+    def async_invoke(self, name: str) -> tuple[int, int, str] | None:
+        """``(retries, maximum event age in seconds, on-failure queue name)`` of a function invoked
+        asynchronously, ``None`` for the others."""
+        ...
+
 
 class UnresolvedSubstitutionError(ValueError):
     """An ASL file names a ``${…}`` substitution that was not provided."""
@@ -286,6 +291,8 @@ def deploy_chalice_app(
         )
         deployment.function_names[function.name] = function_name
         deployment.function_arns[function.name] = created["FunctionArn"]
+        if roles is not None and (settings := roles.async_invoke(function.name)) is not None:
+            _configure_async_invoke(cloud, function_name, *settings)
         deployment.substitutions[substitution_name(function.name)] = created["FunctionArn"]
     for rule in chalice_rules(app):
         _create_rule(cloud, deployment, rule)
@@ -303,6 +310,17 @@ def deploy_chalice_app(
         )["stateMachineArn"]
         deployment.substitutions[state_machine_substitution_name(key)] = deployment.state_machine_arns[key]
     return deployment
+
+
+def _configure_async_invoke(cloud: LocalCloud, function_name: str, retries: int, max_age_s: int, queue: str) -> None:
+    """The function's ``EventInvokeConfig``, its on-failure destination the SQS queue ``queue`` (created if
+    missing), as the template's ``AWS::Lambda::EventInvokeConfig`` sets them."""
+    sqs = cloud.client("sqs")
+    queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    cloud.client("lambda").put_function_event_invoke_config(
+        FunctionName=function_name, MaximumRetryAttempts=retries, MaximumEventAgeInSeconds=max_age_s,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}})
 
 
 def _create_rule(cloud: LocalCloud, deployment: LocalDeployment, rule: ChaliceRule) -> None:

@@ -4,8 +4,8 @@ moto's ``Rule.send_to_targets`` matches the pattern and delivers to SQS, CloudWa
 buses and API destinations; a Lambda or Step Functions target raises ``NotImplementedError``. The patched
 method keeps moto's delivery for every target type moto supports and adds, as EventBridge does:
 
-- a Lambda function ARN: the function is invoked (``InvocationType=Event``) through moto's Lambda backend,
-  so the local cloud's in-process handler runs (``lambda_dispatch``), with the event as payload;
+- a Lambda function ARN: the function is invoked asynchronously with the event as payload, with Lambda's
+  retries and on-failure destination (``async_invocations``), its handler run in-process (``lambda_dispatch``);
 - a state machine ARN: an execution starts, named by a fresh uuid, with the event as input;
 - ``Input`` (constant JSON), ``InputPath`` (a JSONPath into the event) or ``InputTransformer`` (moto's
   template parser) choose the payload; otherwise the target gets the whole event.
@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -33,14 +34,11 @@ from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
 
+from pcf_local_cloud.async_invocations import AsyncInvoker, default_sqs_client
 from pcf_local_cloud.event_bus import aws_event
 from pcf_local_cloud.patchset import PatchSet
 
 DEFAULT_LOG_SIZE = 10_000
-
-
-class TargetError(Exception):
-    """A target refused or failed an event."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +98,9 @@ def listens(rule: Rule, event: Mapping[str, Any]) -> bool:
 class EventBridgeTargets:
     """The patch of ``Rule.send_to_targets`` and the deliveries it makes."""
 
-    def __init__(self, log: DeliveryLog | None = None) -> None:
+    def __init__(self, log: DeliveryLog | None = None, invoker: AsyncInvoker | None = None) -> None:
         self.log = log if log is not None else DeliveryLog()
+        self.invoker = invoker if invoker is not None else AsyncInvoker(time.time, default_sqs_client)
         self._moto_send: Callable[..., None] | None = None
 
     def install(self, patches: PatchSet) -> None:
@@ -127,7 +126,7 @@ class EventBridgeTargets:
         try:
             service = parse_arn(arn).service
             if service == "lambda":
-                _invoke_function(arn, _payload(target, event, transform_input))
+                self.invoker.invoke(arn, _payload(target, event, transform_input))
             elif service == "states":
                 result = _start_execution(arn, _payload(target, event, transform_input))
             else:
@@ -189,28 +188,6 @@ def _payload(target: Mapping[str, Any], event: Mapping[str, Any], transform_inpu
             event=with_ingestion,  # type: ignore[arg-type]
         )
     return shaped
-
-
-def _invoke_function(function_arn: str, payload: Any) -> None:
-    """Invoke the function asynchronously, as EventBridge does; its error becomes a :class:`TargetError`."""
-    from moto.awslambda.utils import get_backend
-
-    arn = parse_arn(function_arn)
-    response_headers: dict[str, str] = {}
-    answer = get_backend(arn.account, arn.region).invoke(
-        function_arn, None, json.dumps(payload), {"x-amz-invocation-type": "Event"}, response_headers
-    )
-    if "x-amz-function-error" in response_headers:
-        raise TargetError(_function_error(answer))
-
-
-def _function_error(answer: Any) -> str:
-    text = answer.decode("utf-8") if isinstance(answer, bytes) else str(answer)
-    try:
-        error = json.loads(text)
-        return f"{error['errorType']}: {error['errorMessage']}"
-    except (ValueError, KeyError, TypeError):
-        return text
 
 
 def _start_execution(state_machine_arn: str, payload: Any) -> str:

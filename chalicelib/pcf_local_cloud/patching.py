@@ -11,6 +11,7 @@ import threading
 
 from moto.ec2.responses import EC2Response
 
+from pcf_local_cloud.async_invocations import AsyncInvoker, default_sqs_client
 from pcf_local_cloud.client_token import ClientTokens
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
 from pcf_local_cloud.ebs_events import EbsApiEvents
@@ -47,7 +48,7 @@ class InstalledPatches:
         self.volumes = VolumePhases(state, self.ec2_events)
         self.lambdas = LambdaDispatch(state.clock)
         self.deliveries = DeliveryLog()
-        self.eventbridge = EventBridgeTargets(self.deliveries)
+        self.eventbridge = EventBridgeTargets(self.deliveries, AsyncInvoker(state.wall_time, default_sqs_client))
         self.schedules = Schedules(state, self.eventbridge)
         self.execution_ends = ExecutionEnds(SYNC_FALLBACK_SECONDS)
         self.iam = IamEnforcement()

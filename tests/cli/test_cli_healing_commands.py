@@ -119,10 +119,16 @@ def test_the_servers_healing_executions_poll_as_the_local_cloud_does_not_as_aws(
     assert on_server("reconcile", "--target", "local").code == 0  # heals, if the stop's events did not already
 
     sfn = info.client_factory().client("stepfunctions")
-    heals = [e for e in sfn.list_executions(stateMachineArn=info.state_machine_arns["apply"])["executions"]
-             if e["name"].startswith("heal-")]
-    inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in heals]
-    assert [i["wait_seconds"] for i in inputs if i.get("heal") == "ec2_instance:healed"][:1] == [0], inputs
+    deadline = time.monotonic() + 10  # the stop's event may start the heal a moment after reconcile found it leased
+    while True:
+        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=info.state_machine_arns["apply"])
+        heals = [e for page in pages for e in page["executions"] if e["name"].startswith("heal-")]
+        inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in heals]
+        waits = [i["wait_seconds"] for i in inputs if i.get("heal") == "ec2_instance:healed"]
+        if waits or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert waits[:1] == [0], inputs
     wait_for_state(ec2, instance_id, "running")
 
 
@@ -130,3 +136,12 @@ def test_a_local_clouds_healing_executions_wait_1s_with_pending_phases() -> None
     from pcf_local_cloud.control_plane import local_heal_wait_seconds
 
     assert (local_heal_wait_seconds(2.0), local_heal_wait_seconds(0.0)) == (1, 0)
+
+
+def test_replay_on_a_server_with_nothing_failed_replays_nothing(on_server: CliRunner) -> None:
+    listed = on_server("replay", "--dry-run", "--target", "local")
+    assert listed.code == 0, listed.err
+    assert listed.out == ("pcf-serverless-dev-failed-events: 0 record(s), 0 listed; "
+                          "dry run, nothing invoked or deleted\n")
+    replayed = on_server("replay", "--target", "local")
+    assert (replayed.code, replayed.out) == (0, "pcf-serverless-dev-failed-events: 0 record(s), 0 replayed\n")

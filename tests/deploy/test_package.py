@@ -31,14 +31,17 @@ from deploy.build_merge_template import (
     placeholders,
 )
 from deploy.lambda_policies import (
+    ASYNC_FUNCTIONS,
     CHALICE_DIR,
     ROLES,
     chalice_config,
+    function_name,
     lambda_policy,
     policy_file,
     role_of,
     stage_environment,
 )
+from deploy.operations import log_retention_days, machine_observability_statements
 from pcf_control_plane.store.table import cloudformation_resource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,11 +53,13 @@ CFN_LINT_ERROR, CFN_LINT_WARNING = 2, 4  # cfn-lint exit codes are bit flags (8 
 
 
 def _statements(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every statement of every inline policy of every IAM role in ``template``."""
+    """Every statement of every inline policy of every IAM role in ``template`` (both branches of an ``Fn::If``)."""
     for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::IAM::Role":
+        if resource.get("Type") == "AWS::IAM::Role":
             for policy in resource["Properties"].get("Policies", []):
-                yield from policy["PolicyDocument"]["Statement"]
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    branches = statement["Fn::If"][1:] if "Fn::If" in statement else [statement]
+                    yield from (branch for branch in branches if branch != {"Ref": "AWS::NoValue"})
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
@@ -121,7 +126,9 @@ def test_every_asl_placeholder_is_a_chalice_function_or_the_particle_machine(
 def test_the_particle_machine_role_invokes_exactly_its_functions(merge_template: dict[str, Any]) -> None:
     role = merge_template["Resources"][PARTICLE_STATE_MACHINE_ROLE]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
-    (statement,) = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert statements[1:] == machine_observability_statements(), "then only log delivery and tracing"
+    statement = statements[0]
     assert _actions(statement) == ["lambda:InvokeFunction"]
     expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition("particle"))]
     assert sorted(map(json.dumps, _resources(statement))) == sorted(map(json.dumps, expected))
@@ -132,7 +139,8 @@ def test_the_apply_machine_role_invokes_its_functions_and_runs_only_particle_exe
 ) -> None:
     role = merge_template["Resources"][STATE_MACHINE_ROLE]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    by_action = {action: statement for statement in statements for action in _actions(statement)}
+    assert statements[-2:] == machine_observability_statements()
+    by_action = {action: statement for statement in statements[:-2] for action in _actions(statement)}
     expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition("apply"))]
     assert sorted(map(json.dumps, _resources(by_action["lambda:InvokeFunction"]))) == sorted(map(json.dumps, expected))
     assert by_action["states:StartExecution"]["Resource"] == {"Ref": PARTICLE_STATE_MACHINE}
@@ -161,13 +169,14 @@ def test_each_role_may_do_only_what_its_functions_call(stage: str) -> None:
     def actions(role: str) -> set[str]:
         return {a for statement in lambda_policy(stage, role)["Statement"] for a in _actions(statement)}
 
-    base = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:ConditionCheckItem",
+    base = {"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:ConditionCheckItem",
             "dynamodb:GetItem",
             "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
             "dynamodb:DeleteItem"}
     assert actions("store") == base
-    assert actions("events") == base | {"states:StartExecution"}
-    assert actions("reconcile") == base | {"states:StartExecution", "ec2:DescribeInstances", "ec2:DescribeVolumes"}
+    assert actions("events") == base | {"states:StartExecution", "sqs:SendMessage"}
+    assert actions("reconcile") == base | {"states:StartExecution", "ec2:DescribeInstances", "ec2:DescribeVolumes",
+                                           "sqs:SendMessage"}
     assert "states:StartExecution" not in actions("steps")
     assert {"ec2:RunInstances", "ec2:TerminateInstances"} <= actions("steps")
     heal = next(st for st in lambda_policy(stage, "events")["Statement"] if st["Sid"] == "StartHealingExecutions")
@@ -205,12 +214,12 @@ def test_chalice_stage_uses_the_generated_policy_files(stage: str) -> None:
 def test_packaged_template_has_functions_state_machine_and_table(packaged: dict[str, Any]) -> None:
     resources = packaged["template"]["Resources"]
     env = stage_environment(STAGE)
-    for name, function_name in function_resource_names().items():
+    for name, app_function in function_resource_names().items():
         function = resources[name]
         assert function["Type"] == "AWS::Serverless::Function"
         assert function["Properties"]["Environment"]["Variables"]["PCF_TABLE_NAME"] == env["PCF_TABLE_NAME"]
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
-        assert [p["PolicyDocument"] for p in role["Policies"]] == [lambda_policy(STAGE, role_of(function_name))]
+        assert [p["PolicyDocument"] for p in role["Policies"]] == [lambda_policy(STAGE, role_of(app_function))]
     assert resources[STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
     assert resources[PARTICLE_STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
     assert resources[TABLE] == cloudformation_resource(env["PCF_TABLE_NAME"])
@@ -235,3 +244,54 @@ def test_deployment_package_size(packaged: dict[str, Any]) -> None:
         f"deployment.zip is {size / 1024 / 1024:.1f} MiB > 10 MiB "
         "(boto3/botocore pinned in requirements.txt are ~16 MiB of it)"
     )
+
+
+def test_every_function_is_named_as_the_cli_and_the_local_cloud_name_it(packaged: dict[str, Any]) -> None:
+    from pcf.cli.stages import read_stage
+
+    resources = packaged["template"]["Resources"]
+    for resource, function in function_resource_names().items():
+        assert resources[resource]["Properties"]["FunctionName"] == function_name(STAGE, function)
+    assert resources["Reconcile"]["Properties"]["FunctionName"] == f"{read_stage(STAGE).stack_name}-reconcile"
+
+
+def test_every_function_and_machine_logs_to_a_group_with_retention(packaged: dict[str, Any]) -> None:
+    resources = packaged["template"]["Resources"]
+    groups = {json.dumps(r["Properties"]["LogGroupName"]): r["Properties"]["RetentionInDays"]
+              for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"}
+    for resource in function_resource_names():
+        assert groups[json.dumps({"Fn::Sub": f"/aws/lambda/${{{resource}}}"})] == log_retention_days(STAGE)
+    for resource in MACHINES.values():
+        logging = resources[resource]["Properties"]["LoggingConfiguration"]
+        assert (logging["Level"], logging["IncludeExecutionData"]) == ("ERROR", False)
+        group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        assert resources[group]["Properties"]["RetentionInDays"] == log_retention_days(STAGE)
+
+
+def test_asynchronous_functions_send_what_failed_to_the_queue_their_role_may_write(packaged: dict[str, Any]) -> None:
+    resources = packaged["template"]["Resources"]
+    queue = resources["FailedEventsQueue"]["Properties"]["QueueName"]
+    configs = {r["Properties"]["FunctionName"]["Ref"]: r["Properties"] for r in resources.values()
+               if r["Type"] == "AWS::Lambda::EventInvokeConfig"}
+    by_function = {function: resource for resource, function in function_resource_names().items()}
+    assert set(configs) == {by_function[function] for function in ASYNC_FUNCTIONS}
+    for function in ASYNC_FUNCTIONS:
+        config = configs[by_function[function]]
+        assert config["MaximumRetryAttempts"] == 2
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}
+        sends = [st for st in lambda_policy(STAGE, role_of(function))["Statement"] if st["Action"] == "sqs:SendMessage"]
+        assert [st["Resource"] for st in sends] == [f"arn:aws:sqs:*:*:{queue}"]
+    for role in {role_of(f) for f in function_resource_names().values()} - {role_of(f) for f in ASYNC_FUNCTIONS}:
+        assert "sqs:" not in json.dumps(lambda_policy(STAGE, role))
+
+
+def test_alarms_watch_the_queue_the_apply_machine_and_every_function(packaged: dict[str, Any]) -> None:
+    resources = packaged["template"]["Resources"]
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {(a["Namespace"], a["MetricName"], json.dumps(a["Dimensions"][0]["Value"])) for a in alarms}
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            json.dumps({"Fn::GetAtt": ["FailedEventsQueue", "QueueName"]})) in watched
+    assert ("AWS/States", "ExecutionsFailed", json.dumps({"Ref": STATE_MACHINE})) in watched
+    for resource in function_resource_names():
+        assert ("AWS/Lambda", "Errors", json.dumps({"Ref": resource})) in watched
+    assert all(a["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic" for a in alarms)

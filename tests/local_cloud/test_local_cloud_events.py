@@ -201,8 +201,10 @@ def test_a_failing_handler_is_recorded_not_raised(events_lc: LocalCloud, clock: 
     assert events_lc.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
     failures = events_lc.delivery_failures
     assert [f.error for f in failures] == [
-        "TargetError: RuntimeError: cannot handle pending",
-        "TargetError: RuntimeError: cannot handle running",
+        "AsyncInvocationFailed: RuntimeError: cannot handle pending "
+        "(after 3 attempts; no on-failure destination: the event is lost)",
+        "AsyncInvocationFailed: RuntimeError: cannot handle running "
+        "(after 3 attempts; no on-failure destination: the event is lost)",
     ]
     assert {(f.rule_arn, f.target_id) for f in failures} == {(rule_arn, "1")}
     assert events_lc.patches.deliveries.failed == 2

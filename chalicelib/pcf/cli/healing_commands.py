@@ -43,7 +43,7 @@ def lasting(target: Target) -> Target:
 
 def invoke_reconcile(target: Target, stage: str, act: bool) -> dict[str, Any]:
     """Invoke the stage's ``reconcile`` function on ``target``; its report."""
-    function = f"{read_stage(stage).stack_name}-reconcile"
+    function = read_stage(stage).function_name("reconcile")
     try:
         account = target.client_factory.client("sts").get_caller_identity()["Account"]
     except Exception:  # the account is informative only; the function checks no schedule's account

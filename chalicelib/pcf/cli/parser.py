@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
-from pcf.cli import commands, healing_commands, local_commands, store_commands
+from pcf.cli import commands, healing_commands, local_commands, replay, store_commands
 from pcf.cli.stages import DEFAULT_STAGE
 from pcf.cli.targets import TARGETS
 
@@ -25,10 +25,11 @@ apply/run/stop/terminate run through the control plane's Step Functions "apply" 
 default (one execution per definition, followed as it runs; on the local target it is deployed into
 the in-process local cloud first); --engine direct applies in this process instead.
 status and history read the control plane's state table (AWS, or a shared local cloud); drift,
-reconcile and heal ask its deployed functions and state machine (likewise).
+reconcile, heal and replay ask its deployed functions, state machine and failed-events queue (likewise).
 Exit codes: 0 done, 1 failed while acting, 2 bad input (nothing was done), 3 drift found (pcf drift),
 130 interrupted."""
 DEFAULT_HISTORY_LIMIT = 20
+DEFAULT_REPLAY_LIMIT = 100
 
 
 class UsageError(Exception):
@@ -187,6 +188,15 @@ def add_healing_parsers(sub: Any, shared: argparse.ArgumentParser) -> None:
     command.add_argument("--stack", metavar="NAME",
                          help="on aws: the CloudFormation stack (default pcf-serverless-<stage>)")
     command.set_defaults(handler=healing_commands.heal)
+    summary = "run again the event and schedule invocations that failed after Lambda's retries"
+    command = sub.add_parser("replay", parents=[shared], help=summary, description=summary + (
+        ": each record of the stage's failed-events queue is invoked again with its event, and deleted once it "
+        "succeeds. Exit 0: all replayed (or none waiting); 1: one failed again (it stays queued)."))
+    command.add_argument("--dry-run", action="store_true", help="list the records; invoke and delete nothing")
+    command.add_argument("--limit", type=positive_int, default=DEFAULT_REPLAY_LIMIT, metavar="N",
+                         help=f"at most N records (default {DEFAULT_REPLAY_LIMIT})")
+    add_stage_option(command)
+    command.set_defaults(handler=replay.replay_command)
 
 
 def add_stage_option(command: argparse.ArgumentParser) -> None:

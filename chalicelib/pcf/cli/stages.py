@@ -26,6 +26,15 @@ class Stage:
     callbacks: tuple[str, ...] = ()
     """The stage's callback allow-list (``PCF_CALLBACKS``): names its definitions may use."""
 
+    @property
+    def failed_events_queue(self) -> str:
+        """``<stack>-failed-events``: the SQS queue holding the stage's failed event and schedule invocations."""
+        return f"{self.stack_name}-failed-events"
+
+    def function_name(self, function: str) -> str:
+        """``<stack>-<function>``: a deployed function's name, on AWS (the template's) as on the local cloud."""
+        return f"{self.stack_name}-{function}"
+
 
 def read_stage(name: str = DEFAULT_STAGE, config_path: Path | None = None) -> Stage:
     """The stage ``name`` as ``.chalice/config.json`` defines it (global variables, then the stage's)."""
