@@ -266,9 +266,9 @@ def particle_failed(event: dict[str, Any]) -> dict[str, Any]:
 def check_level(event: dict[str, Any]) -> dict[str, Any]:
     """Pass a level whose particles all converged; otherwise raise the first failed particle's error."""
     from pcf_control_plane.messages import LevelResults, parse
-    from pcf_control_plane.outcome import check_level as check
+    from pcf_control_plane.wiring import control_plane
 
-    return check(parse(LevelResults, event)).model_dump()
+    return control_plane().check_level(parse(LevelResults, event)).model_dump()
 
 
 @step("rollback")

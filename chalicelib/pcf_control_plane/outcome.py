@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pcf.core.pcf_exceptions import PCFError
 from pcf_control_plane.messages import LevelOutput, LevelResults, ParticleResult
 
-MAX_CAUSE = 1000
-"""Characters of a failure's cause kept in a level's results: a failed level of 1,000 particles stays
-well inside Step Functions' 256 KB payload limit."""
+MAX_CAUSE = 2000
+"""Characters of a failure's cause recorded in the particle's history (and shown by the CLI's follower, which reads
+the ``RecordFailure`` Lambda's own output). The level's Map results carry only ``pcf_id`` and ``error`` (the
+state's ``ResultSelector``): a level that fails entirely is no larger than one that succeeds, far inside Step
+Functions' 256 KiB state limit, so the failure is caught, rolled back and summarized."""
+MAX_ERROR_NAME = 128
+MAX_CAUSE_IN_MESSAGE = 240
+"""Characters of each of the first failures' causes in the level's error message (which the workflow state
+carries through the rollback: bounded whatever the level's size, about 1.5 KB)."""
+NAMED_FAILURES = 5
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
 
 
@@ -50,8 +58,9 @@ def _json(text: Any) -> Any:
 
 
 def failure_result(pcf_id: str, failure: dict[str, Any]) -> ParticleResult:
+    """The particle's error name and cause, each bounded."""
     error, message = read_failure(failure)
-    return ParticleResult(pcf_id=pcf_id, error=error, cause=message[:MAX_CAUSE])
+    return ParticleResult(pcf_id=pcf_id, error=error[:MAX_ERROR_NAME], cause=message[:MAX_CAUSE])
 
 
 class LevelFailed(PCFError):
@@ -64,13 +73,24 @@ def named_error(name: str, message: str) -> Exception:
     return type(safe, (LevelFailed,), {"__module__": __name__})(message)
 
 
-def check_level(level: LevelResults) -> LevelOutput:
-    """Pass when every particle converged, else raise the first failure under its own name, naming all."""
+def check_level(level: LevelResults,
+                causes: Callable[[list[str]], Mapping[str, str]] = lambda pcf_ids: {}) -> LevelOutput:
+    """Pass when every particle converged, else raise the first failure under its own name, naming the first
+    :data:`NAMED_FAILURES` with their causes (``causes`` reads them from where they were recorded, since the
+    results carry none)."""
     failed = [result for result in level.results if result.error]
     if failed:
         first = failed[0]
-        detail = "; ".join(f"{r.pcf_id}: {r.error}: {r.cause}" for r in failed[:10])
-        more = f"; and {len(failed) - 10} more" if len(failed) > 10 else ""
+        named = failed[:NAMED_FAILURES]
+        known = causes([r.pcf_id for r in named if not r.cause])
+        detail = "; ".join(_failure_text(r.pcf_id, r.error or "", r.cause or known.get(r.pcf_id, ""))
+                           for r in named)
+        more = f"; and {len(failed) - NAMED_FAILURES} more" if len(failed) > NAMED_FAILURES else ""
         raise named_error(first.error or "ApplyFailed",
                           f"{len(failed)} of {len(level.results)} particle(s) failed: {detail}{more}")
     return LevelOutput(particles=len(level.results), converged=len(level.results))
+
+
+def _failure_text(pcf_id: str, error: str, cause: str) -> str:
+    cause = cause if len(cause) <= MAX_CAUSE_IN_MESSAGE else cause[: MAX_CAUSE_IN_MESSAGE - 1] + "…"
+    return f"{pcf_id}: {error}: {cause}" if cause else f"{pcf_id}: {error}"

@@ -32,6 +32,8 @@ from pcf_control_plane.member_plan import choose_members
 from pcf_control_plane.messages import (
     LeaseInput,
     LeaseOutput,
+    LevelOutput,
+    LevelResults,
     ParticleFailure,
     ParticleResult,
     ParticleStep,
@@ -47,7 +49,7 @@ from pcf_control_plane.messages import (
     TransitionInput,
     TransitionOutput,
 )
-from pcf_control_plane.outcome import failure_result
+from pcf_control_plane.outcome import check_level, failure_result
 from pcf_control_plane.readiness import parents_first
 from pcf_control_plane.rebuild import load_parents, load_particle, load_spec, rebuild
 from pcf_control_plane.rollback import plan_rollback
@@ -68,6 +70,9 @@ PLAN_WRITERS = 16
 LAST_RESOURCE = "last_resource_id"
 """Snapshot key: the last resource id ever seen for the particle, carried across its disappearance so that a
 re-creation gets a fresh ClientToken scope while a retried creation keeps its own."""
+
+RECENT_HISTORY = 5
+"""History items read back per failed particle to find its recorded failure (it is among the newest)."""
 
 
 class ControlPlane:
@@ -257,6 +262,21 @@ class ControlPlane:
         self.store.add_history(failure.pcf_id, HistoryKind.error, {"error": result.error, "message": result.cause},
                                failure.execution)
         return result
+
+    def check_level(self, level: LevelResults) -> LevelOutput:
+        """Pass a level whose particles all converged, else raise the first failure, its causes read from the
+        history ``particle_failed`` recorded (the level's results carry none; see ``outcome``)."""
+        return check_level(level, lambda pcf_ids: self._recorded_causes(pcf_ids, level.execution))
+
+    def _recorded_causes(self, pcf_ids: list[str], execution: str) -> dict[str, str]:
+        """The cause of each particle's latest failure in ``execution``, where its history holds one."""
+        found: dict[str, str] = {}
+        for pcf_id in pcf_ids:
+            for item in self.store.list_history(pcf_id, limit=RECENT_HISTORY):
+                if item.kind == HistoryKind.error and item.cause == execution:
+                    found[pcf_id] = str(item.detail.get("message") or "")
+                    break
+        return found
 
     def rollback(self, request: RollbackInput) -> RollbackOutput:
         """Set what this execution created to be terminated (children first); see ``rollback``."""

@@ -25,6 +25,13 @@ from moto.awslambda.models import LambdaFunction
 from moto.core.utils import unix_time_millis
 
 from pcf_local_cloud.clock import Clock
+from pcf_local_cloud.lambda_limits import (
+    RESPONSE_TOO_LARGE,
+    SYNC_PAYLOAD_BYTES,
+    TIMED_OUT,
+    LambdaLimits,
+    projected_seconds,
+)
 from pcf_local_cloud.patchset import PatchSet
 
 LambdaHandler = Callable[[Any, Any], Any]
@@ -63,8 +70,9 @@ class LambdaDispatch:
     and lookup are thread-safe; handlers themselves run concurrently, one call per invocation.
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, limits: LambdaLimits | None = None) -> None:
         self._clock = clock
+        self.limits = limits if limits is not None else LambdaLimits()
         self._handlers: dict[str, LambdaHandler] = {}
         self._lock = threading.Lock()
         self._logs_lock = threading.Lock()
@@ -119,11 +127,30 @@ class LambdaDispatch:
             )
             payload, failed, trace = _error_payload(HANDLER_NOT_FOUND, message, request_id), True, ""
         else:
+            cpu_started = time.thread_time()
             payload, failed, trace = _call(handler, _decode(event), context)
+            payload, failed, trace = self._within_limits(function, request_id, time.thread_time() - cpu_started,
+                                                         (payload, failed, trace))
         elapsed_ms = (time.perf_counter() - started) * 1000
         logs = _log_text(context, trace, elapsed_ms)
         self._save_logs(function, context, logs)
         return payload, failed, logs
+
+    def _within_limits(self, function: LambdaFunction, request_id: str, cpu_s: float,
+                       outcome: tuple[str, bool, str]) -> tuple[str, bool, str]:
+        """``outcome``, unless the invocation ran past its timeout (projected) or answered over 6 MB."""
+        timeout = float(function.timeout)
+        projected = projected_seconds(cpu_s, int(function.memory_size))
+        timed_out = self.limits.enforce_timeouts and projected > timeout
+        self.limits.usage.record(function.function_name, cpu_s, projected, timed_out)
+        if timed_out:
+            message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+            return _error_payload(TIMED_OUT, message, request_id), True, (
+                f"projected {projected:.2f} s ({cpu_s:.3f} s of CPU at {function.memory_size} MB) > {timeout:g} s")
+        if len(outcome[0].encode("utf-8")) > SYNC_PAYLOAD_BYTES:
+            message = f"Response payload size exceeded maximum allowed payload size ({SYNC_PAYLOAD_BYTES} bytes)."
+            return _error_payload(RESPONSE_TOO_LARGE, message, request_id), True, outcome[2]
+        return outcome
 
     def _context(self, function: LambdaFunction, request_id: str) -> LambdaContext:
         return LambdaContext(

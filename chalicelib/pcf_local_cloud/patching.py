@@ -28,6 +28,7 @@ from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.schedules import Schedules
 from pcf_local_cloud.sfn_execution_end import ExecutionEnd
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
+from pcf_local_cloud.sfn_limits import StepFunctionsLimits
 from pcf_local_cloud.state import EmulationState
 from pcf_local_cloud.ticker import Ticker
 from pcf_local_cloud.waits import SYNC_FALLBACK_SECONDS, CloudWaits
@@ -52,6 +53,7 @@ class InstalledPatches:
         self.schedules = Schedules(state, self.eventbridge)
         self.execution_ends = ExecutionEnds(SYNC_FALLBACK_SECONDS)
         self.iam = IamEnforcement()
+        self.sfn_limits = StepFunctionsLimits()
         self._ticker: Ticker | None = None
         self._patches = PatchSet()
 
@@ -71,9 +73,11 @@ class InstalledPatches:
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
             AtomicDynamoDB().install(self._patches)
             self.lambdas.install(self._patches)
+            self.lambdas.limits.install(self._patches)
             self.iam.install(self._patches)  # wraps the dispatch: an invocation runs under its function's role
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             StepFunctionsIntegration().install(self._patches)
+            self.sfn_limits.install(self._patches)
             ExecutionEnd(self.execution_ends).install(self._patches)
             EbsApiEvents(self.ec2_events).install(self._patches)
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request

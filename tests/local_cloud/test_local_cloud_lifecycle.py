@@ -8,26 +8,15 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore import endpoint as botocore_endpoint
 from moto import mock_aws
-from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
-from moto.dynamodb.responses import DynamoHandler
-from moto.ec2.models import EC2Backend, ec2_backends
-from moto.ec2.models.elastic_block_store import Volume
+from moto.ec2.models import ec2_backends
 from moto.ec2.models.instances import Instance
-from moto.ec2.responses import EC2Response
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
-    StateTaskServiceSfn,
-)
 
 from pcf.util.aws.clients import ClientFactory, get_default_factory, set_default_factory
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
 from pcf_local_cloud.patching import active_patches, install_patches, uninstall_patches
-from pcf_local_cloud.patchset import defining_class
 from pcf_local_cloud.state import EmulationState
 
 AMI = "ami-12345678"
@@ -43,28 +32,24 @@ def instance_count(ec2: Any) -> int:
 
 def snapshot_of(targets: list[str]) -> dict[str, object]:
     """What each patched attribute's owning class (or module) holds now (a sentinel when absent)."""
-    owners: dict[str, Any] = {f"{c.__module__}.{c.__qualname__}": c for c in _candidate_classes()}
-    modules = (retrier_decl, state_task_service_callback, botocore_endpoint)
-    owners.update({module.__name__: module for module in modules})
-    owners.update({target.rpartition(".")[0]: sys.modules[target.rpartition(".")[0]] for target in targets
-                   if target.rpartition(".")[0] in sys.modules})  # modules patched by name (boto_client_for)
     snapshot: dict[str, object] = {}
     for target in targets:
         owner_name, _, attribute = target.rpartition(".")
-        snapshot[target] = vars(owners[owner_name]).get(attribute, "<absent>")
+        snapshot[target] = vars(_owner(owner_name)).get(attribute, "<absent>")
     return snapshot
 
 
-def _candidate_classes() -> list[type]:
-    names = ("run_instances", "start_instances", "stop_instances", "attach_volume")
-    backend_owners = [defining_class(EC2Backend, name) for name in names]
-    response_owners = [defining_class(EC2Response, name) for name in ("run_instances", "create_volume")]
-    from moto.events.models import EventsBackend, Rule
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-
-    return [Instance, Volume, DynamoHandler, LambdaFunction, StateTaskServiceSfn, EC2Response, Rule, EventsBackend,
-            BaseExecutionWorkerCommunication,
-            *backend_owners, *response_owners]
+def _owner(dotted: str) -> Any:
+    """The module, or the class inside the longest importable module prefix, that ``dotted`` names."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is not None:
+            owner: Any = module
+            for name in parts[cut:]:
+                owner = getattr(owner, name)
+            return owner
+    raise LookupError(f"{dotted}: no loaded module holds it")
 
 
 def test_two_clouds_in_sequence_are_independent(vclock: VirtualClock) -> None:
