@@ -13,6 +13,9 @@ ActionName = Literal["done", "wait", "start", "stop", "terminate", "update"]
 TransitionName = Literal["start", "stop", "terminate", "update"]
 PARTICLE_MACHINE_TIMEOUT_SECONDS = 86_400
 """The ``particle`` machine's ``TimeoutSeconds`` (``state_machines/particle.asl.json``): one day."""
+MIN_LEASE_SECONDS = 900
+POLL_BOUND_SECONDS = 60
+"""The longest one poll's Lambda calls take (a ``Sync`` and a transition, each within its function's timeout)."""
 MAX_PARTICLE_WAIT_SECONDS = 36_000
 """The most ``wait_seconds * max_polls`` may be: a particle polls for its lease, then for its state, up to
 ``max_polls`` times each, so twice this plus its Lambda calls stays within the machine's timeout."""
@@ -144,7 +147,20 @@ class TransitionOutput(_Message):
 
 
 class LeaseInput(ParticleStep):
-    ttl_seconds: float = Field(default=900, gt=0, le=86_400)
+    """Take a particle's lease. Without ``ttl_seconds`` it is sized to the particle's own time: ``max_polls`` polls of
+    ``wait_seconds`` plus :data:`POLL_BOUND_SECONDS` each, plus :data:`MIN_LEASE_SECONDS`, at most the particle
+    machine's timeout, so the lease never expires under a particle still converging."""
+
+    ttl_seconds: float | None = Field(default=None, gt=0, le=PARTICLE_MACHINE_TIMEOUT_SECONDS)
+    wait_seconds: int = Field(default=5, ge=0, le=3600)
+    max_polls: int = Field(default=120, ge=1, le=10_000)
+
+    def lease_seconds(self) -> float:
+        """The lease's duration: ``ttl_seconds`` when given, else sized as the class says."""
+        if self.ttl_seconds is not None:
+            return self.ttl_seconds
+        return float(min(PARTICLE_MACHINE_TIMEOUT_SECONDS,
+                         MIN_LEASE_SECONDS + self.max_polls * (self.wait_seconds + POLL_BOUND_SECONDS)))
 
 
 class LeaseOutput(_Message):

@@ -240,7 +240,7 @@ class ControlPlane:
     def acquire_lease(self, request: LeaseInput) -> LeaseOutput:
         """Take (or renew) the particle's lease for this execution; ``LeaseHeldError`` if another holds it."""
         load_spec(self.store, request.pcf_id)
-        if not self.store.acquire_lease(request.pcf_id, request.execution, request.ttl_seconds):
+        if not self.store.acquire_lease(request.pcf_id, request.execution, request.lease_seconds()):
             holder = self.store.current_lease(request.pcf_id)
             raise LeaseHeldError(
                 f"{request.pcf_id}: held by {holder.owner if holder else 'another execution'}"

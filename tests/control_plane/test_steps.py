@@ -245,6 +245,24 @@ def test_a_recreation_after_termination_gets_a_new_instance(
     assert second["InstanceId"] != first["InstanceId"]
 
 
+@pytest.mark.parametrize(("settings", "seconds"), [
+    ({}, 900 + 120 * (5 + 60)),  # the defaults: 120 polls of 5 s
+    ({"wait_seconds": 60, "max_polls": 1000}, 86_400),  # capped at the particle machine's timeout
+    ({"wait_seconds": 0, "max_polls": 1}, 960),
+    ({"ttl_seconds": 30}, 30),
+])
+def test_a_lease_lasts_as_long_as_its_particle_may_converge(
+    control_plane: ControlPlane, ami_id: str, clock: VirtualClock, settings: dict[str, Any], seconds: float
+) -> None:
+    control_plane.plan(PlanInput(definition=instance("long", ami_id), desired_state="running"))
+    control_plane.acquire_lease(LeaseInput(pcf_id="ec2_instance:long", execution="exec-1", **settings))
+    lease = control_plane.store.current_lease("ec2_instance:long")
+    assert lease is not None and lease.expires_at - lease.acquired_at == pytest.approx(seconds)
+    clock.advance(seconds - 1)
+    with pytest.raises(LeaseHeldError):
+        control_plane.acquire_lease(LeaseInput(pcf_id="ec2_instance:long", execution="exec-2"))
+
+
 def test_a_second_execution_cannot_take_a_held_lease(control_plane: ControlPlane, ami_id: str) -> None:
     control_plane.plan(PlanInput(definition=instance("busy", ami_id), desired_state="running"))
     control_plane.acquire_lease(LeaseInput(pcf_id="ec2_instance:busy", execution="exec-1"))

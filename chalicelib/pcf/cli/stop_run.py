@@ -21,7 +21,7 @@ execution's ARN) would stay held until it expires. So, on Ctrl-C:
 
 What the particles reached stays recorded: every ``Sync`` that ran wrote its observation.
 On AWS a Lambda already running when its execution is stopped still completes; an ``AcquireLease`` finishing
-after step 4 would keep its lease until its expiry (15 minutes), which ``pcf status`` shows.
+after step 4 would keep its lease until its expiry (sized to the particle, ``LeaseInput``), which ``pcf status`` shows.
 """
 
 from __future__ import annotations
