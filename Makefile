@@ -29,6 +29,7 @@ package: $(STAMP)
 	mkdir -p build
 	$(BIN)/python -m deploy.build_merge_template --stage dev > build/merge-template.json
 	AWS_DEFAULT_REGION=us-east-1 $(BIN)/chalice package --stage dev --merge-template build/merge-template.json build/package
+	$(BIN)/python -m deploy.precompile build/package/deployment.zip
 
 clean:
 	rm -rf $(VENV) build *.egg-info chalicelib/*.egg-info

@@ -42,6 +42,7 @@ from deploy.lambda_policies import (
     stage_environment,
 )
 from deploy.operations import log_retention_days, machine_observability_statements
+from deploy.precompile import compiled_name, precompile
 from pcf_control_plane.store.table import cloudformation_resource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,8 +100,9 @@ def packaged(tmp_path_factory: pytest.TempPathFactory, merge_template: dict[str,
         text=True,
         timeout=300,
     )
-    seconds = time.monotonic() - started
     assert result.returncode == 0, f"chalice package failed (network needed for wheels):\n{result.stderr}"
+    precompile(out / "deployment.zip")  # as make package does
+    seconds = time.monotonic() - started
     print(f"\nchalice package took {seconds:.1f} s")
     return {"template": json.loads((out / "sam.json").read_text()), "dir": out, "seconds": seconds}
 
@@ -295,3 +297,22 @@ def test_alarms_watch_the_queue_the_apply_machine_and_every_function(packaged: d
     for resource in function_resource_names():
         assert ("AWS/Lambda", "Errors", json.dumps({"Ref": resource})) in watched
     assert all(a["AlarmActions"]["Fn::If"][0] == "HasAlarmTopic" for a in alarms)
+
+
+def test_every_module_of_the_package_is_precompiled_and_imported_from_its_bytecode(
+    packaged: dict[str, Any], tmp_path: Path
+) -> None:
+    import importlib.util
+    import zipfile
+
+    with zipfile.ZipFile(packaged["dir"] / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        assert {compiled_name(n) for n in names if n.endswith(".py")} <= names
+        assert archive.read(compiled_name("app.py"))[:4] == importlib.util.MAGIC_NUMBER
+        archive.extractall(tmp_path)
+    (tmp_path / "app.py").write_text("this is not Python\n")  # only its bytecode can be imported now
+    code = "import sys; sys.path.insert(0, '.'); import app; print(app.app.app_name)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "pcf-serverless"
