@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks import import_bench, package_bench, sfn_cases, sfn_report
+from benchmarks import cold_start_bench, import_bench, package_bench, sfn_cases, sfn_report, sizing_bench
 
 DEFAULT_WIDTHS = (20, 40, 40)
 QUICK_WIDTHS = (2, 4, 4)
@@ -26,6 +26,8 @@ DEFAULT_IMPORT_RUNS, QUICK_IMPORT_RUNS = 5, 3
 FLOOR_CASE = "sfn makespan 1 particle"
 IMPORT_CASE = "import app"
 PACKAGE_CASE = "package size"
+SIZING_CASE = "lambda sizing"
+COLD_START_CASE = "cold start"
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,17 @@ def jobs(args: argparse.Namespace) -> list[Job]:
         sync_check_seconds=None)))
     chosen.append(Job(IMPORT_CASE, lambda: ImportTimes(import_bench.measure(args.import_runs))))
     chosen.append(Job(PACKAGE_CASE, lambda: _package(args.package)))
+    sizes = sizing_bench.QUICK_SIZES if args.quick else sizing_bench.SIZES
+    chosen.append(Job(SIZING_CASE, lambda: sizing_bench.run(sizes)))
+    chosen.append(Job(COLD_START_CASE, _cold_start))
     return chosen
+
+
+def _cold_start() -> cold_start_bench.ColdStart | str:
+    """The built package's cold start, or why there is none to measure."""
+    if not package_bench.PACKAGE.exists():
+        return "cold start: no build/package/deployment.zip (run make package, or --package)"
+    return cold_start_bench.measure(package_bench.PACKAGE, runs=3)
 
 
 def _package(make: bool) -> PackageResult:
@@ -156,6 +168,9 @@ def print_results(results: Mapping[str, Any]) -> None:
         (sfn_cases.HistoryResult, sfn_report.history_report),
         (ImportTimes, lambda r: sfn_report.import_report(r.times)),
         (PackageResult, lambda r: sfn_report.package_report(r.built, r.estimate, r.made)),
+        (sizing_bench.SizingResult, lambda r: r.text()),
+        (cold_start_bench.ColdStart, lambda r: r.text()),
+        (str, lambda r: r),
     ]
     for kind, printer in printers:
         for result in values:
