@@ -110,6 +110,24 @@ def stage_model(stage: str, environment: Mapping[str, str] | None = None) -> Sta
 _SUB = re.compile(r"\$\{([A-Za-z0-9:.]+)\}")
 
 
+def machine_policy(model: StageModel, key: str, function_arns: Mapping[str, str], region: str, account: str,
+                   conditions: Mapping[str, bool] | None = None) -> dict[str, Any]:
+    """The policy of state machine ``key``'s role with the template's intrinsics resolved: the functions deployed at
+    ``function_arns`` (app name -> ARN), the machines named as the model names them, ``conditions`` as in
+    :func:`resolve_intrinsics`."""
+    from deploy.build_merge_template import function_resource_names
+
+    attributes: dict[str, dict[str, str]] = {
+        resource: {"Arn": function_arns[name], "Ref": model.functions[name].function_name}
+        for resource, name in function_resource_names().items() if name in function_arns}
+    for machine in model.machines.values():
+        arn = f"arn:aws:states:{region}:{account}:stateMachine:{machine.name}"
+        attributes[machine.resource] = {"Ref": arn, "Arn": arn, "Name": machine.name}
+    pseudo = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account}
+    statements = resolve_intrinsics(list(model.machines[key].statements), attributes, pseudo, conditions)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 class _NoValue:
     """``{"Ref": "AWS::NoValue"}``: dropped from the list or object holding it."""
 

@@ -48,6 +48,15 @@ def lambda_message(cause: Any) -> str:
     return str(cause)
 
 
+def lambda_error_text(payload: str | bytes) -> str:
+    """``errorType: errorMessage`` of a Lambda function's error payload, else the payload as text."""
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    error = _json(text)
+    if isinstance(error, dict) and "errorType" in error and "errorMessage" in error:
+        return f"{error['errorType']}: {error['errorMessage']}"
+    return text
+
+
 def _json(text: Any) -> Any:
     if not isinstance(text, str):
         return text

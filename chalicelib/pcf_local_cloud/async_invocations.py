@@ -122,15 +122,9 @@ def _attempt(function_arn: str, body: str) -> Attempt:
     text = answer.decode("utf-8") if isinstance(answer, bytes) else str(answer or "")
     if "x-amz-function-error" not in headers:
         return Attempt(None, text)
-    return Attempt(_error_text(text), text)
+    from pcf_control_plane.outcome import lambda_error_text  # only on the failure path
 
-
-def _error_text(text: str) -> str:
-    try:
-        error = json.loads(text)
-        return f"{error['errorType']}: {error['errorMessage']}"
-    except (ValueError, KeyError, TypeError):
-        return text
+    return Attempt(lambda_error_text(text), text)
 
 
 def _json_or_text(text: str) -> Any:

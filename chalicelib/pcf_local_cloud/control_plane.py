@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pcf_local_cloud.deployment import LocalDeployment, deploy_chalice_app, substitution_name
+from pcf_local_cloud.deployment import LocalDeployment, deploy_chalice_app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:  # the deploy model lives beside app.py
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from deploy.model import StageModel, resolve_intrinsics, stage_model  # noqa: E402
+from deploy.model import StageModel, machine_policy, stage_model  # noqa: E402
 
 if TYPE_CHECKING:
     from chalice import Chalice
@@ -109,14 +109,5 @@ class ModelRoles:
 
     def machine(self, key: str, deployment: LocalDeployment) -> tuple[str, Mapping[str, Any]]:
         """The machine's role statements with the template's intrinsics resolved to what was deployed."""
-        attributes: dict[str, dict[str, str]] = {}
-        for name, arn in deployment.function_arns.items():
-            resource = substitution_name(name).removesuffix("Arn")
-            attributes[resource] = {"Arn": arn, "Ref": deployment.function_names[name]}
-        for machine in self.model.machines.values():
-            arn = f"arn:aws:states:{self.cloud.region}:{self.cloud.account_id}:stateMachine:{machine.name}"
-            attributes[machine.resource] = {"Ref": arn, "Arn": arn, "Name": machine.name}
-        pseudo = {"AWS::Partition": "aws", "AWS::Region": self.cloud.region, "AWS::AccountId": self.cloud.account_id}
-        statements = resolve_intrinsics(list(self.model.machines[key].statements), attributes, pseudo)
-        return self.model.machines[key].role_name, {"Version": "2012-10-17", "Statement": statements}
-
+        policy = machine_policy(self.model, key, deployment.function_arns, self.cloud.region, self.cloud.account_id)
+        return self.model.machines[key].role_name, policy

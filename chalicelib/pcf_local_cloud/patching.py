@@ -34,7 +34,6 @@ from pcf_local_cloud.ticker import Ticker
 from pcf_local_cloud.waits import SYNC_FALLBACK_SECONDS, CloudWaits
 
 _lock = threading.Lock()
-
 _active: InstalledPatches | None = None
 
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from parliament import analyze_policy_string
 
-from deploy.build_merge_template import MACHINES, build, function_resource_names
+from deploy.build_merge_template import MACHINES, build
 from deploy.lambda_policies import ROLES, chalice_config, lambda_policy
-from deploy.model import resolve_intrinsics
+from deploy.model import machine_policy, stage_model
 from deploy.operations import TRACING_ON
 
 STAGES = sorted(chalice_config()["stages"])
@@ -79,22 +79,12 @@ def unexplained_findings(policy: dict[str, Any]) -> list[tuple[str, Any]]:
     return left
 
 
-def machine_policy(stage: str, key: str, tracing: bool) -> dict[str, Any]:
+def resolved_machine_policy(stage: str, key: str, tracing: bool) -> dict[str, Any]:
     """The machine role's policy with its intrinsics resolved to plausible deployed values."""
-    template = build(stage)
-    attributes: dict[str, dict[str, str]] = {}
-    for resource, function in function_resource_names().items():
-        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:pcf-serverless-{stage}-{function}"
-        attributes[resource] = {"Arn": arn, "Ref": f"pcf-serverless-{stage}-{function}"}
-    for resource in MACHINES.values():
-        name = template["Resources"][resource]["Properties"]["StateMachineName"]
-        arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
-        attributes[resource] = {"Ref": arn, "Arn": arn, "Name": name}
-    pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-    role = template["Resources"][f"{MACHINES[key]}Role"]["Properties"]
-    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    return {"Version": "2012-10-17",
-            "Statement": resolve_intrinsics(statements, attributes, pseudo, {TRACING_ON: tracing})}
+    model = stage_model(stage)
+    arns = {name: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function.function_name}"
+            for name, function in model.functions.items()}
+    return machine_policy(model, key, arns, REGION, ACCOUNT, {TRACING_ON: tracing})
 
 
 @pytest.mark.parametrize("named", [False, True], ids=["nothing named", "roles and keys named"])
@@ -108,7 +98,7 @@ def test_lambda_policies_pass_parliament(stage: str, role: str, named: bool) -> 
 @pytest.mark.parametrize("tracing", [False, True], ids=["tracing off", "tracing on"])
 @pytest.mark.parametrize("key", list(MACHINES))
 def test_state_machine_policies_pass_parliament(key: str, tracing: bool) -> None:
-    policy = machine_policy("dev", key, tracing)
+    policy = resolved_machine_policy("dev", key, tracing)
     assert ("xray:PutTraceSegments" in json.dumps(policy)) is tracing
     assert unexplained_findings(policy) == []
 

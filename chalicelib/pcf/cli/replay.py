@@ -20,6 +20,7 @@ from typing import Any
 from pcf.cli.stages import Stage
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.printable import escape_unprintable
+from pcf_control_plane.outcome import lambda_error_text
 
 RECEIVE_BATCH = 10
 VISIBILITY_SECONDS = 300
@@ -98,20 +99,12 @@ def _one(lambda_client: Any, stage: Stage, message: dict[str, Any], dry_run: boo
     answer = lambda_client.invoke(FunctionName=function_arn, Payload=json.dumps(payload).encode())
     body = answer["Payload"].read()
     if answer.get("FunctionError"):
-        return _with(seen, f"failed again, kept: {_short(_error(body))}", False)
+        return _with(seen, f"failed again, kept: {_short(lambda_error_text(body))}", False)
     return _with(seen, "replayed, deleted", True)
 
 
 def _with(seen: Replayed, outcome: str, ok: bool) -> Replayed:
     return Replayed(seen.received, seen.function, seen.event, seen.failure, outcome, ok)
-
-
-def _error(body: bytes) -> str:
-    try:
-        error = json.loads(body)
-        return f"{error['errorType']}: {error['errorMessage']}"
-    except (ValueError, KeyError, TypeError):
-        return body.decode("utf-8", "replace")
 
 
 def _short(text: str, limit: int = 120) -> str:
