@@ -61,6 +61,7 @@ _EC2_READ_ACTIONS = [
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSnapshots",
+    "ec2:DescribeTags",  # $lookup$instance_name$
     "ec2:DescribeIamInstanceProfileAssociations",
 ]
 # Acting on an existing resource: only on one carrying this deployment's tag ("managed means tagged").

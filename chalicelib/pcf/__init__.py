@@ -9,3 +9,5 @@ if __name__ != "pcf":  # pragma: no cover - guarded import path
     raise ImportError(f"import the framework as 'pcf', not as '{__name__}' (put chalicelib/ on sys.path)")
 
 __version__ = "0.1.0"
+VERSION = __version__
+"""The original PCF's name for the version."""

@@ -58,7 +58,7 @@ def parents_first(decision: Decision, particle: Particle, parents: Mapping[str, 
 
 def _read(parent: Particle) -> State | None:
     """The parent's state in the cloud (already read for an ``$inherit$`` value, or read now)."""
-    if parent.state is None:
+    if parent.observed_state is None:
         parent.prepare()
         parent.sync_state()
-    return parent.state
+    return parent.observed_state

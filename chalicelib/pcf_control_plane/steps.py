@@ -110,7 +110,7 @@ class ControlPlane:
             written = planned + unstored
         levels = plan_levels(planned)
         quasiparticle = root.pcf_id if isinstance(root, Quasiparticle) else None
-        group_policy = root.particle_definition if isinstance(root, Quasiparticle) else {}
+        group_policy = root.normalized_definition if isinstance(root, Quasiparticle) else {}
         exports = exports_by_parent(members)
         specs = [ParticleSpec(
             pcf_id=particle.pcf_id,
@@ -121,7 +121,7 @@ class ControlPlane:
             flags=ParticleFlags(
                 persist_on_termination=particle.persist_on_termination,
                 persist_on_update=particle.persist_on_update,
-                **policy(particle.pcf_id, particle.particle_definition, group_policy),
+                **policy(particle.pcf_id, particle.normalized_definition, group_policy),
             ),
             exports=exports.get(particle.pcf_id, ()),
         ) for particle in written]  # every member is checked before anything is written
@@ -162,7 +162,7 @@ class ControlPlane:
         spec, stored = load_particle(self.store, step.pcf_id)
         parents = load_parents(self.store, spec)
         particle = self._observed(spec, parents)
-        observed = particle.state
+        observed = particle.observed_state
         assert observed is not None
         equivalent = True
         desired = particle.desired_state
@@ -188,7 +188,7 @@ class ControlPlane:
         particle = self._observed(spec)
         last = stored.observation
         particle.idempotency_scope = f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
-        creates = request.action == "start" and particle.state is State.terminated
+        creates = request.action == "start" and particle.observed_state is State.terminated
         particle.run_transition(Action(request.action))
         detail: dict[str, Any] = {"action": request.action, "generation": spec.generation}
         if creates:
@@ -210,14 +210,14 @@ class ControlPlane:
             if retryable_error(error) is None:
                 raise
             return output
-        state = particle.state
+        state = particle.observed_state
         return output.model_copy(update={"state": state.name if state else None, "resource_id": resource_id})
 
     def _record(self, step: ParticleStep, spec: ParticleSpec, particle: Particle,
                 previous: Observation | None) -> str | None:
         """Store what ``particle`` was just seen as (newer wins) and a history item when its state changed;
         its resource id."""
-        observed = particle.state
+        observed = particle.observed_state
         assert observed is not None
         resource_id = resource_id_of(particle)
         snapshot = observation_snapshot(particle)
@@ -318,7 +318,7 @@ class ControlPlane:
 
 def _storable_definition(particle: Particle) -> dict[str, Any]:
     """The member's definition as the control plane keeps it: JSON-safe, with its effective parents."""
-    definition = dict(particle.particle_definition)
+    definition = dict(particle.normalized_definition)
     for name, callback in (definition.get("callbacks") or {}).items():
         if not isinstance(callback.get("function"), str):
             raise DefinitionError(f"{particle.pcf_id}.callbacks.{name}.function",

@@ -86,6 +86,7 @@ class CliTestParticle(Particle):
 
     flavor = FLAVOR
     UNIQUE_KEYS = ["aws_resource.custom_config.name"]
+    UNIQUE_KEYS_BIND_RESOURCE = True  # the name is the resource's identity
     cloud: MemoryCloud = MemoryCloud()
 
     def __init__(self, particle_definition: dict[str, Any]) -> None:

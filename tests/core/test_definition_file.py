@@ -449,3 +449,25 @@ def test_a_long_string_aliased_many_times_is_refused_by_its_expanded_size() -> N
 
     with pytest.raises(DefinitionError, match="characters of values once YAML aliases are expanded"):
         parse_definition_text(text, "yaml", "f.yml", DEFAULT_LIMITS)
+
+
+# -- JSON with comments (the original PCF read definition files with commentjson) -----------------------------
+def test_json_comments_are_blank_and_strings_keep_their_slashes_and_hashes() -> None:
+    text = ('{\n  // a line comment\n  "pcf_name": "a", # another\n  /* a block\n  comment */ "flavor": "f",\n'
+            '  "note": "http://x // not # a comment /* either */"\n}\n')
+    assert parse_definition_text(text, "json", "c.json") == {
+        "pcf_name": "a", "flavor": "f", "note": "http://x // not # a comment /* either */"}
+
+
+def test_an_error_after_comments_points_at_its_own_line() -> None:
+    reason = parse_refusal('{\n  // one\n  /* two\n three */\n  "a": 1,,\n}\n', "json")
+    assert "line 5" in reason
+
+
+def test_an_unclosed_block_comment_is_refused_where_it_opens() -> None:
+    reason = parse_refusal('{"a": 1,\n  /* never closed\n}', "json")
+    assert reason == "pcf.json: line 2, column 3: a /* comment is never closed"
+
+
+def test_many_unclosed_block_comments_are_refused_quickly() -> None:
+    assert "never closed" in parse_refusal('{"a": "' + "x" * 10 + '"}' + "/*" * 500_000, "json")

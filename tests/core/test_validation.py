@@ -188,9 +188,15 @@ def test_particle_definition_stays_dict_like(memory_cloud: MemoryCloud) -> None:
     assert isinstance(q.get_particle("memory_particle", "a").particle_definition, dict)
 
 
-def test_constructor_refuses_a_path_and_points_to_from_file(memory_cloud: MemoryCloud) -> None:
-    with pytest.raises(TypeError, match="from_file"):
-        MemoryParticle("pcf.json")  # type: ignore[arg-type]
+def test_constructor_reads_a_path_as_the_original_did(tmp_path: Any, memory_cloud: MemoryCloud) -> None:
+    (tmp_path / "a.json").write_text('{"pcf_name": "a", // comment\n "flavor": "memory_particle", # another\n'
+                                     ' "aws_resource": {"custom_config": {"name": "a"}}}')
+    particle = MemoryParticle(str(tmp_path / "a.json"))
+    assert particle.pcf_id == "memory_particle:a"
+    assert particle.particle_definition == {"pcf_name": "a", "flavor": "memory_particle",
+                                            "aws_resource": {"custom_config": {"name": "a"}}}
+    with pytest.raises(DefinitionError, match="does not exist"):
+        MemoryParticle(str(tmp_path / "missing.json"))
 
 
 def test_files_load_as_json_or_yaml(tmp_path: Any, memory_cloud: MemoryCloud) -> None:

@@ -93,7 +93,8 @@ def test_constructor_makes_no_calls(tmp_path: Any) -> None:
     assert calls == []
     assert particle.get_label() == "web-1"
     assert particle.unique_keys == ["aws_resource.custom_config.instance_name"]
-    assert particle.state is None
+    assert particle.observed_state is None
+    assert not hasattr(particle, "state")  # unset until the first sync, as in the original PCF
 
 
 # -- create, stop, start, terminate -----------------------------------------------------------------

@@ -69,6 +69,7 @@ class MemoryParticle(Particle):
 
     flavor = "memory_particle"
     UNIQUE_KEYS = ["aws_resource.custom_config.name"]
+    UNIQUE_KEYS_BIND_RESOURCE = True  # the name is the resource's identity
     cloud: MemoryCloud = CLOUD
 
     def __init__(self, particle_definition: dict[str, Any]) -> None:

@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
 def run_cli(argv: list[str], env: CliEnvironment) -> int:
     """``main`` with its streams, working directory and target hooks given (for tests and embedding)."""
     parser = build_parser()
-    if not argv:
-        parser.print_help(env.stderr)
-        return EXIT_USAGE
+    if not argv:  # as the original PCF: the help, and success
+        parser.print_help(env.stdout)
+        return 0
     verbose = 0
     try:
         with contextlib.redirect_stdout(env.stdout):

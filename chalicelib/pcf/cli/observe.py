@@ -43,7 +43,7 @@ def observe_plan(selection: Selection, cascade: bool) -> str:
                 f"{level.phase} {level.index + 1}",
                 pcf_id,
                 resource_id(particle),
-                str(particle.state),
+                str(particle.observed_state),
                 str(particle.desired_state),
                 f"{decision.action} ({decision.reason})",
             ))
@@ -54,7 +54,7 @@ def observe(particle: Particle) -> Decision:
     """Sync ``particle`` and decide its next action as the apply loop would (parents synced first)."""
     with read_only(particle):
         particle.sync_state()
-    observed = particle.state or State.terminated
+    observed = particle.observed_state or State.terminated
     desired = particle.desired_state
     assert desired is not None
     equivalent = True

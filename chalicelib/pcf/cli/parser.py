@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any, NoReturn
 
-from pcf.cli import commands, healing_commands, local_commands, replay, store_commands
+from pcf import VERSION
+from pcf.cli import definition_commands, healing_commands, local_commands, replay, store_commands
 from pcf.cli.stages import DEFAULT_STAGE
 from pcf.cli.targets import TARGETS
 
@@ -36,11 +38,38 @@ class UsageError(Exception):
     """A bad command line; the message names the option and the reason."""
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help laid out as the original PCF's: ``Usage:`` and capitalised section headings."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(heading[:1].upper() + heading[1:] if heading else heading)
+
+
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises ``UsageError`` instead of printing usage and exiting."""
 
     def error(self, message: str) -> NoReturn:
+        unknown = _INVALID_COMMAND.search(message)
+        if unknown and message.startswith("argument COMMAND"):
+            raise UsageError(unknown_command(unknown.group(1), _CHOICE.findall(unknown.group(2))))
         raise UsageError(message.removeprefix("argument "))
+
+
+_INVALID_COMMAND = re.compile(r"invalid choice: '(.*)' \(choose from (.*)\)")
+_CHOICE = re.compile(r"'([^']*)'")
+
+
+def unknown_command(given: str, commands: list[str]) -> str:
+    """``'apple' is not a pcf command; did you mean 'apply'?``: the suggestions are the original PCF's (edit
+    distance at most 40 % of the length); with none close, the list of commands."""
+    from pcf.cli.suggestions import similar_strings
+
+    close = similar_strings(given, commands)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else f"commands: {', '.join(commands)}"
+    return f"{given!r} is not a pcf command; {hint}"
 
 
 def non_negative(text: str) -> float:
@@ -94,13 +123,19 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
                             "the machine's concurrency, 1..40, default 40)")
 
 
+def version_text() -> str:
+    """What ``pcf --version`` prints (the original's two lines)."""
+    return f"Particle Cloud Framework (PCF Serverless)\n\nv{VERSION}"
+
+
 def add_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--file", metavar="FILE", help="definition file (default: pcf.json, pcf.yml, pcf.yaml)")
 
 
 def build_parser() -> Parser:
     """The whole command line."""
-    parser = Parser(prog="pcf", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="pcf", description=DESCRIPTION, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=version_text(), help="show the version and exit")
     add_global_options(parser, suppress=False)
     shared = Parser(add_help=False)
     add_global_options(shared, suppress=True)
@@ -110,18 +145,21 @@ def build_parser() -> Parser:
         command = sub.add_parser(name, parents=[shared], help=summary, description=summary)
         command.add_argument("name", nargs="?", metavar="NAME", help="one definition or member (default: all)")
         add_file_option(command)
-        command.add_argument("--cascade", action="store_true",
+        command.add_argument("-c", "--cascade", action="store_true",
                              help="for a member stopped or terminated: its children first, likewise")
-        command.add_argument("--timeout", type=non_negative, metavar="SECONDS",
+        command.add_argument("-t", "--timeout", type=non_negative, metavar="SECONDS",
                              help="give up on a particle after this long (max_timeout)")
+        if state is None:
+            command.add_argument("-s", "--state", choices=STATES, default=None,
+                                 help="set this desired state first (default: the states the definition holds)")
         command.add_argument("-q", "--quiet", action="store_true", help="print only the final summary")
         add_engine_options(command)
-        command.set_defaults(handler=commands.converge, state=state)
+        command.set_defaults(handler=definition_commands.converge, state=state)
 
     command = sub.add_parser("validate", parents=[shared], help="validate the definition file only",
                              description="validate the definition file; nothing touches AWS")
     add_file_option(command)
-    command.set_defaults(handler=commands.validate)
+    command.set_defaults(handler=definition_commands.validate)
 
     command = sub.add_parser("plan", parents=[shared], help="show the ordered levels an apply would run",
                              description="show the ordered levels an apply would run, without acting")
@@ -131,11 +169,11 @@ def build_parser() -> Parser:
     command.add_argument("--cascade", action="store_true", help="as the --cascade of run/stop/terminate")
     command.add_argument("--observe", action="store_true",
                          help="sync each particle (read-only calls) and show its state and next action")
-    command.set_defaults(handler=commands.plan)
+    command.set_defaults(handler=definition_commands.plan)
 
     command = sub.add_parser("schema", parents=[shared], help="print the JSON Schema of definitions",
                              description="print the JSON Schema of definition files")
-    command.set_defaults(handler=commands.schema)
+    command.set_defaults(handler=definition_commands.schema)
 
     summary = "what the state table holds of each particle (no EC2 call)"
     command = sub.add_parser("status", parents=[shared], help=summary, description=summary)
@@ -206,7 +244,7 @@ def add_stage_option(command: argparse.ArgumentParser) -> None:
 
 def add_engine_options(command: argparse.ArgumentParser) -> None:
     """How apply/run/stop/terminate act: the engine, and the Step Functions engine's settings."""
-    command.add_argument("--engine", choices=commands.ENGINES, default=commands.STEPFUNCTIONS,
+    command.add_argument("--engine", choices=definition_commands.ENGINES, default=definition_commands.STEPFUNCTIONS,
                          help="stepfunctions (default): one execution of the control plane's apply state machine "
                               "per definition; direct: apply in this process")
     command.add_argument("--rollback", action="store_true",

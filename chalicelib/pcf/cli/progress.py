@@ -110,12 +110,12 @@ def summary_rows(
             found = seen_ids.get(particle.pcf_id, "-")
         record = records.get(particle.pcf_id)
         if record is None:
-            rows.append((particle.pcf_id, str(particle.state or "-"), found, "not reached"))
+            rows.append((particle.pcf_id, str(particle.observed_state or "-"), found, "not reached"))
             continue
         taken = ", ".join(record.transitions) or "none"
         if record.failure:
             taken += " (failed)"
-        state = particle.state or record.state
+        state = particle.observed_state or record.state
         rows.append((particle.pcf_id, str(state or "-"), found, taken))
     return rows
 

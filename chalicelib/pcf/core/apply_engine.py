@@ -25,8 +25,10 @@ from pcf.core.decision import Action, decide
 from pcf.core.graph import DependencyGraph
 from pcf.core.pcf_exceptions import (
     ApplyFailed,
+    ApplyTimedOut,
     DefinitionError,
     DependencyCycleError,
+    MaxTimeoutException,
     ParticleTimeoutError,
     PCFError,
     TransitionError,
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_TRANSITIONS_PER_APPLY = 8
+"""Without ``max_timeout``, a particle whose transitions do not move it is given up after this many (the original
+PCF tried forever); with ``max_timeout``, it is tried until the timeout, as in the original."""
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,9 @@ def apply_particles(
 ) -> ApplyResult:
     """Converge ``particles`` to their desired states (see the module docstring).
 
-    Raises the particle's own error when one particle fails (``ApplyFailed`` when several do), after
-    rolling back what this apply created if ``options.rollback``.
+    Raises the particle's own error when one particle fails (``ApplyFailed`` when several do, ``ApplyTimedOut``, also
+    a ``MaxTimeoutException``, when all of them timed out), after rolling back what this apply created if
+    ``options.rollback``.
     """
     options = options or ApplyOptions()
     runtime = runtime or Runtime()
@@ -193,6 +198,8 @@ def _failure(errors: dict[str, BaseException]) -> BaseException:
         (pcf_id, error), = errors.items()
         error.add_note(f"while applying {pcf_id}")
         return error
+    if all(isinstance(error, MaxTimeoutException) for error in errors.values()):
+        return ApplyTimedOut(errors)
     return ApplyFailed(errors)
 
 
@@ -249,7 +256,7 @@ def _guarded(run: _Run, runtime: Runtime, step: Callable[..., None], *args: obje
     except Exception as error:  # recorded per particle; apply_particles raises after the level
         run.finish(error)
         logger.warning("%s failed: %s: %s", run.particle.pcf_id, type(error).__name__, error)
-        runtime.emit(EventKind.failed, run.particle.pcf_id, state=run.particle.state,
+        runtime.emit(EventKind.failed, run.particle.pcf_id, state=run.particle.observed_state,
                      detail=f"{type(error).__name__}: {error}")
 
 
@@ -288,7 +295,7 @@ def _decide(run: _Run, options: ApplyOptions, runtime: Runtime) -> bool:
     particle, outcome = run.particle, run.outcome
     desired = particle.desired_state
     assert desired is not None
-    observed = particle.state
+    observed = particle.observed_state
     if observed is None:
         run.finish(PCFError(f"{particle.pcf_id}: sync_state() left the state unset"))
         return False
@@ -321,7 +328,7 @@ def _decide(run: _Run, options: ApplyOptions, runtime: Runtime) -> bool:
     if decision.action is Action.wait:
         _schedule(run, now)
         return False
-    if len(outcome.transitions) >= MAX_TRANSITIONS_PER_APPLY:
+    if run.deadline is None and len(outcome.transitions) >= MAX_TRANSITIONS_PER_APPLY:
         _guarded(run, runtime, _raise, TransitionError(
             particle.pcf_id,
             f"no convergence after {len(outcome.transitions)} transitions "

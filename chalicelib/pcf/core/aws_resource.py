@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import boto3
+from boto3.exceptions import ResourceNotExistsError
 from botocore.exceptions import ClientError
 
 from pcf.core.particle import Particle
@@ -59,7 +60,7 @@ class AWSResource(Particle):
         client_factory: ClientFactory | None = None,
     ) -> None:
         super().__init__(particle_definition)
-        aws_resource = self.particle_definition.get("aws_resource")
+        aws_resource = self.normalized_definition.get("aws_resource")
         if aws_resource is None:
             raise DefinitionError("aws_resource", f"is required for {type(self).__name__}")
         self.resource_name = resource_name
@@ -96,6 +97,21 @@ class AWSResource(Particle):
         if not self.resource_name:
             raise TypeError(f"{type(self).__name__} has no resource_name (the boto3 service name)")
         return self.client_factory.client(self.resource_name, self.region_name)
+
+    @property
+    def resource(self) -> Any:
+        """The boto3 resource of this particle's service and region (the original's ``resource``); ``None`` for a
+        service boto3 has no resource interface for."""
+        try:
+            return self._get_resource(None, region_name=self.region_name)
+        except ResourceNotExistsError:
+            return None
+
+    def _get_client(self, session: boto3.Session | None, **kwargs: Any) -> Any:
+        return (session or self.client_factory.session).client(self.resource_name, **kwargs)
+
+    def _get_resource(self, session: boto3.Session | None, **kwargs: Any) -> Any:
+        return (session or self.client_factory.session).resource(self.resource_name, **kwargs)
 
     def get_region(self) -> str:
         return self.region_name
@@ -168,3 +184,5 @@ class AWSResource(Particle):
         for path, ref in self._lookup_refs:
             value = finder.get_id(ref.kind, list(ref.names), field=f"{self.pcf_id}.aws_resource.{dotted(path)}")
             pcf_util.set_path(self.desired_state_definition, path, value)
+        if any(path[:1] == ("custom_config",) for path, _ref in self._lookup_refs):
+            self._set_unique_keys()  # a looked-up name (``$lookup$instance_name$``) is the resource's identity

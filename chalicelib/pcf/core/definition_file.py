@@ -51,10 +51,16 @@ class DefinitionLimits:
 DEFAULT_LIMITS = DefinitionLimits()
 
 
+def read_definition_data(path: str | Path, limits: DefinitionLimits = DEFAULT_LIMITS) -> Any:
+    """Whatever a JSON (comments allowed) or YAML file holds, read within ``limits``."""
+    file = Path(path)
+    return parse_definition_text(_read_bounded(file, limits), file_kind(file), str(file), limits)
+
+
 def load_definitions(path: str | Path, limits: DefinitionLimits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
     """The definitions a file holds: one mapping, or a non-empty list of them (not validated yet)."""
     file = Path(path)
-    data = parse_definition_text(_read_bounded(file, limits), file_kind(file), str(file), limits)
+    data = read_definition_data(file, limits)
     items = data if isinstance(data, list) else [data]
     if not items:
         raise DefinitionError("file", f"{file} holds no definition")
@@ -70,7 +76,7 @@ def load_definitions(path: str | Path, limits: DefinitionLimits = DEFAULT_LIMITS
 def load_definition(path: str | Path, limits: DefinitionLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """The one definition (a mapping) a file holds (not validated yet)."""
     file = Path(path)
-    data = parse_definition_text(_read_bounded(file, limits), file_kind(file), str(file), limits)
+    data = read_definition_data(file, limits)
     if not isinstance(data, dict):
         raise DefinitionError("file", f"{file} must hold one mapping (a particle or quasiparticle definition)")
     return data
@@ -158,6 +164,8 @@ def _line_column(text: str, offset: int) -> tuple[int, int]:
 
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 """A string (to skip, unterminated ones included) or a bracket."""
+_JSON_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|#[^\n]*|/\*.*?(?:\*/|\Z)', re.DOTALL)
+"""A string (kept) or a comment (blanked): ``//`` or ``#`` to the end of the line, or ``/* ... */``."""
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -171,7 +179,27 @@ class _Problem:
         self.key = key
 
 
+def strip_json_comments(text: str, source: str = "JSON text") -> str:
+    """JSON with comments as plain JSON: ``//`` and ``#`` to the end of the line and ``/* ... */`` outside strings
+    become spaces (newlines kept), so errors still point at the right line and column. The original PCF read
+    definition files as JSON with comments."""
+    if "/" not in text and "#" not in text:
+        return text
+
+    def blank(match: re.Match[str]) -> str:
+        found = match.group()
+        if found.startswith('"'):
+            return found
+        if found.startswith("/*") and not found.endswith("*/"):
+            line, column = _line_column(text, match.start())
+            _refuse(f"{source}: line {line}, column {column}: a /* comment is never closed")
+        return re.sub(r"[^\n]", " ", found)
+
+    return _JSON_STRING_OR_COMMENT.sub(blank, text)
+
+
 def _parse_json(text: str, source: str, limits: DefinitionLimits) -> Any:
+    text = strip_json_comments(text, source)
     _check_json_depth(text, source, limits.max_depth)
     problems: list[_Problem] = []
 

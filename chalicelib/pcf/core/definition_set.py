@@ -77,7 +77,7 @@ def link_definitions(built: Sequence[Particle]) -> list[Particle]:
         if getattr(particle, "is_quasiparticle", False):
             continue
         for relation in RELATIONS:
-            for position, ref in enumerate(particle.particle_definition.get(relation) or []):
+            for position, ref in enumerate(particle.normalized_definition.get(relation) or []):
                 field = f"[{index}].{relation}[{position}]" if len(built) > 1 else f"{relation}[{position}]"
                 if ref not in ids or ref == particle.pcf_id:
                     raise UnknownParentError(field, _unknown(ref, particle.pcf_id, list(ids)))
@@ -124,15 +124,17 @@ def _unknown(ref: str, own: str, known: list[str]) -> str:
 
 
 def _check_unique_values(built: Sequence[Particle]) -> None:
-    """No two particles of one flavor, anywhere in the file, share a value of a ``UNIQUE_KEYS`` path: both would
-    bind the same resource."""
+    """No two particles of a flavor whose ``UNIQUE_KEYS`` name its resource, anywhere in the file, share a value of a
+    ``UNIQUE_KEYS`` path: both would bind the same resource."""
     owners: dict[tuple[str, str, str], str] = {}
     for index, top in enumerate(built):
         members = top.members() if getattr(top, "is_quasiparticle", False) else [top]  # type: ignore[attr-defined]
         for member in members:
-            flavor = str(member.particle_definition.get("flavor", member.flavor))
+            flavor = str(member.normalized_definition.get("flavor", member.flavor))
+            if not getattr(type(member), "UNIQUE_KEYS_BIND_RESOURCE", False):
+                continue
             for key in getattr(type(member), "UNIQUE_KEYS", ()):
-                value = get_path(member.particle_definition, key)
+                value = get_path(member.normalized_definition, key)
                 slot = (flavor, key, repr(value))
                 pcf_id = generate_pcf_id(flavor, member.name)
                 if slot in owners and owners[slot] != pcf_id:

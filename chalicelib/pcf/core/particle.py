@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import time
@@ -37,7 +39,8 @@ MIN_CACHE_TTL = 10
 
 
 class MetaParticle(type):
-    """Registers every class that declares a ``flavor`` in the flavor registry."""
+    """Registers every class that declares a ``flavor`` in the flavor registry, and lets any particle class be
+    built from a definition file's path (``EC2Instance("web.json")``) as in the original PCF."""
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> MetaParticle:
         cls = super().__new__(mcs, name, bases, namespace)
@@ -45,36 +48,57 @@ class MetaParticle(type):
             register_flavor(cls)
         return cls
 
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        given = args[0] if args else kwargs.get("particle_definition")
+        if not isinstance(given, str | os.PathLike) or not _takes_definition_first(cls):
+            return super().__call__(*args, **kwargs)
+        from pcf.util.definition_files import template_root
+        from pcf.util.templates import render_batch
+
+        path = Path(given)
+        with template_root(path.absolute().parent), render_batch():
+            loaded = load_definition(path)
+            if args:
+                return super().__call__(loaded, *args[1:], **kwargs)
+            return super().__call__(**{**kwargs, "particle_definition": loaded})
+
+    @property
+    def registry(cls) -> dict[str, type[Any]]:
+        """Every flavor, built-in and user-defined, by its lower-cased name (the original ``Particle.registry``)."""
+        from pcf.core.registry import load_builtin_flavors
+
+        return load_builtin_flavors()
+
 
 class Particle(metaclass=MetaParticle):
     """A cloud resource with a desired state and one transition function per move.
 
     Args:
-        particle_definition: a definition dict (load files with ``Particle.from_file``); validated here,
-            before anything touches AWS.
+        particle_definition: a definition dict, or the path of a JSON (comments allowed) or YAML file holding
+            one; validated here, before anything touches AWS. ``particle_definition`` keeps it as given; the
+            framework reads the validated copy, ``normalized_definition``.
     """
 
     flavor: ClassVar[str | None] = None
     UNIQUE_KEYS: ClassVar[list[str]] = []
+    UNIQUE_KEYS_BIND_RESOURCE: ClassVar[bool] = False
+    """True when the ``UNIQUE_KEYS`` values name the resource itself (an instance's ``PCFName`` tag): then no two
+    particles of the flavor in one file may share them. False (the original PCF's rule) lets them repeat."""
     state_lookup: ClassVar[dict[str, State]] = {}
     equivalent_states: ClassVar[dict[State, int]] = {}
     definition_model: ClassVar[type[ParticleSpec]] = ParticleSpec
 
     def __init__(self, particle_definition: Mapping[str, Any]) -> None:
-        if isinstance(particle_definition, str | os.PathLike):
-            raise TypeError(
-                f"{type(self).__name__} takes a definition dict; load a file with "
-                f"{type(self).__name__}.from_file({str(particle_definition)!r})"
-            )
-        self.particle_definition: dict[str, Any] = self._validate_definition(particle_definition)
-        self.name: str = self.particle_definition["pcf_name"]
-        self.persist_on_termination: bool = bool(self.particle_definition.get("persist_on_termination"))
-        self.persist_on_update: bool = bool(self.particle_definition.get("persist_on_update"))
-        self.callbacks: dict[str, Any] = dict(self.particle_definition.get("callbacks") or {})
+        self.particle_definition: Any = getattr(particle_definition, "given_definition", particle_definition)
+        self.normalized_definition: dict[str, Any] = self._validate_definition(particle_definition)
+        definition = self.normalized_definition
+        self.name: str = definition["pcf_name"]
+        self.persist_on_termination: bool = bool(definition.get("persist_on_termination"))
+        self.persist_on_update: bool = bool(definition.get("persist_on_update"))
+        self.callbacks: dict[str, Any] = dict(definition.get("callbacks") or {})
         self.desired_state: State | None = None
-        if self.particle_definition.get("desired_state"):
-            self.desired_state = STATE_STRING_TO_ENUM[self.particle_definition["desired_state"]]
-        self.state: State | None = None
+        if definition.get("desired_state"):
+            self.desired_state = STATE_STRING_TO_ENUM[definition["desired_state"]]
         self.current_state_definition: dict[str, Any] = {}
         self.desired_state_definition: dict[str, Any] = {}
         self.custom_config: dict[str, Any] = {}
@@ -87,6 +111,14 @@ class Particle(metaclass=MetaParticle):
         self.state_dirty = False
         self.clock: Callable[[], float] = time.monotonic
         self.idempotency_scope: str = uuid.uuid4().hex[:16]  # apply() sets a fresh one per call
+        self.state_transition_table: dict[tuple[State, State], Callable[..., Any]] = {
+            (State.terminated, State.running): self.start,
+            (State.stopped, State.running): self.start,
+            (State.stopped, State.terminated): self.terminate,
+            (State.running, State.stopped): self.stop,
+            (State.running, State.terminated): self.terminate,
+        }
+        self._default_transitions = dict(self.state_transition_table)
 
     # -- definition -----------------------------------------------------------------------------
     def _validate_definition(self, particle_definition: Mapping[str, Any]) -> dict[str, Any]:
@@ -97,15 +129,11 @@ class Particle(metaclass=MetaParticle):
     def from_file(cls, path: str | Path) -> Particle:
         """Build the particle from a JSON or YAML definition file. Files it names (user data templates) are read
         from the file's folder, and only from under it; templates render in one batch (``pcf.util.templates``)."""
-        from pcf.util.definition_files import template_root
-        from pcf.util.templates import render_batch
-
-        with template_root(Path(path).absolute().parent), render_batch():
-            return cls(load_definition(path))
+        return cls(Path(path))
 
     def get_pcf_id(self) -> str:
         """``flavor:pcf_name``."""
-        flavor = self.flavor or self.particle_definition.get("flavor", "")
+        flavor = self.flavor or self.normalized_definition.get("flavor", "")
         return pcf_util.generate_pcf_id(flavor, self.name)
 
     def _set_unique_keys(self) -> None:
@@ -118,6 +146,28 @@ class Particle(metaclass=MetaParticle):
         return Protection(self.persist_on_termination, self.persist_on_update)
 
     # -- state ----------------------------------------------------------------------------------
+    @property
+    def state(self) -> State | None:
+        """The state the last ``sync_state()`` found. As in the original PCF it is unset until the first sync:
+        reading it raises ``AttributeError`` (``try: self.state`` / ``except: ...`` in a flavor works)."""
+        try:
+            return self.__dict__["_state"]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} {self.pcf_id}: state is unset until sync_state()") from None
+
+    @state.setter
+    def state(self, value: State | None) -> None:
+        self.__dict__["_state"] = value
+
+    @state.deleter
+    def state(self) -> None:
+        self.__dict__.pop("_state", None)
+
+    @property
+    def observed_state(self) -> State | None:
+        """The state the last sync found, ``None`` before the first: for code that may run before a sync."""
+        return self.__dict__.get("_state")
+
     def sync_state(self) -> None:
         """Read the resource from the cloud: set ``self.state`` and ``self.current_state_definition``."""
         raise NotImplementedError(f"{type(self).__name__} must implement sync_state()")
@@ -127,7 +177,7 @@ class Particle(metaclass=MetaParticle):
         if not self.use_cached_state():
             self.sync_state()
             self.state_last_refresh_time = self.clock()
-        return self.state
+        return self.observed_state
 
     def use_cached_state(self) -> bool:
         """True while the last sync is fresh and nothing has marked the state dirty."""
@@ -208,16 +258,32 @@ class Particle(metaclass=MetaParticle):
     def _update(self) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not support updates")
 
+    def register_state_transition(
+        self, start_state: State, end_state: State, transition_function: Callable[..., Any]
+    ) -> None:
+        """Use ``transition_function(sync=..., cascade=...)`` for the move from ``start_state`` to ``end_state``
+        instead of the flavor's hook (the original PCF's extension point)."""
+        self.state_transition_table[(start_state, end_state)] = transition_function
+
+    def get_state_transition_function(self, start_state: State, end_state: State) -> Callable[..., Any] | None:
+        """The function registered for the move, ``None`` when there is none."""
+        return self.state_transition_table.get((start_state, end_state))
+
     def run_transition(self, action: Action) -> Any:
         """Carry out one transition on a particle the caller has just synced (the hook itself, without the
-        second ``sync_state()`` that ``start()``/``stop()``/``terminate()`` make), then its callback."""
-        hook = {
-            Action.start: self._start,
-            Action.stop: self._stop,
-            Action.terminate: self._terminate,
-            Action.update: self._update,
-        }[action]
-        response = hook()
+        second ``sync_state()`` that ``start()``/``stop()``/``terminate()`` make), then its callback. A function
+        registered for the move (``register_state_transition``) runs instead of the hook."""
+        key = (self.observed_state or State.terminated, self.desired_state or State.running)
+        registered = self.state_transition_table.get(key)
+        if action is not Action.update and registered is not None and registered != self._default_transitions.get(key):
+            response = registered(sync=True, cascade=False)
+        else:
+            response = {
+                Action.start: self._start,
+                Action.stop: self._stop,
+                Action.terminate: self._terminate,
+                Action.update: self._update,
+            }[action]()
         self.state_dirty = True
         run_callback(self.callbacks.get(action.value), self, f"{self.pcf_id}.callbacks.{action.value}")
         return response
@@ -229,12 +295,14 @@ class Particle(metaclass=MetaParticle):
         cascade: bool = False,
         validate_config: bool = False,
         max_timeout: float | None = None,
-        rollback: bool = False,
+        src_cascade: str | None = None,
         cache_ttl: float = 15,
+        rollback: bool = False,
         runtime: Runtime | None = None,
     ) -> ApplyResult:
         """Converge to the desired state. Parents are brought to running first when starting; with
-        ``cascade``, children are stopped/terminated first. See ``pcf.core.apply_engine``."""
+        ``cascade``, children are stopped/terminated first. See ``pcf.core.apply_engine``. ``src_cascade`` (the
+        original's internal recursion direction) is accepted and has no effect: one loop applies the family."""
         from pcf.core.apply_engine import ApplyOptions, apply_particles
 
         if cache_ttl < MIN_CACHE_TTL:
@@ -258,6 +326,57 @@ class Particle(metaclass=MetaParticle):
                 family.append(child)
         return family
 
+    def apply_cascade(self, direction: str, desired_state: State | None = None, sync: bool = True,
+                      src_cascade: str | None = None) -> bool:
+        """Apply the parents (``direction="parent"``) or children (``"child"``) first, as the original PCF's
+        cascade did: relatives with no desired state get ``desired_state`` (this particle's by default). True when
+        they all reached their desired states."""
+        if not direction or (src_cascade and src_cascade != direction):
+            return True
+        relatives = self.parents if direction.lower() == "parent" else self.children
+        state = desired_state or self.desired_state
+        for relative in relatives:
+            if relative.desired_state is None and state is not None:
+                relative.set_desired_state(state)
+        if direction.lower() == "child" and state is State.terminated:
+            relatives = {r for r in relatives if not r.persist_on_termination}
+        if relatives:
+            from pcf.core.apply_engine import ApplyOptions, apply_particles
+
+            apply_particles(sorted(relatives, key=lambda p: p.pcf_id), ApplyOptions(sync=sync))
+        return all(r.is_state_equivalent(r.desired_state, r.observed_state) for r in relatives)
+
+    def wait(self) -> None:
+        """The original's one-second pause between two looks. The apply loop does not call it: its ``Runtime``
+        (``PollPolicy``) schedules the looks, with backoff."""
+        time.sleep(1)
+
+    def measure(self) -> dict[str, Any]:
+        """The particle's attributes (the original's ``measure``)."""
+        return self.__dict__
+
+    def validate_unique_id(self) -> None:
+        """``FlavorMissingException`` without a flavor, ``InvalidUniqueKeysException`` when a ``UNIQUE_KEYS`` path
+        holds no value (checked when the particle is built; callable again)."""
+        from pcf.core.pcf_exceptions import FlavorMissingException
+        from pcf.core.validation import check_unique_keys
+
+        if not self.normalized_definition.get("flavor"):
+            raise FlavorMissingException()
+        check_unique_keys(self.normalized_definition, type(self))
+
+    def get_attribute_value(self, attribute_key: str, state_definition_to_use: str = "c>d", default: Any = None) -> Any:
+        """The value of ``attribute_key`` in the current (``c``) then desired (``d``) definition, in the order
+        ``state_definition_to_use`` gives; ``default`` when none holds it."""
+        definitions = []
+        for which in state_definition_to_use.split(">"):
+            if which[:1].lower() == "d":
+                definitions.append(self.get_desired_state_definition())
+            elif which[:1].lower() == "c":
+                definitions.append(self.get_current_state_definition())
+        value = pcf_util.get_item_from_dicts(attribute_key, *definitions)
+        return default if value is None else value
+
     def _apply_relatives(self, relatives: Iterable[Particle], state: State, sync: bool) -> None:
         from pcf.core.apply_engine import ApplyOptions, apply_particles
 
@@ -275,9 +394,9 @@ class Particle(metaclass=MetaParticle):
 
     def link_relatives(self, pcf: PCF) -> None:
         """Link to the parents and children the definition names, found in the field ``pcf``."""
-        for parent in self.particle_definition.get("parents") or []:
+        for parent in self.normalized_definition.get("parents") or []:
             self.link_to_parent(pcf, parent)
-        for child in self.particle_definition.get("children") or []:
+        for child in self.normalized_definition.get("children") or []:
             self.link_to_child(pcf, child)
 
     def link_to_parent(self, pcf: PCF, parent_pcf_id: str) -> None:
@@ -328,7 +447,17 @@ class Particle(metaclass=MetaParticle):
             pcf_util.set_path(self.desired_state_definition, path, value)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.pcf_id} state={self.state} desired={self.desired_state}>"
+        return f"<{type(self).__name__} {self.pcf_id} state={self.observed_state} desired={self.desired_state}>"
+
+
+@functools.cache
+def _takes_definition_first(cls: type) -> bool:
+    """Does the class's constructor take ``particle_definition`` first (so a path there is a definition file)?"""
+    try:
+        parameters = list(inspect.signature(cls.__init__).parameters)
+    except (TypeError, ValueError):
+        return False
+    return parameters[1:2] == ["particle_definition"]
 
 
 def _reach(start: Particle, step: Callable[[Particle], set[Particle]]) -> set[Particle]:

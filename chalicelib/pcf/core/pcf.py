@@ -80,12 +80,15 @@ class PCF:
             self.add_particle(particle)
 
     def apply(self, sync: bool = True, cascade: bool = False, validate_config: bool = False,
-              max_timeout: float | None = None, rollback: bool = False, runtime: Any = None) -> Any:
-        """Apply every particle of the field, in dependency order."""
+              max_timeout: float | None = None, particles_dict: Mapping[str, Any] | None = None,
+              rollback: bool = False, runtime: Any = None) -> Any:
+        """Apply every particle of the field (or of ``particles_dict``, ``{flavor: {name: particle}}``), in
+        dependency order."""
         from pcf.core.apply_engine import ApplyOptions, apply_particles
 
         options = ApplyOptions(sync, max_timeout, validate_config, rollback)
-        return apply_particles(self.all_particles(), options, runtime)
+        chosen = self.all_particles() if particles_dict is None else _flatten(particles_dict)
+        return apply_particles(chosen, options, runtime)
 
 
 def _flatten(particles_dict: Mapping[str, Any]) -> list[Particle]:

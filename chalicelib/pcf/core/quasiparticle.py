@@ -27,8 +27,8 @@ class Quasiparticle(Particle):
 
     def __init__(self, particle_definition: Mapping[str, Any]) -> None:
         super().__init__(particle_definition)
-        self.custom_config = self.particle_definition.setdefault("custom_config", {})
-        self.member_particles: list[dict[str, Any]] = self.particle_definition["particles"]
+        self.custom_config = self.normalized_definition.setdefault("custom_config", {})
+        self.member_particles: list[dict[str, Any]] = self.normalized_definition["particles"]
         self.pcf_field = PCF()
         self.fuse()
 
@@ -85,9 +85,9 @@ class Quasiparticle(Particle):
         states = set()
         terminating = self.desired_state is State.terminated
         for member in self.members():
-            if terminating and member.state is State.running and member.persist_on_termination:
+            if terminating and member.observed_state is State.running and member.persist_on_termination:
                 continue
-            states.add(member.state)
+            states.add(member.observed_state)
         if not states:
             return State.terminated
         return states.pop() if len(states) == 1 else State.pending
@@ -116,6 +116,6 @@ class Quasiparticle(Particle):
     def add_parents_to_particle(self, particle_definition: dict[str, Any]) -> dict[str, Any]:
         """Append the quasiparticle-level parents to a member definition."""
         parents = list(particle_definition.get("parents") or [])
-        parents += [p for p in self.particle_definition.get("parents") or [] if p not in parents]
+        parents += [p for p in self.normalized_definition.get("parents") or [] if p not in parents]
         particle_definition["parents"] = parents
         return particle_definition

@@ -25,6 +25,7 @@ LOOKUP_KINDS: Mapping[str, str] = {
     "snapshot": "snapshot id by Name tag",
     "iam": "ARN of 'instance-profile:NAME' or 'role:NAME'",
     "instance_profile": "instance profile ARN by name",
+    "instance_name": "the PCFName tag of an instance by instance id",
 }
 
 
@@ -86,14 +87,3 @@ def find_references(tree: Any, prefix: str = "") -> list[tuple[tuple[str | int, 
         if ref is not None:
             found.append((path, ref))
     return found
-
-
-def find_nested_vars(curr_dict: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
-    """Original PCF API: ``[(dotted_path, ["inherit"|"lookup", a, b]), …]`` for every reference."""
-    result: list[tuple[str, list[str]]] = []
-    for path, ref in find_references(curr_dict):
-        if isinstance(ref, InheritRef):
-            result.append((dotted(path), ["inherit", ref.parent_pcf_id, ref.key_path]))
-        else:
-            result.append((dotted(path), ["lookup", ref.kind, ":".join(ref.names)]))
-    return result

@@ -31,7 +31,7 @@ from pcf.core.references import INHERIT_PREFIX, InheritRef, find_references
 from pcf.core.registry import get_particle_flavor
 from pcf.util.aws.shapes import field_path_problem, shape_named
 from pcf.util.callbacks import check_callback
-from pcf.util.pcf_util import MISSING, deep_merge, generate_pcf_id, get_path, set_path
+from pcf.util.pcf_util import MISSING, generate_pcf_id, get_path, set_path, update_dict
 
 
 def normalize_particle(raw: Mapping[str, Any], particle_class: type[Any], prefix: str = "") -> dict[str, Any]:
@@ -83,6 +83,15 @@ def check_unique_keys(definition: Mapping[str, Any], particle_class: type[Any], 
             )
 
 
+class MemberDefinition(dict[str, Any]):
+    """A member's validated definition that remembers the member as given (``given_definition``): the member
+    particle keeps that one as its ``particle_definition``, as the original PCF did."""
+
+    def __init__(self, validated: dict[str, Any], given_definition: dict[str, Any]) -> None:
+        super().__init__(validated)
+        self.given_definition = given_definition
+
+
 @dataclass
 class ExpandedQuasiparticle:
     """A validated quasiparticle: its own definition and its expanded member definitions."""
@@ -108,6 +117,7 @@ def expand_quasiparticle(raw: Mapping[str, Any]) -> ExpandedQuasiparticle:
     group_of: dict[str, _Group] = {}
     earlier: dict[tuple[str, str], dict[str, Any]] = {}
     classes: dict[str, type[Any]] = {}
+    given: dict[str, dict[str, Any]] = {}  # each member as the original built it: base merged, copies named
 
     for index, raw_member in enumerate(spec.particles):
         prefix = f"particles[{index}]"
@@ -128,7 +138,7 @@ def expand_quasiparticle(raw: Mapping[str, Any]) -> ExpandedQuasiparticle:
                     f"names no earlier {member['flavor']} particle {base_name!r} (earlier: {names})",
                 )
             inherited = {k: v for k, v in base.items() if k not in ("pcf_name", "base_particle_config")}
-            member = deep_merge(copy.deepcopy(inherited), member)
+            member, _diff = update_dict(inherited, member)
         definition = normalize_particle(member, particle_class, prefix)
         earlier[(definition["flavor"], definition["pcf_name"])] = member
         base_id = generate_pcf_id(definition["flavor"], definition["pcf_name"])
@@ -139,10 +149,12 @@ def expand_quasiparticle(raw: Mapping[str, Any]) -> ExpandedQuasiparticle:
                 f"makes {count:,} or more particles; a definition holds at most {MAX_PARTICLES:,}",
             )
         copies = _multiply(definition, particle_class) if definition.get("multiplier") else [definition]
+        raw_copies = _multiply_given(member, particle_class, len(copies)) if definition.get("multiplier") else [member]
         if definition.get("multiplier"):
             groups[base_id] = []
-        for copy_index, item in enumerate(copies):
+        for copy_index, (item, raw_item) in enumerate(zip(copies, raw_copies, strict=True)):
             pcf_id = generate_pcf_id(item["flavor"], item["pcf_name"])
+            given[pcf_id] = _with_group_parents(raw_item, spec.parents)
             if pcf_id in origins:
                 raise DefinitionError(f"{prefix}.pcf_name", f"{pcf_id} is defined twice ({origins[pcf_id]} too)")
             origins[pcf_id] = prefix
@@ -156,6 +168,7 @@ def expand_quasiparticle(raw: Mapping[str, Any]) -> ExpandedQuasiparticle:
     _link_members(members, origins, resolver, spec.parents)
     _check_shared_unique_values(members, origins, classes)
     _check_cycle(members)
+    members = [MemberDefinition(m, given[generate_pcf_id(m["flavor"], m["pcf_name"])]) for m in members]
     definition = spec.model_dump(mode="python")
     definition["particles"] = members
     return ExpandedQuasiparticle(definition=definition, members=members, origins=origins)
@@ -171,6 +184,28 @@ def _multiply(definition: dict[str, Any], particle_class: type[Any]) -> list[dic
             set_path(item, key, f"{get_path(definition, key)}-{i}")
         copies.append(item)
     return copies
+
+
+def _multiply_given(member: dict[str, Any], particle_class: type[Any], count: int) -> list[dict[str, Any]]:
+    """The copies of a multiplied member as given (``multiplier`` kept), named and keyed ``-0``, ``-1``, ..."""
+    copies = []
+    for i in range(count):
+        item = copy.deepcopy(member)
+        item["pcf_name"] = f"{member['pcf_name']}-{i}"
+        for key in getattr(particle_class, "UNIQUE_KEYS", ()):
+            value = get_path(member, key)
+            if value is not MISSING:
+                set_path(item, key, f"{value}-{i}")
+        copies.append(item)
+    return copies
+
+
+def _with_group_parents(member: dict[str, Any], group_parents: list[str]) -> dict[str, Any]:
+    if not group_parents:
+        return member
+    given = dict(member)
+    given["parents"] = [*(member.get("parents") or []), *group_parents]
+    return given
 
 
 @dataclass
@@ -239,9 +274,13 @@ def _resolve_inherits(member: dict[str, Any], pcf_id: str, prefix: str, resolver
 def _check_shared_unique_values(
     members: list[dict[str, Any]], origins: dict[str, str], classes: dict[str, type[Any]]
 ) -> None:
+    """Two members of a flavor whose ``UNIQUE_KEYS`` name its resource (``UNIQUE_KEYS_BIND_RESOURCE``) may not share
+    a value: both would bind one resource. Other flavors' members may, as in the original PCF."""
     owners: dict[tuple[str, str, str], str] = {}
     for member in members:
         pcf_id = generate_pcf_id(member["flavor"], member["pcf_name"])
+        if not getattr(classes[pcf_id], "UNIQUE_KEYS_BIND_RESOURCE", False):
+            continue
         for key in getattr(classes[pcf_id], "UNIQUE_KEYS", ()):
             slot = (member["flavor"], key, str(get_path(member, key)))
             if slot in owners:

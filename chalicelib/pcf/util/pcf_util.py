@@ -8,7 +8,10 @@ key from a falsy value: ``0``, ``""`` and ``False`` are values.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+import importlib
+import pkgutil
+from collections.abc import Iterable, Mapping, Sequence
+from types import ModuleType
 from typing import Any
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
@@ -128,40 +131,46 @@ def is_dict_equal(dict_a: Any, dict_b: Any) -> bool:
 
 
 def diff_dict(curr_dict: Mapping[str, Any], updated_dict: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``updated_dict`` asks that ``curr_dict`` lacks: ``{key: {"original": …, "updated": …}}``.
+    """What ``updated_dict`` asks that ``curr_dict`` lacks, in the original PCF's shape: ``{key: {"new": value}}``
+    for a key ``curr_dict`` does not have, ``{key: {"original": have, "updated": wanted}}`` for a different value,
+    ``{key: {...}}`` for nested differences. Only keys of ``updated_dict`` count (current may carry more); an empty
+    dict or list is a value, compared whole; lists compare as multisets. An empty result means equivalent."""
+    return _difference(curr_dict, updated_dict, apply=False)
 
-    Only keys of ``updated_dict`` are compared (current may carry more); nested dicts recurse; lists
-    compare as multisets. An empty result means equivalent.
-    """
+
+def update_dict(curr_dict: Mapping[str, Any], updated_dict: Mapping[str, Any]) -> tuple[dict[str, Any], dict]:
+    """A deep copy of ``curr_dict`` updated with ``updated_dict``, and the ``diff_dict`` between them: nested dicts
+    update key by key; anything else, an empty dict or list included, replaces the value (the original's rule)."""
+    updated = copy.deepcopy(dict(curr_dict))
+    return updated, _difference(updated, updated_dict, apply=True)
+
+
+def _difference(have: Any, wanted: Mapping[str, Any], apply: bool) -> dict[str, Any]:
     diff: dict[str, Any] = {}
-    for key, wanted in updated_dict.items():
-        if key not in curr_dict:
-            diff[key] = {"original": MISSING, "updated": wanted}
-            continue
-        have = curr_dict[key]
-        if isinstance(wanted, Mapping) and isinstance(have, Mapping):
-            nested = diff_dict(have, wanted)
+    for key, value in wanted.items():
+        if not isinstance(have, Mapping) or key not in have:
+            diff[key] = {"new": value}
+        elif isinstance(value, Mapping) and value and isinstance(have[key], Mapping):
+            nested = _difference(have[key], value, apply)
             if nested:
                 diff[key] = nested
-        elif isinstance(wanted, list):
-            if not is_list_equal(have, wanted):
-                diff[key] = {"original": have, "updated": wanted}
-        elif have != wanted:
-            diff[key] = {"original": have, "updated": wanted}
+            continue
+        elif isinstance(value, list) and value:
+            if is_list_equal(value, have[key]):
+                continue
+            diff[key] = {"original": have[key], "updated": value}
+        elif have[key] != value:
+            diff[key] = {"original": have[key], "updated": value}
+        else:
+            continue
+        if apply:
+            have[key] = copy.deepcopy(value)  # type: ignore[index]
     return diff
 
 
 def is_dict_update_needed(curr_dict: Mapping[str, Any], updated_dict: Mapping[str, Any]) -> bool:
     """True when ``diff_dict`` finds a difference."""
     return bool(diff_dict(curr_dict, updated_dict))
-
-
-def update_dict(curr_dict: Mapping[str, Any], updated_dict: Mapping[str, Any]) -> tuple[dict[str, Any], dict]:
-    """A deep copy of ``curr_dict`` with ``updated_dict`` merged in (nested dicts merge), and the diff."""
-    merged = copy.deepcopy(dict(curr_dict))
-    diff = diff_dict(curr_dict, updated_dict)
-    deep_merge(merged, updated_dict)
-    return merged, diff
 
 
 def deep_merge(target: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,6 +181,91 @@ def deep_merge(target: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str
         else:
             target[key] = copy.deepcopy(value)
     return target
+
+
+def get_item_from_dicts(key: str, *dicts: Mapping[str, Any]) -> Any:
+    """The value of ``key`` in the first of ``dicts`` that has it, ``None`` when none does."""
+    for d in dicts:
+        if key in d:
+            return d[key]
+    return None
+
+
+def find_nested_vars(curr_dict: Mapping[str, Any], nested_key: str | None = None,
+                     var_list: list[tuple[str, list[str]]] | None = None) -> list[tuple[str, list[str]]]:
+    """Every ``$kind$...`` string value as ``(dotted key, [kind, ...])``; a list item's key ends in its index
+    (``"SecurityGroupIds0"``), as in the original PCF."""
+    found = [] if var_list is None else var_list
+    for key, value in curr_dict.items():
+        path = f"{nested_key}.{key}" if nested_key else str(key)
+        if isinstance(value, Mapping):
+            find_nested_vars(value, path, found)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    find_nested_vars(item, path, found)
+                elif isinstance(item, str) and item.startswith("$"):
+                    found.append((f"{path}{index}", item[1:].split("$")))
+        elif isinstance(value, str) and value.startswith("$"):
+            found.append((path, value[1:].split("$")))
+    return found
+
+
+def transform_list_of_dicts_to_desired_list(curr_list: Iterable[Mapping[str, Any]], nested_key_name: str,
+                                            new_list: list[Any] | None = None) -> list[Any]:
+    """The distinct values of ``nested_key_name`` across a list of dicts, in order."""
+    values = [] if new_list is None else new_list
+    for item in curr_list:
+        if nested_key_name in item and item[nested_key_name] not in values:
+            values.append(item[nested_key_name])
+    return values
+
+
+def get_value_from_particles(particles: Sequence[Any], particle_class: type[Any], attr_name: str) -> Any:
+    """The attribute ``attr_name`` of the one particle of ``particle_class``'s flavor among ``particles``, synced
+    first; ``InvalidConfigException`` when there is not exactly one or the value is empty."""
+    from pcf.core.pcf_exceptions import InvalidConfigException
+
+    matching = [p for p in particles if getattr(p, "flavor", None) == particle_class.flavor]
+    if len(matching) == 1:
+        matching[0].sync_state()
+        value = getattr(matching[0], attr_name, None)
+        if value:
+            return value
+    raise InvalidConfigException(f"No parents to get value to from. Please provide the value for {attr_name}")
+
+
+def pkg_submodules(package: str | ModuleType, recursive: bool = True) -> list[ModuleType]:
+    """Every importable submodule of ``package`` (a module or its name), recursively by default; ``[]`` when the
+    package cannot be imported."""
+    if isinstance(package, str):
+        try:
+            package = importlib.import_module(package)
+        except ImportError:
+            return []
+    found: list[ModuleType] = []
+    for info in pkgutil.iter_modules(getattr(package, "__path__", []), f"{package.__name__}."):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:
+            continue
+        found.append(module)
+        if recursive and info.ispkg:
+            found += pkg_submodules(module)
+    return found
+
+
+def particle_class_from_flavor(flavor: str) -> type[Any] | None:
+    """The particle or quasiparticle class of ``flavor``, ``None`` when there is none."""
+    from pcf.core.pcf_exceptions import UnknownFlavorError
+    from pcf.core.registry import get_particle_flavor
+
+    if not isinstance(flavor, str) or not flavor:
+        return None
+    try:
+        return get_particle_flavor(flavor)
+    except UnknownFlavorError:
+        return None
 
 
 def list_to_dict(key_name: str, dict_list: Iterable[Mapping[str, Any]]) -> dict[Any, Mapping[str, Any]]:

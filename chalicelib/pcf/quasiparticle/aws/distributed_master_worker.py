@@ -17,7 +17,7 @@ class DistributedMasterWorker(Quasiparticle):
 
     def __init__(self, particle_definition: Mapping[str, Any]) -> None:
         super().__init__(particle_definition)
-        self.master = self.particle_definition["custom_config"].get("master")
+        self.master = self.normalized_definition["custom_config"].get("master")
         if not self.master:
             raise DefinitionError("custom_config.master", "is required: the pcf_name (or its prefix) of the master")
         self.set_parents()

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pcf.core.pcf_exceptions import ResourceLookupNotDefinedException
-from pcf.util.aws.clients import ClientFactory
+from pcf.util.aws.clients import ClientFactory, get_default_factory
+from pcf.util.aws.tag_specifications import NAME_TAG
 
 
 class AWSLookup:
     """Finds ids by name: ``ami``/``image``, ``subnet``, ``security_groups``, ``snapshot``, ``iam``,
-    ``instance_profile``."""
+    ``instance_profile``; and ``instance_name``, an instance's ``PCFName`` by its id."""
 
-    def __init__(self, client_factory: ClientFactory, region_name: str | None = None) -> None:
-        self._clients = client_factory
-        self._region = region_name
+    def __init__(self, client_factory: ClientFactory | None = None, region_name: str | None = None) -> None:
+        self._clients = client_factory or get_default_factory()
+        self._region = region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
-    def get_id(self, kind: str, names: list[str], field: str = "") -> Any:
-        """The id for ``names``; ``ResourceLookupNotDefinedException`` naming ``field`` when none matches."""
-        finder = {
+    @property
+    def region_name(self) -> str:
+        return self._region
+
+    @property
+    def ec2_client(self) -> Any:
+        """The EC2 client lookups use."""
+        return self._ec2()
+
+    @property
+    def methods(self) -> dict[str, Any]:
+        """Each lookup kind and the method that finds it."""
+        return {
             "ami": self.ami,
             "image": self.ami,
             "subnet": self.subnet,
@@ -26,7 +38,14 @@ class AWSLookup:
             "snapshot": self.snapshot,
             "iam": self.iam,
             "instance_profile": self.instance_profile,
-        }.get(kind)
+            "instance_name": self.instance_name,
+        }
+
+    def get_id(self, resource: str, names: list[str], field: str = "") -> Any:
+        """The id for ``names`` of the lookup kind ``resource``; ``ResourceLookupNotDefinedException`` naming
+        ``field`` when none matches."""
+        kind = resource  # the original's parameter name
+        finder = self.methods.get(kind)
         if finder is None:
             raise ResourceLookupNotDefinedException(field, f"unknown lookup kind {kind!r}")
         found = finder(names)
@@ -46,6 +65,14 @@ class AWSLookup:
             newest = max(images, key=lambda image: image.get("CreationDate", ""))
             return newest["ImageId"]
         return images[0]["ImageId"] if images else None
+
+    def instance_name(self, names: list[str]) -> str | None:
+        """The ``PCFName`` tag of the instance whose id is ``names[0]``."""
+        found = self._ec2().describe_tags(Filters=[
+            {"Name": "resource-id", "Values": names[:1]},
+            {"Name": "key", "Values": [NAME_TAG]},
+        ])["Tags"]
+        return found[0]["Value"] if len(found) == 1 else None
 
     def subnet(self, names: list[str]) -> str | None:
         subnets = self._ec2().describe_subnets(Filters=[{"Name": "tag:Name", "Values": names}])["Subnets"]

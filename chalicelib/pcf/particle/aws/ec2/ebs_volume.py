@@ -30,8 +30,8 @@ from pcf.util import pcf_util
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.idempotency import client_token
 from pcf.util.aws.ownership import ADOPT_KEY
-from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG, EBSVolumeTagSpecifications
-from pcf.util.pcf_util import tags_to_dict
+from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG, EBSTagSpecifications, managed_tags
+from pcf.util.pcf_util import dict_to_tags, tags_to_dict
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class EBSVolume(AWSResource):
     }
     UPDATE_PARAM_FILTER = {"Iops": "", "Size": "", "VolumeType": ""}
     UNIQUE_KEYS = ["aws_resource.custom_config.volume_name"]
+    UNIQUE_KEYS_BIND_RESOURCE = True
     CREATE_OPERATION = "CreateVolume"
     CUSTOM_CONFIG_KEYS = frozenset({"volume_name", "tags", "attach", "device", ADOPT_KEY})
     STATE_SHAPE = ("ec2", "Volume")
@@ -106,8 +107,15 @@ class EBSVolume(AWSResource):
         self.modification: dict[str, Any] | None = None
         self._recreations = 0
         self._auto_attach_suppressed = False
+        self.state = None  # the original EBSVolume starts with a None state, not an unset one
         self._set_unique_keys()
         self._check_definition()
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        """The tags the volume should carry, as ``[{"Key": ..., "Value": ...}]``: the user's, ``PCFName`` and the
+        deployment tag (the original's ``EBSVolume.tags``)."""
+        return dict_to_tags(ebs_config.desired_tags(self.desired_state_definition, self.volume_name))
 
     def _set_unique_keys(self) -> None:
         """Logic that sets keys from state definition that are used to uniquely identify the EBS volume."""
@@ -289,7 +297,7 @@ class EBSVolume(AWSResource):
         parent = self.get_ec2_parent()
         if parent is None:
             return False
-        state = parent.state
+        state = getattr(parent, "observed_state", None)
         if state is None and callable(getattr(parent, "get_state", None)):
             state = parent.get_state()
         return state is State.running
@@ -368,7 +376,7 @@ class EBSVolume(AWSResource):
         """The ``create_volume`` parameters (without ``ClientToken``): START_PARAM_FILTER and all tags."""
         params = pcf_util.param_filter(self.desired_state_definition, self.START_PARAM_FILTER)
         tags = ebs_config.user_tags(self.desired_state_definition)
-        params["TagSpecifications"] = EBSVolumeTagSpecifications(PCFName=self.volume_name, **tags).render()
+        params["TagSpecifications"] = EBSTagSpecifications(**managed_tags(self.volume_name, tags)).render()
         return params
 
     def _token_scope(self) -> str:
@@ -406,7 +414,7 @@ class EBSVolume(AWSResource):
         Returns:
             boto3 delete_volume() response, ``None`` when nothing was deleted.
         """
-        if self.volume_id is None and self.state is None:
+        if self.volume_id is None and self.observed_state is None:
             self.get_status()
         if self.volume_id is None:
             return None

@@ -214,7 +214,7 @@ def tag_specifications(
     """``TagSpecifications`` for ``run_instances``: the instance's tags, then other resource types as given."""
     wanted = {k: v for k, v in requested_tags(aws_resource, custom_config).items() if v is not None}
     wanted.pop(NAME_TAG, None)
-    specs = EC2InstanceTagSpecifications(PCFName=instance_name, **wanted).render()
+    specs = EC2InstanceTagSpecifications(**managed_tags(instance_name, wanted)).render()
     for spec in aws_resource.get("TagSpecifications") or []:
         if isinstance(spec, Mapping) and spec.get("ResourceType") != "instance":
             specs.append(dict(spec))

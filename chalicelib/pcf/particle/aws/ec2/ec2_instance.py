@@ -212,6 +212,7 @@ class EC2Instance(AWSResource):
         "VolumeType": "",
     }
     UNIQUE_KEYS: ClassVar[list[str]] = ["aws_resource.custom_config.instance_name"]
+    UNIQUE_KEYS_BIND_RESOURCE = True
     CREATE_OPERATION: ClassVar[str | None] = "RunInstances"
     CUSTOM_CONFIG_KEYS: ClassVar[frozenset[str] | None] = frozenset({
         "instance_name", "tags", "userdata_template_file", "userdata_template", "userdata_params",
