@@ -219,3 +219,22 @@ def test_plan_observe_does_not_attach_volumes(pcf_cli: CliRunner, cloud: LocalCl
     assert len(volumes) == 3
     assert all(v["State"] == "available" and not v["Attachments"] for v in volumes)
     assert result.out.count("done (running as desired)") == 7
+
+
+def test_an_original_style_definition_runs_through_the_state_machine(pcf_cli: CliRunner, cloud: LocalCloud) -> None:
+    ami = single()["aws_resource"]["ImageId"]
+    pcf_cli.write("pcf.json", f"""{{
+  // written for the original PCF: JSON with comments, instance tags in aws_resource
+  "pcf_name": "legacy", "flavor": "ec2_instance",
+  "aws_resource": {{"ImageId": "{ami}", "InstanceType": "t3.micro",  # a comment
+                   "tags": {{"Test": "Tag"}}, "custom_config": {{"instance_name": "pcf-legacy"}}}}
+}}""")
+
+    ran = pcf_cli("run", cloud=cloud)
+    [reservation] = cloud.client("ec2").describe_instances()["Reservations"]
+    terminated = pcf_cli("terminate", cloud=cloud)
+
+    assert ran.code == 0, ran.err
+    assert {"Key": "Test", "Value": "Tag"} in reservation["Instances"][0]["Tags"]
+    assert terminated.code == 0, terminated.err
+    assert instances(cloud) == {"pcf-legacy": "terminated"}

@@ -173,6 +173,15 @@ def test_ownership(cloud: Any, ec2: Any, ami_id: str, runtime: Runtime) -> None:
     assert states == ["running"]
 
 
+def test_instance_tags() -> None:
+    particle = EC2Instance({"pcf_name": "web", "flavor": "ec2_instance", "aws_resource": {
+        "ImageId": "ami-12345678", "tags": {"Team": "top", "Test": "Tag"},
+        "custom_config": {"instance_name": "web", "tags": {"Team": "custom"}}}})
+    assert particle.normalized_definition["aws_resource"]["custom_config"]["tags"] == {"Team": "custom", "Test": "Tag"}
+    assert "tags" not in particle.desired_state_definition
+    assert particle.particle_definition["aws_resource"]["tags"] == {"Team": "top", "Test": "Tag"}
+
+
 def test_rollback(virtual: Runtime) -> None:
     quasi = group(mover("kept", persist_on_termination=True), mover("made"),
                   mover("zfail", parents=["table_mover:made"]))

@@ -15,6 +15,7 @@ from pcf.core.aws_resource import AWSResource
 from pcf.core.pcf_exceptions import InvalidConfigException
 from pcf.core.quasiparticle import Quasiparticle
 from pcf.core.runtime import Runtime
+from pcf.particle.aws.ec2.ebs_volume import EBSVolume
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf.quasiparticle.aws.distributed_master_worker import DistributedMasterWorker
 
@@ -162,3 +163,29 @@ def test_the_user_flavor_in_a_quasiparticle_file(tmp_path: Path, cloud: Any, run
     quasi = Quasiparticle(str(path))
     cycle(quasi, runtime)
     assert cloud.client("sqs").list_queues().get("QueueUrls", []) == []
+
+
+def test_the_original_ec2_and_ebs_test_definitions(cloud: Any, ec2: Any, ami_id: str, runtime: Runtime) -> None:
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(Description="test", GroupName="test_sg", VpcId=vpc)["GroupId"]
+    profile = cloud.client("iam").create_instance_profile(InstanceProfileName="ecsInstanceRole")["InstanceProfile"]
+    instance = EC2Instance({"pcf_name": "gg-pcf", "flavor": "ec2_instance", "aws_resource": {
+        "custom_config": {"instance_name": "gg-instance"}, "ImageId": ami_id, "InstanceType": "m4.large",
+        "KeyName": "secret-key", "MaxCount": 1, "MinCount": 1, "SecurityGroupIds": [group], "SubnetId": subnet,
+        "IamInstanceProfile": {"Arn": profile["Arn"]}, "InstanceInitiatedShutdownBehavior": "stop",
+        "tags": {"Test": "Tag"}}})  # the original ignored these tags; here they are the instance's
+    instance.set_desired_state(State.running)
+    instance.apply(runtime=runtime)
+    assert instance.get_state() is State.running
+    [reservation] = ec2.describe_instances()["Reservations"]
+    assert {"Key": "Test", "Value": "Tag"} in reservation["Instances"][0]["Tags"]
+    instance.set_desired_state(State.terminated)
+    instance.apply(sync=False, runtime=runtime)
+
+    volume = EBSVolume({"pcf_name": "gg-pcf", "flavor": "ebs_volume", "aws_resource": {
+        "custom_config": {"volume_name": "pcf-ebs-example"}, "AvailabilityZone": "us-east-1a", "Encrypted": True,
+        "Size": 10, "VolumeType": "standard",
+        "TagSpecifications": [{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "gg-pcf"}]}]}})
+    cycle(volume, runtime)
+    assert sorted(t["Key"] for t in volume.tags) == ["Name", "PCFDeployment", "PCFName"]

@@ -239,6 +239,20 @@ class EC2Instance(AWSResource):
         self._check_definition()
 
     # -- identity -------------------------------------------------------------------------------
+    def _validate_definition(self, particle_definition: Mapping[str, Any]) -> dict[str, Any]:
+        """As for any particle, then ``aws_resource.tags`` (the original PCF's quickstart wrote instance tags there,
+        and silently ignored them) become instance tags: merged under ``custom_config.tags``, which wins."""
+        definition = super()._validate_definition(particle_definition)
+        aws_resource = definition.get("aws_resource") or {}
+        if "tags" in aws_resource:
+            tags = aws_resource.pop("tags")
+            if not isinstance(tags, Mapping):
+                raise InvalidConfigException(f"{self.flavor}:{definition['pcf_name']}.aws_resource.tags",
+                                             "must be a mapping of tag name to value")
+            custom_config = aws_resource.setdefault("custom_config", {})
+            custom_config["tags"] = {**tags, **(custom_config.get("tags") or {})}
+        return definition
+
     def _set_unique_keys(self) -> None:
         """Logic that sets keys from state definition that are used to uniquely identify the EC2 instance."""
         self.unique_keys = list(self.UNIQUE_KEYS)
