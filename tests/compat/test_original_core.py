@@ -246,7 +246,7 @@ def test_base_particle_config_and_shared_unique_values_of_a_user_flavor() -> Non
 def test_inherit_fills_a_child_from_its_parent(runtime: Runtime) -> None:
     parent = plain("parent", "compat_passing", aws_resource={"resource_name": "svc"})
     child = plain("child", "compat_passing", parents=["compat_passing:parent"], aws_resource={
-        "resource_name": "svc-child", "item": "$inherit$compat_passing:parent$item",
+        "resource_name": "svc", "item": "$inherit$compat_passing:parent$item",  # the parent's unique value too
         "deep": "$inherit$compat_passing:parent$nested.key", "tags": "$inherit$compat_passing:parent$tags"})
     quasi = Quasiparticle({"pcf_name": "q", "flavor": "quasiparticle", "particles": [parent, child]})
     quasi.set_desired_state(State.running)
@@ -339,3 +339,29 @@ def test_attribute_values_measure_and_unique_id() -> None:
     particle.normalized_definition["aws_resource"]["resource_name"] = ""
     with pytest.raises(InvalidUniqueKeysException):
         particle.validate_unique_id()
+
+
+class NeverEquivalent(Particle):
+    """Always running, its definition never equivalent: only ``persist_on_update`` keeps it from updating."""
+
+    flavor = "compat_never_equivalent"
+
+    def sync_state(self) -> None:
+        self.current_state_definition = {"def": "blank"}
+        self.state = State.running
+
+    def is_state_definition_equivalent(self) -> bool:
+        return False
+
+    def _update(self) -> None:
+        raise AssertionError("persist_on_update: no update")
+
+
+def test_update_protection_keeps_a_running_particle_as_it_is(runtime: Runtime) -> None:
+    particle = NeverEquivalent({"pcf_name": "u", "flavor": "compat_never_equivalent", "persist_on_update": True})
+    particle.set_desired_state(State.running)
+    particle.apply(sync=False, runtime=runtime)
+    particle.desired_state_definition = {"diff": True}
+    particle.apply(sync=False, runtime=runtime)
+    assert particle.state is State.running
+    assert particle.current_state_definition != particle.desired_state_definition
