@@ -102,7 +102,7 @@ def mover(name: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_unknown_keys() -> None:
-    with pytest.raises(DefinitionError, match="did you mean 'parents'"):
+    with pytest.raises(DefinitionError, match=r"did you mean 'parents'.*declares them in its definition_model"):
         Mover(mover("m", parent=["table_mover:x"]))
     assert OwnKeys({"pcf_name": "k", "flavor": "table_own_keys", "setting": 1}).particle_definition["setting"] == 1
 

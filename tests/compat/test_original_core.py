@@ -33,7 +33,17 @@ class OpenSpec(ParticleSpec):
     strict_keys: ClassVar[bool] = False
 
 
-class NeverMoves(Particle):
+class UnsetUntilSynced(Particle):
+    """Syncs as the original's example flavors did: terminated when nothing has set the state yet."""
+
+    def sync_state(self) -> None:
+        try:
+            self.state  # noqa: B018 - the original PCF flavors test whether the state is set this way
+        except AttributeError:
+            self.state = State.terminated
+
+
+class NeverMoves(UnsetUntilSynced):
     """The original's plain particle: its state is unset until the first sync, and ``_start`` changes nothing."""
 
     flavor = "compat_never_moves"
@@ -43,12 +53,6 @@ class NeverMoves(Particle):
         super().__init__(particle_definition)
         self.desired_state_definition = self.particle_definition
         self.starts = 0
-
-    def sync_state(self) -> None:
-        try:
-            self.state  # noqa: B018 - the original PCF flavors test whether the state is set this way
-        except Exception:
-            self.state = State.terminated
 
     def _start(self) -> None:
         self.starts += 1
@@ -82,16 +86,10 @@ class Passing(Particle):
         raise InvalidConfigException()
 
 
-class Counting(Particle):
+class Counting(UnsetUntilSynced):
     """Starts and terminates at once; ``fail`` in its name makes ``_start`` raise."""
 
     flavor = "compat_counting"
-
-    def sync_state(self) -> None:
-        try:
-            self.state  # noqa: B018 - the original PCF flavors test whether the state is set this way
-        except AttributeError:
-            self.state = State.terminated
 
     def _start(self) -> str:
         if "fail" in self.name:

@@ -135,9 +135,9 @@ def known_keys(model: type[BaseModel]) -> list[str]:
     return sorted(set(model.model_fields) | {a for f in model.model_fields.values() for a in _aliases(f)})
 
 
-def check_unknown_keys(spec: BaseModel, prefix: str = "") -> None:
-    """Refuse keys ``spec``'s model does not know (``strict_keys``), suggesting the closest known key;
-    ``<provider>_resource`` keys pass."""
+def check_unknown_keys(spec: BaseModel, prefix: str = "", hint: str = "") -> None:
+    """Refuse keys ``spec``'s model does not know (``strict_keys``), suggesting the closest known key (and adding
+    ``hint``); ``<provider>_resource`` keys pass."""
     if not getattr(type(spec), "strict_keys", False) or not spec.model_extra:
         return
     known = known_keys(type(spec))
@@ -145,8 +145,8 @@ def check_unknown_keys(spec: BaseModel, prefix: str = "") -> None:
         if key.endswith(PROVIDER_RESOURCE_SUFFIX):
             continue
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(known)}"
-        raise DefinitionError(f"{prefix}.{key}" if prefix else key, f"is not a known setting{hint}")
+        closest = f"; did you mean {close[0]!r}?" if close else f"; known settings: {', '.join(known)}"
+        raise DefinitionError(f"{prefix}.{key}" if prefix else key, f"is not a known setting{closest}{hint}")
 
 
 def definition_json_schema() -> dict[str, Any]:
@@ -198,15 +198,16 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
-def parse_model(model: type[ModelT], data: Any, prefix: str = "") -> ModelT:
-    """Validate ``data`` against ``model``, raising ``DefinitionErrors`` that name the fields."""
+def parse_model(model: type[ModelT], data: Any, prefix: str = "", unknown_key_hint: str = "") -> ModelT:
+    """Validate ``data`` against ``model``, raising ``DefinitionErrors`` that name the fields (an unknown key's
+    reason ends with ``unknown_key_hint``)."""
     if not isinstance(data, Mapping):
         raise DefinitionError(prefix or "definition", f"must be a mapping, not {type(data).__name__}")
     try:
         spec = model.model_validate(dict(data))
     except ValidationError as error:
         raise errors_from_validation(error, prefix) from None
-    check_unknown_keys(spec, prefix)
+    check_unknown_keys(spec, prefix, unknown_key_hint)
     return spec
 
 

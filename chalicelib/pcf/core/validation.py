@@ -33,13 +33,16 @@ from pcf.util.aws.shapes import field_path_problem, shape_named
 from pcf.util.callbacks import check_callback
 from pcf.util.pcf_util import MISSING, generate_pcf_id, get_path, set_path, update_dict
 
+USER_FLAVOR_HINT = (" (a flavor that reads top-level keys of its own declares them in its definition_model, or sets "
+                    "strict_keys = False there: docs/compatibility.md)")
+
 
 def normalize_particle(raw: Mapping[str, Any], particle_class: type[Any], prefix: str = "") -> dict[str, Any]:
     """Parse one particle definition for ``particle_class``; returns the plain dict the particle keeps."""
     if isinstance(raw, Mapping) and not raw.get("flavor"):
         raise FlavorMissingException(_join(prefix, "flavor"), "is required")
     model = getattr(particle_class, "definition_model", ParticleSpec)
-    spec = parse_model(model, raw, prefix)
+    spec = parse_model(model, raw, prefix, "" if particle_class.__module__.startswith("pcf.") else USER_FLAVOR_HINT)
     definition = spec.model_dump(mode="python")
     aws_resource = definition.get("aws_resource")
     if aws_resource is not None:
