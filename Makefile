@@ -15,9 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/cluster_lifecycle.py
 
-## test: lint and the whole test suite
+## test: lint, type check (mypy: the production packages, app.py, deploy/) and the whole test suite
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadfile   # two workers (the machines have 2 cores); a file stays on one worker
 
 ## bench: the benchmarks, printing ratios measured side by side in one run

@@ -304,6 +304,11 @@ def raw_events(handler: Any) -> Any:
     return handler
 
 
+def _function_arn(event: CloudWatchEvent) -> str:
+    """The invoked function's ARN (chalice types the Lambda context loosely)."""
+    return str(getattr(event.context, "invoked_function_arn", ""))
+
+
 def _event_id(raw: Any) -> str | None:
     found = raw.get("id") if isinstance(raw, dict) else None
     return str(found) if found else None
@@ -316,7 +321,7 @@ def on_ec2_event(event: CloudWatchEvent) -> dict[str, Any]:
     forged or unknown event is refused (counted as ``EventsRefused``, logged with the reason), never raised."""
     raw = event.to_dict()
     with log_keys(_event_id(raw)), no_definition_files():
-        return _on_ec2_event(raw, event.context.invoked_function_arn)
+        return _on_ec2_event(raw, _function_arn(event))
 
 
 def _on_ec2_event(raw: Any, function_arn: str) -> dict[str, Any]:
@@ -349,7 +354,7 @@ def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
     raw = event.to_dict() if isinstance(event.to_dict(), dict) else {}
     run = _event_id(raw) or "manual"
     with log_keys(run), no_definition_files():
-        return _reconcile(run, raw, event.context.invoked_function_arn)
+        return _reconcile(run, raw, _function_arn(event))
 
 
 def _reconcile(run: str, raw: dict[str, Any], function_arn: str) -> dict[str, Any]:

@@ -55,7 +55,8 @@ def function_resource_names() -> dict[str, str]:
     import app
 
     functions = [*app.app.pure_lambda_functions, *app.app.event_sources]
-    return {to_cfn_resource_name(function.name): function.name for function in functions}
+    names = [str(getattr(function, "name")) for function in functions]  # noqa: B009 - chalice types it as object
+    return {to_cfn_resource_name(name): name for name in names}
 
 
 def definition(key: str = "apply") -> dict[str, Any]:

@@ -96,7 +96,7 @@ class VolumeNotification(BaseModel):
 
 class InstanceStateEvent(AwsEvent):
     detail_type: Literal["EC2 Instance State-change Notification"] = Field(alias="detail-type")
-    detail: InstanceStateChange
+    detail: InstanceStateChange  # type: ignore[assignment]  # pydantic: a subclass narrows the envelope's detail
 
     def resource_state(self) -> tuple[str, str | None]:
         """``(instance id, instance state)``."""
@@ -105,7 +105,7 @@ class InstanceStateEvent(AwsEvent):
 
 class VolumeEvent(AwsEvent):
     detail_type: Literal["EBS Volume Notification"] = Field(alias="detail-type")
-    detail: VolumeNotification
+    detail: VolumeNotification  # type: ignore[assignment]  # pydantic: a subclass narrows the envelope's detail
 
     def resource_state(self) -> tuple[str, str | None]:
         """``(volume id, volume status)``: the one volume named in ``resources`` (a KMS key may be named beside

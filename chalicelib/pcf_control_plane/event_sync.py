@@ -26,6 +26,7 @@ from pcf_control_plane.aws_events import (
 )
 from pcf_control_plane.healing import Healer, HealOutcome, execution_name, history_detail, leased
 from pcf_control_plane.store import HistoryKind, Observation, RecordResult, StateStore
+from pcf_control_plane.store.models import observed_name
 
 EventStatus = Literal["refused", "ignored", "stale", "recorded"]
 ACCEPTED = {EC2_SOURCE: {INSTANCE_STATE_CHANGE, VOLUME_NOTIFICATION}}
@@ -68,7 +69,7 @@ class EventSync:
         flavor = get_particle_flavor(view.spec.flavor)
         state: State = flavor.state_lookup.get(status, State.pending)
         cause = f"event:{event.id}"
-        observation = Observation(state=state.name, observed_at=event_time(event, state, view.observation),
+        observation = Observation(state=observed_name(state), observed_at=event_time(event, state, view.observation),
                                   resource_id=resource_id, cause=cause)
         detail = {"state": state.name, "resource_id": resource_id, "resource_state": status, "source": "event"}
         name = execution_name("heal", event.id)

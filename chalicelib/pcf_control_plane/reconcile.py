@@ -29,6 +29,7 @@ from pcf_control_plane.drift import config_differences
 from pcf_control_plane.healing import Healer, HealOutcome, drift_action, execution_name
 from pcf_control_plane.snapshot import snapshot_of
 from pcf_control_plane.store import HistoryKind, Observation, ParticleRecord, ParticleView, StateStore
+from pcf_control_plane.store.models import observed_name
 
 INSTANCE_PAGE = 1000
 NAME_KEYS = {"ec2_instance": "instance_name", "ebs_volume": "volume_name"}
@@ -82,7 +83,7 @@ class Reconciler:
         """One pass over every particle; ``act=False`` records nothing and starts nothing (a dry run)."""
         started = time.perf_counter()
         records = [record for page in self.store.list_particles(self.deployment) for record in page if record.spec]
-        specs = {record.pcf_id: record.spec for record in records}
+        specs = {record.pcf_id: spec for record in records if (spec := record.spec) is not None}
         graph = DependencyGraph(specs, [(parent, pcf_id) for pcf_id, spec in specs.items()
                                         for parent in spec.definition.get("parents", []) if parent in specs])
         described, calls = self._describe()
@@ -92,14 +93,17 @@ class Reconciler:
             resource = self._resource_of(record, described)
             state = self._state(record, resource)
             differences = self._differences(record, state, resource)
-            view = ParticleView(pcf_id=record.pcf_id, spec=record.spec.summary(), observation=record.observation)
+            view = ParticleView(pcf_id=record.pcf_id, spec=specs[record.pcf_id].summary(),
+                                observation=record.observation)
             action = drift_action(view, state, definition_equivalent=not differences)
             if act and self._observe(record, state, resource, cause):
                 written += 1
             if action not in (Action.done, Action.wait):
                 seen.append(_Seen(record, state, resource, differences, action))
-        reverting = {item.record.pcf_id for item in seen if item.record.spec.flags.drift == "revert"
-                     and not (item.record.spec.flags.rolled_back_by and item.action in (Action.start, Action.update))}
+        flags = {pcf_id: spec.flags for pcf_id, spec in specs.items()}
+        creating = (Action.start, Action.update)
+        reverting = {item.record.pcf_id for item in seen if flags[item.record.pcf_id].drift == "revert"
+                     and not (flags[item.record.pcf_id].rolled_back_by and item.action in creating)}
         drifted = [self._drifted(item, cause, act, covered=bool(graph.ancestors(item.record.pcf_id) & reverting))
                    for item in seen]
         return ReconcileReport(cause=cause, particles=len(records), drifted=drifted, observations_written=written,
@@ -155,8 +159,8 @@ class Reconciler:
                 and previous.snapshot == snapshot:
             return False
         at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
-        observation = Observation(state=state.name, observed_at=at, resource_id=resource_id, snapshot=snapshot,
-                                  cause=cause)
+        observation = Observation(state=observed_name(state), observed_at=at, resource_id=resource_id,
+                                  snapshot=snapshot, cause=cause)
         if not self.store.record_observation(record.pcf_id, observation):
             return False  # an event or a step wrote a newer one meanwhile
         if previous is None or previous.state != state.name:

@@ -11,10 +11,11 @@ import contextvars
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from pcf.core import State
 from pcf.core.apply_engine import plan_levels
+from pcf.core.aws_resource import AWSResource
 from pcf.core.builder import build
 from pcf.core.decision import Action, decide
 from pcf.core.particle import Particle
@@ -62,6 +63,7 @@ from pcf_control_plane.store import (
     ParticleSpec,
     StateStore,
 )
+from pcf_control_plane.store.models import desired_name, observed_name
 
 PLAN_WRITERS = 16
 """Particles whose specs ``plan`` writes at once: 4 DynamoDB calls each, one after another, would take
@@ -115,7 +117,7 @@ class ControlPlane:
         specs = [ParticleSpec(
             pcf_id=particle.pcf_id,
             definition=_storable_definition(particle),
-            desired_state=particle.desired_state.name,  # type: ignore[union-attr]
+            desired_state=desired_name(particle.desired_state),
             deployment=self.deployment,
             quasiparticle=quasiparticle,
             flags=ParticleFlags(
@@ -126,13 +128,13 @@ class ControlPlane:
             exports=exports.get(particle.pcf_id, ()),
         ) for particle in written]  # every member is checked before anything is written
         generations = self._store_specs(specs, request.execution)
-        phases: dict[str, list[list[str]]] = {}
+        phases: dict[Literal["stop", "start"], list[list[str]]] = {}
         for level in levels:
             phases.setdefault(level.phase, []).append(level.pcf_ids)
         return PlanOutput(
             pcf_id=root.pcf_id,
             particles=len(planned),
-            phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],  # type: ignore[arg-type]
+            phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],
             generations=generations,
             settings=request.settings(),
         )
@@ -175,7 +177,7 @@ class ControlPlane:
         known = step.generation if isinstance(step, SyncInput) else 0
         generation = check_planned(self.store, spec, step.execution, known)
         decision = parents_first(decision, particle, parents, step.execution)
-        return SyncOutput(pcf_id=step.pcf_id, state=observed.name, action=decision.action.value,
+        return SyncOutput(pcf_id=step.pcf_id, state=observed_name(observed), action=decision.action.value,
                           reason=decision.reason, resource_id=resource_id, generation=generation)
 
     # -- transitions ----------------------------------------------------------------------------
@@ -228,7 +230,7 @@ class ControlPlane:
         # has not moved since the last one (equal times are refused by the store's newer-wins rule).
         observed_at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
         self.store.record_observation(step.pcf_id, Observation(
-            state=observed.name, observed_at=observed_at, resource_id=resource_id,
+            state=observed_name(observed), observed_at=observed_at, resource_id=resource_id,
             snapshot=snapshot, cause=step.execution,
         ))
         if previous is None or previous.state != observed.name:
@@ -299,7 +301,8 @@ class ControlPlane:
         particle = rebuild(spec, parents, self.clients)
         # The control plane never adopts a foreign resource (custom_config.adopt is library mode's): its role may
         # not retag another deployment's resources, and whoever starts an execution must not gain that power.
-        particle.adoption_allowed = False
+        if isinstance(particle, AWSResource):
+            particle.adoption_allowed = False
         particle.prepare()
         references = particle.inherit_references()
         if particle.desired_state is State.running and references:

@@ -95,7 +95,7 @@ def validate(args: argparse.Namespace, env: CliEnvironment) -> int:
 
 def describe_valid(particle: Particle) -> str:
     """``valid: NAME (FLAVOR): N particles, start order in L levels`` after the checks ``apply`` makes."""
-    members = list(particle.members()) if is_quasiparticle(particle) else [particle]  # type: ignore[attr-defined]
+    members = list(particle.members()) if is_quasiparticle(particle) else [particle]
     for member in members:
         member.check_inherit_references()
     graph = dependency_graph(members)

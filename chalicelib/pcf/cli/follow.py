@@ -279,11 +279,13 @@ class ExecutionFollower:
         described = self.sfn.describe_execution(executionArn=self.execution_arn)
         status = described["status"]
         started, stopped = described.get("startDate"), described.get("stopDate")
-        times = {"started_at": _seconds(started), "stopped_at": _seconds(stopped or started)}
+        started_at, stopped_at = _seconds(started), _seconds(stopped or started)
         if status == "SUCCEEDED":
-            return ExecutionOutcome(status, _json(described.get("output"), keep=True), **times)
+            return ExecutionOutcome(status, _json(described.get("output"), keep=True), started_at=started_at,
+                                    stopped_at=stopped_at)
         error = described.get("error") or f"Execution{status.title().replace('_', '')}"
-        return ExecutionOutcome(status, None, error, cause_message(described.get("cause")), **times)
+        return ExecutionOutcome(status, None, error, cause_message(described.get("cause")), started_at=started_at,
+                                stopped_at=stopped_at)
 
 
 def cause_message(cause: Any) -> str:

@@ -11,7 +11,7 @@ from pcf.cli.acting import ApplyReport
 from pcf.cli.cancel import Cancellation, RunInterrupted
 from pcf.cli.endpoint import ControlPlaneEndpoint
 from pcf.cli.follow import ExecutionFollower
-from pcf.cli.progress import ParticleRecord, ProgressPrinter
+from pcf.cli.progress import ParticleRecord, ProgressPrinter, constant
 from pcf.cli.stepfunctions_engine import to_apply_event
 from pcf.cli.stop_run import stop_run
 
@@ -38,7 +38,7 @@ def follow_started(
         for event in follower.events():
             if printer is None:
                 started = follower.started_at or event.at
-                printer = ProgressPrinter(progress, lambda at=started: at, quiet=quiet, width=ID_WIDTH)
+                printer = ProgressPrinter(progress, constant(started), quiet=quiet, width=ID_WIDTH)
             if event.resource_id:
                 seen_ids[event.pcf_id] = event.resource_id
             printer(to_apply_event(event))
@@ -57,7 +57,7 @@ def follow_started(
 
 def touched_rows(records: dict[str, ParticleRecord], seen_ids: dict[str, str]) -> list[tuple[str, ...]]:
     """One summary row per particle the execution reported on: pcf_id, state, resource id, transitions."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for pcf_id, record in sorted(records.items()):
         taken = ", ".join(record.transitions) or "none"
         if record.failure:

@@ -64,7 +64,7 @@ def invoke_reconcile(target: Target, stage: str, act: bool) -> dict[str, Any]:
 
 def drift_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
     """One row per drifted particle of a reconcile report."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for item in report.get("drifted", []):
         differences = "; ".join(f"{field}: {pair[0]} -> {pair[1]}" for field, pair in item.get("differences",
                                                                                                 {}).items())

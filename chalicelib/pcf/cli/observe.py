@@ -34,7 +34,7 @@ def observe_plan(selection: Selection, cascade: bool) -> str:
     """A table of every particle in apply order: observed state, desired state and the next action."""
     particles = selection.particles(cascade)
     by_id = {p.pcf_id: p for p in particles}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for level in plan_levels(particles):
         for pcf_id in level.pcf_ids:
             particle = by_id[pcf_id]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -22,6 +22,11 @@ class ParticleRecord:
     state: State | None = None
     transitions: list[str] = field(default_factory=list)
     failure: str = ""
+
+
+def constant(value: float) -> Callable[[], float]:
+    """A clock that always says ``value``: progress times of a followed execution count from its start."""
+    return lambda: value
 
 
 class ProgressPrinter:
@@ -103,7 +108,7 @@ def summary_rows(
 ) -> list[tuple[str, ...]]:
     """One row per particle: pcf_id, state, resource id (the last one seen, for a resource now gone),
     transitions taken (or what stopped it)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for particle in sorted(particles, key=lambda p: p.pcf_id):
         found = resource_id(particle)
         if found == "-" and seen_ids:
@@ -120,7 +125,7 @@ def summary_rows(
     return rows
 
 
-def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def format_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     """A plain text table, columns padded to their widest cell."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -6,7 +6,7 @@ import difflib
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from pcf.core import State
 from pcf.core.builder import build, build_all
@@ -16,6 +16,7 @@ from pcf.core.definition_file import load_definitions as read_definitions_file
 from pcf.core.definition_set import check_raw_definitions, link_definitions, start_order
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf.core.quasiparticle import Quasiparticle
 from pcf.util.definition_files import template_root
 from pcf.util.templates import render_batch
 
@@ -61,12 +62,13 @@ class Selection:
     def particles(self, cascade: bool = False) -> list[Particle]:
         """Every particle an apply of the selection touches (as ``apply`` itself picks them)."""
         if is_quasiparticle(self.particle):
-            return list(self.particle.members())  # type: ignore[attr-defined]
+            return list(self.particle.members())
         return self.particle.apply_family(cascade)
 
 
-def is_quasiparticle(particle: Particle) -> bool:
-    return bool(getattr(particle, "is_quasiparticle", False))
+def is_quasiparticle(particle: Particle) -> TypeGuard[Quasiparticle]:
+    """Is ``particle`` a quasiparticle (it has ``members()``)?"""
+    return isinstance(particle, Quasiparticle)
 
 
 def build_definitions(definitions: list[dict[str, Any]], root: Path | None = None) -> list[Particle]:
@@ -106,7 +108,7 @@ def select(built: list[Particle], name: str | None) -> list[Selection]:
             Selection(top, member)
             for top in built
             if is_quasiparticle(top)
-            for member in top.members()  # type: ignore[attr-defined]
+            for member in top.members()
             if name in (member.pcf_id, member.name)
         ]
     if len(matches) == 1:
@@ -116,7 +118,7 @@ def select(built: list[Particle], name: str | None) -> list[Selection]:
                                for m in matches))
         raise DefinitionError("NAME", f"{name!r} is ambiguous: name one of {ids}")
     known = known_names(built)
-    members = [m.name for top in built if is_quasiparticle(top) for m in top.members()]  # type: ignore[attr-defined]
+    members = [m.name for top in built if is_quasiparticle(top) for m in top.members()]
     close = difflib.get_close_matches(name, known + members, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     listed = ", ".join(known[:MAX_NAMES_LISTED])
@@ -130,5 +132,5 @@ def known_names(built: list[Particle]) -> list[str]:
     names = [p.name for p in built]
     for top in built:
         if is_quasiparticle(top):
-            names += sorted(m.pcf_id for m in top.members())  # type: ignore[attr-defined]
+            names += sorted(m.pcf_id for m in top.members())
     return names

@@ -14,7 +14,7 @@ from pcf.cli.acting import ApplyReport
 from pcf.cli.cancel import Cancellation, RunInterrupted
 from pcf.cli.endpoint import ControlPlaneEndpoint
 from pcf.cli.follow import ExecutionFollower, FollowEvent
-from pcf.cli.progress import ProgressPrinter, id_width, summary_rows
+from pcf.cli.progress import ProgressPrinter, constant, id_width, summary_rows
 from pcf.cli.selection import Selection
 from pcf.cli.stop_run import stop_run
 from pcf.core import State
@@ -46,8 +46,8 @@ class ExecutionRun:
 
 def to_apply_event(event: FollowEvent) -> ApplyEvent:
     """A followed event as the progress printer's event (an observed state carries its resource id)."""
-    state = State[event.state] if event.state in State.__members__ else None
-    action = Action(event.action) if event.action in Action.__members__ else None
+    state = State[event.state] if event.state is not None and event.state in State.__members__ else None
+    action = Action(event.action) if event.action is not None and event.action in Action.__members__ else None
     detail = (event.resource_id or "") if event.kind == "observed" else event.detail
     return ApplyEvent(EventKind(event.kind), event.pcf_id, state, action, detail, event.at)
 
@@ -93,7 +93,7 @@ class StepFunctionsApply:
                 for event in follower.events():
                     if printer is None:
                         started = follower.started_at or event.at
-                        printer = ProgressPrinter(self.progress, lambda at=started: at, quiet=self.quiet,
+                        printer = ProgressPrinter(self.progress, constant(started), quiet=self.quiet,
                                                   width=id_width(p.pcf_id for p in particles))
                     if event.resource_id:
                         seen_ids[event.pcf_id] = event.resource_id

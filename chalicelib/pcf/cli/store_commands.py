@@ -89,15 +89,15 @@ def status(args: argparse.Namespace, env: CliEnvironment) -> int:
 
 def status_rows(store: Any, records: list[Any], now: Callable[[], float]) -> list[tuple[str, ...]]:
     """The status table's rows for ``records`` (``ParticleRecord``: spec and observation)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     at = now()
     for record in records:
         spec, seen = record.spec, record.observation
         lease = store.current_lease(record.pcf_id)
         rows.append((
             record.pcf_id,
-            spec.desired_state if spec else "-",
-            seen.state if seen else "-",
+            str(spec.desired_state) if spec else "-",
+            str(seen.state) if seen else "-",
             (seen.resource_id or "-") if seen else "-",
             age(at - seen.observed_at) if seen else "never",
             execution_name(lease.owner) if lease else "-",

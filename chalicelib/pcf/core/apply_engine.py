@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pcf.core import State
 from pcf.core.decision import Action, decide
@@ -95,7 +95,7 @@ class ApplyResult:
 class PlannedLevel:
     """One level of a plan: its phase (``stop`` or ``start``), position and particles."""
 
-    phase: str
+    phase: Literal["stop", "start"]
     index: int
     pcf_ids: list[str]
 
@@ -177,7 +177,7 @@ def apply_particles(
         runtime.emit(EventKind.level, ",".join(planned.pcf_ids), detail=f"{planned.phase} level {planned.index + 1}")
         result.levels.append(planned.pcf_ids)
         _run_level([by_id[i] for i in planned.pcf_ids], options, runtime, result)
-        errors = {i: result.outcomes[i].error for i in planned.pcf_ids if result.outcomes[i].error is not None}
+        errors = {i: error for i in planned.pcf_ids if (error := result.outcomes[i].error) is not None}
         if errors:
             if options.rollback:
                 _rollback(result, by_id, graph, runtime)
@@ -230,7 +230,9 @@ def _run_level(level: list[Particle], options: ApplyOptions, runtime: Runtime, r
     now = runtime.clock()
     runs = []
     for particle in level:
-        outcome = ParticleOutcome(particle.pcf_id, particle.desired_state)  # type: ignore[arg-type]
+        desired = particle.desired_state
+        assert desired is not None, "check_before_acting refuses a particle without a desired state"
+        outcome = ParticleOutcome(particle.pcf_id, desired)
         result.outcomes[particle.pcf_id] = outcome
         deadline = None if options.max_timeout is None else now + options.max_timeout
         runs.append(_Run(particle, outcome, deadline, runtime.poll.delays(), now))

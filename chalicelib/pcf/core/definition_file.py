@@ -359,7 +359,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._check_expanded(node)
         return self.construct_document(node)
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         if isinstance(event, AliasEvent):
             if event.anchor in self._open_anchors:
@@ -380,7 +380,8 @@ class _BoundedLoader(yaml.SafeLoader):
         if collection:
             self._depth -= 1
             self._open_anchors.discard(event.anchor)
-        self._check_node(node)
+        if node is not None:
+            self._check_node(node)
         return node
 
     def _check_node(self, node: Node) -> None:
@@ -393,7 +394,7 @@ class _BoundedLoader(yaml.SafeLoader):
             if digits > self._limits.max_int_digits:
                 self._refuse_at(node.start_mark, f"integer of {digits:,} digits (more than "
                                 f"{self._limits.max_int_digits})")
-        elif node.tag == _FLOAT_TAG:
+        elif node.tag == _FLOAT_TAG and isinstance(node, ScalarNode):
             try:
                 finite = math.isfinite(self.construct_yaml_float(node))
             except ValueError:

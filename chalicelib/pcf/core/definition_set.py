@@ -126,9 +126,11 @@ def _unknown(ref: str, own: str, known: list[str]) -> str:
 def _check_unique_values(built: Sequence[Particle]) -> None:
     """No two particles of a flavor whose ``UNIQUE_KEYS`` name its resource, anywhere in the file, share a value of a
     ``UNIQUE_KEYS`` path: both would bind the same resource."""
+    from pcf.core.quasiparticle import Quasiparticle  # not at the top: quasiparticle imports the validation chain
+
     owners: dict[tuple[str, str, str], str] = {}
     for index, top in enumerate(built):
-        members = top.members() if getattr(top, "is_quasiparticle", False) else [top]  # type: ignore[attr-defined]
+        members = top.members() if isinstance(top, Quasiparticle) else [top]
         for member in members:
             flavor = str(member.normalized_definition.get("flavor", member.flavor))
             if not getattr(type(member), "UNIQUE_KEYS_BIND_RESOURCE", False):

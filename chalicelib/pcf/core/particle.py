@@ -88,7 +88,9 @@ class Particle(metaclass=MetaParticle):
     equivalent_states: ClassVar[dict[State, int]] = {}
     definition_model: ClassVar[type[ParticleSpec]] = ParticleSpec
 
-    def __init__(self, particle_definition: Mapping[str, Any]) -> None:
+    def __init__(self, particle_definition: Mapping[str, Any] | str | os.PathLike[str]) -> None:
+        if isinstance(particle_definition, str | os.PathLike):  # a subclass that passed a path on (MetaParticle
+            particle_definition = load_definition(Path(particle_definition))  # reads it before __init__ otherwise)
         self.particle_definition: Any = getattr(particle_definition, "given_definition", particle_definition)
         self.normalized_definition: dict[str, Any] = self._validate_definition(particle_definition)
         definition = self.normalized_definition
@@ -454,7 +456,7 @@ class Particle(metaclass=MetaParticle):
 def _takes_definition_first(cls: type) -> bool:
     """Does the class's constructor take ``particle_definition`` first (so a path there is a definition file)?"""
     try:
-        parameters = list(inspect.signature(cls.__init__).parameters)
+        parameters = list(inspect.signature(getattr(cls, "__init__")).parameters)  # noqa: B009 - the class's own
     except (TypeError, ValueError):
         return False
     return parameters[1:2] == ["particle_definition"]

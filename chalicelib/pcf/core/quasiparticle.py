@@ -51,7 +51,7 @@ class Quasiparticle(Particle):
         """Every member particle."""
         return self.pcf_field.all_particles()
 
-    def apply(  # type: ignore[override]
+    def apply(  # type: ignore[override]  # the original PCF's signature: rollback before max_timeout
         self,
         sync: bool = True,
         cascade: bool = True,
@@ -95,8 +95,10 @@ class Quasiparticle(Particle):
     def set_desired_state(self, desired_state: State | str) -> None:
         """Set the desired state of the quasiparticle and every member."""
         super().set_desired_state(desired_state)
+        state = self.desired_state
+        assert state is not None  # set just above
         for member in self.members():
-            member.set_desired_state(self.desired_state)  # type: ignore[arg-type]
+            member.set_desired_state(state)
 
     def set_particle_state(self, flavor: str, desired_state: State | str, pcf_name: str | None = None) -> None:
         """Set one member's desired state."""

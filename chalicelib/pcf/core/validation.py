@@ -68,7 +68,7 @@ def check_inherit_target(ref: InheritRef, field_name: str) -> None:
     shape = getattr(parent_class, "STATE_SHAPE", None)
     if shape is None:
         return
-    extra = getattr(parent_class, "EXTRA_STATE_FIELDS", frozenset())
+    extra: frozenset[str] = getattr(parent_class, "EXTRA_STATE_FIELDS", frozenset())
     problem = field_path_problem(shape_named(*shape), ref.key_path, extra)
     if problem:
         raise InvalidValueReplaceException(

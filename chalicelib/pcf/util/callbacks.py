@@ -140,7 +140,8 @@ def run_callback(spec: Mapping[str, Any] | None, particle: Any, field: str) -> A
     """Call the callback ``spec`` (``{"function": …, "kwargs": {…}}``); ``kwargs["particle"]`` gets the particle."""
     if not spec:
         return None
-    function = resolve_callable(spec.get("function"), f"{field}.function")  # type: ignore[arg-type]
+    named: Any = spec.get("function")  # check_callback refuses anything but a callable or a registered name
+    function = resolve_callable(named, f"{field}.function")
     kwargs = dict(spec.get("kwargs") or {})
     if "particle" in kwargs:
         kwargs["particle"] = particle

@@ -30,7 +30,7 @@ def extract_components_from_pcf_id(pcf_id: str) -> tuple[str, str]:
 
 def split_path(path: str | Iterable[str | int]) -> list[str | int]:
     """A dotted path as a list of keys, digits turned into list positions."""
-    parts = path.split(".") if isinstance(path, str) else list(path)
+    parts: list[str | int] = list(path.split(".")) if isinstance(path, str) else list(path)
     return [int(p) if isinstance(p, str) and p.isdigit() else p for p in parts]
 
 
@@ -164,7 +164,7 @@ def _difference(have: Any, wanted: Mapping[str, Any], apply: bool) -> dict[str, 
         else:
             continue
         if apply:
-            have[key] = copy.deepcopy(value)  # type: ignore[index]
+            have[key] = copy.deepcopy(value)
     return diff
 
 

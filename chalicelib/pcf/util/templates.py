@@ -18,6 +18,7 @@ this process (LRU, by a hash of source, params and limits), so validating again 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -447,16 +448,12 @@ class _Guard:
     def __init__(self, limits: TemplateLimits, jobs: int) -> None:
         self.limits = limits
         self.active = False
-        try:
-            import resource
-        except ImportError:  # pragma: no cover - not on POSIX: the wall time limit only
-            resource = None  # type: ignore[assignment]
-        self.resource: Any = resource
+        self.resource: Any = _posix_resource_module()
         self.timer = hasattr(signal, "setitimer")
-        if resource is not None:
-            _lower_limit(resource, resource.RLIMIT_AS, limits.memory_bytes)
+        if self.resource is not None:
+            _lower_limit(self.resource, self.resource.RLIMIT_AS, limits.memory_bytes)
             self.hard = math.ceil(self._cpu_used()) + (limits.cpu_seconds + 2) * (jobs + 1)
-            self.hard = _lower_limit(resource, resource.RLIMIT_CPU, self.hard)
+            self.hard = _lower_limit(self.resource, self.resource.RLIMIT_CPU, self.hard)
             signal.signal(signal.SIGXCPU, self._stop("cpu"))
         if self.timer:
             signal.signal(signal.SIGALRM, self._stop("wall"))
@@ -582,6 +579,15 @@ def _render_job(environment: Any, compiled: dict[int, Any], sources: list[str], 
         return {"error": "failed", "message": f"{type(error).__name__}: {error}"}
 
 
+def _posix_resource_module() -> Any:
+    """The ``resource`` module (POSIX limits), ``None`` where there is none (then the wall-time limit only)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    return resource
+
+
 def child_main(request: Mapping[str, Any]) -> None:
     """The child's work (see ``BOOTSTRAP``): limits first, then one JSON line per job on stdout."""
     limits = TemplateLimits(**request["limits"])
@@ -590,7 +596,7 @@ def child_main(request: Mapping[str, Any]) -> None:
     compiled: dict[int, Any] = {}
     out = sys.stdout.buffer
     for index, job in enumerate(request["jobs"]):
-        outcome = guard.run(lambda job=job: _render_job(environment, compiled, request["sources"], job, limits))
+        outcome = guard.run(functools.partial(_render_job, environment, compiled, request["sources"], job, limits))
         out.write(json.dumps({"job": index, **outcome}).encode("ascii") + b"\n")
         out.flush()
         if request.get("stop_at_first_error") and "error" in outcome:

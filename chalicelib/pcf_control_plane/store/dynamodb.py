@@ -309,10 +309,10 @@ class DynamoDBStateStore(StateStore):
         at: float | None = None,
     ) -> HistoryItem:
         when = self._clock() if at is None else at
-        fields = {"pcf_id": pcf_id, "kind": HistoryKind(kind), "at": when, "cause": cause,
-                  "detail": copy.deepcopy(dict(detail)), "expires_at": history_expiry(when, self._history_ttl)}
         for _ in range(self._max_attempts):
-            item = HistoryItem(item_id=self._history_ids.next(when), **fields)
+            item = HistoryItem(item_id=self._history_ids.next(when), pcf_id=pcf_id, kind=HistoryKind(kind), at=when,
+                               cause=cause, detail=copy.deepcopy(dict(detail)),
+                               expires_at=history_expiry(when, self._history_ttl))
             try:
                 self._io.call("put_item", TableName=self._table, Item=items.history_item(item),
                               ConditionExpression="attribute_not_exists(#sk)", ExpressionAttributeNames={"#sk": SK})

@@ -11,13 +11,27 @@ import json
 import math
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pcf.core import State
 
 DesiredState = Literal["running", "stopped", "terminated"]
 ObservedState = Literal["running", "stopped", "terminated", "pending"]
 DriftPolicy = Literal["revert", "report"]
+
+
+def observed_name(state: State) -> ObservedState:
+    """A ``State``'s name as the store spells an observed state."""
+    return cast(ObservedState, state.name)
+
+
+def desired_name(state: State | None) -> DesiredState:
+    """A desired ``State``'s name as the store spells it; ``ValueError`` for none or ``pending`` (never desired)."""
+    if state is None or state is State.pending:
+        raise ValueError(f"{state} is not a desired state")
+    return cast(DesiredState, state.name)
 
 SNAPSHOT_MAX_BYTES = 8192
 """An observation snapshot larger than this (as compact JSON) is refused: snapshots keep only what matters."""

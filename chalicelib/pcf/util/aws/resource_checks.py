@@ -23,8 +23,8 @@ def check_aws_resource(flavor: type[Any], service: str | None, aws_resource: Map
     operation = getattr(flavor, "CREATE_OPERATION", None)
     if service and operation:
         allowed = set(getattr(flavor, "START_PARAM_FILTER", ()))
-        reason = f"is not a {operation} parameter {flavor.flavor} passes"
-        _check_keys(aws_resource, allowed | FRAMEWORK_KEYS, prefix, reason)
+        not_passed = f"is not a {operation} parameter {flavor.flavor} passes"
+        _check_keys(aws_resource, allowed | FRAMEWORK_KEYS, prefix, not_passed)
         params = {key: value for key, value in aws_resource.items() if key in allowed}
         problem = shapes.parameter_problem(shapes.operation_input(service, operation), params)
         if problem:

@@ -62,7 +62,8 @@ class TagSpecifications:
 
     def delete_tag(self, name: str | None) -> None:
         """Remove the tag if present."""
-        self.tags.pop(name, None)  # type: ignore[arg-type]
+        if name is not None:
+            self.tags.pop(name, None)
 
     def delete_tags(self, *names: str) -> None:
         for name in names:
@@ -84,13 +85,6 @@ class TagSpecifications:
         return TagSpecifications(
             self.resource_type, **{k: v for k, v in self.tags.items() if k not in other.tags or other.tags[k] != v}
         )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TagSpecifications):
-            return NotImplemented
-        return (self.resource_type, self.tags) == (other.resource_type, other.tags)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.resource_type!r}, {self.tags!r})"

@@ -324,7 +324,7 @@ class EBSVolume(AWSResource):
         parent = self.get_ec2_parent()
         if parent is None:
             raise DependencyStateError(f"{self.pcf_id}: no parent EC2 particle to attach to; pass ec2_parent_id")
-        instance_id = parent.get_instance_id()  # type: ignore[attr-defined]
+        instance_id = getattr(parent, "get_instance_id")()  # noqa: B009 - get_ec2_parent() checked it has one
         if not instance_id:
             raise DependencyStateError(f"{self.pcf_id}: parent {parent.pcf_id} has no instance to attach to")
         return str(instance_id)

@@ -10,7 +10,7 @@ Three kinds of change, as EC2 allows them:
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +67,7 @@ class InstanceModifier:
 
     def apply(self, differences: Mapping[str, Difference], names: list[str]) -> list[str]:
         """Apply the differences named in ``names``; returns the names applied."""
-        setters = {
+        setters: dict[str, Callable[[Any], None]] = {
             "TagSpecifications": self._set_tags,
             "SecurityGroupIds": self._set_security_groups,
             "InstanceInitiatedShutdownBehavior": self._set_shutdown_behavior,
