@@ -25,6 +25,7 @@ from pcf_local_cloud.iam_enforcement import IamEnforcement
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.profile_associations import ProfileAssociations
 from pcf_local_cloud.schedules import Schedules
 from pcf_local_cloud.sfn_execution_end import ExecutionEnd
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
@@ -79,6 +80,7 @@ class InstalledPatches:
             self.sfn_limits.install(self._patches)
             ExecutionEnd(self.execution_ends).install(self._patches)
             EbsApiEvents(self.ec2_events).install(self._patches)
+            ProfileAssociations().install(self._patches)
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request
             self.eventbridge.install(self._patches)
             self.schedules.install(self._patches)

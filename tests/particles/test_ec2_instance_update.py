@@ -135,8 +135,6 @@ def test_shutdown_behavior_changes_in_place(cloud: Any, ec2: Any, ami_id: str, r
 
 
 def test_instance_profile_is_associated_in_place(cloud: Any, ec2: Any, ami_id: str, runtime: Any) -> None:
-    # (Replacing an existing association is not testable here: moto's describe_instances keeps showing the old
-    # profile after replace_iam_instance_profile_association.)
     arn = cloud.client("iam").create_instance_profile(InstanceProfileName="app")["InstanceProfile"]["Arn"]
     particle = running(make_particle(ami_id), runtime)
     particle.desired_state_definition["IamInstanceProfile"] = {"Name": "app"}
@@ -146,6 +144,20 @@ def test_instance_profile_is_associated_in_place(cloud: Any, ec2: Any, ami_id: s
 
     assert describe(ec2, particle.get_instance_id())["IamInstanceProfile"]["Arn"] == arn
     particle.desired_state_definition["IamInstanceProfile"] = {"Arn": arn}
+    assert particle.is_state_definition_equivalent()
+
+
+def test_an_associated_instance_profile_is_replaced_in_place(cloud: Any, ec2: Any, ami_id: str, runtime: Any) -> None:
+    iam = cloud.client("iam")
+    first = iam.create_instance_profile(InstanceProfileName="first")["InstanceProfile"]["Arn"]
+    second = iam.create_instance_profile(InstanceProfileName="second")["InstanceProfile"]["Arn"]
+    particle = running(make_particle(ami_id, IamInstanceProfile={"Arn": first}), runtime)
+    particle.desired_state_definition["IamInstanceProfile"] = {"Arn": second}
+
+    assert apply_running(particle, runtime) == [Action.update]
+
+    assert describe(ec2, particle.get_instance_id())["IamInstanceProfile"]["Arn"] == second
+    particle.sync_state()
     assert particle.is_state_definition_equivalent()
 
 

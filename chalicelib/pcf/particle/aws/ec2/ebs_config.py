@@ -216,3 +216,19 @@ def update_changes(
         for key in update_keys
         if desired.get(key) is not None and not is_reference(desired[key]) and current.get(key) != desired[key]
     }
+
+
+def volume_differences(
+    aws_resource: Mapping[str, Any], volume_name: str, values: Mapping[str, Any], tags: Mapping[str, str],
+    update_keys: Iterable[str],
+) -> dict[str, tuple[Any, Any]]:
+    """``{field: (desired, actual)}`` where a volume with these ``values`` (Size, VolumeType, Iops) and ``tags``
+    differs from its definition: the update keys it sets, and the tags (``Tags.<key>``; ``None`` desired: to be
+    removed). Library mode, ``sync_state`` and reconciliation all compare with this."""
+    found: dict[str, tuple[Any, Any]] = {
+        key: (wanted, values.get(key)) for key, wanted in update_changes(aws_resource, values, update_keys).items()
+    }
+    to_delete, to_set = tag_changes(tags, desired_tags(aws_resource, volume_name), tags_managed_exactly(aws_resource))
+    found.update({f"Tags.{key}": (value, tags.get(key)) for key, value in to_set.items()})
+    found.update({f"Tags.{key}": (None, tags[key]) for key in to_delete})
+    return found

@@ -509,14 +509,19 @@ class EBSVolume(AWSResource):
         """
         if not self.current_state_definition:
             return False
-        if self._update_changes():
-            return False
-        to_delete, to_set = ebs_config.tag_changes(
-            self.current_state_definition.get("Tags") or {},
-            ebs_config.desired_tags(self.desired_state_definition, self.volume_name),
-            ebs_config.tags_managed_exactly(self.desired_state_definition),
+        return not ebs_config.volume_differences(
+            self.desired_state_definition, self.volume_name, self._effective_current(),
+            self.current_state_definition.get("Tags") or {}, self.UPDATE_PARAM_FILTER,
         )
-        return not to_delete and not to_set
+
+    @classmethod
+    def described_differences(cls, stored: Mapping[str, Any], volume: Mapping[str, Any]) -> dict[str, Any]:
+        """Drift of a ``describe_volumes`` entry against a stored definition, ``{field: (desired, actual)}``: the
+        comparison ``is_state_definition_equivalent`` makes (reconciliation)."""
+        aws_resource = stored.get("aws_resource") or {}
+        name = str((aws_resource.get("custom_config") or {}).get("volume_name", ""))
+        return ebs_config.volume_differences(aws_resource, name, ebs_config.effective_values(volume, None),
+                                             tags_to_dict(volume.get("Tags")), cls.UPDATE_PARAM_FILTER)
 
     def is_state_equivalent(self, state1: State | None, state2: State | None) -> bool:
         """Equal, or equivalent under ``equivalent_states`` (stopped and terminated are one for a volume).

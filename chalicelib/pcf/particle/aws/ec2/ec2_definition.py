@@ -19,7 +19,7 @@ from pcf.core.pcf_exceptions import InvalidConfigException
 from pcf.core.references import INHERIT_PREFIX
 from pcf.util.aws.tag_specifications import NAME_TAG, EC2InstanceTagSpecifications, managed_tags
 from pcf.util.definition_files import current_template_root
-from pcf.util.pcf_util import MISSING, tags_to_dict, walk_strings
+from pcf.util.pcf_util import MISSING, dict_to_tags, tags_to_dict, walk_strings
 from pcf.util.templates import RenderJob, read_template_file, render_template_text
 
 USERDATA_FINISHED_TAG = "UserdataFinished"
@@ -293,3 +293,52 @@ def definition_differences(
         elif have != wanted:
             found[field] = Difference(field, have, wanted)
     return found
+
+
+DESCRIBED_FIELDS = frozenset(
+    {"IamInstanceProfile", "ImageId", "InstanceType", "KeyName", "SecurityGroupIds", "SubnetId", "TagSpecifications"}
+)
+"""The compared fields ``describe_instances`` shows; ``UserData`` and ``InstanceInitiatedShutdownBehavior`` need a
+``describe_instance_attribute`` call each, which only ``sync_state`` makes."""
+
+
+def described_view(instance: Mapping[str, Any]) -> dict[str, Any]:
+    """An instance as ``describe_instances`` shows it, plus ``SecurityGroupIds`` and ``TagSpecifications`` in the
+    shape of ``run_instances`` parameters: what the comparison reads."""
+    current = dict(instance)
+    current["SecurityGroupIds"] = [group["GroupId"] for group in instance.get("SecurityGroups", [])]
+    tags = tags_to_dict(instance.get("Tags"))
+    current["TagSpecifications"] = [{"ResourceType": "instance", "Tags": dict_to_tags(tags)}]
+    return current
+
+
+def described_differences(definition: Mapping[str, Any], instance: Mapping[str, Any]) -> dict[str, Difference]:
+    """``definition_differences`` of an instance description against a stored definition, over
+    ``DESCRIBED_FIELDS``: the same comparison ``EC2Instance.definition_differences`` makes after a sync."""
+    aws_resource = definition.get("aws_resource") or {}
+    custom_config = aws_resource.get("custom_config") or {}
+    name = str(custom_config.get("instance_name", ""))
+    desired = {field: aws_resource[field] for field in DESCRIBED_FIELDS if field in aws_resource}
+    desired["TagSpecifications"] = tag_specifications(name, aws_resource, custom_config)
+    _, absent = instance_tags(name, aws_resource, custom_config)
+    return definition_differences(described_view(instance), desired, DESCRIBED_FIELDS, absent)
+
+
+def reported(differences: Mapping[str, Difference]) -> dict[str, tuple[Any, Any]]:
+    """Differences as drift reports them: ``{field: (desired, actual)}``, one ``Tags.<key>`` per tag (``None``
+    desired: the tag is to be removed)."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for field, difference in differences.items():
+        if field == "TagSpecifications":
+            have = difference.current
+            for key, value in difference.desired["set"].items():
+                found[f"Tags.{key}"] = (value, _or_none(have.get(key)))
+            for key in difference.desired["remove"]:
+                found[f"Tags.{key}"] = (None, _or_none(have.get(key)))
+        else:
+            found[field] = (difference.desired, _or_none(difference.current))
+    return found
+
+
+def _or_none(value: Any) -> Any:
+    return None if value is MISSING else value

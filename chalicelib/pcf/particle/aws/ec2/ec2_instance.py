@@ -379,10 +379,7 @@ class EC2Instance(AWSResource):
             return {}
         state_name = instance["State"]["Name"]
         self._remember(instance["InstanceId"], owner_id, state_name)
-        current = dict(instance)
-        current["SecurityGroupIds"] = [group["GroupId"] for group in instance.get("SecurityGroups", [])]
-        tags = pcf_util.tags_to_dict(instance.get("Tags"))
-        current["TagSpecifications"] = [{"ResourceType": "instance", "Tags": pcf_util.dict_to_tags(tags)}]
+        current = definition.described_view(instance)
         if state_name in STABLE_STATES:
             self._add_attributes(current)
         return current
@@ -493,6 +490,12 @@ class EC2Instance(AWSResource):
         return definition.definition_differences(
             self.current_state_definition, self.get_desired_state_definition(), self.STATE_PARAM_FILTER, absent
         )
+
+    @classmethod
+    def described_differences(cls, stored: Mapping[str, Any], instance: Mapping[str, Any]) -> dict[str, Any]:
+        """Drift of an instance description against a stored definition, ``{field: (desired, actual)}``: the
+        comparison of ``definition_differences`` over the fields a description shows (reconciliation)."""
+        return definition.reported(definition.described_differences(stored, instance))
 
     def is_state_definition_equivalent(self) -> bool:
         """Does the last synced instance match the desired definition (see ``definition_differences``)?"""
