@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from pcf.core import State
-from pcf.core.decision import Action, Protection, decide
+from pcf.core.decision import Action, Protection, decide, decide_for
 
 EBS_LIKE = {State.running: 1, State.stopped: 0, State.terminated: 0}
 
@@ -85,3 +85,36 @@ def test_decide_is_total_over_all_inputs() -> None:
                           protection=Protection(persist_t, persist_u))
         assert isinstance(decision.action, Action)
         assert decision.reason
+
+
+class _Particle:
+    """What ``decide_for`` reads, with a definition that differs."""
+
+    def __init__(self, desired: State, protection: Protection | None = None) -> None:
+        self.desired_state = desired
+        self.protection = protection or Protection()
+        self.equivalent_states: dict[State, int] = {}
+        self.compared = 0
+
+    def is_state_equivalent(self, state1: State | None, state2: State | None) -> bool:
+        return state1 == state2
+
+    def is_state_definition_equivalent(self) -> bool:
+        self.compared += 1
+        return False
+
+
+def test_decide_for_compares_the_definition_only_of_a_running_particle_meant_to_run() -> None:
+    running = _Particle(State.running)
+    assert decide_for(running, State.running).action is Action.update
+    assert decide_for(running, State.stopped).action is Action.start
+    assert running.compared == 1
+    assert decide_for(running, State.running, compare_definition=False).action is Action.done
+    assert running.compared == 1
+
+
+def test_decide_for_honours_the_particles_protection() -> None:
+    kept = _Particle(State.running, Protection(persist_on_update=True))
+    assert decide_for(kept, State.running).reason.startswith("persist_on_update")
+    persisted = _Particle(State.terminated, Protection(persist_on_termination=True))
+    assert decide_for(persisted, State.running).action is Action.done

@@ -9,7 +9,7 @@ from pcf.cli.progress import format_table, resource_id
 from pcf.cli.selection import Selection
 from pcf.core import State
 from pcf.core.apply_engine import plan_levels
-from pcf.core.decision import Decision, decide
+from pcf.core.decision import Decision, decide_for
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import PCFError
 
@@ -55,22 +55,13 @@ def observe(particle: Particle) -> Decision:
     with read_only(particle):
         particle.sync_state()
     observed = particle.observed_state or State.terminated
-    desired = particle.desired_state
-    assert desired is not None
-    equivalent = True
-    if desired is State.running and particle.is_state_equivalent(observed, State.running):
+    if particle.desired_state is State.running and particle.is_state_equivalent(observed, State.running):
         try:
             particle.prepare()
             if particle.inherit_references():
                 particle.get_and_replace_parent_variables()
-            equivalent = particle.is_state_definition_equivalent()
+            return decide_for(particle, observed)
         except PCFError as error:
-            return Decision(decide(observed, desired, definition_equivalent=True).action,
-                            f"definition not compared: {error}")
-    return decide(
-        observed,
-        desired,
-        definition_equivalent=equivalent,
-        protection=particle.protection,
-        equivalent_states=particle.equivalent_states,
-    )
+            uncompared = decide_for(particle, observed, compare_definition=False)
+            return Decision(uncompared.action, f"definition not compared: {error}")
+    return decide_for(particle, observed)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from pcf.core import State
-from pcf.core.decision import Action, decide
+from pcf.core.decision import Action, decide_for
 from pcf.core.graph import DependencyGraph
 from pcf.core.pcf_exceptions import (
     ApplyFailed,
@@ -306,11 +306,7 @@ def _decide(run: _Run, options: ApplyOptions, runtime: Runtime) -> bool:
         runtime.emit(EventKind.observed, particle.pcf_id, state=observed)
         run.last_seen = observed
     try:
-        equivalent = True
-        if desired is State.running and particle.is_state_equivalent(observed, State.running):
-            equivalent = particle.is_state_definition_equivalent()
-        decision = decide(observed, desired, definition_equivalent=equivalent, protection=particle.protection,
-                          equivalent_states=particle.equivalent_states)
+        decision = decide_for(particle, observed)
     except Exception as error:
         _guarded(run, runtime, _raise, error)
         return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import assert_never
+from typing import Protocol, assert_never
 
 from pcf.core import State
 
@@ -94,3 +94,35 @@ def decide(
             return Decision(Action.terminate, f"{observed} -> terminated")
         case _:
             assert_never(desired)
+
+
+class Decidable(Protocol):
+    """What ``decide_for`` reads of a particle."""
+
+    @property
+    def desired_state(self) -> State | None: ...
+
+    @property
+    def equivalent_states(self) -> Mapping[State, int]: ...
+
+    @property
+    def protection(self) -> Protection: ...
+
+    def is_state_equivalent(self, state1: State | None, state2: State | None) -> bool: ...
+
+    def is_state_definition_equivalent(self) -> bool: ...
+
+
+def decide_for(particle: Decidable, observed: State, *, compare_definition: bool = True) -> Decision:
+    """``decide`` for a particle just synced to ``observed``, with its protection and state table; its definition
+    is compared (``is_state_definition_equivalent``) only when it is running and should be, and not at all with
+    ``compare_definition=False``. Library mode, the control plane's sync step and ``pcf plan --observe`` all
+    decide through this."""
+    desired = particle.desired_state
+    if desired is None:
+        raise ValueError("a particle without a desired state has nothing to decide")
+    equivalent = True
+    if compare_definition and desired is State.running and particle.is_state_equivalent(observed, State.running):
+        equivalent = particle.is_state_definition_equivalent()
+    return decide(observed, desired, definition_equivalent=equivalent, protection=particle.protection,
+                  equivalent_states=particle.equivalent_states)
