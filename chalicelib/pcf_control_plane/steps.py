@@ -17,7 +17,7 @@ from pcf.core import State
 from pcf.core.apply_engine import plan_levels
 from pcf.core.aws_resource import AWSResource
 from pcf.core.builder import build
-from pcf.core.decision import Action, decide
+from pcf.core.decision import Action, decide_for
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.quasiparticle import Quasiparticle
@@ -166,13 +166,7 @@ class ControlPlane:
         particle = self._observed(spec, parents)
         observed = particle.observed_state
         assert observed is not None
-        equivalent = True
-        desired = particle.desired_state
-        assert desired is not None
-        if desired is State.running and particle.is_state_equivalent(observed, State.running):
-            equivalent = particle.is_state_definition_equivalent()
-        decision = decide(observed, desired, definition_equivalent=equivalent, protection=particle.protection,
-                          equivalent_states=particle.equivalent_states)
+        decision = decide_for(particle, observed)
         resource_id = self._record(step, spec, particle, stored.observation)
         known = step.generation if isinstance(step, SyncInput) else 0
         generation = check_planned(self.store, spec, step.execution, known)
