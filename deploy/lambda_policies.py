@@ -19,11 +19,11 @@ each stage's ``lambda_functions`` at them (``store`` is the stage default).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pcf.util import stage_config
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG
 
 CHALICE_DIR = Path(__file__).resolve().parent.parent / ".chalice"
@@ -98,15 +98,15 @@ _RUN_INSTANCES_INPUTS = [
 
 def chalice_config(chalice_dir: Path = CHALICE_DIR) -> dict[str, Any]:
     """``.chalice/config.json``."""
-    return json.loads((chalice_dir / "config.json").read_text())
+    return stage_config.read_config(chalice_dir / "config.json")
 
 
 def stage_environment(stage: str) -> dict[str, str]:
     """The functions' environment in ``stage``: the global variables overlaid with the stage's."""
-    config = chalice_config()
-    if stage not in config.get("stages", {}):
-        raise SystemExit(f"unknown stage {stage!r}; .chalice/config.json has {sorted(config.get('stages', {}))}")
-    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+    try:
+        return stage_config.stage_variables(chalice_config(), stage)
+    except stage_config.StageConfigError as error:
+        raise SystemExit(f"unknown stage: {error}") from None
 
 
 def role_of(function: str) -> str:
@@ -116,7 +116,7 @@ def role_of(function: str) -> str:
 
 def app_name() -> str:
     """The Chalice app's name (``.chalice/config.json``), the prefix of every name a stage deploys."""
-    return str(chalice_config()["app_name"])
+    return stage_config.app_name(chalice_config())
 
 
 def function_name(stage: str, function: str) -> str:

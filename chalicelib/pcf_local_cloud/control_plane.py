@@ -9,13 +9,13 @@ from ``.chalice/config.json`` are set in this process (``setenv`` decides how).
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pcf.util import stage_config
 from pcf_local_cloud.deployment import LocalDeployment, deploy_chalice_app
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -60,10 +60,7 @@ def load_app() -> Chalice:
 
 def stage_environment(stage: str = DEFAULT_STAGE, config_path: Path | None = None) -> dict[str, str]:
     """The environment ``chalice deploy --stage STAGE`` gives every function: global then stage variables."""
-    config = json.loads((config_path or PROJECT_ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    if stage not in config.get("stages", {}):
-        raise ValueError(f"stage {stage!r} is not in .chalice/config.json (stages: {', '.join(config['stages'])})")
-    return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
+    return stage_config.stage_variables(stage_config.read_config(config_path), stage, config_path)
 
 
 def deploy_control_plane(

@@ -235,7 +235,7 @@ def test_a_server_that_dies_while_starting_is_reported_with_its_log(state_dir: P
     with pytest.raises(ServerStartError) as failure:
         start_server(state_dir, 0, stage="nosuch", timeout_s=START_TIMEOUT_S)
     assert str(failure.value).startswith("the local-cloud server exited with code 1 while starting\n")
-    assert "stage 'nosuch' is not in .chalice/config.json" in failure.value.log_tail
+    assert "'nosuch' is not a stage of config.json" in failure.value.log_tail
     assert not pid_alive(failure.value.pid)
     assert not state_file(state_dir).exists()
 

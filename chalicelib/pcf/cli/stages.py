@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf.util import stage_config
 from pcf.util.aws.tag_specifications import DEFAULT_DEPLOYMENT
 from pcf.util.callbacks import ALLOW_LIST_VARIABLE, parse_allow_list
+from pcf.util.stage_config import CONFIG_PATH
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-CONFIG_PATH = PROJECT_ROOT / ".chalice" / "config.json"
 DEFAULT_STAGE = "dev"
 
 
@@ -40,18 +39,14 @@ def read_stage(name: str = DEFAULT_STAGE, config_path: Path | None = None) -> St
     """The stage ``name`` as ``.chalice/config.json`` defines it (global variables, then the stage's)."""
     path = config_path or CONFIG_PATH
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DefinitionError("--stage", f"{path} is not there to define stage {name!r}: pass --table") from None
-    except ValueError as error:
-        raise DefinitionError("--stage", f"{path} is not valid JSON: {error}") from None
-    stages = config.get("stages") or {}
-    if name not in stages:
-        raise DefinitionError("--stage", f"{name!r} is not a stage of {path.name} (stages: {', '.join(stages)})")
-    variables = {**config.get("environment_variables", {}), **stages[name].get("environment_variables", {})}
-    app_name = config.get("app_name", "pcf-serverless")
+        config = stage_config.read_config(path)
+        variables = stage_config.stage_variables(config, name, path)
+    except stage_config.StageConfigError as error:
+        hint = ": pass --table" if not path.exists() else ""
+        raise DefinitionError("--stage", f"{error}{hint}") from None
     table = variables.get("PCF_TABLE_NAME")
     if not table:
         raise DefinitionError("--stage", f"stage {name!r} sets no PCF_TABLE_NAME in {path.name}: pass --table")
-    return Stage(name, table, variables.get("PCF_DEPLOYMENT") or DEFAULT_DEPLOYMENT, f"{app_name}-{name}",
+    return Stage(name, table, variables.get("PCF_DEPLOYMENT") or DEFAULT_DEPLOYMENT,
+                 f"{stage_config.app_name(config)}-{name}",
                  tuple(parse_allow_list(variables.get(ALLOW_LIST_VARIABLE))))
