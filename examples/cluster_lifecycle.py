@@ -51,9 +51,9 @@ from pcf.cli.acting import ApplyReport, check_ready, format_report  # noqa: E402
 from pcf.cli.cancel import Cancellation  # noqa: E402
 from pcf.cli.execution_input import (  # noqa: E402
     execution_input,
-    execution_name,
     execution_settings,
     inline_templates,
+    new_execution_name,
 )
 from pcf.cli.local_control_plane import local_control_plane  # noqa: E402
 from pcf.cli.selection import Selection  # noqa: E402
@@ -135,7 +135,7 @@ def run_lifecycle(
             say(out, f"   {WHAT_HAPPENS[state]}")
             selection.set_desired_state(state)
             check_ready([selection], False, "set desired_state")
-            plan = PlannedExecution(selection, execution_name(VERBS[state], cluster.name),
+            plan = PlannedExecution(selection, new_execution_name(f"pcf-{VERBS[state]}", cluster.name),
                                     execution_input(definition, state, settings))
             engine = StepFunctionsApply(endpoint, out, quiet=quiet, note=lambda line: say(out, line),
                                         cancellation=cancellation)

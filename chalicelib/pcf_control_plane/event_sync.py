@@ -24,7 +24,7 @@ from pcf_control_plane.aws_events import (
     RefusedEvent,
     parse_event,
 )
-from pcf_control_plane.healing import Healer, HealOutcome, execution_name, history_detail, leased
+from pcf_control_plane.healing import Healer, HealOutcome, derived_execution_name, history_detail, leased
 from pcf_control_plane.store import HistoryKind, Observation, RecordResult, StateStore
 from pcf_control_plane.store.models import observed_name
 
@@ -72,7 +72,7 @@ class EventSync:
         observation = Observation(state=observed_name(state), observed_at=event_time(event, state, view.observation),
                                   resource_id=resource_id, cause=cause)
         detail = {"state": state.name, "resource_id": resource_id, "resource_state": status, "source": "event"}
-        name = execution_name("heal", event.id)
+        name = derived_execution_name("heal", event.id)
         decision = self.healer.decide(view, state)
         written = self._record(view.pcf_id, observation, detail, decision, name)
         if written.status == "leased":

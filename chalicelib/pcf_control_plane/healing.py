@@ -38,8 +38,9 @@ class HealOutcome(BaseModel):
     execution: str | None = None
 
 
-def execution_name(prefix: str, cause: str, pcf_id: str | None = None) -> str:
-    """A Step Functions execution name (≤ 80 of ``[A-Za-z0-9_-]``) derived from the cause (and particle)."""
+def derived_execution_name(prefix: str, cause: str, pcf_id: str | None = None) -> str:
+    """The name of a healing execution, derived from its cause (and particle): the same event or schedule run
+    always names the same execution, so Step Functions refuses a duplicate. At most 80 of ``[A-Za-z0-9_-]``."""
     name = f"{prefix}-{_NAME_CHARS.sub('-', cause)}"
     if pcf_id is not None:
         name += "-" + hashlib.sha256(pcf_id.encode()).hexdigest()[:12]

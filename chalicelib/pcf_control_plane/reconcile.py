@@ -26,7 +26,7 @@ from pcf.core.registry import get_particle_flavor
 from pcf.util import pcf_util
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG
 from pcf_control_plane.drift import config_differences
-from pcf_control_plane.healing import Healer, HealOutcome, drift_action, execution_name
+from pcf_control_plane.healing import Healer, HealOutcome, derived_execution_name, drift_action
 from pcf_control_plane.snapshot import snapshot_of
 from pcf_control_plane.store import HistoryKind, Observation, ParticleRecord, ParticleView, StateStore
 from pcf_control_plane.store.models import observed_name
@@ -193,8 +193,8 @@ class Reconciler:
             return drift.model_copy(update={"outcome": "covered by an ancestor's heal"})
         view = ParticleView(pcf_id=record.pcf_id, spec=spec.summary(), observation=record.observation,
                             lease=self.store.current_lease(record.pcf_id))
-        heal = self.healer.consider(view, state, name=execution_name("drift", cause, record.pcf_id), cause=cause,
-                                    definition_equivalent=not differences)
+        name = derived_execution_name("drift", cause, record.pcf_id)
+        heal = self.healer.consider(view, state, name=name, cause=cause, definition_equivalent=not differences)
         return drift.model_copy(update={"outcome": heal.status, "heal": heal})
 
 

@@ -12,9 +12,9 @@ from pcf.cli.execution_input import (
     ExecutionSettings,
     check_expressible,
     execution_input,
-    execution_name,
     execution_settings,
     member_input,
+    new_execution_name,
 )
 from pcf.cli.selection import build_definitions, select
 from pcf.core.pcf_exceptions import DefinitionError
@@ -24,22 +24,22 @@ NOON = datetime(2027, 1, 15, 12, 30, 5, tzinfo=UTC)
 
 
 def test_names_are_readable_unique_and_safe() -> None:
-    name = execution_name("run", "cluster", now=lambda: NOON, token=lambda: "a1b2")
-    other = execution_name("run", "cluster", now=lambda: NOON)
+    name = new_execution_name("pcf-run", "cluster", now=lambda: NOON, token=lambda: "a1b2")
+    other = new_execution_name("pcf-run", "cluster", now=lambda: NOON)
 
     assert name == "pcf-run-cluster-20270115T123005Z-a1b2"
-    assert other != execution_name("run", "cluster", now=lambda: NOON), "a random suffix tells them apart"
+    assert other != new_execution_name("pcf-run", "cluster", now=lambda: NOON), "a random suffix tells them apart"
 
 
 def test_names_use_utc_keep_only_safe_characters_and_fit_80() -> None:
     paris = NOON.astimezone(timezone(timedelta(hours=1)))
 
-    name = execution_name("terminate", "my cluster/ä:" + "x" * 100, now=lambda: paris, token=lambda: "ffff")
+    name = new_execution_name("pcf-terminate", "my cluster/ä:" + "x" * 100, now=lambda: paris, token=lambda: "ffff")
 
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name)
     assert name.startswith("pcf-terminate-my-cluster-xxx")
     assert name.endswith("-20270115T123005Z-ffff")
-    assert execution_name("run", "???", now=lambda: NOON, token=lambda: "0000") == (
+    assert new_execution_name("pcf-run", "???", now=lambda: NOON, token=lambda: "0000") == (
         "pcf-run-definition-20270115T123005Z-0000"
     )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pcf.cli.store_commands import age, describe_detail, execution_name
+from pcf.cli.store_commands import age, describe_detail, name_in_arn
 from pcf.cli.targets import Target
 from pcf_control_plane.store import DynamoDBStateStore
 from pcf_local_cloud.clock import VirtualClock
@@ -147,5 +147,5 @@ def test_ages_details_and_causes_read_shortly() -> None:
     assert [age(s) for s in (0, 59.9, 61, 7200, 200_000, -3)] == ["0s ago", "59s ago", "1m ago", "2h ago", "2d ago",
                                                                  "0s ago"]
     assert describe_detail({"action": "start", "generation": 2}) == "action=start generation=2"
-    assert execution_name("arn:aws:states:us-east-1:1:execution:m:run-1") == "run-1"
-    assert execution_name("schedule-2027") == "schedule-2027"
+    assert name_in_arn("arn:aws:states:us-east-1:1:execution:m:run-1") == "run-1"
+    assert name_in_arn("schedule-2027") == "schedule-2027"

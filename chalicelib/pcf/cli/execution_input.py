@@ -128,20 +128,21 @@ def execution_input(
     return text
 
 
-def execution_name(
-    command: str,
-    definition_name: str,
+def new_execution_name(
+    prefix: str,
+    name: str,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     token: Callable[[], str] = lambda: secrets.token_hex(2),
 ) -> str:
-    """``pcf-<command>-<name>-<UTC time>-<4 hex>``: unique, readable, only ``[A-Za-z0-9_-]``, at most 80 chars."""
+    """The name of an execution the CLI starts: ``<prefix>-<name>-<UTC time>-<4 hex>`` (``pcf-run-cluster-...``,
+    ``heal-manual-...``): unique, readable, only ``[A-Za-z0-9_-]``, at most 80 characters."""
     stamp = now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = f"-{stamp}-{token()}"
-    prefix = f"pcf-{_safe(command)}-"
+    prefix = f"{_safe(prefix)}-"
     room = MAX_NAME_LENGTH - len(prefix) - len(suffix)
-    name = _safe(definition_name)[:room].strip("-_") or "definition"
-    return f"{prefix}{name}{suffix}"
+    readable = _safe(name)[:room].strip("-_") or "definition"
+    return f"{prefix}{readable}{suffix}"
 
 
 def _safe(text: str) -> str:

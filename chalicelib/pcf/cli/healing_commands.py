@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from pcf.cli.acting import format_report
 from pcf.cli.cancel import Cancellation
 from pcf.cli.environment import CliEnvironment
-from pcf.cli.execution_input import execution_settings
+from pcf.cli.execution_input import execution_settings, new_execution_name
 from pcf.cli.follow_started import follow_started
 from pcf.cli.progress import format_table
 from pcf.cli.stages import read_stage
@@ -102,12 +100,6 @@ def drift(args: argparse.Namespace, env: CliEnvironment) -> int:
     return EXIT_DRIFT if report.get("drifted") else EXIT_OK
 
 
-def heal_name(now: datetime | None = None, token: str | None = None) -> str:
-    """``heal-manual-<UTC time>-<4 hex>``."""
-    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"heal-manual-{stamp}-{token or secrets.token_hex(2)}"
-
-
 def heal(args: argparse.Namespace, env: CliEnvironment) -> int:
     """Start a healing ``apply`` of PCF_ID and its dependants at their stored desired states; follow it."""
     from pcf.cli.stepfunctions_command import open_endpoint
@@ -132,7 +124,7 @@ def heal(args: argparse.Namespace, env: CliEnvironment) -> int:
         with open_endpoint(target, args, env) as endpoint:
             wait = endpoint.default_wait_seconds if args.wait_seconds is None else args.wait_seconds
             settings = execution_settings(wait_seconds=wait, timeout=args.timeout, rollback=False, concurrency=None)
-            name = heal_name()
+            name = new_execution_name("heal", "manual")
             payload = {"heal": args.pcf_id, "wait_seconds": settings.wait_seconds, "max_polls": settings.max_polls}
             arn = endpoint.sfn.start_execution(stateMachineArn=endpoint.apply_arn, name=name,
                                                input=json.dumps(payload))["executionArn"]

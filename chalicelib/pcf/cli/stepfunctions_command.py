@@ -16,10 +16,10 @@ from pcf.cli.environment import CliEnvironment
 from pcf.cli.execution_input import (
     check_expressible,
     execution_input,
-    execution_name,
     execution_settings,
     inline_templates,
     member_input,
+    new_execution_name,
 )
 from pcf.cli.local_control_plane import LOCAL_POLL_SECONDS, local_control_plane
 from pcf.cli.selection import build_definitions, definition_file, in_dependency_order, load_definitions, select
@@ -57,7 +57,7 @@ def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int
         planned = [
             PlannedExecution(
                 selection,
-                execution_name(args.command, f"{selection.top.name}-{selection.particle.name}"
+                new_execution_name(f"pcf-{args.command}", f"{selection.top.name}-{selection.particle.name}"
                                if selection.is_member else selection.top.name),
                 execution_input(definitions[position[id(selection.top)]], args.state, run_settings,
                                 member_input(selection, args.cascade)),

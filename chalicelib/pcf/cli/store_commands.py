@@ -100,7 +100,7 @@ def status_rows(store: Any, records: list[Any], now: Callable[[], float]) -> lis
             str(seen.state) if seen else "-",
             (seen.resource_id or "-") if seen else "-",
             age(at - seen.observed_at) if seen else "never",
-            execution_name(lease.owner) if lease else "-",
+            name_in_arn(lease.owner) if lease else "-",
         ))
     return rows
 
@@ -117,7 +117,7 @@ def history(args: argparse.Namespace, env: CliEnvironment) -> int:
 
 def history_rows(items: list[Any]) -> list[tuple[str, ...]]:
     """The history table's rows for ``items`` (``HistoryItem``): time, kind, execution or cause, detail."""
-    return [(_utc(item.at), str(item.kind), execution_name(item.cause), describe_detail(item.detail))
+    return [(_utc(item.at), str(item.kind), name_in_arn(item.cause), describe_detail(item.detail))
             for item in items]
 
 
@@ -142,7 +142,7 @@ def _expand(store: Any, pcf_ids: list[str]) -> list[str]:
     return store.members_of(pcf_ids[0]) or pcf_ids
 
 
-def execution_name(cause: str) -> str:
+def name_in_arn(cause: str) -> str:
     """An execution ARN's last ``:`` segment (its name); other causes as they are."""
     return cause.rsplit(":", 1)[-1] if cause.startswith("arn:") else cause
 
