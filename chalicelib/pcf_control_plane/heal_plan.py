@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pcf.core.graph import DependencyGraph
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf_control_plane.messages import PlanInput, PlannedPhase, PlanOutput
 from pcf_control_plane.readiness import in_desired_state
 from pcf_control_plane.rebuild import load_spec
 from pcf_control_plane.store import HistoryKind, StateStore, StoredSpec
+from pcf_control_plane.store.models import spec_graph
 
 DRIFT_POLICIES = ("revert", "report")
 
@@ -48,8 +48,7 @@ def plan_heal(store: StateStore, request: PlanInput) -> PlanOutput:
     records = {pcf_id: record for pcf_id, record in store.get_many(members).items() if record.spec}
     specs = {pcf_id: record.spec for pcf_id, record in records.items() if record.spec}
     specs[spec.pcf_id] = spec
-    graph = DependencyGraph(specs, [(parent, child) for child, member in specs.items()
-                                    for parent in member.definition.get("parents", []) if parent in specs])
+    graph = spec_graph(specs)
     chosen = {spec.pcf_id} | graph.descendants(spec.pcf_id)
     chosen |= {ancestor for pcf_id in chosen for ancestor in graph.ancestors(pcf_id)
                if ancestor in records and specs[ancestor].flags.heal and not in_desired_state(records[ancestor])}

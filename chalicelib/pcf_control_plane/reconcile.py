@@ -21,7 +21,6 @@ from pydantic import BaseModel, Field
 
 from pcf.core import State
 from pcf.core.decision import Action
-from pcf.core.graph import DependencyGraph
 from pcf.core.registry import get_particle_flavor
 from pcf.util import pcf_util
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG
@@ -29,7 +28,7 @@ from pcf_control_plane.drift import config_differences
 from pcf_control_plane.healing import Healer, HealOutcome, derived_execution_name, drift_action
 from pcf_control_plane.snapshot import snapshot_of
 from pcf_control_plane.store import HistoryKind, Observation, ParticleRecord, ParticleView, StateStore
-from pcf_control_plane.store.models import observed_name
+from pcf_control_plane.store.models import observed_name, spec_graph
 
 INSTANCE_PAGE = 1000
 NAME_KEYS = {"ec2_instance": "instance_name", "ebs_volume": "volume_name"}
@@ -84,8 +83,7 @@ class Reconciler:
         started = time.perf_counter()
         records = [record for page in self.store.list_particles(self.deployment) for record in page if record.spec]
         specs = {record.pcf_id: spec for record in records if (spec := record.spec) is not None}
-        graph = DependencyGraph(specs, [(parent, pcf_id) for pcf_id, spec in specs.items()
-                                        for parent in spec.definition.get("parents", []) if parent in specs])
+        graph = spec_graph(specs)
         described, calls = self._describe()
         seen: list[_Seen] = []
         written = 0

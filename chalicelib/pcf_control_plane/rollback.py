@@ -21,6 +21,7 @@ from pcf_control_plane.generations import planned_generation_in
 from pcf_control_plane.messages import PlannedPhase, RollbackInput, RollbackOutput
 from pcf_control_plane.outcome import read_failure
 from pcf_control_plane.store import HistoryItem, HistoryKind, ParticleSpec, StateStore, StoredSpec
+from pcf_control_plane.store.models import spec_graph
 
 HISTORY_WINDOW = 200
 """Newest history items searched for what the execution did to a particle."""
@@ -64,8 +65,7 @@ def plan_rollback(store: StateStore, request: RollbackInput) -> RollbackOutput:
             store.add_history(pcf_id, HistoryKind.rollback, {
                 "left_out": left, "desired_state": spec.desired_state, "error": error, "generation": generation,
             }, request.execution)
-    graph = DependencyGraph(specs, [(parent, child) for child, spec in specs.items()
-                                    for parent in spec.definition.get("parents", []) if parent in specs])
+    graph = spec_graph(specs)
     # Order through pre-existing members too: a created grandchild goes before its created grandparent.
     keep = set(chosen)
     ordered = DependencyGraph(keep, [(ancestor, pcf_id) for pcf_id in keep for ancestor in graph.ancestors(pcf_id)

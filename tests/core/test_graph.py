@@ -83,3 +83,10 @@ def test_ancestors_descendants_and_subgraph() -> None:
 def test_an_edge_to_an_unknown_node_is_refused() -> None:
     with pytest.raises(KeyError, match="outside the graph"):
         DependencyGraph(["a"], [("a", "zz")])
+
+
+def test_a_graph_from_each_nodes_parents_leaves_outside_parents_out() -> None:
+    graph = DependencyGraph.from_parents({"a": [], "b": ["a", "elsewhere"], "c": ["b"]})
+    assert graph.nodes == ["a", "b", "c"]
+    assert graph.parents_of("b") == {"a"}
+    assert graph.start_levels() == [["a"], ["b"], ["c"]]

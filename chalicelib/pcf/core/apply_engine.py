@@ -102,10 +102,7 @@ class PlannedLevel:
 
 def dependency_graph(particles: Iterable[Particle]) -> DependencyGraph:
     """The graph of the particles' linked parents, restricted to ``particles``."""
-    chosen = list(particles)
-    ids = {p.pcf_id for p in chosen}
-    edges = [(parent.pcf_id, p.pcf_id) for p in chosen for parent in p.parents if parent.pcf_id in ids]
-    return DependencyGraph(ids, edges)
+    return DependencyGraph.from_parents({p.pcf_id: [parent.pcf_id for parent in p.parents] for p in particles})
 
 
 def check_before_acting(particles: list[Particle]) -> DependencyGraph:

@@ -5,11 +5,17 @@ Pure: nodes are pcf_ids, edges run parent -> child. Orders are deterministic (so
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class DependencyGraph:
     """Parents-before-children ordering over a set of pcf_ids."""
+
+    @classmethod
+    def from_parents(cls, parents: Mapping[str, Iterable[str]]) -> DependencyGraph:
+        """The graph of ``{pcf_id: its parents}``; a parent outside the mapping is left out (not applied here)."""
+        return cls(parents, [(parent, child) for child, named in parents.items() for parent in named
+                             if parent in parents])
 
     def __init__(self, nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> None:
         self.nodes: list[str] = sorted(set(nodes))

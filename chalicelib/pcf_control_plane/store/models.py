@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, cast
@@ -16,6 +17,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pcf.core import State
+from pcf.core.graph import DependencyGraph
 
 DesiredState = Literal["running", "stopped", "terminated"]
 ObservedState = Literal["running", "stopped", "terminated", "pending"]
@@ -203,3 +205,9 @@ class HistoryItem(_Record):
 
 
 ParticleView.model_rebuild()
+
+
+def spec_graph(specs: Mapping[str, StoredSpec]) -> DependencyGraph:
+    """The dependency graph of stored specs by pcf_id: each spec's ``parents``, those among ``specs``."""
+    return DependencyGraph.from_parents({pcf_id: spec.definition.get("parents") or []
+                                         for pcf_id, spec in specs.items()})
