@@ -216,3 +216,23 @@ def test_json_schema_describes_both_shapes() -> None:
     json.dumps(schema)
     assert {"ParticleSpec", "QuasiparticleSpec"} <= set(schema["$defs"])
     assert "persist_on_termination" in schema["$defs"]["ParticleSpec"]["properties"]
+
+
+@pytest.mark.parametrize("how", ["constructor", "from_file", "build_from_file"])
+def test_every_file_loader_reads_templates_from_the_files_folder(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    from pcf.particle.aws.ec2.ec2_instance import EC2Instance
+
+    folder = tmp_path / "defs"
+    (folder / "userdata").mkdir(parents=True)
+    (folder / "userdata" / "boot.sh.j2").write_text("#!/bin/bash\necho {{ word }}\n")
+    (folder / "web.json").write_text(json.dumps({"pcf_name": "web", "flavor": "ec2_instance", "aws_resource": {
+        "ImageId": "ami-12345678", "custom_config": {"instance_name": "web", "userdata_params": {"word": "hi"},
+                                                    "userdata_template_file": "userdata/boot.sh.j2"}}}))
+    monkeypatch.chdir(tmp_path)  # elsewhere than the file's folder
+    path = folder / "web.json"
+    particle = {"constructor": lambda: EC2Instance(str(path)), "from_file": lambda: EC2Instance.from_file(path),
+                "build_from_file": lambda: build_from_file(path)}[how]()
+    assert isinstance(particle, EC2Instance)
+    assert particle.render_desired_user_data() == "#!/bin/bash\necho hi\n"

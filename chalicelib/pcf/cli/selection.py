@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -17,8 +16,7 @@ from pcf.core.definition_set import check_raw_definitions, link_definitions, sta
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.quasiparticle import Quasiparticle
-from pcf.util.definition_files import template_root
-from pcf.util.templates import render_batch
+from pcf.util.definition_files import reading_definitions
 
 MAX_NAMES_LISTED = 12
 
@@ -76,7 +74,7 @@ def build_definitions(definitions: list[dict[str, Any]], root: Path | None = Non
     there are several. Files the definitions name (user data templates) are read from ``root`` (the definition
     file's folder), and only from under it; their templates render together, in one child process."""
     check_raw_definitions(definitions)
-    with template_root(root) if root is not None else nullcontext(), render_batch():
+    with reading_definitions(root):
         built = build_all(definitions) if len(definitions) > 1 else [build(definitions[0])]
     seen: dict[str, int] = {}
     for index, particle in enumerate(built):

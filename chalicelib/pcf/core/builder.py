@@ -25,8 +25,11 @@ def build(definition: Mapping[str, Any]) -> Particle:
 
 
 def build_from_file(path: str | Path) -> Particle:
-    """Load a JSON/YAML definition file and build it."""
-    return build(load_definition(path))
+    """Load a JSON/YAML definition file and build it; files it names are read from its folder."""
+    from pcf.util.definition_files import reading_definitions
+
+    with reading_definitions(Path(path).absolute().parent):
+        return build(load_definition(path))
 
 
 def build_all(definitions: Sequence[Mapping[str, Any]]) -> list[Particle]:

@@ -52,11 +52,10 @@ class MetaParticle(type):
         given = args[0] if args else kwargs.get("particle_definition")
         if not isinstance(given, str | os.PathLike) or not _takes_definition_first(cls):
             return super().__call__(*args, **kwargs)
-        from pcf.util.definition_files import template_root
-        from pcf.util.templates import render_batch
+        from pcf.util.definition_files import reading_definitions
 
         path = Path(given)
-        with template_root(path.absolute().parent), render_batch():
+        with reading_definitions(path.absolute().parent):
             loaded = load_definition(path)
             if args:
                 return super().__call__(loaded, *args[1:], **kwargs)

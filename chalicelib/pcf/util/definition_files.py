@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -41,6 +41,17 @@ def template_root(folder: str | os.PathLike[str]) -> Iterator[Path]:
         yield root
     finally:
         _root.reset(token)
+
+
+@contextmanager
+def reading_definitions(folder: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Build definitions read from ``folder`` (``None``: given in Python): files they name are read from under
+    it, and their templates render together in one child process (``pcf.util.templates.render_batch``). Every way
+    of building from a file goes through here."""
+    from pcf.util.templates import render_batch
+
+    with template_root(folder) if folder is not None else nullcontext(), render_batch():
+        yield
 
 
 def current_template_root() -> Path:
