@@ -1,28 +1,28 @@
 """EventBridge schedule expressions: ``rate(value unit)`` and ``cron(minutes hours day-of-month month
-day-of-week year)``, parsed and stepped as EventBridge does (times in UTC).
+day-of-week year)``, stepped as EventBridge steps them (times in UTC).
 
 ``rate``: a positive whole number; the unit singular for 1 (``rate(1 hour)``) and plural otherwise
-(``rate(5 minutes)``), as EventBridge requires.
+(``rate(5 minutes)``), as EventBridge requires (parsed here: six lines).
 
-``cron``: six fields; ``*``, ``,``, ``-``, ``/``, month names (``JAN``-``DEC``) and day names (``SUN``-``SAT``,
-day-of-week 1-7 = Sunday-Saturday); ``?`` in day-of-month or day-of-week (exactly one of them). The
-wildcards ``L``, ``W`` and ``#`` are refused (:class:`UnsupportedScheduleError`): the local cloud does not
-compute them.
+``cron``: six fields, ``?`` in exactly one of day-of-month and day-of-week, day-of-week 1-7 = Sunday-Saturday;
+computed by ``croniter`` (``*``, ``,``, ``-``, ``/``, names, ``L`` and ``W`` in day-of-month, ``#`` in
+day-of-week). ``L`` in day-of-week (``6L``, the last Friday) is refused (:class:`UnsupportedScheduleError`):
+croniter does not compute it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
+
+from croniter import CroniterBadDateError, croniter
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.*)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
-_DAYS = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
-_SEARCH_YEARS = 5
+_DAY_NUMBER = re.compile(r"(?<![#/\d])\d+")
+"""A day-of-week number (not an occurrence after ``#``, not a step after ``/``)."""
 
 
 class InvalidScheduleError(ValueError):
@@ -30,7 +30,7 @@ class InvalidScheduleError(ValueError):
 
 
 class UnsupportedScheduleError(InvalidScheduleError):
-    """A valid cron expression whose wildcards (``L``, ``W``, ``#``) the local cloud does not compute."""
+    """A valid cron expression the local cloud does not compute (``L`` in day-of-week)."""
 
 
 class ScheduleExpression:
@@ -58,36 +58,17 @@ class Rate(ScheduleExpression):
 
 @dataclass(frozen=True)
 class Cron(ScheduleExpression):
-    """``cron(...)``: every minute whose fields all match, in UTC."""
+    """``cron(...)``: every minute whose fields all match, in UTC; ``croniter_expression`` is the same schedule in
+    croniter's seven fields (minute hour day month weekday second year, weekdays 0-6 from Sunday)."""
 
     text: str
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days_of_month: frozenset[int] | None
-    months: frozenset[int]
-    days_of_week: frozenset[int] | None
-    years: frozenset[int]
+    croniter_expression: str
 
     def next_after(self, wall: float, anchor: float) -> float | None:
-        start = datetime.fromtimestamp(wall, UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = start.date()
-        for _ in range(366 * _SEARCH_YEARS):
-            if self._day_matches(day):
-                for hour in sorted(self.hours):
-                    for minute in sorted(self.minutes):
-                        moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-                        if moment >= start:
-                            return moment.timestamp()
-            day += timedelta(days=1)
-        return None
-
-    def _day_matches(self, day: date) -> bool:
-        if day.year not in self.years or day.month not in self.months:
-            return False
-        if self.days_of_month is not None and day.day not in self.days_of_month:
-            return False
-        aws_weekday = (day.weekday() + 1) % 7 + 1  # Sunday = 1 ... Saturday = 7
-        return self.days_of_week is None or aws_weekday in self.days_of_week
+        try:
+            return float(croniter(self.croniter_expression, datetime.fromtimestamp(wall, UTC)).get_next(float))
+        except CroniterBadDateError:  # no such minute within croniter's search (years)
+            return None
 
 
 def parse_schedule(text: str) -> ScheduleExpression:
@@ -113,59 +94,21 @@ def _parse_rate(text: str, value: int, unit: str) -> Rate:
 def _parse_cron(text: str, fields: list[str]) -> Cron:
     if len(fields) != 6:
         raise InvalidScheduleError(f"{text!r}: cron takes six fields (minutes hours day month day-of-week year)")
-    if any(_has_wildcard(field) for field in fields):
-        raise UnsupportedScheduleError(f"{text!r}: the local cloud does not compute the cron wildcards L, W and #")
     minutes, hours, dom, month, dow, year = fields
     if (dom == "?") == (dow == "?"):
         raise InvalidScheduleError(f"{text!r}: exactly one of day-of-month and day-of-week must be '?'")
-    return Cron(
-        text,
-        minutes=_field(minutes, 0, 59),
-        hours=_field(hours, 0, 23),
-        days_of_month=None if dom == "?" else _field(dom, 1, 31),
-        months=_field(month, 1, 12, _MONTHS),
-        days_of_week=None if dow == "?" else _field(dow, 1, 7, _DAYS),
-        years=_field(year, 1970, 2199),
-    )
+    if "L" in dow.upper():
+        raise UnsupportedScheduleError(f"{text!r}: the local cloud does not compute L in day-of-week")
+    weekdays = "*" if dow == "?" else _DAY_NUMBER.sub(lambda m: _weekday(text, m.group()), dow)
+    expression = f"{minutes} {hours} {'*' if dom == '?' else dom} {month} {weekdays} 0 {year}"
+    if not croniter.is_valid(expression):
+        raise InvalidScheduleError(f"{text!r}: not a valid cron expression")
+    return Cron(text, expression)
 
 
-def _has_wildcard(field: str) -> bool:
-    """Whether ``L``, ``W`` or ``#`` appear outside month and day names (``JUL`` and ``WED`` are names)."""
-    without_names = re.sub(
-        r"[A-Za-z]{3}", lambda m: "" if m.group().upper() in _MONTHS or m.group().upper() in _DAYS else m.group(), field
-    )
-    return any(mark in without_names.upper() for mark in ("L", "W", "#"))
-
-
-def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> frozenset[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        values.update(_part(part, low, high, names or {}))
-    return frozenset(values)
-
-
-def _part(part: str, low: int, high: int, names: dict[str, int]) -> range:
-    base, _, step_text = part.partition("/")
-    step = _number(step_text, 1, high, {}) if step_text else 1
-    if base in ("*", "?"):
-        first, last = low, high
-    elif "-" in base:
-        start_text, _, end_text = base.partition("-")
-        first, last = _number(start_text, low, high, names), _number(end_text, low, high, names)
-    else:
-        first = _number(base, low, high, names)
-        last = high if step_text else first
-    if first > last:
-        raise InvalidScheduleError(f"cron field {part!r}: {first} comes after {last}")
-    return range(first, last + 1, step)
-
-
-def _number(text: str, low: int, high: int, names: dict[str, int]) -> int:
-    value = names.get(text.upper())
-    if value is None:
-        if not text.isdigit():
-            raise InvalidScheduleError(f"cron value {text!r} is not a number in {low}-{high}")
-        value = int(text)
-    if not low <= value <= high:
-        raise InvalidScheduleError(f"cron value {text!r} is outside {low}-{high}")
-    return value
+def _weekday(text: str, number: str) -> str:
+    """EventBridge's day-of-week number (1 = Sunday ... 7 = Saturday) as croniter's (0 = Sunday)."""
+    value = int(number)
+    if not 1 <= value <= 7:
+        raise InvalidScheduleError(f"{text!r}: day-of-week {number} is outside 1-7")
+    return str(value - 1)

@@ -150,23 +150,29 @@ def test_invalid_expressions_are_refused(lc: LocalCloud, expression: str) -> Non
     assert "ScheduleExpression is not valid" in error.value.response["Error"]["Message"]
 
 
-@pytest.mark.parametrize("expression", ["cron(0 12 L * ? *)", "cron(0 12 15W * ? *)", "cron(0 12 ? * MON#2 *)"])
-def test_cron_wildcards_the_local_cloud_cannot_compute_are_refused_clearly(lc: LocalCloud, expression: str) -> None:
-    with pytest.raises(ClientError, match="local cloud does not compute the cron wildcards L, W and #"):
-        lc.client("events").put_rule(Name="bad", ScheduleExpression=expression)
+def test_the_last_weekday_of_a_month_is_refused_clearly(lc: LocalCloud) -> None:
+    with pytest.raises(ClientError, match="local cloud does not compute L in day-of-week"):
+        lc.client("events").put_rule(Name="bad", ScheduleExpression="cron(0 12 ? * 6L *)")
     with pytest.raises(UnsupportedScheduleError):
-        parse_schedule(expression)
+        parse_schedule("cron(0 12 ? * 6L *)")
+
+
+@pytest.mark.parametrize(("expression", "first"), [
+    ("cron(0 12 L * ? *)", "2026-11-30T12:00:00"),  # the last day of the month
+    ("cron(0 12 15W * ? *)", "2026-12-15T12:00:00"),  # the weekday nearest the 15th (a Tuesday)
+    ("cron(0 12 ? * 2#2 *)", "2026-12-14T12:00:00"),  # the second Monday (EventBridge: 1 = Sunday)
+    ("cron(0 12 ? * MON#2 *)", "2026-12-14T12:00:00"),
+    ("cron(30 9 ? * 2-6 *)", "2026-11-23T09:30:00"),  # Monday to Friday
+])
+def test_cron_wildcards_and_weekday_numbers_fire_as_on_eventbridge(expression: str, first: str) -> None:
+    assert parse_schedule(expression).next_after(wall("2026-11-22T00:00:00"), 0) == wall(first)
 
 
 def test_cron_steps_lists_ranges_and_names() -> None:
     cron = parse_schedule("cron(0/15 8-9 1,15 JAN,JUL ? 2027)")
     assert isinstance(cron, Cron)
-    assert cron.minutes == frozenset({0, 15, 30, 45})
-    assert cron.hours == frozenset({8, 9})
-    assert cron.days_of_month == frozenset({1, 15})
-    assert cron.months == frozenset({1, 7})
-    assert cron.days_of_week is None
     assert cron.next_after(wall("2026-11-22T00:00:00"), 0) == wall("2027-01-01T08:00:00")
+    assert cron.next_after(wall("2027-01-01T08:00:00"), 0) == wall("2027-01-01T08:15:00")
     assert cron.next_after(wall("2027-01-01T09:45:00"), 0) == wall("2027-01-15T08:00:00")
     assert parse_schedule("cron(0 0 29 FEB ? 2027)").next_after(wall("2026-01-01T00:00:00"), 0) is None
     with pytest.raises(InvalidScheduleError):
