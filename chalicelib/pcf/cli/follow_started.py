@@ -8,12 +8,10 @@ from collections.abc import Callable
 from typing import TextIO
 
 from pcf.cli.acting import ApplyReport
-from pcf.cli.cancel import Cancellation, RunInterrupted
+from pcf.cli.cancel import Cancellation
 from pcf.cli.endpoint import ControlPlaneEndpoint
-from pcf.cli.follow import ExecutionFollower
-from pcf.cli.progress import ParticleRecord, ProgressPrinter, constant
-from pcf.cli.stepfunctions_engine import to_apply_event
-from pcf.cli.stop_run import stop_run
+from pcf.cli.progress import ParticleRecord
+from pcf.cli.stepfunctions_engine import ExecutionWatch
 
 ID_WIDTH = 22
 
@@ -30,26 +28,11 @@ def follow_started(
 ) -> ApplyReport:
     """Follow the execution ``arn`` to its end; Ctrl-C stops it and its particle executions and releases their
     leases (``pcf.cli.stop_run``), then raises ``RunInterrupted``."""
-    follower = ExecutionFollower(endpoint.sfn, arn, sleep=(cancellation or Cancellation()).sleep_with(sleep),
-                                 poll_seconds=endpoint.poll_seconds, max_child_reads=endpoint.max_child_reads)
-    printer: ProgressPrinter | None = None
-    seen_ids: dict[str, str] = {}
-    try:
-        for event in follower.events():
-            if printer is None:
-                started = follower.started_at or event.at
-                printer = ProgressPrinter(progress, constant(started), quiet=quiet, width=ID_WIDTH)
-            if event.resource_id:
-                seen_ids[event.pcf_id] = event.resource_id
-            printer(to_apply_event(event))
-    except KeyboardInterrupt:
-        stopped = stop_run(endpoint.sfn, follower, lambda_client=endpoint.lambda_client, sleep=sleep)
-        raise RunInterrupted(stopped.summary()) from None
-    outcome = follower.outcome
-    assert outcome is not None
-    records = printer.records if printer else {}
-    report = ApplyReport([], touched_rows(records, seen_ids), elapsed=outcome.elapsed)
-    report.failures = [(pcf_id, record.failure) for pcf_id, record in sorted(records.items()) if record.failure]
+    watch = ExecutionWatch(endpoint, progress, quiet=quiet, width=ID_WIDTH,
+                           sleep=(cancellation or Cancellation()).sleep_with(sleep), settle_sleep=sleep)
+    outcome = watch.follow(arn)
+    report = ApplyReport([], touched_rows(watch.records, watch.seen_ids), elapsed=outcome.elapsed)
+    report.failures = watch.failures()
     if not outcome.succeeded:
         report.error = f"{outcome.error}: {outcome.message}" if outcome.message else str(outcome.error)
     return report

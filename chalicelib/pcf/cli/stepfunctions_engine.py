@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 from pcf.cli.acting import ApplyReport
 from pcf.cli.cancel import Cancellation, RunInterrupted
 from pcf.cli.endpoint import ControlPlaneEndpoint
-from pcf.cli.follow import ExecutionFollower, FollowEvent
-from pcf.cli.progress import ProgressPrinter, constant, id_width, summary_rows
+from pcf.cli.follow import ExecutionFollower, ExecutionOutcome, FollowEvent
+from pcf.cli.progress import ParticleRecord, ProgressPrinter, constant, id_width, summary_rows
 from pcf.cli.selection import Selection
 from pcf.cli.stop_run import stop_run
 from pcf.core import State
@@ -52,6 +52,55 @@ def to_apply_event(event: FollowEvent) -> ApplyEvent:
     return ApplyEvent(EventKind(event.kind), event.pcf_id, state, action, detail, event.at)
 
 
+class ExecutionWatch:
+    """Follows executions, one after another, into one progress display (the printer starts at the first event).
+
+    ``sleep`` paces the reads of the histories; ``settle_sleep`` the wait for stopped executions to end. On Ctrl-C
+    the execution, its particle executions and their leases are stopped and released (``pcf.cli.stop_run``), then
+    ``RunInterrupted`` says so.
+    """
+
+    def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO, *, quiet: bool, width: int,
+                 sleep: Callable[[float], None], settle_sleep: Callable[[float], None]) -> None:
+        self.endpoint = endpoint
+        self.progress = progress
+        self.quiet = quiet
+        self.width = width
+        self.sleep = sleep
+        self.settle_sleep = settle_sleep
+        self.printer: ProgressPrinter | None = None
+        self.seen_ids: dict[str, str] = {}
+        """pcf_id -> the last resource id an event named."""
+
+    def follow(self, arn: str) -> ExecutionOutcome:
+        """Print the execution's progress until it ends; its outcome."""
+        follower = ExecutionFollower(self.endpoint.sfn, arn, sleep=self.sleep, poll_seconds=self.endpoint.poll_seconds,
+                                     max_child_reads=self.endpoint.max_child_reads)
+        try:
+            for event in follower.events():
+                if self.printer is None:
+                    self.printer = ProgressPrinter(self.progress, constant(follower.started_at or event.at),
+                                                   quiet=self.quiet, width=self.width)
+                if event.resource_id:
+                    self.seen_ids[event.pcf_id] = event.resource_id
+                self.printer(to_apply_event(event))
+        except KeyboardInterrupt:
+            stopped = stop_run(self.endpoint.sfn, follower, lambda_client=self.endpoint.lambda_client,
+                               sleep=self.settle_sleep)
+            raise RunInterrupted(stopped.summary()) from None
+        assert follower.outcome is not None
+        return follower.outcome
+
+    @property
+    def records(self) -> dict[str, ParticleRecord]:
+        """What the printer recorded of each particle."""
+        return self.printer.records if self.printer else {}
+
+    def failures(self) -> list[tuple[str, str]]:
+        """``(pcf_id, failure)`` of every particle that failed, by pcf_id."""
+        return [(pcf_id, record.failure) for pcf_id, record in sorted(self.records.items()) if record.failure]
+
+
 class StepFunctionsApply:
     """Starts and follows executions on ``endpoint``; progress lines go to ``progress``, notes to ``note``.
 
@@ -82,38 +131,24 @@ class StepFunctionsApply:
         """Run each execution in turn, stopping at the first that does not succeed."""
         particles = [p for plan in planned for p in plan.selection.particles(plan.cascade)]
         report = ApplyReport(particles, [])
-        printer: ProgressPrinter | None = None
-        seen_ids: dict[str, str] = {}
+        watch = ExecutionWatch(self.endpoint, self.progress, quiet=self.quiet,
+                               width=id_width(p.pcf_id for p in particles), sleep=self.sleep,
+                               settle_sleep=self.settle_sleep)
         for plan in planned:
             run = self._start(plan)
-            follower = ExecutionFollower(self.endpoint.sfn, run.arn, sleep=self.sleep,
-                                         poll_seconds=self.endpoint.poll_seconds,
-                                         max_child_reads=self.endpoint.max_child_reads)
             try:
-                for event in follower.events():
-                    if printer is None:
-                        started = follower.started_at or event.at
-                        printer = ProgressPrinter(self.progress, constant(started), quiet=self.quiet,
-                                                  width=id_width(p.pcf_id for p in particles))
-                    if event.resource_id:
-                        seen_ids[event.pcf_id] = event.resource_id
-                    printer(to_apply_event(event))
-            except KeyboardInterrupt:
-                stopped = stop_run(self.endpoint.sfn, follower, lambda_client=self.endpoint.lambda_client,
-                                   sleep=self.settle_sleep)
-                run.status = "ABORTED" if stopped.stopped else run.status
-                raise RunInterrupted(stopped.summary()) from None
-            outcome = follower.outcome
-            assert outcome is not None
+                outcome = watch.follow(run.arn)
+            except RunInterrupted:
+                run.status = "ABORTED"
+                raise
             run.status = outcome.status
             report.elapsed += outcome.elapsed
             if not outcome.succeeded:
                 run.error = f"{outcome.error}: {outcome.message}" if outcome.message else str(outcome.error)
                 report.error = run.error
                 break
-        records = printer.records if printer else {}
-        report.failures = [(pcf_id, record.failure) for pcf_id, record in sorted(records.items()) if record.failure]
-        report.rows = summary_rows(particles, records, seen_ids)
+        report.failures = watch.failures()
+        report.rows = summary_rows(particles, watch.records, watch.seen_ids)
         return report
 
     def _start(self, plan: PlannedExecution) -> ExecutionRun:
