@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 
-class ExecutionEnds:
+class ExecutionEndSignal:
     """Counts ended executions; ``sleep`` waits for the next one (per thread: no end is missed between a
     check and the sleep that follows it)."""
 
@@ -50,7 +50,7 @@ class ExecutionEnds:
 class SignalledTime:
     """Looks like the ``time`` module to the module it replaces it in; its ``sleep`` is ``ends.sleep``."""
 
-    def __init__(self, ends: ExecutionEnds) -> None:
+    def __init__(self, ends: ExecutionEndSignal) -> None:
         self.sleep = ends.sleep
 
     def __getattr__(self, name: str) -> Any:

@@ -20,14 +20,14 @@ from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
-from pcf_local_cloud.execution_signal import ExecutionEnds
+from pcf_local_cloud.execution_signal import ExecutionEndSignal
 from pcf_local_cloud.iam_enforcement import IamEnforcement
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.profile_associations import ProfileAssociations
 from pcf_local_cloud.schedules import Schedules
-from pcf_local_cloud.sfn_execution_end import ExecutionEnd
+from pcf_local_cloud.sfn_execution_end import ExecutionEndPatch
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
 from pcf_local_cloud.sfn_limits import StepFunctionsLimits
 from pcf_local_cloud.state import EmulationState
@@ -51,7 +51,7 @@ class InstalledPatches:
         self.deliveries = DeliveryLog()
         self.eventbridge = EventBridgeTargets(self.deliveries, AsyncInvoker(state.wall_time, default_sqs_client))
         self.schedules = Schedules(state, self.eventbridge)
-        self.execution_ends = ExecutionEnds(SYNC_FALLBACK_SECONDS)
+        self.execution_ends = ExecutionEndSignal(SYNC_FALLBACK_SECONDS)
         self.iam = IamEnforcement()
         self.sfn_limits = StepFunctionsLimits()
         self._ticker: Ticker | None = None
@@ -78,7 +78,7 @@ class InstalledPatches:
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             StepFunctionsIntegration().install(self._patches)
             self.sfn_limits.install(self._patches)
-            ExecutionEnd(self.execution_ends).install(self._patches)
+            ExecutionEndPatch(self.execution_ends).install(self._patches)
             EbsApiEvents(self.ec2_events).install(self._patches)
             ProfileAssociations().install(self._patches)
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request

@@ -4,7 +4,7 @@ moto sets a finished execution's status (``SUCCEEDED``, ``FAILED``) and then its
 A reader in between, such as a parent's ``.sync`` Task polling ``DescribeExecution``, sees ``SUCCEEDED``
 with no output and fails (``States.Runtime: '$.Output.pcf_id' could not be found``). On AWS the description
 is consistent. The local cloud fills in the output, error and cause first, then the status, then signals the
-end (``ExecutionEnds``: a parent's ``.sync`` Task waiting for it checks again at once).
+end (``ExecutionEndSignal``: a parent's ``.sync`` Task waiting for it checks again at once).
 Patched: ``BaseExecutionWorkerCommunication._reflect_execution_status``.
 """
 
@@ -22,11 +22,11 @@ from moto.stepfunctions.parser.asl.eval.program_state import (
 )
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-from pcf_local_cloud.execution_signal import ExecutionEnds
+from pcf_local_cloud.execution_signal import ExecutionEndSignal
 from pcf_local_cloud.patchset import PatchSet
 
 
-def _reflect_execution_status(communication: Any, ends: ExecutionEnds) -> None:
+def _reflect_execution_status(communication: Any, ends: ExecutionEndSignal) -> None:
     execution = communication.execution
     ended = execution.exec_worker.env.program_state()
     execution.stop_date = datetime.datetime.now(tz=datetime.UTC)
@@ -47,10 +47,10 @@ def _reflect_execution_status(communication: Any, ends: ExecutionEnds) -> None:
     ends.notify()
 
 
-class ExecutionEnd:
+class ExecutionEndPatch:
     """Installs the ordering and the signal (see the module docstring) on a ``PatchSet``."""
 
-    def __init__(self, ends: ExecutionEnds) -> None:
+    def __init__(self, ends: ExecutionEndSignal) -> None:
         self.ends = ends
 
     def install(self, patches: PatchSet) -> None:

@@ -9,7 +9,7 @@ Both are routed through the local cloud's clock: their intervals are still compu
 
 moto also checks a ``.sync`` child execution every 0.5 s. On AWS the parent learns of its child's end from an
 event, without polling; here the sleep between two checks ends as soon as any execution has ended
-(``ExecutionEnds``), or after ``SYNC_FALLBACK_SECONDS``. Polling at a fixed short interval instead made the
+(``ExecutionEndSignal``), or after ``SYNC_FALLBACK_SECONDS``. Polling at a fixed short interval instead made the
 checks themselves take the CPU: at 0.02 s they took 90 of 144 s of a 100-particle apply (benchmarks/README.md).
 """
 
@@ -23,7 +23,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 
 from pcf_local_cloud.clock import Clock
-from pcf_local_cloud.execution_signal import ExecutionEnds, SignalledTime
+from pcf_local_cloud.execution_signal import ExecutionEndSignal, SignalledTime
 from pcf_local_cloud.patchset import PatchSet
 
 SYNC_FALLBACK_SECONDS = 1.0
@@ -43,7 +43,7 @@ class _ClockTime:
 class CloudWaits:
     """Installs the changes of the module docstring on a ``PatchSet``."""
 
-    def __init__(self, clock: Clock, ends: ExecutionEnds) -> None:
+    def __init__(self, clock: Clock, ends: ExecutionEndSignal) -> None:
         self.clock = clock
         self.ends = ends
 

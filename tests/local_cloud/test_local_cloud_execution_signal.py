@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pcf_local_cloud.execution_signal import ExecutionEnds
+from pcf_local_cloud.execution_signal import ExecutionEndSignal
 from pcf_local_cloud.patching import active_patches
 from pcf_local_cloud.waits import SYNC_FALLBACK_SECONDS
 from tests.support.executions import finished
@@ -15,7 +15,7 @@ from tests.support.executions import finished
 FOREVER = 3600.0
 
 
-def sleeping(ends: ExecutionEnds, times: int) -> tuple[threading.Thread, list[int]]:
+def sleeping(ends: ExecutionEndSignal, times: int) -> tuple[threading.Thread, list[int]]:
     """A thread calling ``ends.sleep`` ``times`` times, noting how many executions had ended after each."""
     seen: list[int] = []
 
@@ -30,13 +30,13 @@ def sleeping(ends: ExecutionEnds, times: int) -> tuple[threading.Thread, list[in
 
 
 def test_a_thread_that_has_seen_nothing_yet_checks_at_once() -> None:
-    thread, seen = sleeping(ExecutionEnds(FOREVER), times=1)
+    thread, seen = sleeping(ExecutionEndSignal(FOREVER), times=1)
     thread.join(timeout=30)
     assert not thread.is_alive() and seen == [0]
 
 
 def test_a_sleep_ends_when_an_execution_ends_and_not_before() -> None:
-    ends = ExecutionEnds(FOREVER)
+    ends = ExecutionEndSignal(FOREVER)
     thread, seen = sleeping(ends, times=2)
     thread.join(timeout=0.5)
     assert thread.is_alive() and seen == [0], "waiting: nothing has ended"
@@ -48,7 +48,7 @@ def test_a_sleep_ends_when_an_execution_ends_and_not_before() -> None:
 
 
 def test_an_end_between_a_check_and_the_next_sleep_is_not_missed() -> None:
-    ends = ExecutionEnds(FOREVER)
+    ends = ExecutionEndSignal(FOREVER)
     ends.sleep(0.5)  # this thread's first sleep: it has now seen 0 ends
     ends.notify()  # the child ends after the check, before the sleep
     ends.sleep(0.5)  # returns at once (were it missed, this test would hang for an hour)
@@ -56,14 +56,14 @@ def test_an_end_between_a_check_and_the_next_sleep_is_not_missed() -> None:
 
 
 def test_without_any_end_a_sleep_ends_after_the_fallback() -> None:
-    thread, seen = sleeping(ExecutionEnds(0.01), times=3)
+    thread, seen = sleeping(ExecutionEndSignal(0.01), times=3)
     thread.join(timeout=30)
     assert not thread.is_alive() and seen == [0, 0, 0]
 
 
 def test_the_fallback_must_be_positive() -> None:
     with pytest.raises(ValueError, match="fallback_seconds"):
-        ExecutionEnds(0)
+        ExecutionEndSignal(0)
     assert SYNC_FALLBACK_SECONDS > 0
 
 
