@@ -7,8 +7,7 @@ import sys
 
 import click
 
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.main import run_cli
+from pcf.cli.main import main
 
 
 @click.command(
@@ -19,7 +18,7 @@ from pcf.cli.main import run_cli
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def cli(args: tuple[str, ...]) -> None:
     """Particle Cloud Framework."""
-    sys.exit(run_cli(list(args), CliEnvironment(stdout=sys.stdout, stderr=sys.stderr)))
+    sys.exit(main(list(args)))
 
 
 if __name__ == "__main__":

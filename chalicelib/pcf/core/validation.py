@@ -152,7 +152,7 @@ def expand_quasiparticle(raw: Mapping[str, Any]) -> ExpandedQuasiparticle:
                 f"makes {count:,} or more particles; a definition holds at most {MAX_PARTICLES:,}",
             )
         copies = _multiply(definition, particle_class) if definition.get("multiplier") else [definition]
-        raw_copies = _multiply_given(member, particle_class, len(copies)) if definition.get("multiplier") else [member]
+        raw_copies = _numbered_copies(member, particle_class, len(copies)) if definition.get("multiplier") else [member]
         if definition.get("multiplier"):
             groups[base_id] = []
         for copy_index, (item, raw_item) in enumerate(zip(copies, raw_copies, strict=True)):
@@ -178,19 +178,13 @@ def expand_quasiparticle(raw: Mapping[str, Any]) -> ExpandedQuasiparticle:
 
 
 def _multiply(definition: dict[str, Any], particle_class: type[Any]) -> list[dict[str, Any]]:
-    copies = []
-    for i in range(definition["multiplier"]):
-        item = copy.deepcopy(definition)
-        item["pcf_name"] = f"{definition['pcf_name']}-{i}"
-        item["multiplier"] = None
-        for key in getattr(particle_class, "UNIQUE_KEYS", ()):
-            set_path(item, key, f"{get_path(definition, key)}-{i}")
-        copies.append(item)
-    return copies
+    """The validated copies of a multiplied member (``multiplier`` cleared: each is one particle)."""
+    return [{**item, "multiplier": None}
+            for item in _numbered_copies(definition, particle_class, definition["multiplier"])]
 
 
-def _multiply_given(member: dict[str, Any], particle_class: type[Any], count: int) -> list[dict[str, Any]]:
-    """The copies of a multiplied member as given (``multiplier`` kept), named and keyed ``-0``, ``-1``, ..."""
+def _numbered_copies(member: dict[str, Any], particle_class: type[Any], count: int) -> list[dict[str, Any]]:
+    """``count`` copies of ``member``, named and unique-keyed ``-0``, ``-1``, ... (a key it lacks stays absent)."""
     copies = []
     for i in range(count):
         item = copy.deepcopy(member)

@@ -25,9 +25,8 @@ COMMON_APPLY_OPTIONS: list[Callable[[Any], Any]] = [
 def run_command(command: str, pcf_name: str | None, file_: str | None, cascade: bool, quiet: bool,
                 timeout: int | None, extra: list[str] | None = None) -> None:
     """Run ``pcf <command>`` with these options and exit with its code."""
-    from pcf.cli.environment import CliEnvironment
-    from pcf.cli.main import run_cli
+    from pcf.cli.main import main
 
     argv = [command, *([pcf_name] if pcf_name else []), *(["-f", file_] if file_ else [])]
     argv += ["--cascade"] * cascade + ["--quiet"] * quiet + (["--timeout", str(timeout)] if timeout is not None else [])
-    sys.exit(run_cli([*argv, *(extra or [])], CliEnvironment(stdout=sys.stdout, stderr=sys.stderr)))
+    sys.exit(main([*argv, *(extra or [])]))
