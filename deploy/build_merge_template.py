@@ -19,18 +19,12 @@ import argparse
 import json
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-CHALICE_DIR = ROOT / ".chalice"
-STATE_MACHINES_DIR = ROOT / "state_machines"
-if str(ROOT / "chalicelib") not in sys.path:
-    sys.path.insert(0, str(ROOT / "chalicelib"))
-
-from deploy import operations  # noqa: E402
-from deploy.lambda_policies import function_name, write_policies  # noqa: E402
-from pcf_control_plane.store.table import cloudformation_resource  # noqa: E402
+from deploy import operations
+from deploy.lambda_policies import chalice_config, function_name, stage_environment, write_policies
+from deploy.project_files import CHALICE_DIR, STATE_MACHINES_DIR, load_app
+from pcf_control_plane.store.table import cloudformation_resource
 
 STATE_MACHINE = "ApplyStateMachine"
 STATE_MACHINE_ROLE = "ApplyStateMachineRole"
@@ -43,18 +37,13 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)Arn\}")
 SYNC_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 """The managed EventBridge rule through which a ``.sync`` Task learns that its child execution ended."""
 
-from deploy.lambda_policies import chalice_config, stage_environment  # noqa: E402
-
 
 def function_resource_names() -> dict[str, str]:
     """Chalice's CloudFormation resource name of each Lambda function in ``app.py`` -> the function's name."""
     from chalice.utils import to_cfn_resource_name
 
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    import app
-
-    functions = [*app.app.pure_lambda_functions, *app.app.event_sources]
+    chalice_app = load_app()
+    functions = [*chalice_app.pure_lambda_functions, *chalice_app.event_sources]
     names = [str(getattr(function, "name")) for function in functions]  # noqa: B009 - chalice types it as object
     return {to_cfn_resource_name(name): name for name in names}
 

@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pcf.util import stage_config
+from deploy import stage_config
+from deploy.project_files import CHALICE_DIR
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG
 
-CHALICE_DIR = Path(__file__).resolve().parent.parent / ".chalice"
 ROLES: dict[str, tuple[str, ...]] = {
     "steps": ("sync_state", "start", "stop", "terminate", "update"),
     "events": ("on_ec2_event",),

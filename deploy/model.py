@@ -28,7 +28,6 @@ from deploy.lambda_policies import (
 )
 from deploy.operations import AsyncInvoke, async_invoke
 
-ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DEFAULT_TIMEOUT = 60
 CHALICE_DEFAULT_MEMORY = 128
 

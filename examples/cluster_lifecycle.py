@@ -47,22 +47,22 @@ try:  # a checkout without `pip install -e .` still runs
 except ImportError:
     sys.path.insert(0, str(REPO / "chalicelib"))
 
-from pcf.cli.acting import ApplyReport, check_ready, format_report  # noqa: E402
-from pcf.cli.cancel import Cancellation  # noqa: E402
-from pcf.cli.execution_input import (  # noqa: E402
+from pcf.core.builder import build  # noqa: E402
+from pcf.core.definition import load_definition  # noqa: E402
+from pcf.core.pcf_exceptions import DefinitionError  # noqa: E402
+from pcf_cli.acting import ApplyReport, check_ready, format_report  # noqa: E402
+from pcf_cli.cancel import Cancellation  # noqa: E402
+from pcf_cli.execution_input import (  # noqa: E402
     execution_input,
     execution_settings,
     inline_templates,
     new_execution_name,
 )
-from pcf.cli.local_control_plane import local_control_plane  # noqa: E402
-from pcf.cli.selection import Selection  # noqa: E402
-from pcf.cli.self_healing import heal_behind_the_back  # noqa: E402
-from pcf.cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply  # noqa: E402
-from pcf.cli.targets import LOCAL, LocalCloudFactory, TargetSettings, open_target  # noqa: E402
-from pcf.core.builder import build  # noqa: E402
-from pcf.core.definition import load_definition  # noqa: E402
-from pcf.core.pcf_exceptions import DefinitionError  # noqa: E402
+from pcf_cli.local_control_plane import local_control_plane  # noqa: E402
+from pcf_cli.selection import Selection  # noqa: E402
+from pcf_cli.self_healing import heal_behind_the_back  # noqa: E402
+from pcf_cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply  # noqa: E402
+from pcf_cli.targets import LOCAL, LocalCloudFactory, TargetSettings, open_target  # noqa: E402
 
 
 @dataclass

@@ -22,13 +22,13 @@ from typing import Any
 import boto3
 import yaml
 
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.main import run_cli
-from pcf.cli.parser import CONVERGE_COMMANDS
-from pcf.cli.targets import Target, TargetSettings
 from pcf.core import State
 from pcf.core.particle import Particle
 from pcf.util.aws.clients import ClientFactory
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.main import run_cli
+from pcf_cli.parser import CONVERGE_COMMANDS
+from pcf_cli.targets import Target, TargetSettings
 from pcf_local_cloud.clock import VirtualClock
 
 FLAVOR = "cli_test_particle"

@@ -46,7 +46,7 @@ def test_the_cli_allows_what_its_stage_allows(tmp_path: Path, pcf_cli: CliRunner
     config = tmp_path / "config.json"
     config.write_text('{"stages": {"dev": {"environment_variables": {"PCF_TABLE_NAME": "t", '
                       '"PCF_CALLBACKS": "tests.support.callbacks:record_call"}}}}')
-    monkeypatch.setattr("pcf.cli.stages.CONFIG_PATH", config)
+    monkeypatch.setattr("pcf_cli.stages.CONFIG_PATH", config)
     pcf_cli.write("pcf.json", particle("a", callbacks={"start": {"function": "tests.support.callbacks:record_call"}}))
 
     assert pcf_cli("validate").code == 0

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from pcf.cli.execution_input import (
+from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.execution_input import (
     ExecutionSettings,
     check_expressible,
     execution_input,
@@ -16,8 +17,7 @@ from pcf.cli.execution_input import (
     member_input,
     new_execution_name,
 )
-from pcf.cli.selection import build_definitions, select
-from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.selection import build_definitions, select
 from tests.cli.cli_support import FLAVOR, cluster, particle
 
 NOON = datetime(2027, 1, 15, 12, 30, 5, tzinfo=UTC)

@@ -183,7 +183,7 @@ def test_run_one_worker_brings_its_master_only(pcf_cli: CliRunner, cloud: LocalC
 def run_module(*argv: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "chalicelib")}
     return subprocess.run(
-        [sys.executable, "-m", "pcf.cli", *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "pcf_cli", *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
         check=False,
     )
 

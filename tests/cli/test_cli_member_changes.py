@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pcf.cli.stages import read_stage
-from pcf.cli.targets import Target
+from pcf_cli.stages import read_stage
+from pcf_cli.targets import Target
 from pcf_control_plane.store import DynamoDBStateStore
 from pcf_local_cloud.cloud import LocalCloud
 from pcf_local_cloud.server_client import find_server

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from pcf.cli.cancel import Cancellation, Interrupted
-from pcf.cli.progress import ProgressPrinter, format_table
 from pcf.core import State
 from pcf.core.decision import Action
 from pcf.core.runtime import ApplyEvent, EventKind
+from pcf_cli.cancel import Cancellation, Interrupted
+from pcf_cli.progress import ProgressPrinter, format_table
 from pcf_local_cloud.clock import VirtualClock
 
 

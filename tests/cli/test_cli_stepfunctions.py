@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from pcf.cli import stepfunctions_command
-from pcf.cli.stages import read_stage
-from pcf.cli.stepfunctions_engine import StepFunctionsApply
+from pcf_cli import stepfunctions_command
+from pcf_cli.stages import read_stage
+from pcf_cli.stepfunctions_engine import StepFunctionsApply
 from pcf_control_plane.store import DynamoDBStateStore
 from pcf_local_cloud.cloud import LocalCloud
 from tests.cli.cli_support import CliResult, CliRunner

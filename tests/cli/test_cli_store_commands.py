@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from pcf.cli.store_commands import age, describe_detail, name_in_arn
-from pcf.cli.targets import Target
+from pcf_cli.store_commands import age, describe_detail, name_in_arn
+from pcf_cli.targets import Target
 from pcf_control_plane.store import DynamoDBStateStore
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud

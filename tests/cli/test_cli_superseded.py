@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pcf.cli.local_control_plane import function_environment
+from pcf_cli.local_control_plane import function_environment
 from pcf_control_plane import wiring
 from pcf_control_plane.store import DynamoDBStateStore, StoreError
 from pcf_local_cloud.cloud import LocalCloud

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pcf.cli.targets import choose_target, has_aws_credentials
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.targets import choose_target, has_aws_credentials
 from tests.cli.cli_support import CliRunner, particle
 
 

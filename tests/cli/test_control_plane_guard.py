@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from pcf.cli.control_plane_guard import refuse_beside_control_plane
-from pcf.cli.targets import Target
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.control_plane_guard import refuse_beside_control_plane
+from pcf_cli.targets import Target
 
 
 class DynamoDB:

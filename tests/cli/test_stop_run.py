@@ -1,4 +1,4 @@
-"""Stopping a run on Ctrl-C (``pcf.cli.stop_run``): what it stops, waits for and releases, and what it reports
+"""Stopping a run on Ctrl-C (``pcf_cli.stop_run``): what it stops, waits for and releases, and what it reports
 when something fails (a fake Step Functions and a fake Lambda client; an injected clock, no real sleep)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pcf.cli.follow import ExecutionFollower
-from pcf.cli.stop_run import SETTLE_POLL_SECONDS, STOP_CAUSE, STOP_ERROR, StopReport, stop_run
+from pcf_cli.follow import ExecutionFollower
+from pcf_cli.stop_run import SETTLE_POLL_SECONDS, STOP_CAUSE, STOP_ERROR, StopReport, stop_run
 from tests.cli.sfn_fakes import MACHINE, PARENT, FakeStepFunctions, History, child_arn
 
 PARTICLE = "arn:aws:states:us-east-1:123456789012:stateMachine:pcf-serverless-dev-particle"

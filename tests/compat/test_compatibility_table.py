@@ -11,9 +11,6 @@ from typing import Any, ClassVar
 import pytest
 
 import pcf
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.main import run_cli
-from pcf.cli.selection import build_definitions
 from pcf.core import State
 from pcf.core.apply_engine import ApplyResult
 from pcf.core.builder import build
@@ -37,6 +34,9 @@ from pcf.core.runtime import PollPolicy, Runtime
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf.util.aws.aws_lookup import AWSLookup
 from pcf.util.aws.tag_specifications import TagSpecifications
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.main import run_cli
+from pcf_cli.selection import build_definitions
 from pcf_local_cloud.clock import VirtualClock
 
 TABLE = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"

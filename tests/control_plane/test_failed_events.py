@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from deploy.lambda_policies import failed_events_queue_name
-from pcf.cli.replay import replay
-from pcf.cli.stages import read_stage
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.replay import replay
+from pcf_cli.stages import read_stage
 from tests.support.deployments import deployed
 
 STAGE = "dev"

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from pcf.cli.selection import build_definitions, in_dependency_order, select
 from pcf.core import State
 from pcf.core.builder import build
 from pcf.core.definition import MAX_PARTICLES
@@ -22,6 +21,7 @@ from pcf.core.pcf_exceptions import (
     UnknownParentError,
 )
 from pcf.core.printable import escape_unprintable
+from pcf_cli.selection import build_definitions, in_dependency_order, select
 
 
 def instance(name: str, **resource: Any) -> dict[str, Any]:

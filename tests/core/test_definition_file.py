@@ -15,7 +15,6 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcf.cli.selection import load_definitions as cli_load_definitions
 from pcf.core.definition import load_definition as core_load_definition
 from pcf.core.definition_file import (
     DEFAULT_LIMITS,
@@ -25,6 +24,7 @@ from pcf.core.definition_file import (
     parse_definition_text,
 )
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.selection import load_definitions as cli_load_definitions
 
 TOO_MANY = "more than 1,000,000 values once YAML aliases are expanded"
 TOO_DEEP = "nesting deeper than 64 levels"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from deploy.build_merge_template import MACHINES, definition
-from pcf.cli.execution_input import execution_settings
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.execution_input import execution_settings
 from pcf_control_plane.errors import ExecutionInputError
 from pcf_control_plane.messages import (
     MAX_PARTICLE_WAIT_SECONDS,

@@ -249,7 +249,7 @@ def test_deployment_package_size(packaged: dict[str, Any]) -> None:
 
 
 def test_every_function_is_named_as_the_cli_and_the_local_cloud_name_it(packaged: dict[str, Any]) -> None:
-    from pcf.cli.stages import read_stage
+    from pcf_cli.stages import read_stage
 
     resources = packaged["template"]["Resources"]
     for resource, function in function_resource_names().items():

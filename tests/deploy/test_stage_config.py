@@ -1,4 +1,4 @@
-"""``.chalice/config.json`` is read in one place (``pcf.util.stage_config``) by the CLI, the local cloud and the
+"""``.chalice/config.json`` is read in one place (``deploy.stage_config``) by the CLI, the local cloud and the
 template builder."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from deploy import stage_config
 from deploy.lambda_policies import stage_environment as template_environment
-from pcf.cli.stages import read_stage
 from pcf.core.pcf_exceptions import DefinitionError
-from pcf.util import stage_config
+from pcf_cli.stages import read_stage
 from pcf_local_cloud.control_plane import stage_environment as local_environment
 
 

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.main import run_cli
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.main import run_cli
 from pcf_control_plane.store import DynamoDBStateStore
 from pcf_local_cloud import server_client
 from pcf_local_cloud.server_client import (

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import yaml
 
-from pcf.cli.execution_input import ExecutionSettings, execution_input, inline_templates
 from pcf.core import State
 from pcf.core.pcf_exceptions import InvalidConfigException
 from pcf.core.quasiparticle import Quasiparticle
@@ -21,6 +20,7 @@ from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf.quasiparticle.aws.distributed_master_worker import DistributedMasterWorker
 from pcf.util import templates
 from pcf.util.definition_files import file_reads_disabled
+from pcf_cli.execution_input import ExecutionSettings, execution_input, inline_templates
 from tests.cli.cli_support import CliRunner
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -1,2 +1,2 @@
-"""The ``pcf`` command line: apply, run, stop, terminate, validate, plan and schema, on the local
-cloud or on AWS. Entry point: ``pcf.cli.main:main``; ``python -m pcf.cli`` works too."""
+"""The original PCF's ``pcf.cli`` module paths (``pcf.cli.cli``, ``pcf.cli.commands.*``, ``pcf.cli.utils``): thin
+shims over the ``pcf`` command line, which lives in the ``pcf_cli`` package outside the Lambda package."""

@@ -1,5 +1,5 @@
 """The original PCF's entry point, ``pcf.cli.cli:cli``: a click command that runs the ``pcf`` command line
-(``pcf.cli.main``) with whatever arguments it is given, so both entry points behave the same."""
+(``pcf_cli.main``) with whatever arguments it is given, so both entry points behave the same."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from pcf.cli.main import main
+from pcf_cli.main import main
 
 
 @click.command(

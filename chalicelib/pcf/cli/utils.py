@@ -14,11 +14,11 @@ from typing import Any, NoReturn
 
 import click
 
-from pcf.cli.suggestions import similar_strings
 from pcf.core import State
 from pcf.core.definition import DEFAULT_DEFINITION_FILES
 from pcf.core.pcf_exceptions import DefinitionError, MaxTimeoutException
 from pcf.util.pcf_util import particle_class_from_flavor
+from pcf_cli.suggestions import similar_strings
 
 __all__ = [
     "click_options",

@@ -1,5 +1,5 @@
 """The original PCF's click commands, ``pcf.cli.commands.<apply|run|stop|terminate>``, as thin shims over the
-``pcf`` command line (``pcf.cli.main``): the same options, passed on to it.
+``pcf`` command line (``pcf_cli.main``): the same options, passed on to it.
 
 Each module holds one ``click`` command of its name; ``COMMON_APPLY_OPTIONS`` are the options they share.
 """
@@ -25,7 +25,7 @@ COMMON_APPLY_OPTIONS: list[Callable[[Any], Any]] = [
 def run_command(command: str, pcf_name: str | None, file_: str | None, cascade: bool, quiet: bool,
                 timeout: int | None, extra: list[str] | None = None) -> None:
     """Run ``pcf <command>`` with these options and exit with its code."""
-    from pcf.cli.main import main
+    from pcf_cli.main import main
 
     argv = [command, *([pcf_name] if pcf_name else []), *(["-f", file_] if file_ else [])]
     argv += ["--cascade"] * cascade + ["--quiet"] * quiet + (["--timeout", str(timeout)] if timeout is not None else [])

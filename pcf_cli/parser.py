@@ -7,9 +7,9 @@ import re
 from typing import Any, NoReturn
 
 from pcf import VERSION
-from pcf.cli import definition_commands, healing_commands, local_commands, replay, store_commands
-from pcf.cli.stages import DEFAULT_STAGE
-from pcf.cli.targets import TARGETS
+from pcf_cli import definition_commands, healing_commands, local_commands, replay, store_commands
+from pcf_cli.stages import DEFAULT_STAGE
+from pcf_cli.targets import TARGETS
 
 STATES = ("running", "stopped", "terminated")
 CONVERGE_COMMANDS = {
@@ -65,7 +65,7 @@ _CHOICE = re.compile(r"'([^']*)'")
 def unknown_command(given: str, commands: list[str]) -> str:
     """``'apple' is not a pcf command; did you mean 'apply'?``: the suggestions are the original PCF's (edit
     distance at most 40 % of the length); with none close, the list of commands."""
-    from pcf.cli.suggestions import similar_strings
+    from pcf_cli.suggestions import similar_strings
 
     close = similar_strings(given, commands)
     hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else f"commands: {', '.join(commands)}"

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pcf.cli.stages import Stage
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.printable import escape_unprintable
+from pcf_cli.stages import Stage
 from pcf_control_plane.outcome import lambda_error_text
 
 RECEIVE_BATCH = 10
@@ -114,10 +114,10 @@ def _short(text: str, limit: int = 120) -> str:
 def replay_command(args: Any, env: Any) -> int:
     """``pcf replay``: exit 0 when every record was replayed (or listed, or there was none), 1 when one failed
     again or was left."""
-    from pcf.cli.healing_commands import lasting
-    from pcf.cli.progress import format_table
-    from pcf.cli.stages import read_stage
-    from pcf.cli.targets import TargetSettings
+    from pcf_cli.healing_commands import lasting
+    from pcf_cli.progress import format_table
+    from pcf_cli.stages import read_stage
+    from pcf_cli.targets import TargetSettings
 
     stage = read_stage(args.stage)
     with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy import stage_config
+from deploy.stage_config import CONFIG_PATH
 from pcf.core.pcf_exceptions import DefinitionError
-from pcf.util import stage_config
 from pcf.util.aws.tag_specifications import DEFAULT_DEPLOYMENT
 from pcf.util.callbacks import ALLOW_LIST_VARIABLE, parse_allow_list
-from pcf.util.stage_config import CONFIG_PATH
 
 DEFAULT_STAGE = "dev"
 

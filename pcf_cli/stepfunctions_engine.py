@@ -10,17 +10,17 @@ from typing import TextIO
 
 from botocore.exceptions import ClientError
 
-from pcf.cli.acting import ApplyReport
-from pcf.cli.cancel import Cancellation, RunInterrupted
-from pcf.cli.endpoint import ControlPlaneEndpoint
-from pcf.cli.follow import ExecutionFollower, ExecutionOutcome, FollowEvent
-from pcf.cli.progress import ParticleRecord, ProgressPrinter, constant, id_width, summary_rows
-from pcf.cli.selection import Selection
-from pcf.cli.stop_run import stop_run
 from pcf.core import State
 from pcf.core.decision import Action
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.runtime import ApplyEvent, EventKind
+from pcf_cli.acting import ApplyReport
+from pcf_cli.cancel import Cancellation, RunInterrupted
+from pcf_cli.endpoint import ControlPlaneEndpoint
+from pcf_cli.follow import ExecutionFollower, ExecutionOutcome, FollowEvent
+from pcf_cli.progress import ParticleRecord, ProgressPrinter, constant, id_width, summary_rows
+from pcf_cli.selection import Selection
+from pcf_cli.stop_run import stop_run
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ExecutionWatch:
     """Follows executions, one after another, into one progress display (the printer starts at the first event).
 
     ``sleep`` paces the reads of the histories; ``settle_sleep`` the wait for stopped executions to end. On Ctrl-C
-    the execution, its particle executions and their leases are stopped and released (``pcf.cli.stop_run``), then
+    the execution, its particle executions and their leases are stopped and released (``pcf_cli.stop_run``), then
     ``RunInterrupted`` says so.
     """
 
@@ -105,7 +105,7 @@ class StepFunctionsApply:
     """Starts and follows executions on ``endpoint``; progress lines go to ``progress``, notes to ``note``.
 
     ``sleep`` paces the reads of the histories (made cancellable by ``cancellation``). On Ctrl-C the execution,
-    its particle executions and their leases are stopped and released (``pcf.cli.stop_run``), then
+    its particle executions and their leases are stopped and released (``pcf_cli.stop_run``), then
     ``RunInterrupted`` says so.
     """
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pcf.cli.endpoint import ControlPlaneEndpoint
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.endpoint import ControlPlaneEndpoint
 
 STATE_MACHINE_ENV = "PCF_STATE_MACHINE_ARN"
 APPLY_OUTPUTS = ("ApplyStateMachineArn", "StateMachineArn")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pcf.cli.history import HistoryCursor
+from pcf_cli.history import HistoryCursor
 
 TRANSITION_STATES = {"Start": "start", "Stop": "stop", "Terminate": "terminate", "Update": "update"}
 ENTERED_SUFFIX = "StateEntered"

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from pcf.cli.endpoint import ControlPlaneEndpoint
-from pcf.cli.stages import DEFAULT_STAGE
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.endpoint import ControlPlaneEndpoint
+from pcf_cli.stages import DEFAULT_STAGE
 
 QUIET_FUNCTIONS = {"POWERTOOLS_METRICS_DISABLED": "1", "POWERTOOLS_TRACE_DISABLED": "1"}
 LOG_LEVELS = ("ERROR", "INFO", "DEBUG")

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pcf.cli.selection import Selection
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.particle.aws.ec2.ec2_definition import inline_template_file
+from pcf_cli.selection import Selection
 from pcf_control_plane.messages import MAX_PARTICLE_WAIT_SECONDS
 
 MAX_CONCURRENCY = 40

@@ -8,30 +8,23 @@ from ``.chalice/config.json`` are set in this process (``setenv`` decides how).
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pcf.util import stage_config
+from deploy import stage_config
+from deploy.model import StageModel, machine_policy, stage_model
+from deploy.project_files import load_app, state_machine_file
 from pcf_local_cloud.deployment import LocalDeployment, deploy_chalice_app
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:  # the deploy model lives beside app.py
-    sys.path.insert(0, str(PROJECT_ROOT))
-
-from deploy.model import StageModel, machine_policy, stage_model  # noqa: E402
-
 if TYPE_CHECKING:
-    from chalice import Chalice
 
     from pcf_local_cloud.cloud import LocalCloud
 
 STATE_MACHINE_FILES: dict[str, Path] = {
-    "particle": PROJECT_ROOT / "state_machines" / "particle.asl.json",
-    "apply": PROJECT_ROOT / "state_machines" / "apply.asl.json",
+    "particle": state_machine_file("particle"),
+    "apply": state_machine_file("apply"),
 }
 """Creation order matters: ``apply`` starts ``particle`` executions (``${ParticleStateMachineArn}``)."""
 DEFAULT_STAGE = "dev"
@@ -42,20 +35,6 @@ def local_heal_wait_seconds(pending_seconds: float) -> int:
     """How long a healing execution waits between polls on a local cloud (``PCF_HEAL_WAIT_SECONDS``): 1 s, as
     the CLI's own executions do there (5 s is for AWS), and 0 when transitions have no pending phase."""
     return LOCAL_HEAL_WAIT_SECONDS if pending_seconds > 0 else 0
-
-
-def load_app() -> Chalice:
-    """The Chalice app of ``app.py`` (the module already imported, else loaded from the project root)."""
-    module = sys.modules.get("app")
-    if module is None or not hasattr(module, "app"):
-        path = PROJECT_ROOT / "app.py"
-        spec = importlib.util.spec_from_file_location("app", path)
-        if spec is None or spec.loader is None:
-            raise FileNotFoundError(f"{path}: the Chalice app is not there")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["app"] = module
-        spec.loader.exec_module(module)
-    return module.app
 
 
 def stage_environment(stage: str = DEFAULT_STAGE, config_path: Path | None = None) -> dict[str, str]:

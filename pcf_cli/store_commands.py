@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.progress import format_table
-from pcf.cli.selection import build_definitions, definition_file, load_definitions, select
-from pcf.cli.stages import read_stage
-from pcf.cli.targets import TargetSettings
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.util.aws.tag_specifications import DEFAULT_DEPLOYMENT
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.progress import format_table
+from pcf_cli.selection import build_definitions, definition_file, load_definitions, select
+from pcf_cli.stages import read_stage
+from pcf_cli.targets import TargetSettings
 
 EXIT_OK = 0
 STATUS_HEADER = ("pcf_id", "desired", "observed", "id", "observed at", "lease")

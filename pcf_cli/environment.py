@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from pcf.cli.targets import (
+from pcf_cli.targets import (
     LocalCloudFactory,
     Target,
     TargetOpener,

@@ -13,17 +13,17 @@ import argparse
 import json
 from typing import Any
 
-from pcf.cli.acting import format_report
-from pcf.cli.cancel import Cancellation
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.execution_input import execution_settings, new_execution_name
-from pcf.cli.follow_started import follow_started
-from pcf.cli.progress import format_table
-from pcf.cli.stages import read_stage
-from pcf.cli.store_commands import EPHEMERAL_STORE
-from pcf.cli.targets import Target, TargetSettings
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.printable import escape_unprintable
+from pcf_cli.acting import format_report
+from pcf_cli.cancel import Cancellation
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.execution_input import execution_settings, new_execution_name
+from pcf_cli.follow_started import follow_started
+from pcf_cli.progress import format_table
+from pcf_cli.stages import read_stage
+from pcf_cli.store_commands import EPHEMERAL_STORE
+from pcf_cli.targets import Target, TargetSettings
 from pcf_control_plane.aws_events import reconcile_request
 
 EXIT_OK = 0
@@ -102,7 +102,7 @@ def drift(args: argparse.Namespace, env: CliEnvironment) -> int:
 
 def heal(args: argparse.Namespace, env: CliEnvironment) -> int:
     """Start a healing ``apply`` of PCF_ID and its dependants at their stored desired states; follow it."""
-    from pcf.cli.stepfunctions_command import open_endpoint
+    from pcf_cli.stepfunctions_command import open_endpoint
     from pcf_control_plane.store import DynamoDBStateStore
 
     table = read_stage(args.stage).table_name

@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pcf.cli.environment import CliEnvironment
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.environment import CliEnvironment
 
 if TYPE_CHECKING:
     from pcf_local_cloud.server_state import ServerInfo

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from pcf.cli.acting import ApplyReport
-from pcf.cli.cancel import Cancellation
-from pcf.cli.endpoint import ControlPlaneEndpoint
-from pcf.cli.progress import ParticleRecord
-from pcf.cli.stepfunctions_engine import ExecutionWatch
+from pcf_cli.acting import ApplyReport
+from pcf_cli.cancel import Cancellation
+from pcf_cli.endpoint import ControlPlaneEndpoint
+from pcf_cli.progress import ParticleRecord
+from pcf_cli.stepfunctions_engine import ExecutionWatch
 
 ID_WIDTH = 22
 
@@ -27,7 +27,7 @@ def follow_started(
     cancellation: Cancellation | None = None,
 ) -> ApplyReport:
     """Follow the execution ``arn`` to its end; Ctrl-C stops it and its particle executions and releases their
-    leases (``pcf.cli.stop_run``), then raises ``RunInterrupted``."""
+    leases (``pcf_cli.stop_run``), then raises ``RunInterrupted``."""
     watch = ExecutionWatch(endpoint, progress, quiet=quiet, width=ID_WIDTH,
                            sleep=(cancellation or Cancellation()).sleep_with(sleep), settle_sleep=sleep)
     outcome = watch.follow(arn)

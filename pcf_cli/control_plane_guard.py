@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from pcf.cli.stages import read_stage
-from pcf.cli.targets import Target
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_cli.stages import read_stage
+from pcf_cli.targets import Target
 
 NOT_FOUND = "ResourceNotFoundException"
 

@@ -14,7 +14,7 @@ class ControlPlaneEndpoint:
     ``default_wait_seconds`` is the executions' pause between polls of a particle when ``--wait-seconds`` is
     not given; ``poll_seconds`` how often the CLI reads the histories; ``max_child_reads`` how many particle
     executions' histories it reads per poll (``None``: all). ``lambda_client`` invokes the deployment's
-    ``release_lease`` function when Ctrl-C stops a run (``pcf.cli.stop_run``; ``None``: leases are not
+    ``release_lease`` function when Ctrl-C stops a run (``pcf_cli.stop_run``; ``None``: leases are not
     released).
     """
 

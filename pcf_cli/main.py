@@ -13,10 +13,10 @@ import traceback
 from collections.abc import Iterator
 from typing import TextIO
 
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.parser import UsageError, build_parser
 from pcf.core.pcf_exceptions import DefinitionError, DefinitionErrors
 from pcf.core.printable import escape_unprintable
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.parser import UsageError, build_parser
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -83,8 +83,8 @@ def _fail(env: CliEnvironment, message: str, code: int) -> int:
 def _stage_callbacks(stage: str | None) -> Iterator[None]:
     """The callbacks the stage's Lambdas allow (its ``PCF_CALLBACKS``) are allowed while the command validates,
     so the CLI refuses what the control plane would; no stage configuration, no extra names."""
-    from pcf.cli.stages import DEFAULT_STAGE, read_stage
     from pcf.util.callbacks import allow_callbacks, disallow_callbacks
+    from pcf_cli.stages import DEFAULT_STAGE, read_stage
 
     try:
         names = read_stage(stage or DEFAULT_STAGE).callbacks

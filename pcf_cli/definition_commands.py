@@ -1,17 +1,22 @@
 """The commands: ``apply``, ``run``, ``stop``, ``terminate`` (either engine), ``validate``, ``plan`` and ``schema``;
-``status`` and ``history`` live in ``pcf.cli.store_commands``."""
+``status`` and ``history`` live in ``pcf_cli.store_commands``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from pcf.cli.acting import ApplySettings, apply_selections, check_ready, format_report
-from pcf.cli.cancel import Cancellation
-from pcf.cli.control_plane_guard import refuse_beside_control_plane
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.observe import observe_plan
-from pcf.cli.selection import (
+from pcf.core.apply_engine import dependency_graph, plan_levels
+from pcf.core.definition import definition_json_schema
+from pcf.core.particle import Particle
+from pcf.core.pcf_exceptions import DefinitionError, DependencyCycleError
+from pcf.core.printable import escape_unprintable
+from pcf_cli.acting import ApplySettings, apply_selections, check_ready, format_report
+from pcf_cli.cancel import Cancellation
+from pcf_cli.control_plane_guard import refuse_beside_control_plane
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.observe import observe_plan
+from pcf_cli.selection import (
     Selection,
     build_definitions,
     definition_file,
@@ -20,12 +25,7 @@ from pcf.cli.selection import (
     load_definitions,
     select,
 )
-from pcf.cli.targets import EPHEMERAL_NOTE, TargetSettings
-from pcf.core.apply_engine import dependency_graph, plan_levels
-from pcf.core.definition import definition_json_schema
-from pcf.core.particle import Particle
-from pcf.core.pcf_exceptions import DefinitionError, DependencyCycleError
-from pcf.core.printable import escape_unprintable
+from pcf_cli.targets import EPHEMERAL_NOTE, TargetSettings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -51,7 +51,7 @@ def converge(args: argparse.Namespace, env: CliEnvironment) -> int:
     """``apply`` (the definition's desired states) or ``run``/``stop``/``terminate`` (the command's), through
     the ``apply`` state machine (``--engine stepfunctions``) or in this process (``--engine direct``)."""
     if args.engine == STEPFUNCTIONS:
-        from pcf.cli.stepfunctions_command import converge_stepfunctions
+        from pcf_cli.stepfunctions_command import converge_stepfunctions
 
         return converge_stepfunctions(args, env)
     for name, option in STEPFUNCTIONS_ONLY:

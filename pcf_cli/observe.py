@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pcf.cli.progress import format_table, resource_id
-from pcf.cli.selection import Selection
 from pcf.core import State
 from pcf.core.apply_engine import plan_levels
 from pcf.core.decision import Decision, decide_for
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import PCFError
+from pcf_cli.progress import format_table, resource_id
+from pcf_cli.selection import Selection
 
 OBSERVE_HEADER = ("level", "pcf_id", "id", "observed", "desired", "next")
 # custom_config flags that make a flavor's sync_state act (EBSVolume attaches itself to its parent EC2).

@@ -8,12 +8,14 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pcf.cli.acting import check_ready, format_report
-from pcf.cli.aws_control_plane import aws_control_plane, resolve_apply_machine
-from pcf.cli.cancel import Cancellation
-from pcf.cli.endpoint import ControlPlaneEndpoint
-from pcf.cli.environment import CliEnvironment
-from pcf.cli.execution_input import (
+from pcf.core.pcf_exceptions import DefinitionError
+from pcf.core.printable import escape_unprintable
+from pcf_cli.acting import check_ready, format_report
+from pcf_cli.aws_control_plane import aws_control_plane, resolve_apply_machine
+from pcf_cli.cancel import Cancellation
+from pcf_cli.endpoint import ControlPlaneEndpoint
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.execution_input import (
     check_expressible,
     execution_input,
     execution_settings,
@@ -21,13 +23,11 @@ from pcf.cli.execution_input import (
     member_input,
     new_execution_name,
 )
-from pcf.cli.local_control_plane import LOCAL_POLL_SECONDS, local_control_plane
-from pcf.cli.selection import build_definitions, definition_file, in_dependency_order, load_definitions, select
-from pcf.cli.stages import read_stage
-from pcf.cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply
-from pcf.cli.targets import EPHEMERAL_NOTE, Target, TargetSettings
-from pcf.core.pcf_exceptions import DefinitionError
-from pcf.core.printable import escape_unprintable
+from pcf_cli.local_control_plane import LOCAL_POLL_SECONDS, local_control_plane
+from pcf_cli.selection import build_definitions, definition_file, in_dependency_order, load_definitions, select
+from pcf_cli.stages import read_stage
+from pcf_cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply
+from pcf_cli.targets import EPHEMERAL_NOTE, Target, TargetSettings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -84,7 +84,7 @@ def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int
 @contextmanager
 def open_endpoint(target: Target, args: argparse.Namespace, env: CliEnvironment) -> Iterator[ControlPlaneEndpoint]:
     """The control plane of ``target``: deployed into its in-process local cloud, or found (see
-    ``pcf.cli.aws_control_plane``)."""
+    ``pcf_cli.aws_control_plane``)."""
     if target.cloud is not None:
         for name, option in AWS_ONLY_OPTIONS:
             if getattr(args, name, None):

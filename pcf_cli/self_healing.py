@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from pcf.cli.acting import ApplyReport, format_report
-from pcf.cli.cancel import Cancellation
-from pcf.cli.endpoint import ControlPlaneEndpoint
-from pcf.cli.follow_started import follow_started
-from pcf.cli.progress import format_table
-from pcf.cli.stages import DEFAULT_STAGE, read_stage
-from pcf.cli.store_commands import HISTORY_HEADER, history_rows
+from pcf_cli.acting import ApplyReport, format_report
+from pcf_cli.cancel import Cancellation
+from pcf_cli.endpoint import ControlPlaneEndpoint
+from pcf_cli.follow_started import follow_started
+from pcf_cli.progress import format_table
+from pcf_cli.stages import DEFAULT_STAGE, read_stage
+from pcf_cli.store_commands import HISTORY_HEADER, history_rows
 
 HEAL_PREFIX = "heal-"
 TICK_SECONDS = 0.2

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcf.cli.follow import ExecutionFollower
+from pcf_cli.follow import ExecutionFollower
 
 STOP_ERROR = "pcf.Interrupted"
 STOP_CAUSE = "interrupted from the pcf command line"

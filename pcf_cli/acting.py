@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from pcf.cli.cancel import Cancellation
-from pcf.cli.progress import SUMMARY_HEADER, ProgressPrinter, format_table, id_width, resource_id, summary_rows
-from pcf.cli.selection import Selection, is_quasiparticle
-from pcf.cli.targets import Target
 from pcf.core.apply_engine import plan_levels
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.runtime import ApplyEvent, Runtime
+from pcf_cli.cancel import Cancellation
+from pcf_cli.progress import SUMMARY_HEADER, ProgressPrinter, format_table, id_width, resource_id, summary_rows
+from pcf_cli.selection import Selection, is_quasiparticle
+from pcf_cli.targets import Target
 
 
 @dataclass(frozen=True)

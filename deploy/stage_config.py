@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-CONFIG_PATH = PROJECT_ROOT / ".chalice" / "config.json"
+from deploy.project_files import STAGE_CONFIG_FILE
+
+CONFIG_PATH = STAGE_CONFIG_FILE
 DEFAULT_APP_NAME = "pcf-serverless"
 
 

@@ -165,10 +165,21 @@ def endpoint_answers(endpoint: str, timeout_s: float = 2.0) -> bool:
 def _server_environment(environ: Mapping[str, str] | None) -> dict[str, str]:
     """The spawning environment, with this package importable however the caller found it."""
     env = dict(os.environ if environ is None else environ)
-    library = str(Path(pcf_local_cloud.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (library, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (*_package_roots(), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def _package_roots() -> list[str]:
+    """The folders holding the packages the server imports (the local cloud, the framework, the deploy model),
+    wherever this process found them: a checkout, an editable install or site-packages."""
+    import deploy
+    import pcf
+    import pcf_control_plane
+
+    packages = (pcf_local_cloud, pcf, pcf_control_plane, deploy)
+    roots = [Path(module.__file__ or "").resolve().parents[1] for module in packages]
+    return list(dict.fromkeys(str(root) for root in roots))
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], directory: Path, timeout_s: float) -> ServerInfo:
