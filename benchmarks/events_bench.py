@@ -118,7 +118,7 @@ def _mean_calls(samples: list[Counter[str]]) -> dict[str, float]:
 
 def seed_particles(cloud: Any, store: Any, count: int) -> None:
     """``count`` running instances tagged with the deployment, with their specs and observations stored."""
-    from pcf_control_plane.snapshot import snapshot_of
+    from pcf.particle.aws.ec2.ec2_instance import INSTANCE_TABLE
     from pcf_control_plane.store import Observation, ParticleSpec
 
     ec2 = cloud.client("ec2")
@@ -136,7 +136,8 @@ def seed_particles(cloud: Any, store: Any, count: int) -> None:
                                  "custom_config": {"instance_name": f"r{made + offset}"}}}))
             store.record_observation(pcf_id, Observation(
                 state="running", observed_at=time.time(), resource_id=instance["InstanceId"], cause="bench",
-                snapshot=snapshot_of({**instance, "Tags": [{"Key": "PCFDeployment", "Value": DEPLOYMENT}]})))
+                snapshot=INSTANCE_TABLE.snapshot({**instance,
+                                                  "Tags": [{"Key": "PCFDeployment", "Value": DEPLOYMENT}]})))
         made += batch
         print(f"  seeded {made}/{count}", file=sys.stderr)
 

@@ -19,12 +19,14 @@ each stage's ``lambda_functions`` at them (``store`` is the stage default).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from deploy import stage_config
 from deploy.project_files import CHALICE_DIR
+from pcf.core.resource_table import ResourceTable, resource_tables
+from pcf.util.aws.aws_lookup import LOOKUP_ACTIONS
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG
 
 ROLES: dict[str, tuple[str, ...]] = {
@@ -52,50 +54,6 @@ _DYNAMODB_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 ]
-# No resource-level permissions exist for these: Resource must be "*".
-_EC2_READ_ACTIONS = [
-    "ec2:DescribeInstances",
-    "ec2:DescribeVolumes",
-    "ec2:DescribeVolumesModifications",
-    "ec2:DescribeImages",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSnapshots",
-    "ec2:DescribeTags",  # $lookup$instance_name$
-    "ec2:DescribeIamInstanceProfileAssociations",
-]
-# Acting on an existing resource: only on one carrying this deployment's tag ("managed means tagged").
-_EC2_TAGGED_ACTIONS = [
-    "ec2:StartInstances",
-    "ec2:StopInstances",
-    "ec2:TerminateInstances",
-    "ec2:DescribeInstanceAttribute",
-    "ec2:ModifyInstanceAttribute",
-    "ec2:AssociateIamInstanceProfile",
-    "ec2:ReplaceIamInstanceProfileAssociation",
-    "ec2:AttachVolume",
-    "ec2:DetachVolume",
-    "ec2:ModifyVolume",
-    "ec2:DeleteVolume",
-    "ec2:CreateTags",
-    "ec2:DeleteTags",
-]
-# What RunInstances touches besides the instance (the instance itself must be created with the tag).
-_RUN_INSTANCES_INPUTS = [
-    "arn:aws:ec2:*::image/*",
-    "arn:aws:ec2:*::snapshot/*",
-    "arn:aws:ec2:*:*:volume/*",
-    "arn:aws:ec2:*:*:network-interface/*",
-    "arn:aws:ec2:*:*:subnet/*",
-    "arn:aws:ec2:*:*:security-group/*",
-    "arn:aws:ec2:*:*:key-pair/*",
-    "arn:aws:ec2:*:*:launch-template/*",
-    "arn:aws:ec2:*:*:placement-group/*",
-]
-
-
-
-
 def chalice_config(chalice_dir: Path = CHALICE_DIR) -> dict[str, Any]:
     """``.chalice/config.json``."""
     return stage_config.read_config(chalice_dir / "config.json")
@@ -176,61 +134,56 @@ def _healing(env: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def _reconciling(env: dict[str, str]) -> list[dict[str, Any]]:
-    return [{"Sid": "Ec2ReadManaged", "Effect": "Allow", "Action": ["ec2:DescribeInstances", "ec2:DescribeVolumes"],
-             "Resource": "*"}, *_healing(env)]
+    describe = sorted({table.describe.action for table in resource_tables().values()})
+    return [{"Sid": "Ec2ReadManaged", "Effect": "Allow", "Action": describe, "Resource": "*"}, *_healing(env)]
 
 
 def _ec2_steps(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """What the transitions of every flavor with a resource table need (``Permissions``), and lookups."""
+    tables = list(resource_tables().values())
     deployment = env["PCF_DEPLOYMENT"]
     tagged = {"StringEquals": {f"aws:ResourceTag/{DEPLOYMENT_TAG}": deployment}}
     requested = {"StringEquals": {f"aws:RequestTag/{DEPLOYMENT_TAG}": deployment}}
+    arns = _union(table.permissions.arns for table in tables)
+    creating = _union(table.permissions.create for table in tables)
+    reads = _union([*(table.permissions.describe for table in tables), LOOKUP_ACTIONS["ec2"]])
     return [
-        {"Sid": "Ec2Read", "Effect": "Allow", "Action": _EC2_READ_ACTIONS, "Resource": "*"},
-        {
-            "Sid": "Ec2Managed",
-            "Effect": "Allow",
-            "Action": _EC2_TAGGED_ACTIONS,
-            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
-            "Condition": tagged,
-        },
-        {
-            "Sid": "Ec2CreateTagged",
-            "Effect": "Allow",
-            "Action": ["ec2:RunInstances", "ec2:CreateVolume"],
-            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
-            "Condition": requested,
-        },
-        {
-            "Sid": "Ec2SetInstanceSecurityGroups",
-            "Effect": "Allow",
-            "Action": "ec2:ModifyInstanceAttribute",
-            "Resource": "arn:aws:ec2:*:*:security-group/*",
-        },
-        {"Sid": "Ec2RunInputs", "Effect": "Allow", "Action": "ec2:RunInstances", "Resource": _RUN_INSTANCES_INPUTS},
-        {
-            "Sid": "Ec2CreateVolumeFromSnapshot",
-            "Effect": "Allow",
-            "Action": "ec2:CreateVolume",
-            "Resource": "arn:aws:ec2:*::snapshot/*",
-        },
+        {"Sid": "Ec2Read", "Effect": "Allow", "Action": reads, "Resource": "*"},
+        {"Sid": "Ec2Managed", "Effect": "Allow", "Action": _union(t.permissions.tagged() for t in tables),
+         "Resource": arns, "Condition": tagged},
+        {"Sid": "Ec2CreateTagged", "Effect": "Allow", "Action": creating, "Resource": arns, "Condition": requested},
+        *_inputs(tables),
         {
             "Sid": "Ec2TagOnCreate",
             "Effect": "Allow",
             "Action": "ec2:CreateTags",
-            "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:volume/*"],
-            "Condition": {
-                "StringEquals": {"ec2:CreateAction": ["RunInstances", "CreateVolume"], **requested["StringEquals"]}
-            },
+            "Resource": arns,
+            "Condition": {"StringEquals": {"ec2:CreateAction": [action.split(":", 1)[1] for action in creating],
+                                           **requested["StringEquals"]}},
         },
         {
             "Sid": "IamLookups",
             "Effect": "Allow",
-            "Action": ["iam:GetInstanceProfile", "iam:GetRole"],
+            "Action": list(LOOKUP_ACTIONS["iam"]),
             "Resource": ["arn:aws:iam::*:instance-profile/*", "arn:aws:iam::*:role/*"],
         },
         *_pass_instance_roles(env),
         *_ebs_keys(env),
     ]
+
+
+def _union(groups: Iterable[Iterable[str]]) -> list[str]:
+    return sorted({item for group in groups for item in group})
+
+
+def _inputs(tables: list[ResourceTable]) -> list[dict[str, Any]]:
+    """One statement per action touching resources besides its flavor's own (``Permissions.inputs``)."""
+    inputs: dict[str, set[str]] = {}
+    for table in tables:
+        for action, resources in table.permissions.inputs.items():
+            inputs.setdefault(action, set()).update(resources)
+    return [{"Sid": f"Ec2{action.split(':', 1)[1]}Inputs", "Effect": "Allow", "Action": action,
+             "Resource": sorted(resources)} for action, resources in sorted(inputs.items())]
 
 
 def _names(env: Mapping[str, str], variable: str) -> list[str]:

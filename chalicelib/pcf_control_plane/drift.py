@@ -16,7 +16,8 @@ Difference = tuple[Any, Any]
 """``(desired, actual)``."""
 
 
-def _unresolved(value: Any) -> bool:
+def unresolved(value: Any) -> bool:
+    """Does ``value`` still hold a reference resolved only at apply time (``$inherit$``, ``$lookup$``)?"""
     text = repr(value)
     return "$inherit$" in text or "$lookup$" in text
 
@@ -30,4 +31,4 @@ def config_differences(
     if compare is None:
         return {}
     found: dict[str, Difference] = compare(definition, resource)
-    return {field: diff for field, diff in found.items() if not _unresolved(diff[0])}
+    return {field: diff for field, diff in found.items() if not unresolved(diff[0])}

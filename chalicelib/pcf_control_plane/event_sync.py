@@ -16,20 +16,12 @@ from pydantic import BaseModel
 
 from pcf.core import State
 from pcf.core.registry import get_particle_flavor
-from pcf_control_plane.aws_events import (
-    EC2_SOURCE,
-    INSTANCE_STATE_CHANGE,
-    VOLUME_NOTIFICATION,
-    AwsEvent,
-    RefusedEvent,
-    parse_event,
-)
+from pcf_control_plane.aws_events import AwsEvent, RefusedEvent, parse_event
 from pcf_control_plane.healing import Healer, HealOutcome, derived_execution_name, history_detail, leased
 from pcf_control_plane.store import HistoryKind, Observation, RecordResult, StateStore
 from pcf_control_plane.store.models import observed_name
 
 EventStatus = Literal["refused", "ignored", "stale", "recorded"]
-ACCEPTED = {EC2_SOURCE: {INSTANCE_STATE_CHANGE, VOLUME_NOTIFICATION}}
 
 
 class EventResult(BaseModel):
@@ -55,7 +47,7 @@ class EventSync:
     def handle(self, raw: object) -> EventResult:
         """Check, record and (when drifted) heal; see the module docstring."""
         try:
-            event = parse_event(raw, account=self.account, accepted=ACCEPTED)
+            event = parse_event(raw, account=self.account)
             resource_id, status = event.resource_state()
         except RefusedEvent as refused:
             return EventResult(status="refused", reason=str(refused), event_id=_event_id(raw))

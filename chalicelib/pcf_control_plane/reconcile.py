@@ -1,8 +1,11 @@
 """Scheduled reconciliation: every managed particle read in batches, drift recorded, reverted or reported.
 
-One run reads the deployment's particles from the store (a page per 500), its tagged instances
-(``describe_instances``, a page per 1,000) and its tagged volumes (one ``describe_volumes``), and for each
-particle works out its state (the flavor's ``state_lookup``) and configuration drift (``drift``). An
+One run reads the deployment's particles from the store (a page per 500) and, for each flavor with a resource
+table (``pcf.core.resource_table``), its resources tagged with the deployment (the table's paginated describe
+call: ``describe_instances`` a page per 1,000, ``describe_volumes`` per 500). Each particle's resource is found by
+its observed resource id, else by its name (``PCFName``; a name still to be looked up finds nothing); its state
+comes from the flavor's ``state_lookup`` and its configuration drift from the flavor (``drift``). A particle of a
+flavor without a table cannot be described and is left alone. An
 observation is written only when something changed (one write; a history item too when the state changed).
 A particle the decision function would act on is drifted: recorded (history ``drift``), then reverted by a
 healing ``apply`` (policy ``drift: revert``, the default) or only reported (``drift: report``). A drifted
@@ -22,16 +25,13 @@ from pydantic import BaseModel, Field
 from pcf.core import State
 from pcf.core.decision import Action
 from pcf.core.registry import get_particle_flavor
+from pcf.core.resource_table import ResourceTable, resource_tables
 from pcf.util import pcf_util
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG
-from pcf_control_plane.drift import config_differences
+from pcf_control_plane.drift import config_differences, unresolved
 from pcf_control_plane.healing import Healer, HealOutcome, derived_execution_name, drift_action
-from pcf_control_plane.snapshot import snapshot_of
 from pcf_control_plane.store import HistoryKind, Observation, ParticleRecord, ParticleView, StateStore
 from pcf_control_plane.store.models import observed_name, spec_graph
-
-INSTANCE_PAGE = 1000
-NAME_KEYS = {"ec2_instance": "instance_name", "ebs_volume": "volume_name"}
 
 
 class ParticleDrift(BaseModel):
@@ -50,6 +50,7 @@ class ParticleDrift(BaseModel):
 
 class _Seen(NamedTuple):
     record: ParticleRecord
+    table: ResourceTable
     state: State
     resource: Mapping[str, Any] | None
     differences: dict[str, Any]
@@ -81,23 +82,27 @@ class Reconciler:
     def run(self, cause: str, *, act: bool = True) -> ReconcileReport:
         """One pass over every particle; ``act=False`` records nothing and starts nothing (a dry run)."""
         started = time.perf_counter()
+        tables = resource_tables()
         records = [record for page in self.store.list_particles(self.deployment) for record in page if record.spec]
         specs = {record.pcf_id: spec for record in records if (spec := record.spec) is not None}
         graph = spec_graph(specs)
-        described, calls = self._describe()
+        described, calls = self._describe(tables)
         seen: list[_Seen] = []
         written = 0
         for record in records:
-            resource = self._resource_of(record, described)
-            state = self._state(record, resource)
+            table = tables.get(specs[record.pcf_id].definition["flavor"])
+            if table is None:
+                continue  # nothing to describe it with
+            resource = self._resource_of(record, table, described)
+            state = self._state(record, table, resource)
             differences = self._differences(record, state, resource)
             view = ParticleView(pcf_id=record.pcf_id, spec=specs[record.pcf_id].summary(),
                                 observation=record.observation)
             action = drift_action(view, state, definition_equivalent=not differences)
-            if act and self._observe(record, state, resource, cause):
+            if act and self._observe(record, table, state, resource, cause):
                 written += 1
             if action not in (Action.done, Action.wait):
-                seen.append(_Seen(record, state, resource, differences, action))
+                seen.append(_Seen(record, table, state, resource, differences, action))
         flags = {pcf_id: spec.flags for pcf_id, spec in specs.items()}
         creating = (Action.start, Action.update)
         reverting = {item.record.pcf_id for item in seen if flags[item.record.pcf_id].drift == "revert"
@@ -108,51 +113,47 @@ class Reconciler:
                                ec2_calls=calls, seconds=round(time.perf_counter() - started, 3))
 
     # -- reading --------------------------------------------------------------------------------
-    def _describe(self) -> tuple[dict[str, dict[str, Any]], int]:
-        """Tagged instances and volumes of the deployment by id and by ``flavor:PCFName``; the calls made."""
+    def _describe(self, tables: Mapping[str, ResourceTable]) -> tuple[dict[str, dict[str, Any]], int]:
+        """Each flavor's resources tagged with the deployment, by id and by ``flavor:PCFName``; the calls made."""
         tagged = [{"Name": f"tag:{DEPLOYMENT_TAG}", "Values": [self.deployment]}]
         described: dict[str, dict[str, Any]] = {}
         calls = 0
-        pages = self.ec2.get_paginator("describe_instances").paginate(
-            Filters=tagged, PaginationConfig={"PageSize": INSTANCE_PAGE})
-        for page in pages:
-            calls += 1
-            for reservation in page["Reservations"]:
-                for instance in reservation["Instances"]:
-                    _index(described, "ec2_instance", instance["InstanceId"], instance,
-                           instance["State"]["Name"] not in ("terminated", "shutting-down"))
-        for page in self.ec2.get_paginator("describe_volumes").paginate(Filters=tagged):
-            calls += 1
-            for volume in page["Volumes"]:
-                _index(described, "ebs_volume", volume["VolumeId"], volume, volume["State"] != "deleting")
+        for flavor, table in tables.items():
+            pages = self.ec2.get_paginator(table.describe.operation).paginate(
+                Filters=tagged, PaginationConfig={"PageSize": table.describe.page_size})
+            for page in pages:
+                calls += 1
+                for resource in table.describe.resources(page):
+                    _index(described, flavor, table, resource)
         return described, calls
 
     @staticmethod
-    def _resource_of(record: ParticleRecord, described: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
+    def _resource_of(record: ParticleRecord, table: ResourceTable,
+                     described: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
         assert record.spec is not None
-        flavor = record.spec.definition["flavor"]
         resource_id = record.observation.resource_id if record.observation else None
         if resource_id and resource_id in described:
             return described[resource_id]
-        name = ((record.spec.definition.get("aws_resource") or {}).get("custom_config") or {}).get(
-            NAME_KEYS.get(flavor, ""))
-        return described.get(f"{flavor}:{name}") if name else None
+        name = ((record.spec.definition.get("aws_resource") or {}).get("custom_config") or {}).get(table.name_key)
+        if not name or unresolved(name):
+            return None  # a name looked up at apply time: only the observed id finds the resource
+        return described.get(f"{record.spec.definition['flavor']}:{name}")
 
     @staticmethod
-    def _state(record: ParticleRecord, resource: Mapping[str, Any] | None) -> State:
+    def _state(record: ParticleRecord, table: ResourceTable, resource: Mapping[str, Any] | None) -> State:
         assert record.spec is not None
         if resource is None:
             return State.terminated
         flavor = get_particle_flavor(record.spec.definition["flavor"])
-        status = resource["State"]["Name"] if isinstance(resource.get("State"), dict) else resource.get("State")
-        return flavor.state_lookup.get(status, State.pending)
+        return flavor.state_lookup.get(table.status(resource), State.pending)
 
     # -- writing --------------------------------------------------------------------------------
-    def _observe(self, record: ParticleRecord, state: State, resource: Mapping[str, Any] | None, cause: str) -> bool:
+    def _observe(self, record: ParticleRecord, table: ResourceTable, state: State,
+                 resource: Mapping[str, Any] | None, cause: str) -> bool:
         """Write the observation when the state, the resource or its snapshot fields changed."""
         previous = record.observation
-        resource_id = _resource_id(resource) or (previous.resource_id if previous else None)
-        snapshot = {**(previous.snapshot if previous else {}), **(snapshot_of(resource) if resource else {})}
+        resource_id = table.resource_id(resource) or (previous.resource_id if previous else None)
+        snapshot = {**(previous.snapshot if previous else {}), **(table.snapshot(resource) if resource else {})}
         if previous and previous.state == state.name and previous.resource_id == resource_id \
                 and previous.snapshot == snapshot:
             return False
@@ -174,11 +175,11 @@ class Reconciler:
         return config_differences(record.spec.definition["flavor"], record.spec.definition, resource)
 
     def _drifted(self, item: _Seen, cause: str, act: bool, *, covered: bool) -> ParticleDrift:
-        record, state, resource, differences, action = item
+        record, table, state, resource, differences, action = item
         spec = record.spec
         assert spec is not None
         drift = ParticleDrift(pcf_id=record.pcf_id, observed=state.name, desired=spec.desired_state,
-                              resource_id=_resource_id(resource), differences=differences, action=action.value,
+                              resource_id=table.resource_id(resource), differences=differences, action=action.value,
                               policy=spec.flags.drift, outcome="reported")
         if not act:
             return drift
@@ -196,17 +197,10 @@ class Reconciler:
         return drift.model_copy(update={"outcome": heal.status, "heal": heal})
 
 
-def _index(described: dict[str, dict[str, Any]], flavor: str, resource_id: str, resource: dict[str, Any],
-           live: bool) -> None:
-    described[resource_id] = resource
+def _index(described: dict[str, dict[str, Any]], flavor: str, table: ResourceTable,
+           resource: dict[str, Any]) -> None:
+    """``resource`` by its id, and by ``flavor:PCFName`` unless a live resource already holds that name."""
+    described[str(resource[table.id_key])] = resource
     name = pcf_util.tags_to_dict(resource.get("Tags")).get(NAME_TAG)
-    if name and (live or f"{flavor}:{name}" not in described):
+    if name and (table.status(resource) not in table.gone or f"{flavor}:{name}" not in described):
         described[f"{flavor}:{name}"] = resource
-
-
-def _resource_id(resource: Mapping[str, Any] | None) -> str | None:
-    if resource is None:
-        return None
-    return resource.get("InstanceId") or resource.get("VolumeId")
-
-

@@ -21,6 +21,7 @@ from pcf.core.decision import Action, decide_for
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.quasiparticle import Quasiparticle
+from pcf.core.resource_table import observation_snapshot, resource_id_of
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.tag_specifications import deployment_name
 from pcf.util.templates import render_batch
@@ -54,7 +55,6 @@ from pcf_control_plane.outcome import check_level, failure_result
 from pcf_control_plane.readiness import parents_first
 from pcf_control_plane.rebuild import load_parents, load_particle, load_spec, rebuild
 from pcf_control_plane.rollback import plan_rollback
-from pcf_control_plane.snapshot import observation_snapshot, resource_id_of
 from pcf_control_plane.store import (
     HistoryKind,
     Observation,

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from pcf_control_plane import wiring
-from pcf_control_plane.aws_events import RefusedEvent, parse_event
-from pcf_control_plane.event_sync import ACCEPTED
+from pcf_control_plane.aws_events import RefusedEvent, accepted_events, parse_event
 from pcf_local_cloud import LocalCloud
 from tests.support.deployments import ACCOUNT, deployed
 
@@ -48,13 +47,13 @@ def test_every_documented_sample_has_a_meaning() -> None:
 
 @pytest.mark.parametrize("name", sorted(VOLUME_MEANING))
 def test_a_documented_volume_notification_says_what_aws_means(name: str) -> None:
-    event = parse_event(sample(name), account=ACCOUNT, accepted=ACCEPTED)
+    event = parse_event(sample(name), account=ACCOUNT, accepted=accepted_events())
     assert event.resource_state() == ("vol-0123456789abcdef0", VOLUME_MEANING[name])
 
 
 @pytest.mark.parametrize("state", ["pending", "running", "stopping", "stopped", "shutting-down", "terminated"])
 def test_a_documented_instance_state_change_is_read(state: str) -> None:
-    event = parse_event(sample(f"ec2_instance_{state}"), account=ACCOUNT, accepted=ACCEPTED)
+    event = parse_event(sample(f"ec2_instance_{state}"), account=ACCOUNT, accepted=accepted_events())
     assert event.resource_state() == ("i-0123456789abcdef0", state)
 
 
@@ -64,7 +63,7 @@ def test_a_notification_aws_does_not_send_is_refused(event: str, result: str) ->
     raw = sample("ebs_createVolume_available")
     raw["detail"] = {**raw["detail"], "event": event, "result": result}
     with pytest.raises(RefusedEvent, match="not one AWS documents"):
-        parse_event(raw, account=ACCOUNT, accepted=ACCEPTED).resource_state()
+        parse_event(raw, account=ACCOUNT, accepted=accepted_events()).resource_state()
 
 
 # -- through the deployed on_ec2_event ------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from pcf.particle.aws.ec2.events import InstanceStateEvent, VolumeEvent
 from pcf_control_plane import wiring
-from pcf_control_plane.aws_events import InstanceStateEvent, RefusedEvent, VolumeEvent, parse_event
-from pcf_control_plane.event_sync import ACCEPTED
+from pcf_control_plane.aws_events import RefusedEvent, accepted_events, parse_event
 from pcf_local_cloud.control_plane import deploy_control_plane
 from pcf_local_cloud.ec2_events import ec2_arn
 from pcf_local_cloud.event_bus import aws_event, envelope
@@ -101,7 +101,7 @@ def changed(base: dict[str, Any], change: Change) -> dict[str, Any]:
 
 def refusal(raw: Any) -> str:
     with pytest.raises(RefusedEvent) as refused:
-        event = parse_event(raw, account=ACCOUNT, accepted=ACCEPTED)
+        event = parse_event(raw, account=ACCOUNT, accepted=accepted_events())
         event.resource_state()
     return str(refused.value)
 
@@ -124,8 +124,8 @@ def test_a_payload_that_is_not_an_object_is_refused(raw: Any) -> None:
 
 
 def test_well_formed_events_are_parsed_with_a_typed_detail() -> None:
-    instance = parse_event(instance_event(), account=ACCOUNT, accepted=ACCEPTED)
-    volume = parse_event(volume_event(), account=ACCOUNT, accepted=ACCEPTED)
+    instance = parse_event(instance_event(), account=ACCOUNT, accepted=accepted_events())
+    volume = parse_event(volume_event(), account=ACCOUNT, accepted=accepted_events())
     assert isinstance(instance, InstanceStateEvent) and instance.resource_state() == (INSTANCE_ID, "stopped")
     assert isinstance(volume, VolumeEvent) and volume.resource_state() == (VOLUME_ID, "available")
     assert instance.time.timestamp() == 1_800_000_000.0

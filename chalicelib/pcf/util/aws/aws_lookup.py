@@ -9,6 +9,13 @@ from pcf.core.pcf_exceptions import ResourceLookupNotDefinedException
 from pcf.util.aws.clients import ClientFactory, get_default_factory
 from pcf.util.aws.tag_specifications import NAME_TAG
 
+LOOKUP_ACTIONS: dict[str, tuple[str, ...]] = {
+    "ec2": ("ec2:DescribeImages", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeSnapshots",
+            "ec2:DescribeTags"),
+    "iam": ("iam:GetInstanceProfile", "iam:GetRole"),
+}
+"""Service -> the IAM actions lookups call (the ``steps`` role may make them)."""
+
 
 class AWSLookup:
     """Finds ids by name: ``ami``/``image``, ``subnet``, ``security_groups``, ``snapshot``, ``iam``,

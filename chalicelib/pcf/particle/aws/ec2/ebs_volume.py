@@ -25,7 +25,9 @@ from pcf.core.pcf_exceptions import (
     TooManyResourceException,
     TransitionError,
 )
+from pcf.core.resource_table import Describe, EventKind, Permissions, ResourceTable, picked
 from pcf.particle.aws.ec2 import ebs_config
+from pcf.particle.aws.ec2.events import EC2_SOURCE, VOLUME_NOTIFICATION, VolumeEvent
 from pcf.util import pcf_util
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.idempotency import client_token
@@ -55,6 +57,34 @@ def _transition_errors(pcf_id: str, operation: str) -> Iterator[None]:
         raise TransitionError(pcf_id, f"{operation} failed: {error}") from error
 
 
+SNAPSHOT_FIELDS = ("Size", "VolumeType", "Iops", "AvailabilityZone", "Tags")
+VOLUME_TABLE = ResourceTable(
+    id_key="VolumeId",
+    name_key="volume_name",
+    describe=Describe("describe_volumes", ("Volumes",), page_size=500),
+    status=lambda description: description["State"],
+    gone=frozenset({"deleting", "deleted"}),
+    snapshot_fields=SNAPSHOT_FIELDS,
+    snapshot=lambda description: picked(description, SNAPSHOT_FIELDS),
+    events=(EventKind(EC2_SOURCE, VOLUME_NOTIFICATION, VolumeEvent),),
+    permissions=Permissions(
+        describe=("ec2:DescribeVolumes", "ec2:DescribeVolumesModifications"),
+        transitions={
+            "sync": (),
+            "start": ("ec2:AttachVolume",),  # to its parent instance (``attach``): the instance is tagged too
+            "stop": ("ec2:DetachVolume", "ec2:DeleteVolume"),  # stopped is terminated for a volume
+            "terminate": ("ec2:DetachVolume", "ec2:DeleteVolume"),
+            "update": ("ec2:ModifyVolume", "ec2:CreateTags", "ec2:DeleteTags"),
+        },
+        create=("ec2:CreateVolume",),
+        arns=("arn:aws:ec2:*:*:volume/*",),
+        inputs={"ec2:CreateVolume": ("arn:aws:ec2:*::snapshot/*",)},  # a volume made from a snapshot
+    ),
+    unmanageable=frozenset({"error"}),
+)
+"""What the control plane knows of a volume (``pcf.core.resource_table``)."""
+
+
 class EBSVolume(AWSResource):
     """This is the EBS Volume particle. This also contains functions to attach and detach to an ec2 volume.
     There is a custom config called attach, which when set to True will auto attach to a parent EC2.
@@ -67,6 +97,7 @@ class EBSVolume(AWSResource):
     """
 
     flavor = "ebs_volume"
+    RESOURCE_TABLE = VOLUME_TABLE
     START_PARAM_FILTER = {
         "AvailabilityZone",
         "Encrypted",

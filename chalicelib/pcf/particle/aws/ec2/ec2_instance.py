@@ -20,9 +20,11 @@ from pcf.core.pcf_exceptions import (
     TooManyResourceException,
     TransitionError,
 )
+from pcf.core.resource_table import Describe, EventKind, Permissions, ResourceTable, picked
 from pcf.particle.aws.ec2 import ec2_definition as definition
 from pcf.particle.aws.ec2.ec2_definition import Difference
 from pcf.particle.aws.ec2.ec2_update import InstanceModifier, UpdatePlan, UpdateResult
+from pcf.particle.aws.ec2.events import EC2_SOURCE, INSTANCE_STATE_CHANGE, InstanceStateEvent
 from pcf.util import pcf_util, templates
 from pcf.util.aws.clients import ClientFactory
 from pcf.util.aws.idempotency import client_token
@@ -116,6 +118,59 @@ def _error_code(error: BaseException | None) -> str:
     return ""
 
 
+_MODIFY_IN_PLACE = ("ec2:ModifyInstanceAttribute", "ec2:AssociateIamInstanceProfile",
+                    "ec2:ReplaceIamInstanceProfileAssociation", "ec2:CreateTags", "ec2:DeleteTags")
+SNAPSHOT_FIELDS = ("InstanceType", "SecurityGroupIds", "ImageId", "SubnetId", "PrivateIpAddress", "AvailabilityZone",
+                   "Tags")
+
+
+def instance_snapshot(description: Mapping[str, Any]) -> dict[str, Any]:
+    """What an observation keeps of an instance: ``SNAPSHOT_FIELDS``, groups as sorted ids, the zone of its
+    placement, from a ``describe_instances`` item or the particle's current definition alike."""
+    found = picked(description, SNAPSHOT_FIELDS)
+    groups = description.get("SecurityGroupIds")
+    if groups is None and "SecurityGroups" in description:
+        groups = [group["GroupId"] for group in description["SecurityGroups"]]
+    if groups is not None:
+        found["SecurityGroupIds"] = sorted(groups)
+    zone = (description.get("Placement") or {}).get("AvailabilityZone")
+    if zone:
+        found["AvailabilityZone"] = zone
+    return found
+
+
+INSTANCE_TABLE = ResourceTable(
+    id_key="InstanceId",
+    name_key="instance_name",
+    describe=Describe("describe_instances", ("Reservations", "Instances"), page_size=1000),
+    status=lambda description: description["State"]["Name"],
+    gone=frozenset({"shutting-down", "terminated"}),
+    snapshot_fields=SNAPSHOT_FIELDS,
+    snapshot=instance_snapshot,
+    events=(EventKind(EC2_SOURCE, INSTANCE_STATE_CHANGE, InstanceStateEvent),),
+    permissions=Permissions(
+        describe=("ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations"),
+        transitions={
+            "sync": ("ec2:DescribeInstanceAttribute",),  # user data, shutdown behaviour
+            "start": ("ec2:StartInstances", *_MODIFY_IN_PLACE),  # a stopped instance's changes go first
+            "stop": ("ec2:StopInstances",),
+            "terminate": ("ec2:TerminateInstances",),
+            # a new type or user data stops it; a new image, subnet or key pair replaces it
+            "update": (*_MODIFY_IN_PLACE, "ec2:StopInstances", "ec2:TerminateInstances"),
+        },
+        create=("ec2:RunInstances",),
+        arns=("arn:aws:ec2:*:*:instance/*",),
+        inputs={
+            "ec2:RunInstances": tuple(f"arn:aws:ec2:*:{account}:{kind}/*" for account, kind in (
+                ("", "image"), ("", "snapshot"), ("*", "volume"), ("*", "network-interface"), ("*", "subnet"),
+                ("*", "security-group"), ("*", "key-pair"), ("*", "launch-template"), ("*", "placement-group"))),
+            "ec2:ModifyInstanceAttribute": ("arn:aws:ec2:*:*:security-group/*",),  # setting an instance's groups
+        },
+    ),
+)
+"""What the control plane knows of an instance (``pcf.core.resource_table``)."""
+
+
 @dataclass
 class _KnownAttribute:
     """An instance attribute value, the instance's ``LaunchTime`` when it was known, and when (particle clock)."""
@@ -169,6 +224,7 @@ class EC2Instance(AWSResource):
     """
 
     flavor = "ec2_instance"
+    RESOURCE_TABLE: ClassVar[ResourceTable | None] = INSTANCE_TABLE
     state_lookup: ClassVar[dict[str, State]] = {
         "missing": State.terminated,
         "pending": State.pending,
