@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pcf.core.level_plan import phase_levels
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf_control_plane.messages import PlanInput, PlannedPhase, PlanOutput
 from pcf_control_plane.readiness import in_desired_state
@@ -57,13 +58,8 @@ def plan_heal(store: StateStore, request: PlanInput) -> PlanOutput:
     for pcf_id in sorted(left_out):
         store.add_history(pcf_id, HistoryKind.plan, {"heal": request.heal, "left_out": rolled_back(specs[pcf_id])},
                           request.execution)
-    down = [pcf_id for pcf_id in chosen if specs[pcf_id].desired_state in ("stopped", "terminated")]
-    up = [pcf_id for pcf_id in chosen if specs[pcf_id].desired_state == "running"]
-    phases = []
-    if down:
-        phases.append(PlannedPhase(phase="stop", levels=graph.subgraph(down).stop_levels()))
-    if up:
-        phases.append(PlannedPhase(phase="start", levels=graph.subgraph(up).start_levels()))
+    desired = {pcf_id: specs[pcf_id].desired_state for pcf_id in chosen}
+    phases = [PlannedPhase(phase=phase, levels=levels) for phase, levels in phase_levels(graph, desired)]
     for pcf_id in sorted(chosen):
         store.add_history(pcf_id, HistoryKind.plan, {"heal": request.heal, "desired_state": specs[pcf_id].desired_state,
                                                      "generation": specs[pcf_id].generation}, request.execution)

@@ -16,7 +16,7 @@ belongs to that plan's execution and is left alone.
 
 from __future__ import annotations
 
-from pcf.core.graph import DependencyGraph
+from pcf.core.level_plan import rollback_levels
 from pcf_control_plane.generations import planned_generation_in
 from pcf_control_plane.messages import PlannedPhase, RollbackInput, RollbackOutput
 from pcf_control_plane.outcome import read_failure
@@ -65,12 +65,7 @@ def plan_rollback(store: StateStore, request: RollbackInput) -> RollbackOutput:
             store.add_history(pcf_id, HistoryKind.rollback, {
                 "left_out": left, "desired_state": spec.desired_state, "error": error, "generation": generation,
             }, request.execution)
-    graph = spec_graph(specs)
-    # Order through pre-existing members too: a created grandchild goes before its created grandparent.
-    keep = set(chosen)
-    ordered = DependencyGraph(keep, [(ancestor, pcf_id) for pcf_id in keep for ancestor in graph.ancestors(pcf_id)
-                                     if ancestor in keep])
-    levels = ordered.stop_levels()
+    levels = rollback_levels(spec_graph(specs), chosen)
     phases = [PlannedPhase(phase="stop", levels=levels)] if levels else []
     return RollbackOutput(pcf_id=request.pcf_id, particles=chosen, phases=phases)
 

@@ -14,7 +14,7 @@ import pcf
 from pcf.core import State
 from pcf.core.apply_engine import ApplyResult
 from pcf.core.builder import build
-from pcf.core.definition import ParticleSpec
+from pcf.core.definition import ParticleDefinitionModel
 from pcf.core.definition_file import parse_definition_text
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import (
@@ -84,7 +84,7 @@ class Mover(Particle):
         self.state = State.terminated
 
 
-class OpenSpec(ParticleSpec):
+class OpenSpec(ParticleDefinitionModel):
     strict_keys: ClassVar[bool] = False
 
 

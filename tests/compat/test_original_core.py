@@ -11,7 +11,7 @@ import pytest
 
 import pcf
 from pcf.core import State, particle_flavor_scanner, pcf_exceptions
-from pcf.core.definition import ParticleSpec
+from pcf.core.definition import ParticleDefinitionModel
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import (
     ApplyFailed,
@@ -27,7 +27,7 @@ from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf_local_cloud.clock import VirtualClock
 
 
-class OpenSpec(ParticleSpec):
+class OpenSpec(ParticleDefinitionModel):
     """Top-level keys of the flavor's own (the original read them from the definition as it was)."""
 
     strict_keys: ClassVar[bool] = False

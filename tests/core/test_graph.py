@@ -77,7 +77,7 @@ def test_ancestors_descendants_and_subgraph() -> None:
     graph = DependencyGraph(["a", "b", "c"], [("a", "b"), ("b", "c")])
     assert graph.ancestors("c") == {"a", "b"}
     assert graph.descendants("a") == {"b", "c"}
-    assert graph.subgraph(["a", "c"]).start_levels() == [["a", "c"]]
+    assert graph.ordered_subgraph(["a", "c"]).start_levels() == [["a"], ["c"]]
 
 
 def test_an_edge_to_an_unknown_node_is_refused() -> None:

@@ -43,9 +43,10 @@ def _item_shape(table: ResourceTable) -> Any:
     return shape
 
 
-def table_problems(flavor: type[Any]) -> list[str]:
-    """What is missing from or inconsistent in the flavor's table (empty when it is whole)."""
-    table = table_of(flavor)
+def table_problems(flavor: type[Any], table: ResourceTable | None = None) -> list[str]:
+    """What is missing from or inconsistent in the flavor's table (or in ``table``, checked as the flavor's): empty
+    when it is whole."""
+    table = table or table_of(flavor)
     if table is None:
         return ["no RESOURCE_TABLE"] if getattr(flavor, "CREATE_OPERATION", None) else []
     problems: list[str] = []
@@ -107,9 +108,8 @@ def test_a_table_with_a_wrong_key_an_unknown_action_or_a_missing_transition_is_c
         "stop": ("ec2:StopInstancez",)})
     broken = dataclasses.replace(table, id_key="InstanceIdent", gone=frozenset({"gone-away"}),
                                  permissions=permissions)
-    flavor = type("Broken", (EC2Instance,), {"flavor": "broken_instance_table", "RESOURCE_TABLE": broken})
 
-    problems = table_problems(flavor)
+    problems = table_problems(EC2Instance, broken)  # checked as EC2Instance's: no class registers a broken table
 
     assert any("InstanceIdent" in p for p in problems)
     assert any("gone-away" in p for p in problems)
@@ -118,9 +118,10 @@ def test_a_table_with_a_wrong_key_an_unknown_action_or_a_missing_transition_is_c
 
 
 def test_a_resource_flavor_without_a_table_is_caught() -> None:
-    bare = type("Bare", (AWSResource,), {"flavor": "bare_resource_table", "CREATE_OPERATION": "CreateThing"})
+    bare = type("Bare", (AWSResource,), {"CREATE_OPERATION": "CreateThing"})  # no flavor: never registered
 
     assert table_problems(bare) == ["no RESOURCE_TABLE"]
+    assert "Bare" not in {cls.__name__ for cls in load_builtin_flavors().values()}
 
 
 def test_the_accepted_events_are_the_tables_events_and_app_py_routes_exactly_those() -> None:

@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pcf.core import State
 from pcf.core.decision import Action, decide_for
 from pcf.core.graph import DependencyGraph
+from pcf.core.level_plan import Phase, phase_levels, rollback_levels
 from pcf.core.pcf_exceptions import (
     ApplyFailed,
     ApplyTimedOut,
@@ -95,7 +96,7 @@ class ApplyResult:
 class PlannedLevel:
     """One level of a plan: its phase (``stop`` or ``start``), position and particles."""
 
-    phase: Literal["stop", "start"]
+    phase: Phase
     index: int
     pcf_ids: list[str]
 
@@ -140,11 +141,9 @@ def plan_levels(particles: Iterable[Particle]) -> list[PlannedLevel]:
 
 
 def _levels(particles: list[Particle], graph: DependencyGraph) -> list[PlannedLevel]:
-    down = [p.pcf_id for p in particles if p.desired_state in (State.stopped, State.terminated)]
-    up = [p.pcf_id for p in particles if p.desired_state is State.running]
-    planned = [PlannedLevel("stop", i, ids) for i, ids in enumerate(graph.subgraph(down).stop_levels())]
-    planned += [PlannedLevel("start", i, ids) for i, ids in enumerate(graph.subgraph(up).start_levels())]
-    return planned
+    desired = {p.pcf_id: p.desired_state.name for p in particles if p.desired_state is not None}
+    return [PlannedLevel(phase, i, ids) for phase, levels in phase_levels(graph, desired)
+            for i, ids in enumerate(levels)]
 
 
 def apply_particles(
@@ -363,7 +362,7 @@ def _rollback(result: ApplyResult, by_id: dict[str, Particle], graph: Dependency
     created = [i for i in result.created() if not by_id[i].persist_on_termination]
     for pcf_id in created:
         by_id[pcf_id].desired_state = State.terminated
-    for level in graph.subgraph(created).stop_levels():
+    for level in rollback_levels(graph, created):
         for pcf_id in level:
             runtime.emit(EventKind.rollback, pcf_id, detail="terminating what this apply created")
         undo = ApplyResult({}, [], runtime.clock())

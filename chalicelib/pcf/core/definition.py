@@ -59,7 +59,7 @@ class AwsResourceSpec(BaseModel):
     region_name: str | None = Field(default=None, description="region of the resource; the client's when unset")
 
 
-class ParticleSpec(BaseModel):
+class ParticleDefinitionModel(BaseModel):
     """One particle's definition. Unknown keys are refused (with the closest known one suggested), except
     ``<something>_resource`` mappings, which flavors of other providers read (``gcp_resource``); a user flavor
     with keys of its own declares them as fields of its ``definition_model`` (a subclass of this one), or sets
@@ -90,7 +90,7 @@ class ParticleSpec(BaseModel):
         return _check_name(value)
 
 
-class QuasiparticleSpec(BaseModel):
+class QuasiparticleDefinitionModel(BaseModel):
     """A group of particles with dependencies (unknown keys refused, as for a particle)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -151,8 +151,8 @@ def check_unknown_keys(spec: BaseModel, prefix: str = "", hint: str = "") -> Non
 
 def definition_json_schema() -> dict[str, Any]:
     """The JSON Schema of a definition file: a particle or a quasiparticle."""
-    particle = ParticleSpec.model_json_schema(mode="validation")
-    quasi = QuasiparticleSpec.model_json_schema(mode="validation")
+    particle = ParticleDefinitionModel.model_json_schema(mode="validation")
+    quasi = QuasiparticleDefinitionModel.model_json_schema(mode="validation")
     defs = {**particle.pop("$defs", {}), **quasi.pop("$defs", {})}
     particle["properties"]["callbacks"] = {
         "type": "object",

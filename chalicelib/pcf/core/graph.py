@@ -28,10 +28,8 @@ class DependencyGraph:
             self._children[parent].add(child)
 
     def parents_of(self, node: str) -> set[str]:
+        """The nodes ``node`` depends on directly."""
         return set(self._parents[node])
-
-    def children_of(self, node: str) -> set[str]:
-        return set(self._children[node])
 
     def find_cycle(self) -> list[str] | None:
         """One cycle as the list of its members in edge order, or ``None`` when the graph is a DAG."""
@@ -109,8 +107,21 @@ class DependencyGraph:
                 frontier.extend(step[current])
         return seen
 
-    def subgraph(self, nodes: Iterable[str]) -> DependencyGraph:
-        """The graph restricted to ``nodes`` (edges between them only)."""
+    def ordered_subgraph(self, nodes: Iterable[str]) -> DependencyGraph:
+        """The graph restricted to ``nodes``, keeping the order the rest of the graph puts between them: ``a`` is
+        a parent of ``c`` when ``c`` depends on ``a`` through nodes left out (the nearest kept ancestors only)."""
         keep = set(nodes)
-        edges = [(p, c) for c in keep for p in self._parents[c] if p in keep]
-        return DependencyGraph(keep, edges)
+        edges: set[tuple[str, str]] = set()
+        for node in keep:
+            seen: set[str] = set()
+            frontier = list(self._parents[node])
+            while frontier:
+                current = frontier.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                if current in keep:
+                    edges.add((current, node))
+                else:
+                    frontier.extend(self._parents[current])
+        return DependencyGraph(keep, sorted(edges))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pcf.core import DESIRABLE_STATES, STATE_STRING_TO_ENUM, State
 from pcf.core.decision import Action, Protection
-from pcf.core.definition import ParticleSpec, load_definition
+from pcf.core.definition import ParticleDefinitionModel, load_definition
 from pcf.core.pcf_exceptions import (
     InvalidCacheTTLException,
     InvalidStateError,
@@ -85,7 +85,7 @@ class Particle(metaclass=MetaParticle):
     particles of the flavor in one file may share them. False (the original PCF's rule) lets them repeat."""
     state_lookup: ClassVar[dict[str, State]] = {}
     equivalent_states: ClassVar[dict[State, int]] = {}
-    definition_model: ClassVar[type[ParticleSpec]] = ParticleSpec
+    definition_model: ClassVar[type[ParticleDefinitionModel]] = ParticleDefinitionModel
 
     def __init__(self, particle_definition: Mapping[str, Any] | str | os.PathLike[str]) -> None:
         if isinstance(particle_definition, str | os.PathLike):  # a subclass that passed a path on (MetaParticle

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcf.core.definition import MAX_PARTICLES, ParticleSpec, QuasiparticleSpec, parse_model
+from pcf.core.definition import MAX_PARTICLES, ParticleDefinitionModel, QuasiparticleDefinitionModel, parse_model
 from pcf.core.graph import DependencyGraph
 from pcf.core.pcf_exceptions import (
     DefinitionError,
@@ -41,7 +41,7 @@ def normalize_particle(raw: Mapping[str, Any], particle_class: type[Any], prefix
     """Parse one particle definition for ``particle_class``; returns the plain dict the particle keeps."""
     if isinstance(raw, Mapping) and not raw.get("flavor"):
         raise FlavorMissingException(_join(prefix, "flavor"), "is required")
-    model = getattr(particle_class, "definition_model", ParticleSpec)
+    model = getattr(particle_class, "definition_model", ParticleDefinitionModel)
     spec = parse_model(model, raw, prefix, "" if particle_class.__module__.startswith("pcf.") else USER_FLAVOR_HINT)
     definition = spec.model_dump(mode="python")
     aws_resource = definition.get("aws_resource")
@@ -113,7 +113,7 @@ class _Group:
 
 def expand_quasiparticle(raw: Mapping[str, Any]) -> ExpandedQuasiparticle:
     """Validate and expand a quasiparticle definition (see module docstring)."""
-    spec = parse_model(QuasiparticleSpec, raw)
+    spec = parse_model(QuasiparticleDefinitionModel, raw)
     members: list[dict[str, Any]] = []
     origins: dict[str, str] = {}
     groups: dict[str, list[str]] = {}

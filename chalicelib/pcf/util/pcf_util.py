@@ -63,16 +63,42 @@ def set_path(tree: Any, path: str | Iterable[str | int], value: Any) -> None:
 
 
 def find_nested_dict_value(curr_dict: Mapping[str, Any], list_nested_keys: list[str]) -> Any:
-    """The value at the nested keys, ``None`` when absent (original API; prefer ``get_path``)."""
-    value = get_path(curr_dict, list(list_nested_keys))
-    return None if value is MISSING else value
+    """The value at the nested dict keys (original API; prefer ``get_path``): ``None`` when a key is absent, ``""``
+    for no keys, as the original gave."""
+    if not list_nested_keys:
+        return ""
+    node: Any = curr_dict
+    for key in list_nested_keys:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
 
 
-def replace_value_nested_dict(
-    curr_dict: dict[str, Any], list_nested_keys: list[str], new_value: Any
-) -> dict[str, Any]:
-    """Set the value at the nested keys and return the dict (original API; prefer ``set_path``)."""
-    set_path(curr_dict, list(list_nested_keys), new_value)
+def replace_value_nested_dict(curr_dict: Any, list_nested_keys: list[str], new_value: Any) -> Any:
+    """Set the value at the nested keys where they exist and return ``curr_dict`` (original API; prefer
+    ``set_path``). As in the original, a list on the way is walked item by item, a missing key sets nothing, and a
+    last key with a number suffix that is not itself a key (``Tags1``) sets that item of the list under its stem
+    (``Tags``)."""
+    if not list_nested_keys:
+        return curr_dict
+    if isinstance(curr_dict, list):
+        for item in curr_dict:
+            replace_value_nested_dict(item, list_nested_keys, new_value)
+        return curr_dict
+    first, rest = list_nested_keys[0], list_nested_keys[1:]
+    if first in curr_dict:
+        if rest:
+            replace_value_nested_dict(curr_dict[first], rest, new_value)
+        else:
+            curr_dict[first] = new_value
+        return curr_dict
+    stem = first.rstrip("0123456789")
+    if stem != first and stem in curr_dict:
+        if rest:
+            replace_value_nested_dict(curr_dict[stem], rest, new_value)
+        else:
+            curr_dict[stem][int(first[len(stem):])] = new_value
     return curr_dict
 
 
@@ -124,10 +150,23 @@ def is_list_equal(list_a: Any, list_b: Any) -> bool:
 
 
 def is_dict_equal(dict_a: Any, dict_b: Any) -> bool:
-    """Dicts equal by value, their lists compared as multisets."""
+    """Does ``dict_b`` hold every key of ``dict_a`` with an equal value? Keys only ``dict_b`` has are ignored, as in
+    the original; lists compare as multisets, nested dicts the same way."""
     if not isinstance(dict_a, Mapping) or not isinstance(dict_b, Mapping):
         return False
-    return _canonical(dict_a) == _canonical(dict_b)
+    for key, value in dict_a.items():
+        if key not in dict_b:
+            return False
+        other = dict_b[key]
+        if isinstance(value, list):
+            same = is_list_equal(value, other)
+        elif isinstance(value, Mapping):
+            same = is_dict_equal(value, other)
+        else:
+            same = value == other
+        if not same:
+            return False
+    return True
 
 
 def diff_dict(curr_dict: Mapping[str, Any], updated_dict: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""Library mode and the control plane roll back in the same order on the same graph: a created grandparent and
+grandchild around a pre-existing middle particle are terminated in two levels, grandchild first, in both."""
+
+from __future__ import annotations
+
+import pytest
+
+from pcf.core import State
+from pcf.core.quasiparticle import Quasiparticle
+from pcf.core.runtime import ApplyEvent, EventKind, Runtime
+from pcf_control_plane.messages import RollbackInput
+from pcf_control_plane.rollback import plan_rollback
+from pcf_control_plane.store import HistoryKind, ParticleSpec
+from pcf_control_plane.store.memory import InMemoryStateStore
+from tests.support.memory_flavor import MemoryCloud, memory_definition
+
+CHAIN = [("g", []), ("p", ["memory_particle:g"]), ("c", ["memory_particle:p"]), ("x", ["memory_particle:c"])]
+"""Grandparent ``g`` and grandchild ``c`` created, middle ``p`` pre-existing, ``x`` (stopped before) failing to
+start: what the apply created is ``g`` and ``c`` in both modes."""
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:run-1"
+
+
+def _levels(events: list[ApplyEvent]) -> list[list[str]]:
+    """The rollback levels in the order they ran: consecutive rollback events are one level."""
+    levels: list[list[str]] = []
+    previous_was_rollback = False
+    for event in events:
+        is_rollback = event.kind is EventKind.rollback
+        if is_rollback:
+            if not previous_was_rollback:
+                levels.append([])
+            levels[-1].append(event.pcf_id)
+        previous_was_rollback = is_rollback
+    return [sorted(level) for level in levels]
+
+
+def library_mode_rollback(memory_cloud: MemoryCloud, runtime: Runtime) -> list[list[str]]:
+    memory_cloud.move("memory_particle:p", State.running, {})
+    memory_cloud.move("memory_particle:x", State.stopped, {})
+    memory_cloud.pending_polls = 0
+    memory_cloud.fail_on[("memory_particle:x", "start")] = RuntimeError("boom")
+    events: list[ApplyEvent] = []
+    runtime.on_event = events.append
+    group = Quasiparticle({"pcf_name": "q", "flavor": "quasiparticle", "desired_state": "running",
+                           "particles": [memory_definition(name, parents=parents) for name, parents in CHAIN]})
+    with pytest.raises(RuntimeError, match="boom"):
+        group.apply(rollback=True, runtime=runtime)
+    return _levels(events)
+
+
+def control_plane_rollback() -> list[list[str]]:
+    store = InMemoryStateStore()
+    for name, parents in CHAIN:
+        pcf_id = f"memory_particle:{name}"
+        generation = store.put_spec(ParticleSpec(
+            pcf_id=pcf_id, definition={**memory_definition(name, parents=parents)}, desired_state="running",
+            deployment="pcf", quasiparticle="quasiparticle:q"))
+        store.add_history(pcf_id, HistoryKind.plan, {"desired_state": "running", "generation": generation}, EXECUTION)
+        if name in ("g", "c"):
+            store.add_history(pcf_id, HistoryKind.transition, {"action": "start", "created": True}, EXECUTION)
+        if name != "x":
+            store.add_history(pcf_id, HistoryKind.lease, {"acquired": True}, EXECUTION)
+    store.add_history("memory_particle:x", HistoryKind.error, {"error": "boom"}, EXECUTION)
+    planned = plan_rollback(store, RollbackInput(pcf_id="quasiparticle:q", execution=EXECUTION))
+    return [sorted(level) for phase in planned.phases for level in phase.levels]
+
+
+def test_both_modes_terminate_the_created_grandchild_a_level_before_its_created_grandparent(
+    memory_cloud: MemoryCloud, runtime: Runtime
+) -> None:
+    expected = [["memory_particle:c"], ["memory_particle:g"]]
+
+    assert library_mode_rollback(memory_cloud, runtime) == expected
+    assert control_plane_rollback() == expected
