@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from rich.console import Console
+
 from pcf_cli.acting import ApplyReport
 from pcf_cli.cancel import Cancellation
 from pcf_cli.endpoint import ControlPlaneEndpoint
-from pcf_cli.progress import ParticleRecord
+from pcf_cli.progress import ParticleProgress, progress_row
 from pcf_cli.stepfunctions_engine import ExecutionWatch
 
 ID_WIDTH = 22
@@ -19,7 +21,7 @@ ID_WIDTH = 22
 def follow_started(
     endpoint: ControlPlaneEndpoint,
     arn: str,
-    progress: TextIO,
+    progress: TextIO | Console,
     *,
     quiet: bool = False,
     note: Callable[[str], None] = lambda line: None,
@@ -38,12 +40,7 @@ def follow_started(
     return report
 
 
-def touched_rows(records: dict[str, ParticleRecord], seen_ids: dict[str, str]) -> list[tuple[str, ...]]:
+def touched_rows(records: dict[str, ParticleProgress], seen_ids: dict[str, str]) -> list[tuple[str, ...]]:
     """One summary row per particle the execution reported on: pcf_id, state, resource id, transitions."""
-    rows: list[tuple[str, ...]] = []
-    for pcf_id, record in sorted(records.items()):
-        taken = ", ".join(record.transitions) or "none"
-        if record.failure:
-            taken += " (failed)"
-        rows.append((pcf_id, str(record.state or "-"), seen_ids.get(pcf_id, "-"), taken))
-    return rows
+    return [progress_row(pcf_id, record, record.state, seen_ids.get(pcf_id, "-"))
+            for pcf_id, record in sorted(records.items())]

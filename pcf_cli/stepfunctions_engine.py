@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from botocore.exceptions import ClientError
+from rich.console import Console
 
 from pcf.core import State
 from pcf.core.decision import Action
@@ -18,7 +19,7 @@ from pcf_cli.acting import ApplyReport
 from pcf_cli.cancel import Cancellation, RunInterrupted
 from pcf_cli.endpoint import ControlPlaneEndpoint
 from pcf_cli.follow import ExecutionFollower, ExecutionOutcome, FollowEvent
-from pcf_cli.progress import ParticleRecord, ProgressPrinter, constant, id_width, summary_rows
+from pcf_cli.progress import ParticleProgress, ProgressPrinter, constant, id_width, summary_rows
 from pcf_cli.selection import Selection
 from pcf_cli.stop_run import stop_run
 
@@ -60,7 +61,7 @@ class ExecutionWatch:
     ``RunInterrupted`` says so.
     """
 
-    def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO, *, quiet: bool, width: int,
+    def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO | Console, *, quiet: bool, width: int,
                  sleep: Callable[[float], None], settle_sleep: Callable[[float], None]) -> None:
         self.endpoint = endpoint
         self.progress = progress
@@ -92,7 +93,7 @@ class ExecutionWatch:
         return follower.outcome
 
     @property
-    def records(self) -> dict[str, ParticleRecord]:
+    def records(self) -> dict[str, ParticleProgress]:
         """What the printer recorded of each particle."""
         return self.printer.records if self.printer else {}
 
@@ -112,7 +113,7 @@ class StepFunctionsApply:
     def __init__(
         self,
         endpoint: ControlPlaneEndpoint,
-        progress: TextIO,
+        progress: TextIO | Console,
         *,
         quiet: bool = False,
         note: Callable[[str], None] = lambda line: None,

@@ -25,9 +25,9 @@ import yaml
 from pcf.core import State
 from pcf.core.particle import Particle
 from pcf.util.aws.clients import ClientFactory
+from pcf_cli.cli import CONVERGE_COMMANDS
 from pcf_cli.environment import CliEnvironment
 from pcf_cli.main import run_cli
-from pcf_cli.parser import CONVERGE_COMMANDS
 from pcf_cli.targets import Target, TargetSettings
 from pcf_local_cloud.clock import VirtualClock
 
