@@ -87,7 +87,7 @@ def status(args: Any, env: CliEnvironment) -> ExitCode:
 
 
 def status_rows(store: Any, records: list[Any], now: Callable[[], float]) -> list[tuple[str, ...]]:
-    """The status table's rows for ``records`` (``ParticleRecord``: spec and observation)."""
+    """The status table's rows for ``records`` (the store's ``ParticleRecord``: spec and observation)."""
     rows: list[tuple[str, ...]] = []
     at = now()
     for record in records:
