@@ -77,7 +77,8 @@ def apply_selections(
     returned in the report; anything else raises.
     """
     particles = check_ready(selections, options.cascade, hint)
-    printer = ProgressPrinter(progress, target.now, quiet=options.quiet, width=id_width(p.pcf_id for p in particles))
+    printer = ProgressPrinter(progress, target.now, quiet=options.quiet, width=id_width(p.pcf_id for p in particles),
+                              total=len(particles))
     cancel = cancellation or Cancellation()
     by_id = {p.pcf_id: p for p in particles}
     seen_ids: dict[str, str] = {}
@@ -97,18 +98,21 @@ def apply_selections(
         on_event=on_event,
     )
     report = ApplyReport(particles, [])
-    for selection in selections:
-        try:
-            _apply_one(selection, options, runtime)
-        except Exception:
-            report.failures = [
-                (pcf_id, _reason(pcf_id, record.failure))
-                for pcf_id, record in sorted(printer.records.items())
-                if record.failure
-            ]
-            if not report.failures:
-                raise
-            break
+    try:
+        for selection in selections:
+            try:
+                _apply_one(selection, options, runtime)
+            except Exception:
+                report.failures = [
+                    (pcf_id, _reason(pcf_id, record.failure))
+                    for pcf_id, record in sorted(printer.records.items())
+                    if record.failure
+                ]
+                if not report.failures:
+                    raise
+                break
+    finally:
+        printer.close()
     report.elapsed = printer.elapsed(target.now())
     report.rows = summary_rows(particles, printer.records, seen_ids)
     return report

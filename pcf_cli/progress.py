@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from pcf.core import State
@@ -38,20 +39,35 @@ def constant(value: float) -> Callable[[], float]:
 
 class ProgressPrinter:
     """An ``on_event`` callback: one line per meaningful event, with seconds since ``clock()`` at creation, on
-    ``out`` (a stream, or a console: coloured on a terminal, plain lines when piped).
+    ``out`` (a stream, or a console: coloured on a terminal, plain lines when piped). On a terminal, given the
+    ``total`` of particles, a bar below the lines counts those done or failed until ``close()``.
 
     It also records every particle's last state, transitions and failure (``records``), so a summary can be
     printed even when the apply raised. Thread-safe: events come from worker threads.
     """
 
     def __init__(self, out: TextIO | Console, clock: Callable[[], float], *, quiet: bool = False,
-                 width: int = 24) -> None:
+                 width: int = 24, total: int | None = None) -> None:
         self.console = out if isinstance(out, Console) else make_console(out)
         self.started_at = clock()
         self.quiet = quiet
         self.width = width
         self.records: dict[str, ParticleProgress] = {}
+        self.settled: set[str] = set()
         self._lock = threading.Lock()
+        self.bar: Progress | None = None
+        if total and self.console.is_terminal and not quiet:
+            self.bar = Progress(SpinnerColumn(), TextColumn("particles settled"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=self.console, transient=True,
+                                redirect_stdout=False, redirect_stderr=False)
+            self.task = self.bar.add_task("apply", total=total)
+            self.bar.start()
+
+    def close(self) -> None:
+        """Take the bar away (the lines stay)."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
     def __call__(self, event: ApplyEvent) -> None:
         with self._lock:
@@ -60,6 +76,9 @@ class ProgressPrinter:
                 stamp = Text(f"[{event.at - self.started_at:6.1f}s] ", style="dim")
                 self.console.print(stamp + Text(line, style=STYLES.get(event.kind, "")))
                 self.console.file.flush()
+            if self.bar is not None and event.kind in (EventKind.done, EventKind.failed):
+                self.settled.add(event.pcf_id)
+                self.bar.update(self.task, completed=len(self.settled))
 
     def _describe(self, event: ApplyEvent) -> str:
         if event.kind is EventKind.level:

@@ -62,8 +62,10 @@ class ExecutionWatch:
     """
 
     def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO | Console, *, quiet: bool, width: int,
-                 sleep: Callable[[float], None], settle_sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None], settle_sleep: Callable[[float], None],
+                 total: int | None = None) -> None:
         self.endpoint = endpoint
+        self.total = total
         self.progress = progress
         self.quiet = quiet
         self.width = width
@@ -81,7 +83,7 @@ class ExecutionWatch:
             for event in follower.events():
                 if self.printer is None:
                     self.printer = ProgressPrinter(self.progress, constant(follower.started_at or event.at),
-                                                   quiet=self.quiet, width=self.width)
+                                                   quiet=self.quiet, width=self.width, total=self.total)
                 if event.resource_id:
                     self.seen_ids[event.pcf_id] = event.resource_id
                 self.printer(to_apply_event(event))
@@ -91,6 +93,11 @@ class ExecutionWatch:
             raise RunInterrupted(stopped.summary()) from None
         assert follower.outcome is not None
         return follower.outcome
+
+    def close(self) -> None:
+        """Take the progress bar away (see ``ProgressPrinter.close``)."""
+        if self.printer is not None:
+            self.printer.close()
 
     @property
     def records(self) -> dict[str, ParticleProgress]:
@@ -134,7 +141,17 @@ class StepFunctionsApply:
         report = ApplyReport(particles, [])
         watch = ExecutionWatch(self.endpoint, self.progress, quiet=self.quiet,
                                width=id_width(p.pcf_id for p in particles), sleep=self.sleep,
-                               settle_sleep=self.settle_sleep)
+                               settle_sleep=self.settle_sleep, total=len(particles))
+        try:
+            self._run_each(planned, watch, report)
+        finally:
+            watch.close()
+        report.failures = watch.failures()
+        report.rows = summary_rows(particles, watch.records, watch.seen_ids)
+        return report
+
+    def _run_each(self, planned: list[PlannedExecution], watch: ExecutionWatch, report: ApplyReport) -> None:
+        """Start and follow each execution, stopping at the first that does not succeed."""
         for plan in planned:
             run = self._start(plan)
             try:
@@ -147,10 +164,7 @@ class StepFunctionsApply:
             if not outcome.succeeded:
                 run.error = f"{outcome.error}: {outcome.message}" if outcome.message else str(outcome.error)
                 report.error = run.error
-                break
-        report.failures = watch.failures()
-        report.rows = summary_rows(particles, watch.records, watch.seen_ids)
-        return report
+                return
 
     def _start(self, plan: PlannedExecution) -> ExecutionRun:
         try:

@@ -35,6 +35,15 @@ def test_a_terminal_gets_colour(pcf_cli: CliRunner, memory: MemoryCloud) -> None
 
     assert result.code == ExitCode.OK
     assert ESC in result.out and ESC in result.err  # the summary's header and verdict; progress lines
+    assert "particles settled" in result.err  # the bar below the progress lines, while the apply runs
+
+
+def test_the_progress_bar_is_for_a_terminal_only(pcf_cli: CliRunner, memory: MemoryCloud) -> None:
+    pcf_cli.write("pcf.yml", particle("a"))
+
+    assert "particles settled" not in pcf_cli("run").err
+    pcf_cli.terminal = True
+    assert "particles settled" not in pcf_cli("run", "-q").err
 
 
 @pytest.mark.parametrize("how", ["--no-color before the command", "--no-color after it", "NO_COLOR set"])
