@@ -58,7 +58,8 @@ class PcfCommand(click.Command):
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
         env = parent.obj if parent is not None else extra.get("obj")
-        with contextlib.redirect_stdout(env.stdout if isinstance(env, CliEnvironment) else None):
+        shown = env.stdout if isinstance(env, CliEnvironment) else None
+        with contextlib.redirect_stdout(shown) if shown else contextlib.nullcontext():
             return super().make_context(info_name, args, parent, **extra)
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
@@ -114,7 +115,7 @@ def remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     given = ctx.meta.setdefault(GIVEN, {})
     if param.name == "verbose":
         given["verbose"] = given.get("verbose", 0) + value
-    elif value not in (None, False):
+    elif value is not None and value is not False:  # 0 is a value given (--pending-seconds 0)
         given[str(param.name)] = value
 
 

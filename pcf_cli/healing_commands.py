@@ -18,9 +18,9 @@ from pcf_cli.cancel import Cancellation
 from pcf_cli.environment import CliEnvironment
 from pcf_cli.execution_input import execution_settings, new_execution_name
 from pcf_cli.exit_codes import ExitCode
-from pcf_cli.follow_started import follow_started
 from pcf_cli.output import print_table
 from pcf_cli.stages import read_stage
+from pcf_cli.stepfunctions_engine import follow_started
 from pcf_cli.store_commands import EPHEMERAL_STORE
 from pcf_cli.targets import Target, TargetSettings
 from pcf_control_plane.aws_events import reconcile_request

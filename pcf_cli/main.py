@@ -41,6 +41,7 @@ def run_cli(argv: list[str], env: CliEnvironment) -> int:
 
 def run_command(command: click.Command, argv: list[str], env: CliEnvironment, prog_name: str = "pcf") -> int:
     """Parse ``argv`` for ``command`` and run it in ``env``; its exit code."""
+    env.color = "--no-color" not in argv  # known before parsing, for a mistake in the command line too
     try:
         if not argv and isinstance(command, click.Group):  # as the original PCF: the help, and success
             argv = ["--help"]

@@ -12,9 +12,9 @@ from typing import Any, TextIO
 from pcf_cli.acting import ApplyReport, format_report
 from pcf_cli.cancel import Cancellation
 from pcf_cli.endpoint import ControlPlaneEndpoint
-from pcf_cli.follow_started import follow_started
 from pcf_cli.output import table_text
 from pcf_cli.stages import DEFAULT_STAGE, read_stage
+from pcf_cli.stepfunctions_engine import follow_started
 from pcf_cli.store_commands import HISTORY_HEADER, history_rows
 
 HEAL_PREFIX = "heal-"

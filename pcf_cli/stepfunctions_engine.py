@@ -1,5 +1,6 @@
 """``--engine stepfunctions``: each definition applied by one execution of the ``apply`` state machine, one
-after another, followed as it runs (progress lines as its history arrives), then summarised."""
+after another, followed as it runs (progress lines as its history arrives), then summarised; and one execution
+already started (a heal) followed likewise (``follow_started``)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ from pcf_cli.acting import ApplyReport
 from pcf_cli.cancel import Cancellation, RunInterrupted
 from pcf_cli.endpoint import ControlPlaneEndpoint
 from pcf_cli.follow import ExecutionFollower, ExecutionOutcome, FollowEvent
-from pcf_cli.progress import ParticleProgress, ProgressPrinter, constant, id_width, summary_rows
+from pcf_cli.progress import ParticleProgress, ProgressPrinter, constant, id_width, progress_row, summary_rows
 from pcf_cli.selection import Selection
 from pcf_cli.stop_run import stop_run
+
+HEAL_ID_WIDTH = 22
+"""The pcf_id column of a followed heal, whose particles are known only as its events name them."""
 
 
 @dataclass(frozen=True)
@@ -183,3 +187,31 @@ class StepFunctionsApply:
         if not self.quiet:
             self.note(f"execution: {plan.name} ({plan.selection.label})")
         return run
+
+
+def follow_started(
+    endpoint: ControlPlaneEndpoint,
+    arn: str,
+    progress: TextIO | Console,
+    *,
+    quiet: bool = False,
+    note: Callable[[str], None] = lambda line: None,
+    sleep: Callable[[float], None] = time.sleep,
+    cancellation: Cancellation | None = None,
+) -> ApplyReport:
+    """Follow the execution ``arn`` to its end; Ctrl-C stops it and its particle executions and releases their
+    leases (``pcf_cli.stop_run``), then raises ``RunInterrupted``."""
+    watch = ExecutionWatch(endpoint, progress, quiet=quiet, width=HEAL_ID_WIDTH,
+                           sleep=(cancellation or Cancellation()).sleep_with(sleep), settle_sleep=sleep)
+    outcome = watch.follow(arn)
+    report = ApplyReport([], touched_rows(watch.records, watch.seen_ids), elapsed=outcome.elapsed)
+    report.failures = watch.failures()
+    if not outcome.succeeded:
+        report.error = f"{outcome.error}: {outcome.message}" if outcome.message else str(outcome.error)
+    return report
+
+
+def touched_rows(records: dict[str, ParticleProgress], seen_ids: dict[str, str]) -> list[tuple[str, ...]]:
+    """One summary row per particle the execution reported on: pcf_id, state, resource id, transitions."""
+    return [progress_row(pcf_id, record, record.state, seen_ids.get(pcf_id, "-"))
+            for pcf_id, record in sorted(records.items())]

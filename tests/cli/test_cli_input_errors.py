@@ -112,6 +112,7 @@ def test_the_same_pcf_id_twice_at_top_level_is_bad_input(pcf_cli: CliRunner, mem
         (["run", "a", "b"], "Got unexpected extra argument (b)"),
         (["run", "--zzz"], "No such option '--zzz'."),
         (["history"], "PCF_ID: is required"),
+        (["run", "--target", "aws", "--pending-seconds", "0"], "--pending-seconds: applies to the local target only"),
         (["--target", "aws"], "the following arguments are required: COMMAND"),
     ],
 )
