@@ -5,7 +5,7 @@ command."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -62,7 +62,7 @@ class PcfCommand(click.Command):
         with contextlib.redirect_stdout(shown) if shown else contextlib.nullcontext():
             return super().make_context(info_name, args, parent, **extra)
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         from pcf_cli.main import main
 

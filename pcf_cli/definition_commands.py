@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from types import SimpleNamespace
 
 from pcf.core.apply_engine import dependency_graph, plan_levels
 from pcf.core.definition import definition_json_schema
@@ -35,18 +35,18 @@ DEFAULT_MAX_WORKERS = 16
 STEPFUNCTIONS_ONLY = (("wait_seconds", "--wait-seconds"),)
 
 
-def load_selections(args: Any, env: CliEnvironment) -> list[Selection]:
+def load_selections(args: SimpleNamespace, env: CliEnvironment) -> list[Selection]:
     """Read, validate and build the definition file, and pick what NAME names (all when no NAME)."""
     path = definition_file(args.file, env.cwd)
     built = build_definitions(load_definitions(path), root=path.parent)
     return select(built, getattr(args, "name", None))
 
 
-def target_settings(args: Any) -> TargetSettings:
+def target_settings(args: SimpleNamespace) -> TargetSettings:
     return TargetSettings(args.target, args.region, args.pending_seconds)
 
 
-def converge(args: Any, env: CliEnvironment) -> ExitCode:
+def converge(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """``apply`` (the definition's desired states) or ``run``/``stop``/``terminate`` (the command's), through
     the ``apply`` state machine (``--engine stepfunctions``) or in this process (``--engine direct``)."""
     if args.engine == STEPFUNCTIONS:
@@ -59,7 +59,7 @@ def converge(args: Any, env: CliEnvironment) -> ExitCode:
     return converge_direct(args, env)
 
 
-def converge_direct(args: Any, env: CliEnvironment) -> ExitCode:
+def converge_direct(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """The library-mode apply: particles built and applied in this process against the target."""
     selections = load_selections(args, env)
     hint = "set desired_state in the definition, or use pcf run/stop/terminate"
@@ -85,7 +85,7 @@ def converge_direct(args: Any, env: CliEnvironment) -> ExitCode:
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
-def validate(args: Any, env: CliEnvironment) -> ExitCode:
+def validate(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Validate only: one ``valid: …`` line per top-level definition."""
     for selection in load_selections(args, env):
         env.stdout.write(describe_valid(selection.top) + "\n")
@@ -108,7 +108,7 @@ def describe_valid(particle: Particle) -> str:
     )
 
 
-def plan(args: Any, env: CliEnvironment) -> ExitCode:
+def plan(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """The ordered levels an apply would run; with ``--observe``, each particle's state and next action."""
     selections = load_selections(args, env)
     if args.state:
@@ -142,7 +142,7 @@ def describe_plan(selection: Selection, cascade: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def schema(args: Any, env: CliEnvironment) -> ExitCode:
+def schema(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Print the JSON Schema of definition files."""
     env.stdout.write(json.dumps(definition_json_schema(), indent=2) + "\n")
     return ExitCode.OK

@@ -10,6 +10,7 @@ desired states) and follows it as ``pcf run`` does.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from pcf.core.pcf_exceptions import DefinitionError
@@ -83,7 +84,7 @@ def print_reconcile(env: CliEnvironment, report: dict[str, Any], dry_run: bool) 
                      f"{float(report.get('seconds', 0.0)):.2f}s\n")
 
 
-def reconcile(args: Any, env: CliEnvironment) -> ExitCode:
+def reconcile(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Reconcile now: drift recorded, then reverted or reported per particle policy."""
     with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
         report = invoke_reconcile(lasting(target), args.stage, act=True)
@@ -91,7 +92,7 @@ def reconcile(args: Any, env: CliEnvironment) -> ExitCode:
     return ExitCode.OK
 
 
-def drift(args: Any, env: CliEnvironment) -> ExitCode:
+def drift(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """What differs, per particle, without recording or starting anything: exit 0 none, 3 drift found."""
     with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
         report = invoke_reconcile(lasting(target), args.stage, act=False)
@@ -99,7 +100,7 @@ def drift(args: Any, env: CliEnvironment) -> ExitCode:
     return ExitCode.DRIFT if report.get("drifted") else ExitCode.OK
 
 
-def heal(args: Any, env: CliEnvironment) -> ExitCode:
+def heal(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Start a healing ``apply`` of PCF_ID and its dependants at their stored desired states; follow it."""
     from pcf_cli.stepfunctions_command import open_endpoint
     from pcf_control_plane.store import DynamoDBStateStore

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from pcf.core.pcf_exceptions import DefinitionError
@@ -30,7 +31,7 @@ plane deployed; every pcf command on the local target can share it. Its director
 $PCF_LOCAL_DIR, else ~/.pcf/local) holds server.json (where it listens) and server.log."""
 
 
-def start_command(args: Any, env: CliEnvironment) -> ExitCode:
+def start_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Start the server and print one line: where it listens and how to stop it."""
     client = _server_client()
     directory, option = _state_dir(args, env)
@@ -49,7 +50,7 @@ def start_command(args: Any, env: CliEnvironment) -> ExitCode:
     return ExitCode.OK
 
 
-def stop_command(args: Any, env: CliEnvironment) -> ExitCode:
+def stop_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Stop the server; not finding one is not an error."""
     client = _server_client()
     directory, _option = _state_dir(args, env)
@@ -62,7 +63,7 @@ def stop_command(args: Any, env: CliEnvironment) -> ExitCode:
     return ExitCode.OK
 
 
-def status_command(args: Any, env: CliEnvironment) -> ExitCode:
+def status_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Where the server listens, since when, with which settings; exit 1 if none runs (or it does not answer)."""
     client = _server_client()
     directory, _option = _state_dir(args, env)
@@ -93,7 +94,7 @@ def _server_client() -> Any:
     return server_client
 
 
-def _state_dir(args: Any, env: CliEnvironment) -> tuple[Path, str]:
+def _state_dir(args: SimpleNamespace, env: CliEnvironment) -> tuple[Path, str]:
     """The state directory (relative to the working directory) and the option or variable that chose it."""
     given, option = args.state_dir, "--state-dir"
     if not given:
@@ -109,12 +110,12 @@ def _state_dir(args: Any, env: CliEnvironment) -> tuple[Path, str]:
     return path, option
 
 
-def _only_local(args: Any) -> None:
+def _only_local(args: SimpleNamespace) -> None:
     if getattr(args, "target", None) == "aws":
         raise DefinitionError("--target", "pcf local manages the local cloud; aws does not apply")
 
 
-def _stop_hint(args: Any, directory: Path) -> str:
+def _stop_hint(args: SimpleNamespace, directory: Path) -> str:
     return f"pcf local stop --state-dir {directory}" if args.state_dir else "pcf local stop"
 
 

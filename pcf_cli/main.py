@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pcf_cli.cli import PcfCommand
 
 
-def main(argv: list[str] | None = None, env: CliEnvironment | None = None, *, command: PcfCommand | None = None,
+def main(argv: Sequence[str] | None = None, env: CliEnvironment | None = None, *, command: PcfCommand | None = None,
          prog_name: str | None = None, exit: bool = False) -> int:
     """Run one command line (``sys.argv[1:]`` by default) of ``command`` (the ``pcf`` group by default) and return
     its exit code, or, with ``exit``, exit with it."""

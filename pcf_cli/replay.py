@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from pcf.core.pcf_exceptions import DefinitionError
@@ -115,7 +116,7 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def replay_command(args: Any, env: CliEnvironment) -> ExitCode:
+def replay_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """``pcf replay``: OK when every record was replayed (or listed, or there was none), FAILED when one failed
     again or was left."""
     from pcf_cli.healing_commands import lasting

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import SimpleNamespace
 
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf_cli.acting import check_ready, print_report
@@ -32,7 +32,7 @@ from pcf_cli.targets import EPHEMERAL_NOTE, Target, TargetSettings
 AWS_ONLY_OPTIONS = (("state_machine_arn", "--state-machine-arn"), ("stack", "--stack"))
 
 
-def converge_stepfunctions(args: Any, env: CliEnvironment) -> ExitCode:
+def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Apply each top-level definition (or the one NAME picks) through the ``apply`` state machine."""
     path = definition_file(args.file, env.cwd)
     definitions = [inline_templates(item, path.parent) for item in load_definitions(path)]  # the Lambdas read none
@@ -80,7 +80,7 @@ def converge_stepfunctions(args: Any, env: CliEnvironment) -> ExitCode:
 
 
 @contextmanager
-def open_endpoint(target: Target, args: Any, env: CliEnvironment) -> Iterator[ControlPlaneEndpoint]:
+def open_endpoint(target: Target, args: SimpleNamespace, env: CliEnvironment) -> Iterator[ControlPlaneEndpoint]:
     """The control plane of ``target``: deployed into its in-process local cloud, or found (see
     ``pcf_cli.aws_control_plane``)."""
     if target.cloud is not None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pcf.core.pcf_exceptions import DefinitionError
@@ -42,7 +43,7 @@ class StoreView:
 
 
 @contextmanager
-def open_store(args: Any, env: CliEnvironment) -> Iterator[StoreView]:
+def open_store(args: SimpleNamespace, env: CliEnvironment) -> Iterator[StoreView]:
     """The state table of the stage (``--table``/``--deployment`` override it) on the target, for the block."""
     try:
         stage = read_stage(args.stage)
@@ -67,7 +68,7 @@ def open_store(args: Any, env: CliEnvironment) -> Iterator[StoreView]:
             raise
 
 
-def status(args: Any, env: CliEnvironment) -> ExitCode:
+def status(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """One row per particle: desired and observed state, resource id, when observed, lease holder."""
     pcf_ids = _named_ids(args, env)
     with open_store(args, env) as view:
@@ -104,7 +105,7 @@ def status_rows(store: Any, records: list[Any], now: Callable[[], float]) -> lis
     return rows
 
 
-def history(args: Any, env: CliEnvironment) -> ExitCode:
+def history(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """The particle's history, newest first."""
     with open_store(args, env) as view:
         items = view.store.list_history(args.pcf_id, limit=args.limit)
@@ -120,7 +121,7 @@ def history_rows(items: list[Any]) -> list[tuple[str, ...]]:
             for item in items]
 
 
-def _named_ids(args: Any, env: CliEnvironment) -> list[str] | None:
+def _named_ids(args: SimpleNamespace, env: CliEnvironment) -> list[str] | None:
     """The pcf_ids ``NAME``/``-f`` pick (``None``: the whole deployment). A NAME of the form ``flavor:name``
     without ``-f`` is taken as a stored pcf_id (a quasiparticle's stands for its members); otherwise NAME is
     looked up in the definition file, as other commands do."""
