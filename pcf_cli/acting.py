@@ -6,20 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from rich.console import Console
+from rich.text import Text
+
 from pcf.core.apply_engine import plan_levels
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.runtime import ApplyEvent, Runtime
 from pcf_cli.cancel import Cancellation
-from pcf_cli.progress import SUMMARY_HEADER, ProgressPrinter, format_table, id_width, resource_id, summary_rows
+from pcf_cli.output import print_table, table_text
+from pcf_cli.progress import SUMMARY_HEADER, ProgressPrinter, id_width, resource_id, summary_rows
 from pcf_cli.selection import Selection, is_quasiparticle
 from pcf_cli.targets import Target
 
 
 @dataclass(frozen=True)
-class ApplySettings:
-    """How to apply: ``cascade`` to relatives, ``max_timeout`` per particle, worker bound, quietness, and
-    ``rollback`` (on failure, terminate what this apply created)."""
+class ActOptions:
+    """How the direct engine applies: ``cascade`` to relatives, ``max_timeout`` per particle, worker bound,
+    quietness, and ``rollback`` (on failure, terminate what this apply created)."""
 
     cascade: bool = False
     max_timeout: float | None = None
@@ -61,8 +65,8 @@ def check_ready(selections: list[Selection], cascade: bool, hint: str) -> list[P
 def apply_selections(
     selections: list[Selection],
     target: Target,
-    settings: ApplySettings,
-    progress: TextIO,
+    options: ActOptions,
+    progress: TextIO | Console,
     *,
     hint: str = "set desired_state in the definition",
     cancellation: Cancellation | None = None,
@@ -72,8 +76,9 @@ def apply_selections(
     Definition problems found before acting raise ``DefinitionError``; failures while acting are
     returned in the report; anything else raises.
     """
-    particles = check_ready(selections, settings.cascade, hint)
-    printer = ProgressPrinter(progress, target.now, quiet=settings.quiet, width=id_width(p.pcf_id for p in particles))
+    particles = check_ready(selections, options.cascade, hint)
+    printer = ProgressPrinter(progress, target.now, quiet=options.quiet, width=id_width(p.pcf_id for p in particles),
+                              total=len(particles))
     cancel = cancellation or Cancellation()
     by_id = {p.pcf_id: p for p in particles}
     seen_ids: dict[str, str] = {}
@@ -88,34 +93,37 @@ def apply_selections(
     runtime = Runtime(
         clock=target.now,
         sleep=cancel.sleep_with(target.sleep),
-        max_workers=settings.max_workers,
+        max_workers=options.max_workers,
         poll=target.poll,
         on_event=on_event,
     )
     report = ApplyReport(particles, [])
-    for selection in selections:
-        try:
-            _apply_one(selection, settings, runtime)
-        except Exception:
-            report.failures = [
-                (pcf_id, _reason(pcf_id, record.failure))
-                for pcf_id, record in sorted(printer.records.items())
-                if record.failure
-            ]
-            if not report.failures:
-                raise
-            break
+    try:
+        for selection in selections:
+            try:
+                _apply_one(selection, options, runtime)
+            except Exception:
+                report.failures = [
+                    (pcf_id, _reason(pcf_id, record.failure))
+                    for pcf_id, record in sorted(printer.records.items())
+                    if record.failure
+                ]
+                if not report.failures:
+                    raise
+                break
+    finally:
+        printer.close()
     report.elapsed = printer.elapsed(target.now())
     report.rows = summary_rows(particles, printer.records, seen_ids)
     return report
 
 
-def _apply_one(selection: Selection, settings: ApplySettings, runtime: Runtime) -> None:
+def _apply_one(selection: Selection, options: ActOptions, runtime: Runtime) -> None:
     if is_quasiparticle(selection.particle):
-        selection.particle.apply(max_timeout=settings.max_timeout, rollback=settings.rollback, runtime=runtime)
+        selection.particle.apply(max_timeout=options.max_timeout, rollback=options.rollback, runtime=runtime)
     else:
-        selection.particle.apply(cascade=settings.cascade, max_timeout=settings.max_timeout,
-                                 rollback=settings.rollback, runtime=runtime)
+        selection.particle.apply(cascade=options.cascade, max_timeout=options.max_timeout,
+                                 rollback=options.rollback, runtime=runtime)
 
 
 def _reason(pcf_id: str, detail: str) -> str:
@@ -123,13 +131,22 @@ def _reason(pcf_id: str, detail: str) -> str:
     return detail.replace(f": {pcf_id}: ", ": ", 1)
 
 
-def format_report(report: ApplyReport) -> str:
-    """The summary: a table of every touched particle, then one line of totals."""
+def verdict(report: ApplyReport) -> str:
+    """The summary's last line: done or FAILED, how long it took, how many particles in which state."""
     counts: dict[str, int] = {}
     for row in report.rows:
         counts[row[1]] = counts.get(row[1], 0) + 1
     totals = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    verdict = "done" if report.ok else f"FAILED ({len(report.failures)} particle(s))" if report.failures else "FAILED"
-    return format_table(SUMMARY_HEADER, report.rows) + (
-        f"{verdict} in {report.elapsed:.1f}s: {len(report.rows)} particle(s): {totals}\n"
-    )
+    outcome = "done" if report.ok else f"FAILED ({len(report.failures)} particle(s))" if report.failures else "FAILED"
+    return f"{outcome} in {report.elapsed:.1f}s: {len(report.rows)} particle(s): {totals}"
+
+
+def format_report(report: ApplyReport) -> str:
+    """The summary as plain text: a table of every touched particle, then ``verdict``."""
+    return table_text(SUMMARY_HEADER, report.rows) + verdict(report) + "\n"
+
+
+def print_report(console: Console, report: ApplyReport) -> None:
+    """The summary on ``console`` (the verdict green or red on a terminal)."""
+    print_table(console, SUMMARY_HEADER, report.rows)
+    console.print(Text(verdict(report), style="green" if report.ok else "bold red"))

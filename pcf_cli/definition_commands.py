@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+from types import SimpleNamespace
 
 from pcf.core.apply_engine import dependency_graph, plan_levels
 from pcf.core.definition import definition_json_schema
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError, DependencyCycleError
-from pcf.core.printable import escape_unprintable
-from pcf_cli.acting import ApplySettings, apply_selections, check_ready, format_report
+from pcf_cli.acting import ActOptions, apply_selections, check_ready, print_report
 from pcf_cli.cancel import Cancellation
 from pcf_cli.control_plane_guard import refuse_beside_control_plane
 from pcf_cli.environment import CliEnvironment
-from pcf_cli.observe import observe_plan
+from pcf_cli.exit_codes import ExitCode
+from pcf_cli.observe import OBSERVE_HEADER, observe_plan
+from pcf_cli.output import print_table
 from pcf_cli.selection import (
     Selection,
     build_definitions,
@@ -27,8 +28,6 @@ from pcf_cli.selection import (
 )
 from pcf_cli.targets import EPHEMERAL_NOTE, TargetSettings
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 DIRECT = "direct"
 STEPFUNCTIONS = "stepfunctions"
 ENGINES = (STEPFUNCTIONS, DIRECT)
@@ -36,18 +35,18 @@ DEFAULT_MAX_WORKERS = 16
 STEPFUNCTIONS_ONLY = (("wait_seconds", "--wait-seconds"),)
 
 
-def load_selections(args: argparse.Namespace, env: CliEnvironment) -> list[Selection]:
+def load_selections(args: SimpleNamespace, env: CliEnvironment) -> list[Selection]:
     """Read, validate and build the definition file, and pick what NAME names (all when no NAME)."""
     path = definition_file(args.file, env.cwd)
     built = build_definitions(load_definitions(path), root=path.parent)
     return select(built, getattr(args, "name", None))
 
 
-def target_settings(args: argparse.Namespace) -> TargetSettings:
+def target_settings(args: SimpleNamespace) -> TargetSettings:
     return TargetSettings(args.target, args.region, args.pending_seconds)
 
 
-def converge(args: argparse.Namespace, env: CliEnvironment) -> int:
+def converge(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """``apply`` (the definition's desired states) or ``run``/``stop``/``terminate`` (the command's), through
     the ``apply`` state machine (``--engine stepfunctions``) or in this process (``--engine direct``)."""
     if args.engine == STEPFUNCTIONS:
@@ -60,37 +59,37 @@ def converge(args: argparse.Namespace, env: CliEnvironment) -> int:
     return converge_direct(args, env)
 
 
-def converge_direct(args: argparse.Namespace, env: CliEnvironment) -> int:
+def converge_direct(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """The library-mode apply: particles built and applied in this process against the target."""
     selections = load_selections(args, env)
     hint = "set desired_state in the definition, or use pcf run/stop/terminate"
     if args.state:
         for selection in selections:
             selection.set_desired_state(args.state, args.cascade)
-    settings = ApplySettings(args.cascade, args.timeout, args.max_workers or DEFAULT_MAX_WORKERS, args.quiet,
-                             args.rollback)
+    options = ActOptions(args.cascade, args.timeout, args.max_workers or DEFAULT_MAX_WORKERS, args.quiet,
+                         args.rollback)
     selections = in_dependency_order(selections)
-    check_ready(selections, settings.cascade, hint)
+    check_ready(selections, options.cascade, hint)
     cancellation = Cancellation()
     with env.open_target(target_settings(args)) as target:
         refuse_beside_control_plane(target, args.stage)
         if not args.quiet:
             env.note(f"target: {target.description}")
         with cancellation.on_sigint():
-            report = apply_selections(selections, target, settings, env.stderr, hint=hint, cancellation=cancellation)
-    env.stdout.write(format_report(report))
+            report = apply_selections(selections, target, options, env.err, hint=hint, cancellation=cancellation)
+    print_report(env.out, report)
     for pcf_id, reason in report.failures:
-        env.stderr.write(f"pcf: error: {pcf_id}: {escape_unprintable(reason)}\n")
+        env.error(f"{pcf_id}: {reason}")
     if target.ephemeral and not args.quiet:
         env.note(EPHEMERAL_NOTE)
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
-def validate(args: argparse.Namespace, env: CliEnvironment) -> int:
+def validate(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Validate only: one ``valid: …`` line per top-level definition."""
     for selection in load_selections(args, env):
         env.stdout.write(describe_valid(selection.top) + "\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def describe_valid(particle: Particle) -> str:
@@ -109,7 +108,7 @@ def describe_valid(particle: Particle) -> str:
     )
 
 
-def plan(args: argparse.Namespace, env: CliEnvironment) -> int:
+def plan(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """The ordered levels an apply would run; with ``--observe``, each particle's state and next action."""
     selections = load_selections(args, env)
     if args.state:
@@ -119,14 +118,15 @@ def plan(args: argparse.Namespace, env: CliEnvironment) -> int:
     if not args.observe:
         for selection in selections:
             env.stdout.write(describe_plan(selection, args.cascade))
-        return EXIT_OK
+        return ExitCode.OK
     with env.open_target(target_settings(args)) as target:
         env.note(f"target: {target.description}")
         for selection in selections:
-            env.stdout.write(observe_plan(selection, args.cascade))
+            env.stdout.write(f"plan: {selection.label}, observed\n")
+            print_table(env.out, OBSERVE_HEADER, observe_plan(selection, args.cascade))
     if target.ephemeral:
         env.note("local cloud: it starts empty for every command, so everything is observed terminated; see README")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def describe_plan(selection: Selection, cascade: bool) -> str:
@@ -142,10 +142,10 @@ def describe_plan(selection: Selection, cascade: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def schema(args: argparse.Namespace, env: CliEnvironment) -> int:
+def schema(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Print the JSON Schema of definition files."""
     env.stdout.write(json.dumps(definition_json_schema(), indent=2) + "\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _count(n: int, noun: str) -> str:

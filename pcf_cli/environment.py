@@ -7,9 +7,15 @@ import sys
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TextIO
 
+from rich.console import Console
+from rich.text import Text
+
+from pcf.core.printable import escape_unprintable
+from pcf_cli.output import make_console
 from pcf_cli.targets import (
     LocalCloudFactory,
     Target,
@@ -25,8 +31,9 @@ from pcf_cli.targets import (
 class CliEnvironment:
     """Streams (summary to ``stdout``; progress, notes and errors to ``stderr``), the directory where
     ``pcf.json``/``pcf.yml``/``pcf.yaml`` are looked for, the credential check, the local cloud maker, the
-    environment variables read (``PCF_STATE_MACHINE_ARN``), and ``target_opener``, which replaces the whole
-    target choice when given (tests, or a target of another kind)."""
+    environment variables read (``PCF_STATE_MACHINE_ARN``, ``NO_COLOR``), ``target_opener``, which replaces the
+    whole target choice when given (tests, or a target of another kind), and what the command line said of
+    colour (``--no-color``) and verbosity (``-v``)."""
 
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
@@ -35,6 +42,18 @@ class CliEnvironment:
     local_cloud: LocalCloudFactory = field(default_factory=local_cloud_factory)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     target_opener: TargetOpener | None = None
+    color: bool = True
+    verbose: int = 0
+
+    @cached_property
+    def out(self) -> Console:
+        """``stdout`` as a console (made at first use, once ``--no-color`` is known)."""
+        return make_console(self.stdout, color=self.color, environ=self.environ)
+
+    @cached_property
+    def err(self) -> Console:
+        """``stderr`` as a console: progress, notes and errors."""
+        return make_console(self.stderr, color=self.color, environ=self.environ)
 
     def open_target(self, settings: TargetSettings) -> AbstractContextManager[Target]:
         """The target the options name, open for the block."""
@@ -43,6 +62,11 @@ class CliEnvironment:
         return open_target(settings, self.has_credentials, self.local_cloud)
 
     def note(self, message: str) -> None:
-        """A line on stderr (target used, local-cloud notes)."""
-        self.stderr.write(f"{message}\n")
+        """A line on stderr (target used, local-cloud notes), dim on a terminal."""
+        self.err.print(Text(message, style="dim"))
         self.stderr.flush()
+
+    def error(self, message: str) -> None:
+        """``pcf: error: <message>`` on stderr, one line: control characters (a line break, a definition's ESC, BEL,
+        RTL override…) are written as escapes, never sent to the terminal raw; red on a terminal."""
+        self.err.print(Text(f"pcf: error: {escape_unprintable(message)}", style="bold red"))

@@ -1,13 +1,8 @@
 """Following an ``apply`` execution as it runs: progress events read from the histories of the execution and
-of the ``particle`` executions it starts, then how it ended.
-
-The ``apply`` machine (``state_machines/apply.asl.json``) plans, then runs each particle in a child execution
-(Task ``states:startExecution.sync:2``; the parent's ``TaskSubmitted`` event names the child's ARN). In the
-child (``particle.asl.json``) the ``Sync`` task's Lambda answers ``{"pcf_id", "state", "action", "reason",
-"resource_id"}`` and the ``Start``/``Stop``/``Terminate``/``Update`` tasks carry out transitions, answering
-the state they left the particle in (``pending`` as a rule) when they could read it back. Events are
-attributed to the task state they belong to (through ``previousEventId``), never to a function name, which
-CloudFormation chooses. Works with any boto3 Step Functions client: AWS or the local cloud.
+of the ``particle`` executions it starts (the parent's ``TaskSubmitted`` events name them), then how it ended.
+Events are attributed to the task state they belong to (through ``previousEventId``), never to a function name,
+which CloudFormation chooses; ``docs/cli.md`` ("Following an execution") maps history events to progress. Works
+with any boto3 Step Functions client: AWS or the local cloud.
 """
 
 from __future__ import annotations

@@ -9,26 +9,23 @@ desired states) and follows it as ``pcf run`` does.
 
 from __future__ import annotations
 
-import argparse
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from pcf.core.pcf_exceptions import DefinitionError
-from pcf.core.printable import escape_unprintable
-from pcf_cli.acting import format_report
+from pcf_cli.acting import print_report
 from pcf_cli.cancel import Cancellation
 from pcf_cli.environment import CliEnvironment
 from pcf_cli.execution_input import execution_settings, new_execution_name
-from pcf_cli.follow_started import follow_started
-from pcf_cli.progress import format_table
+from pcf_cli.exit_codes import ExitCode
+from pcf_cli.output import print_table
 from pcf_cli.stages import read_stage
+from pcf_cli.stepfunctions_engine import follow_started
 from pcf_cli.store_commands import EPHEMERAL_STORE
 from pcf_cli.targets import Target, TargetSettings
 from pcf_control_plane.aws_events import reconcile_request
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_DRIFT = 3
 DRIFT_HEADER = ("pcf_id", "observed -> desired", "differences", "action", "outcome")
 
 
@@ -73,34 +70,37 @@ def drift_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
-def format_reconcile(report: dict[str, Any], dry_run: bool) -> str:
+def print_reconcile(env: CliEnvironment, report: dict[str, Any], dry_run: bool) -> None:
     """The drifted particles as a table (none: a line saying so), then a summary line."""
     drifted = report.get("drifted", [])
-    text = format_table(DRIFT_HEADER, drift_rows(report)) if drifted else "no drift\n"
+    if drifted:
+        print_table(env.out, DRIFT_HEADER, drift_rows(report))
+    else:
+        env.stdout.write("no drift\n")
     verb = "dry run, nothing recorded or started" if dry_run else f"{report.get('observations_written', 0)} " \
                                                                   "observation(s) written"
-    return text + (f"{report.get('cause', 'reconcile')}: {report.get('particles', 0)} particle(s), "
-                   f"{len(drifted)} drifted; {verb}; {report.get('ec2_calls', 0)} EC2 call(s) in "
-                   f"{float(report.get('seconds', 0.0)):.2f}s\n")
+    env.stdout.write(f"{report.get('cause', 'reconcile')}: {report.get('particles', 0)} particle(s), "
+                     f"{len(drifted)} drifted; {verb}; {report.get('ec2_calls', 0)} EC2 call(s) in "
+                     f"{float(report.get('seconds', 0.0)):.2f}s\n")
 
 
-def reconcile(args: argparse.Namespace, env: CliEnvironment) -> int:
+def reconcile(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Reconcile now: drift recorded, then reverted or reported per particle policy."""
     with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
         report = invoke_reconcile(lasting(target), args.stage, act=True)
-    env.stdout.write(format_reconcile(report, dry_run=False))
-    return EXIT_OK
+    print_reconcile(env, report, dry_run=False)
+    return ExitCode.OK
 
 
-def drift(args: argparse.Namespace, env: CliEnvironment) -> int:
+def drift(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """What differs, per particle, without recording or starting anything: exit 0 none, 3 drift found."""
     with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
         report = invoke_reconcile(lasting(target), args.stage, act=False)
-    env.stdout.write(format_reconcile(report, dry_run=True))
-    return EXIT_DRIFT if report.get("drifted") else EXIT_OK
+    print_reconcile(env, report, dry_run=True)
+    return ExitCode.DRIFT if report.get("drifted") else ExitCode.OK
 
 
-def heal(args: argparse.Namespace, env: CliEnvironment) -> int:
+def heal(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Start a healing ``apply`` of PCF_ID and its dependants at their stored desired states; follow it."""
     from pcf_cli.stepfunctions_command import open_endpoint
     from pcf_control_plane.store import DynamoDBStateStore
@@ -132,9 +132,9 @@ def heal(args: argparse.Namespace, env: CliEnvironment) -> int:
                 env.note(f"target: {target.description}")
                 env.note(f"execution: {name} (heal {args.pcf_id} and its dependants)")
             with cancellation.on_sigint():
-                report = follow_started(endpoint, arn, env.stderr, quiet=args.quiet, note=env.note,
+                report = follow_started(endpoint, arn, env.err, quiet=args.quiet, note=env.note,
                                         cancellation=cancellation)
-    env.stdout.write(format_report(report))
+    print_report(env.out, report)
     if report.error:
-        env.stderr.write(f"pcf: error: {escape_unprintable(report.error)}\n")
-    return EXIT_OK if report.ok else EXIT_FAILED
+        env.error(report.error)
+    return ExitCode.OK if report.ok else ExitCode.FAILED

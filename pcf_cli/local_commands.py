@@ -3,25 +3,24 @@
 The server (``pcf_local_cloud.server``) runs detached, in the directory ``--state-dir`` (else
 ``$PCF_LOCAL_DIR``, else ``~/.pcf/local``). Exit codes: ``start`` 0 started, 1 not started (already running,
 or it died: the log's last lines are shown); ``stop`` 0 stopped or none was running; ``status`` 0 running,
-1 not running (or not answering); 2 bad input for all three. The local-cloud package is imported only when
-one of these runs.
+1 not running (or not answering); 2 bad input for all three (``pcf_cli.exit_codes``). The local-cloud package is
+imported only when one of these runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf_cli.environment import CliEnvironment
+from pcf_cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from pcf_local_cloud.server_state import ServerInfo
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 DEFAULT_PENDING_SECONDS = 2.0
 DEFAULT_REGION = "us-east-1"
 STATE_DIR_ENV = "PCF_LOCAL_DIR"
@@ -32,26 +31,7 @@ plane deployed; every pcf command on the local target can share it. Its director
 $PCF_LOCAL_DIR, else ~/.pcf/local) holds server.json (where it listens) and server.log."""
 
 
-def add_parser(sub: Any, shared: argparse.ArgumentParser) -> None:
-    """Add ``local`` with its actions ``start``, ``stop``, ``status`` to the ``pcf`` subcommands."""
-    local = sub.add_parser("local", parents=[shared], help=SUMMARY, description=DESCRIPTION,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = local.add_subparsers(dest="local_command", metavar="ACTION", required=True)
-    start = actions.add_parser("start", parents=[shared], help="start the server in the background",
-                               description="start the server in the background; --pending-seconds (default "
-                                           f"{DEFAULT_PENDING_SECONDS:g}) is how long instances and new volumes "
-                                           "stay in transition, --region the clients' default region")
-    stop = actions.add_parser("stop", parents=[shared], help="stop the server",
-                              description="stop the server (SIGTERM, SIGKILL after 10 s); exit 0 if none runs")
-    status = actions.add_parser("status", parents=[shared], help="show where the server listens",
-                                description="show where the server listens; exit 1 if none runs or it does not answer")
-    for parser, handler in ((start, start_command), (stop, stop_command), (status, status_command)):
-        parser.add_argument("--state-dir", metavar="DIR",
-                            help=f"the server's directory (default: ${STATE_DIR_ENV}, else ~/.pcf/local)")
-        parser.set_defaults(handler=handler)
-
-
-def start_command(args: argparse.Namespace, env: CliEnvironment) -> int:
+def start_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Start the server and print one line: where it listens and how to stop it."""
     client = _server_client()
     directory, option = _state_dir(args, env)
@@ -67,10 +47,10 @@ def start_command(args: argparse.Namespace, env: CliEnvironment) -> int:
         return _failed(env, f"local cloud server did not start: {error}")
     env.stdout.write(f"local cloud listening at {info.endpoint} (pid {info.pid}, pending {info.pending_seconds:g}s, "
                      f"state {info.state_file}); stop it with: {_stop_hint(args, directory)}\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
-def stop_command(args: argparse.Namespace, env: CliEnvironment) -> int:
+def stop_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Stop the server; not finding one is not an error."""
     client = _server_client()
     directory, _option = _state_dir(args, env)
@@ -80,10 +60,10 @@ def stop_command(args: argparse.Namespace, env: CliEnvironment) -> int:
         env.stdout.write(f"no local cloud server runs in {directory}\n")
     else:
         env.stdout.write(f"local cloud at {info.endpoint} (pid {info.pid}) stopped\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
-def status_command(args: argparse.Namespace, env: CliEnvironment) -> int:
+def status_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Where the server listens, since when, with which settings; exit 1 if none runs (or it does not answer)."""
     client = _server_client()
     directory, _option = _state_dir(args, env)
@@ -91,10 +71,10 @@ def status_command(args: argparse.Namespace, env: CliEnvironment) -> int:
     info = client.find_server(directory)
     if info is None:
         env.stdout.write(f"no local cloud server runs in {directory}; start one with: pcf local start\n")
-        return EXIT_FAILED
+        return ExitCode.FAILED
     answering = client.endpoint_answers(info.endpoint)
     env.stdout.write(describe(info, answering=answering) + "\n")
-    return EXIT_OK if answering else EXIT_FAILED
+    return ExitCode.OK if answering else ExitCode.FAILED
 
 
 def describe(info: ServerInfo, *, answering: bool = True) -> str:
@@ -114,7 +94,7 @@ def _server_client() -> Any:
     return server_client
 
 
-def _state_dir(args: argparse.Namespace, env: CliEnvironment) -> tuple[Path, str]:
+def _state_dir(args: SimpleNamespace, env: CliEnvironment) -> tuple[Path, str]:
     """The state directory (relative to the working directory) and the option or variable that chose it."""
     given, option = args.state_dir, "--state-dir"
     if not given:
@@ -130,16 +110,18 @@ def _state_dir(args: argparse.Namespace, env: CliEnvironment) -> tuple[Path, str
     return path, option
 
 
-def _only_local(args: argparse.Namespace) -> None:
+def _only_local(args: SimpleNamespace) -> None:
     if getattr(args, "target", None) == "aws":
         raise DefinitionError("--target", "pcf local manages the local cloud; aws does not apply")
 
 
-def _stop_hint(args: argparse.Namespace, directory: Path) -> str:
+def _stop_hint(args: SimpleNamespace, directory: Path) -> str:
     return f"pcf local stop --state-dir {directory}" if args.state_dir else "pcf local stop"
 
 
-def _failed(env: CliEnvironment, message: str) -> int:
-    lines = message.splitlines()
-    env.stderr.write(f"pcf: error: {lines[0]}\n" + "".join(f"{line}\n" for line in lines[1:]))
-    return EXIT_FAILED
+def _failed(env: CliEnvironment, message: str) -> ExitCode:
+    """``pcf: error:`` and the message's first line, then its other lines (a server log's last lines) as they are."""
+    first, *more = message.splitlines() or [""]
+    env.error(first)
+    env.stderr.write("".join(f"{line}\n" for line in more))
+    return ExitCode.FAILED

@@ -1,8 +1,5 @@
-"""``pcf``: the command-line entry point. Maps every outcome to an exit code and at most a few lines.
-
-0 done; 1 failed while acting (one line per failed particle) or an unexpected error; 2 bad input
-(``pcf: error: <field>: <reason>``, nothing done); 130 interrupted.
-"""
+"""``pcf``: the entry point. Runs the click command line and maps every outcome to an ``ExitCode`` and at most a
+few lines: bad input is one ``pcf: error: <field>: <reason>`` line, never a traceback."""
 
 from __future__ import annotations
 
@@ -10,53 +7,78 @@ import contextlib
 import logging
 import sys
 import traceback
-from collections.abc import Iterator
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+import click
 
 from pcf.core.pcf_exceptions import DefinitionError, DefinitionErrors
 from pcf.core.printable import escape_unprintable
 from pcf_cli.environment import CliEnvironment
-from pcf_cli.parser import UsageError, build_parser
+from pcf_cli.exit_codes import ExitCode
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+if TYPE_CHECKING:
+    from pcf_cli.cli import PcfCommand
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command line (``sys.argv[1:]`` by default) and return its exit code."""
-    return run_cli(sys.argv[1:] if argv is None else argv, CliEnvironment())
+def main(argv: Sequence[str] | None = None, env: CliEnvironment | None = None, *, command: PcfCommand | None = None,
+         prog_name: str | None = None, exit: bool = False) -> int:
+    """Run one command line (``sys.argv[1:]`` by default) of ``command`` (the ``pcf`` group by default) and return
+    its exit code, or, with ``exit``, exit with it."""
+    from pcf_cli.cli import cli
+
+    code = run_command(command or cli, sys.argv[1:] if argv is None else list(argv), env or CliEnvironment(),
+                       prog_name or "pcf")
+    if exit:
+        sys.exit(code)
+    return code
 
 
 def run_cli(argv: list[str], env: CliEnvironment) -> int:
     """``main`` with its streams, working directory and target hooks given (for tests and embedding)."""
-    parser = build_parser()
-    if not argv:  # as the original PCF: the help, and success
-        parser.print_help(env.stdout)
-        return 0
-    verbose = 0
+    return main(argv, env)
+
+
+def run_command(command: click.Command, argv: list[str], env: CliEnvironment, prog_name: str = "pcf") -> int:
+    """Parse ``argv`` for ``command`` and run it in ``env``; its exit code."""
+    env.color = "--no-color" not in argv  # known before parsing, for a mistake in the command line too
     try:
-        with contextlib.redirect_stdout(env.stdout):
-            args = parser.parse_args(argv)
-        verbose = args.verbose
-        with _logging(verbose, env.stderr), _stage_callbacks(getattr(args, "stage", None)):
-            return int(args.handler(args, env))
-    except SystemExit as done:  # --help
-        return done.code if isinstance(done.code, int) else 0
-    except UsageError as error:
-        return _fail(env, str(error), EXIT_USAGE)
+        if not argv and isinstance(command, click.Group):  # as the original PCF: the help, and success
+            argv = ["--help"]
+        with command.make_context(prog_name, argv, obj=env) as ctx:
+            return int(command.invoke(ctx))
+    except click.exceptions.Exit as done:  # --help, --version
+        return int(done.exit_code)
+    except click.ClickException as error:
+        return fail(env, describe_click_error(error), ExitCode.USAGE)
     except DefinitionError as error:
-        return _fail(env, describe_definition_error(error), EXIT_USAGE)
+        return fail(env, describe_definition_error(error), ExitCode.USAGE)
     except KeyboardInterrupt as stop:  # a run's engine says what it stopped (``RunInterrupted``)
         summary = getattr(stop, "summary", "")
-        return _fail(env, f"interrupted: {summary}" if summary else "interrupted", EXIT_INTERRUPTED)
+        return fail(env, f"interrupted: {summary}" if summary else "interrupted", ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except Exception as error:
-        if verbose:
+        first_line = str(error).split("\n", 1)[0]
+        if env.verbose:
             traceback.print_exc(file=env.stderr)
-            return _fail(env, f"{type(error).__name__}: {error}", EXIT_FAILED)
-        return _fail(env, f"{type(error).__name__}: {error} (-v shows the traceback)", EXIT_FAILED)
+            return fail(env, f"{type(error).__name__}: {first_line}", ExitCode.FAILED)
+        return fail(env, f"{type(error).__name__}: {first_line} (-v shows the traceback)", ExitCode.FAILED)
+
+
+def fail(env: CliEnvironment, message: str, code: ExitCode) -> ExitCode:
+    """Write ``pcf: error: <message>``; ``code``."""
+    env.error(message)
+    return code
+
+
+def describe_click_error(error: click.ClickException) -> str:
+    """A command-line mistake as ``<option or argument>: <reason>`` where click knows the parameter."""
+    param = getattr(error, "param", None)
+    if not isinstance(error, click.BadParameter) or param is None:
+        return error.format_message()
+    name = "/".join(param.opts) if isinstance(param, click.Option) else param.human_readable_name
+    return f"{name}: is required" if isinstance(error, click.MissingParameter) else f"{name}: {error.message}"
 
 
 def describe_definition_error(error: DefinitionError) -> str:
@@ -71,16 +93,8 @@ def describe_definition_error(error: DefinitionError) -> str:
     return text
 
 
-def _fail(env: CliEnvironment, message: str, code: int) -> int:
-    """One line: the message's first line, with control characters (a definition's ESC, BEL, RTL override…)
-    written as escapes, never sent to the terminal raw."""
-    first_line = message.split("\n", 1)[0] if message else "failed"
-    env.stderr.write(f"pcf: error: {escape_unprintable(first_line)}\n")
-    return code
-
-
 @contextlib.contextmanager
-def _stage_callbacks(stage: str | None) -> Iterator[None]:
+def with_stage_callbacks(stage: str | None) -> Iterator[None]:
     """The callbacks the stage's Lambdas allow (its ``PCF_CALLBACKS``) are allowed while the command validates,
     so the CLI refuses what the control plane would; no stage configuration, no extra names."""
     from pcf.util.callbacks import allow_callbacks, disallow_callbacks
@@ -98,7 +112,7 @@ def _stage_callbacks(stage: str | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _logging(verbose: int, stream: TextIO) -> Iterator[None]:
+def verbose_logging(verbose: int, stream: TextIO) -> Iterator[None]:
     """Without ``-v`` the framework logs nothing (its warnings repeat the progress lines); with it,
     INFO (``-vv``: DEBUG) goes to ``stream``."""
     framework = logging.getLogger("pcf")

@@ -10,7 +10,7 @@ from pcf.core.apply_engine import plan_levels
 from pcf.core.decision import Decision, decide_for
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import PCFError
-from pcf_cli.progress import format_table, resource_id
+from pcf_cli.progress import resource_id
 from pcf_cli.selection import Selection
 
 OBSERVE_HEADER = ("level", "pcf_id", "id", "observed", "desired", "next")
@@ -30,8 +30,8 @@ def read_only(particle: Particle) -> Iterator[None]:
         config.update(saved)
 
 
-def observe_plan(selection: Selection, cascade: bool) -> str:
-    """A table of every particle in apply order: observed state, desired state and the next action."""
+def observe_plan(selection: Selection, cascade: bool) -> list[tuple[str, ...]]:
+    """A row (``OBSERVE_HEADER``) per particle in apply order: observed state, desired state and the next action."""
     particles = selection.particles(cascade)
     by_id = {p.pcf_id: p for p in particles}
     rows: list[tuple[str, ...]] = []
@@ -47,7 +47,7 @@ def observe_plan(selection: Selection, cascade: bool) -> str:
                 str(particle.desired_state),
                 f"{decision.action} ({decision.reason})",
             ))
-    return f"plan: {selection.label}, observed\n" + format_table(OBSERVE_HEADER, rows)
+    return rows
 
 
 def observe(particle: Particle) -> Decision:

@@ -1,22 +1,30 @@
-"""Progress lines from apply events, and the summary table printed when an apply ends."""
+"""Progress lines from apply events, and the rows of the summary printed when an apply ends."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from pcf.core import State
 from pcf.core.particle import Particle
 from pcf.core.runtime import ApplyEvent, EventKind
+from pcf_cli.output import make_console
 
 MAX_IDS_IN_LEVEL_LINE = 4
 RESOURCE_ID_KEYS = ("InstanceId", "VolumeId")
+SUMMARY_HEADER = ("pcf_id", "state", "id", "transitions")
+STYLES = {EventKind.level: "bold", EventKind.transition: "yellow", EventKind.done: "green",
+          EventKind.failed: "bold red", EventKind.rollback: "magenta"}
 
 
 @dataclass
-class ParticleRecord:
+class ParticleProgress:
     """What the events told about one particle: last state, transitions taken, failure."""
 
     state: State | None = None
@@ -30,42 +38,54 @@ def constant(value: float) -> Callable[[], float]:
 
 
 class ProgressPrinter:
-    """An ``on_event`` callback: one line per meaningful event, with seconds since ``started_at``.
+    """An ``on_event`` callback: one line per meaningful event, with seconds since ``clock()`` at creation, on
+    ``out`` (a stream, or a console: coloured on a terminal, plain lines when piped). On a terminal, given the
+    ``total`` of particles, a bar below the lines counts those done or failed until ``close()``.
 
-    It also records every particle's last state, transitions and failure (see ``records``), so a
-    summary can be printed even when the apply raised. Thread-safe: events come from worker threads.
+    It also records every particle's last state, transitions and failure (``records``), so a summary can be
+    printed even when the apply raised. Thread-safe: events come from worker threads.
     """
 
-    def __init__(
-        self,
-        stream: TextIO,
-        clock: Callable[[], float],
-        *,
-        quiet: bool = False,
-        width: int = 24,
-    ) -> None:
-        self.stream = stream
+    def __init__(self, out: TextIO | Console, clock: Callable[[], float], *, quiet: bool = False,
+                 width: int = 24, total: int | None = None) -> None:
+        self.console = out if isinstance(out, Console) else make_console(out)
         self.started_at = clock()
         self.quiet = quiet
         self.width = width
-        self.records: dict[str, ParticleRecord] = {}
+        self.records: dict[str, ParticleProgress] = {}
+        self.settled: set[str] = set()
         self._lock = threading.Lock()
+        self.bar: Progress | None = None
+        if total and self.console.is_terminal and not quiet:
+            self.bar = Progress(SpinnerColumn(), TextColumn("particles settled"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=self.console, transient=True,
+                                redirect_stdout=False, redirect_stderr=False)
+            self.task = self.bar.add_task("apply", total=total)
+            self.bar.start()
+
+    def close(self) -> None:
+        """Take the bar away (the lines stay)."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
     def __call__(self, event: ApplyEvent) -> None:
         with self._lock:
             line = self._describe(event)
             if line and not self.quiet:
-                self.stream.write(f"[{event.at - self.started_at:6.1f}s] {line}\n")
-                self.stream.flush()
+                stamp = Text(f"[{event.at - self.started_at:6.1f}s] ", style="dim")
+                self.console.print(stamp + Text(line, style=STYLES.get(event.kind, "")))
+                self.console.file.flush()
+            if self.bar is not None and event.kind in (EventKind.done, EventKind.failed):
+                self.settled.add(event.pcf_id)
+                self.bar.update(self.task, completed=len(self.settled))
 
     def _describe(self, event: ApplyEvent) -> str:
         if event.kind is EventKind.level:
             ids = event.pcf_id.split(",")
-            shown = ", ".join(ids[:MAX_IDS_IN_LEVEL_LINE])
-            if len(ids) > MAX_IDS_IN_LEVEL_LINE:
-                shown += f" (+{len(ids) - MAX_IDS_IN_LEVEL_LINE} more)"
-            return f"{event.detail}: {shown}"
-        record = self.records.setdefault(event.pcf_id, ParticleRecord())
+            more = f" (+{len(ids) - MAX_IDS_IN_LEVEL_LINE} more)" if len(ids) > MAX_IDS_IN_LEVEL_LINE else ""
+            return f"{event.detail}: {', '.join(ids[:MAX_IDS_IN_LEVEL_LINE])}{more}"
+        record = self.records.setdefault(event.pcf_id, ParticleProgress())
         name = event.pcf_id.ljust(self.width)
         if event.kind is EventKind.observed:
             before, record.state = record.state, event.state
@@ -86,6 +106,7 @@ class ProgressPrinter:
         return ""
 
     def elapsed(self, now: float) -> float:
+        """Seconds from the printer's start to ``now``."""
         return now - self.started_at
 
 
@@ -103,11 +124,16 @@ def resource_id(particle: Particle) -> str:
     return "-"
 
 
-def summary_rows(
-    particles: Iterable[Particle], records: dict[str, ParticleRecord], seen_ids: Mapping[str, str] | None = None
-) -> list[tuple[str, ...]]:
-    """One row per particle: pcf_id, state, resource id (the last one seen, for a resource now gone),
-    transitions taken (or what stopped it)."""
+def progress_row(pcf_id: str, record: ParticleProgress, state: object, found: str) -> tuple[str, ...]:
+    """A summary row: pcf_id, state, resource id, transitions taken (marked when the particle failed)."""
+    taken = ", ".join(record.transitions) or "none"
+    return pcf_id, str(state or "-"), found, taken + (" (failed)" if record.failure else "")
+
+
+def summary_rows(particles: Iterable[Particle], records: Mapping[str, ParticleProgress],
+                 seen_ids: Mapping[str, str] | None = None) -> list[tuple[str, ...]]:
+    """One row per particle (``progress_row``; the last resource id seen for a resource now gone, ``not reached``
+    for a particle no event named)."""
     rows: list[tuple[str, ...]] = []
     for particle in sorted(particles, key=lambda p: p.pcf_id):
         found = resource_id(particle)
@@ -116,21 +142,6 @@ def summary_rows(
         record = records.get(particle.pcf_id)
         if record is None:
             rows.append((particle.pcf_id, str(particle.observed_state or "-"), found, "not reached"))
-            continue
-        taken = ", ".join(record.transitions) or "none"
-        if record.failure:
-            taken += " (failed)"
-        state = particle.observed_state or record.state
-        rows.append((particle.pcf_id, str(state or "-"), found, taken))
+        else:
+            rows.append(progress_row(particle.pcf_id, record, particle.observed_state or record.state, found))
     return rows
-
-
-def format_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    """A plain text table, columns padded to their widest cell."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]
-    return "\n".join(lines) + "\n"
-
-
-SUMMARY_HEADER = ("pcf_id", "state", "id", "transitions")

@@ -15,11 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.printable import escape_unprintable
-from pcf_cli.stages import Stage
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.exit_codes import ExitCode
+from pcf_cli.output import print_table
+from pcf_cli.stages import Stage, read_stage
+from pcf_cli.targets import TargetSettings
 from pcf_control_plane.outcome import lambda_error_text
 
 RECEIVE_BATCH = 10
@@ -111,13 +116,10 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def replay_command(args: Any, env: Any) -> int:
-    """``pcf replay``: exit 0 when every record was replayed (or listed, or there was none), 1 when one failed
+def replay_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
+    """``pcf replay``: OK when every record was replayed (or listed, or there was none), FAILED when one failed
     again or was left."""
     from pcf_cli.healing_commands import lasting
-    from pcf_cli.progress import format_table
-    from pcf_cli.stages import read_stage
-    from pcf_cli.targets import TargetSettings
 
     stage = read_stage(args.stage)
     with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
@@ -125,9 +127,9 @@ def replay_command(args: Any, env: Any) -> int:
         done = replay(factory.client("sqs"), factory.client("lambda"), stage, dry_run=args.dry_run,
                       limit=args.limit)
     if done:
-        env.stdout.write(format_table(REPLAY_HEADER, [item.row() for item in done]))
+        print_table(env.out, REPLAY_HEADER, [item.row() for item in done])
     verb = "listed" if args.dry_run else "replayed"
     good = sum(item.ok for item in done)
     env.stdout.write(f"{stage.failed_events_queue}: {len(done)} record(s), {good} {verb}"
                      f"{'; dry run, nothing invoked or deleted' if args.dry_run else ''}\n")
-    return 0 if good == len(done) else 1
+    return ExitCode.OK if good == len(done) else ExitCode.FAILED

@@ -12,9 +12,9 @@ from typing import Any, TextIO
 from pcf_cli.acting import ApplyReport, format_report
 from pcf_cli.cancel import Cancellation
 from pcf_cli.endpoint import ControlPlaneEndpoint
-from pcf_cli.follow_started import follow_started
-from pcf_cli.progress import format_table
+from pcf_cli.output import table_text
 from pcf_cli.stages import DEFAULT_STAGE, read_stage
+from pcf_cli.stepfunctions_engine import follow_started
 from pcf_cli.store_commands import HISTORY_HEADER, history_rows
 
 HEAL_PREFIX = "heal-"
@@ -83,7 +83,7 @@ def heal_behind_the_back(
         cloud.stop_ticker()
     history = [item for item in store.list_history(pcf_id, limit=200, newest_first=False) if item.at >= since - 1]
     say(out, f"\n{pcf_id} history since the stop (pcf history {pcf_id}):")
-    out.write(format_table(HISTORY_HEADER, history_rows(history)))
+    out.write(table_text(HISTORY_HEADER, history_rows(history)))
     return HealAct(pcf_id, instance_id, name, report, state, history)
 
 

@@ -3,14 +3,13 @@ definition on the control plane (deployed into the in-process local cloud, or fo
 
 from __future__ import annotations
 
-import argparse
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 from pcf.core.pcf_exceptions import DefinitionError
-from pcf.core.printable import escape_unprintable
-from pcf_cli.acting import check_ready, format_report
+from pcf_cli.acting import check_ready, print_report
 from pcf_cli.aws_control_plane import aws_control_plane, resolve_apply_machine
 from pcf_cli.cancel import Cancellation
 from pcf_cli.endpoint import ControlPlaneEndpoint
@@ -23,18 +22,17 @@ from pcf_cli.execution_input import (
     member_input,
     new_execution_name,
 )
+from pcf_cli.exit_codes import ExitCode
 from pcf_cli.local_control_plane import LOCAL_POLL_SECONDS, local_control_plane
 from pcf_cli.selection import build_definitions, definition_file, in_dependency_order, load_definitions, select
 from pcf_cli.stages import read_stage
 from pcf_cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply
 from pcf_cli.targets import EPHEMERAL_NOTE, Target, TargetSettings
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 AWS_ONLY_OPTIONS = (("state_machine_arn", "--state-machine-arn"), ("stack", "--stack"))
 
 
-def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int:
+def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Apply each top-level definition (or the one NAME picks) through the ``apply`` state machine."""
     path = definition_file(args.file, env.cwd)
     definitions = [inline_templates(item, path.parent) for item in load_definitions(path)]  # the Lambdas read none
@@ -70,19 +68,19 @@ def converge_stepfunctions(args: argparse.Namespace, env: CliEnvironment) -> int
             env.note(f"engine: stepfunctions, {endpoint.description}; wait {run_settings.wait_seconds}s, "
                      f"max polls {run_settings.max_polls}, concurrency {run_settings.concurrency}"
                      f"{', rollback' if run_settings.rollback else ''}")
-        engine = StepFunctionsApply(endpoint, env.stderr, quiet=args.quiet, note=env.note, cancellation=cancellation)
+        engine = StepFunctionsApply(endpoint, env.err, quiet=args.quiet, note=env.note, cancellation=cancellation)
         with cancellation.on_sigint():
             report = engine.run(planned)
-    env.stdout.write(format_report(report))
+    print_report(env.out, report)
     if report.error:
-        env.stderr.write(f"pcf: error: {escape_unprintable(report.error)}\n")
+        env.error(report.error)
     if target.ephemeral and not args.quiet:
         env.note(EPHEMERAL_NOTE)
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
 @contextmanager
-def open_endpoint(target: Target, args: argparse.Namespace, env: CliEnvironment) -> Iterator[ControlPlaneEndpoint]:
+def open_endpoint(target: Target, args: SimpleNamespace, env: CliEnvironment) -> Iterator[ControlPlaneEndpoint]:
     """The control plane of ``target``: deployed into its in-process local cloud, or found (see
     ``pcf_cli.aws_control_plane``)."""
     if target.cloud is not None:

@@ -1,5 +1,6 @@
 """``--engine stepfunctions``: each definition applied by one execution of the ``apply`` state machine, one
-after another, followed as it runs (progress lines as its history arrives), then summarised."""
+after another, followed as it runs (progress lines as its history arrives), then summarised; and one execution
+already started (a heal) followed likewise (``follow_started``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from botocore.exceptions import ClientError
+from rich.console import Console
 
 from pcf.core import State
 from pcf.core.decision import Action
@@ -18,9 +20,12 @@ from pcf_cli.acting import ApplyReport
 from pcf_cli.cancel import Cancellation, RunInterrupted
 from pcf_cli.endpoint import ControlPlaneEndpoint
 from pcf_cli.follow import ExecutionFollower, ExecutionOutcome, FollowEvent
-from pcf_cli.progress import ParticleRecord, ProgressPrinter, constant, id_width, summary_rows
+from pcf_cli.progress import ParticleProgress, ProgressPrinter, constant, id_width, progress_row, summary_rows
 from pcf_cli.selection import Selection
 from pcf_cli.stop_run import stop_run
+
+HEAL_ID_WIDTH = 22
+"""The pcf_id column of a followed heal, whose particles are known only as its events name them."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,11 @@ class ExecutionWatch:
     ``RunInterrupted`` says so.
     """
 
-    def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO, *, quiet: bool, width: int,
-                 sleep: Callable[[float], None], settle_sleep: Callable[[float], None]) -> None:
+    def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO | Console, *, quiet: bool, width: int,
+                 sleep: Callable[[float], None], settle_sleep: Callable[[float], None],
+                 total: int | None = None) -> None:
         self.endpoint = endpoint
+        self.total = total
         self.progress = progress
         self.quiet = quiet
         self.width = width
@@ -80,7 +87,7 @@ class ExecutionWatch:
             for event in follower.events():
                 if self.printer is None:
                     self.printer = ProgressPrinter(self.progress, constant(follower.started_at or event.at),
-                                                   quiet=self.quiet, width=self.width)
+                                                   quiet=self.quiet, width=self.width, total=self.total)
                 if event.resource_id:
                     self.seen_ids[event.pcf_id] = event.resource_id
                 self.printer(to_apply_event(event))
@@ -91,8 +98,13 @@ class ExecutionWatch:
         assert follower.outcome is not None
         return follower.outcome
 
+    def close(self) -> None:
+        """Take the progress bar away (see ``ProgressPrinter.close``)."""
+        if self.printer is not None:
+            self.printer.close()
+
     @property
-    def records(self) -> dict[str, ParticleRecord]:
+    def records(self) -> dict[str, ParticleProgress]:
         """What the printer recorded of each particle."""
         return self.printer.records if self.printer else {}
 
@@ -112,7 +124,7 @@ class StepFunctionsApply:
     def __init__(
         self,
         endpoint: ControlPlaneEndpoint,
-        progress: TextIO,
+        progress: TextIO | Console,
         *,
         quiet: bool = False,
         note: Callable[[str], None] = lambda line: None,
@@ -133,7 +145,17 @@ class StepFunctionsApply:
         report = ApplyReport(particles, [])
         watch = ExecutionWatch(self.endpoint, self.progress, quiet=self.quiet,
                                width=id_width(p.pcf_id for p in particles), sleep=self.sleep,
-                               settle_sleep=self.settle_sleep)
+                               settle_sleep=self.settle_sleep, total=len(particles))
+        try:
+            self._run_each(planned, watch, report)
+        finally:
+            watch.close()
+        report.failures = watch.failures()
+        report.rows = summary_rows(particles, watch.records, watch.seen_ids)
+        return report
+
+    def _run_each(self, planned: list[PlannedExecution], watch: ExecutionWatch, report: ApplyReport) -> None:
+        """Start and follow each execution, stopping at the first that does not succeed."""
         for plan in planned:
             run = self._start(plan)
             try:
@@ -146,10 +168,7 @@ class StepFunctionsApply:
             if not outcome.succeeded:
                 run.error = f"{outcome.error}: {outcome.message}" if outcome.message else str(outcome.error)
                 report.error = run.error
-                break
-        report.failures = watch.failures()
-        report.rows = summary_rows(particles, watch.records, watch.seen_ids)
-        return report
+                return
 
     def _start(self, plan: PlannedExecution) -> ExecutionRun:
         try:
@@ -168,3 +187,31 @@ class StepFunctionsApply:
         if not self.quiet:
             self.note(f"execution: {plan.name} ({plan.selection.label})")
         return run
+
+
+def follow_started(
+    endpoint: ControlPlaneEndpoint,
+    arn: str,
+    progress: TextIO | Console,
+    *,
+    quiet: bool = False,
+    note: Callable[[str], None] = lambda line: None,
+    sleep: Callable[[float], None] = time.sleep,
+    cancellation: Cancellation | None = None,
+) -> ApplyReport:
+    """Follow the execution ``arn`` to its end; Ctrl-C stops it and its particle executions and releases their
+    leases (``pcf_cli.stop_run``), then raises ``RunInterrupted``."""
+    watch = ExecutionWatch(endpoint, progress, quiet=quiet, width=HEAL_ID_WIDTH,
+                           sleep=(cancellation or Cancellation()).sleep_with(sleep), settle_sleep=sleep)
+    outcome = watch.follow(arn)
+    report = ApplyReport([], touched_rows(watch.records, watch.seen_ids), elapsed=outcome.elapsed)
+    report.failures = watch.failures()
+    if not outcome.succeeded:
+        report.error = f"{outcome.error}: {outcome.message}" if outcome.message else str(outcome.error)
+    return report
+
+
+def touched_rows(records: dict[str, ParticleProgress], seen_ids: dict[str, str]) -> list[tuple[str, ...]]:
+    """One summary row per particle the execution reported on: pcf_id, state, resource id, transitions."""
+    return [progress_row(pcf_id, record, record.state, seen_ids.get(pcf_id, "-"))
+            for pcf_id, record in sorted(records.items())]

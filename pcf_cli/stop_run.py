@@ -1,27 +1,11 @@
 """Ctrl-C during an ``apply`` execution: stop it and every ``particle`` execution it started, wait until none of
-them runs, then give back the leases they held.
+them runs, then give back the leases they held (``docs/cli.md``, "Ctrl-C", says why and which permissions it needs).
 
 Step Functions does not stop the ``.sync`` children of a stopped parent on every path (moto never does), and a
-stopped ``particle`` execution never reaches its ``Release`` state, so its lease (owned by the ``apply``
-execution's ARN) would stay held until it expires. So, on Ctrl-C:
-
-1. the ``apply`` execution is stopped;
-2. its children are found in its history (the ``TaskSubmitted`` events the follower reads) and, as soon as
-   one is known (in the same pass), among the ``RUNNING`` executions of the ``particle`` machine whose input
-   names the ``apply`` execution (a child started a moment before the parent stopped); each one running is
-   stopped;
-3. until none of them runs (at most ``timeout_s``): a stopped execution ends once its current state returns,
-   so in the in-process local cloud no Lambda handler of the run is left running when the command ends;
-4. each child that ended without succeeding has its lease released by invoking the deployment's
-   ``release_lease`` function, found as the ``Release`` state's ``Resource`` in the ``particle`` machine's own
-   definition (the same function, and the same history item, as the machine's own release; owner-checked, so
-   harmless when the lease was already given back). A child still running after the timeout keeps its lease
-   (it may still act on its resource) and the report says so. This needs ``lambda:InvokeFunction`` on that
-   function and ``states:DescribeStateMachine``, like ``pcf reconcile`` needs its invoke.
-
-What the particles reached stays recorded: every ``Sync`` that ran wrote its observation.
-On AWS a Lambda already running when its execution is stopped still completes; an ``AcquireLease`` finishing
-after step 4 would keep its lease until its expiry (sized to the particle, ``LeaseInput``), which ``pcf status`` shows.
+stopped ``particle`` execution never reaches its ``Release`` state; so the children are found in the parent's
+history and among the running executions of the ``particle`` machine whose input names the parent, stopped, waited
+for (at most ``SETTLE_SECONDS``), and the lease of each that ended without succeeding is released by invoking the
+``Release`` state's own function. A child still running after the wait keeps its lease; the report says so.
 """
 
 from __future__ import annotations

@@ -7,23 +7,23 @@ command, so there they refuse, saying so.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.util.aws.tag_specifications import DEFAULT_DEPLOYMENT
 from pcf_cli.environment import CliEnvironment
-from pcf_cli.progress import format_table
+from pcf_cli.exit_codes import ExitCode
+from pcf_cli.output import print_table
 from pcf_cli.selection import build_definitions, definition_file, load_definitions, select
 from pcf_cli.stages import read_stage
 from pcf_cli.targets import TargetSettings
 
-EXIT_OK = 0
 STATUS_HEADER = ("pcf_id", "desired", "observed", "id", "observed at", "lease")
 HISTORY_HEADER = ("at (UTC)", "kind", "execution", "detail")
 EPHEMERAL_STORE = (
@@ -43,7 +43,7 @@ class StoreView:
 
 
 @contextmanager
-def open_store(args: argparse.Namespace, env: CliEnvironment) -> Iterator[StoreView]:
+def open_store(args: SimpleNamespace, env: CliEnvironment) -> Iterator[StoreView]:
     """The state table of the stage (``--table``/``--deployment`` override it) on the target, for the block."""
     try:
         stage = read_stage(args.stage)
@@ -68,7 +68,7 @@ def open_store(args: argparse.Namespace, env: CliEnvironment) -> Iterator[StoreV
             raise
 
 
-def status(args: argparse.Namespace, env: CliEnvironment) -> int:
+def status(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """One row per particle: desired and observed state, resource id, when observed, lease holder."""
     pcf_ids = _named_ids(args, env)
     with open_store(args, env) as view:
@@ -76,19 +76,19 @@ def status(args: argparse.Namespace, env: CliEnvironment) -> int:
             records = [record for batch in view.store.list_particles(view.deployment) for record in batch]
             if not records:
                 env.stdout.write(f"no particles of deployment {view.deployment} in {view.where}\n")
-                return EXIT_OK
+                return ExitCode.OK
         else:
             found = _expand(view.store, pcf_ids)
             records = list(view.store.get_many(found).values())
             if not records:
                 raise DefinitionError("NAME", f"nothing is stored for {', '.join(pcf_ids)} in {view.where}")
         rows = status_rows(view.store, sorted(records, key=lambda r: r.pcf_id), time.time)
-    env.stdout.write(format_table(STATUS_HEADER, rows))
-    return EXIT_OK
+    print_table(env.out, STATUS_HEADER, rows)
+    return ExitCode.OK
 
 
 def status_rows(store: Any, records: list[Any], now: Callable[[], float]) -> list[tuple[str, ...]]:
-    """The status table's rows for ``records`` (``ParticleRecord``: spec and observation)."""
+    """The status table's rows for ``records`` (the store's ``ParticleRecord``: spec and observation)."""
     rows: list[tuple[str, ...]] = []
     at = now()
     for record in records:
@@ -105,14 +105,14 @@ def status_rows(store: Any, records: list[Any], now: Callable[[], float]) -> lis
     return rows
 
 
-def history(args: argparse.Namespace, env: CliEnvironment) -> int:
+def history(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """The particle's history, newest first."""
     with open_store(args, env) as view:
         items = view.store.list_history(args.pcf_id, limit=args.limit)
         if not items and view.store.get_particle(args.pcf_id) is None:
             raise DefinitionError("PCF_ID", f"no particle {args.pcf_id!r} in {view.where} (pcf status lists them)")
-    env.stdout.write(format_table(HISTORY_HEADER, history_rows(items)))
-    return EXIT_OK
+    print_table(env.out, HISTORY_HEADER, history_rows(items))
+    return ExitCode.OK
 
 
 def history_rows(items: list[Any]) -> list[tuple[str, ...]]:
@@ -121,7 +121,7 @@ def history_rows(items: list[Any]) -> list[tuple[str, ...]]:
             for item in items]
 
 
-def _named_ids(args: argparse.Namespace, env: CliEnvironment) -> list[str] | None:
+def _named_ids(args: SimpleNamespace, env: CliEnvironment) -> list[str] | None:
     """The pcf_ids ``NAME``/``-f`` pick (``None``: the whole deployment). A NAME of the form ``flavor:name``
     without ``-f`` is taken as a stored pcf_id (a quasiparticle's stands for its members); otherwise NAME is
     looked up in the definition file, as other commands do."""

@@ -25,9 +25,9 @@ import yaml
 from pcf.core import State
 from pcf.core.particle import Particle
 from pcf.util.aws.clients import ClientFactory
+from pcf_cli.cli import CONVERGE_COMMANDS
 from pcf_cli.environment import CliEnvironment
 from pcf_cli.main import run_cli
-from pcf_cli.parser import CONVERGE_COMMANDS
 from pcf_cli.targets import Target, TargetSettings
 from pcf_local_cloud.clock import VirtualClock
 
@@ -148,6 +148,13 @@ class FakeCloud:
     client_factory: ClientFactory
 
 
+class TerminalStream(io.StringIO):
+    """A captured stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 @dataclass
 class CliResult:
     code: int
@@ -169,6 +176,8 @@ class CliRunner:
     opened: list[tuple[str, float]] = field(default_factory=list)
     engine: str | None = "direct"
     environ: dict[str, str] = field(default_factory=dict)
+    terminal: bool = False
+    """Both streams say they are a terminal (``isatty``), as a person's shell."""
 
     def write(self, name: str, content: Any) -> Path:
         """Write a definition file (JSON or YAML by its suffix; a string as it is)."""
@@ -182,7 +191,7 @@ class CliRunner:
         return path
 
     def __call__(self, *argv: str, cloud: Any = None, target: Target | None = None) -> CliResult:
-        out, err = io.StringIO(), io.StringIO()
+        out, err = (TerminalStream(), TerminalStream()) if self.terminal else (io.StringIO(), io.StringIO())
         env = CliEnvironment(out, err, self.workdir, lambda: self.credentials, self._local_cloud(cloud),
                              environ=self.environ, target_opener=self._opener(target))
         code = run_cli(self._with_engine(list(argv)), env)

@@ -108,7 +108,12 @@ def test_the_same_pcf_id_twice_at_top_level_is_bad_input(pcf_cli: CliRunner, mem
         (["run", "-t", "soon"], "-t/--timeout: 'soon' is not a number"),
         (["--target", "moon", "run"], "--target: invalid choice: 'moon' (choose from 'local', 'aws')"),
         (["run", "--max-workers", "0"], "--max-workers: 0 must be at least 1"),
-        (["run", "a", "b"], "unrecognized arguments: b"),
+        (["run", "--target", "moon"], "--target: invalid choice: 'moon' (choose from 'local', 'aws')"),
+        (["run", "a", "b"], "Got unexpected extra argument (b)"),
+        (["run", "--zzz"], "No such option '--zzz'."),
+        (["history"], "PCF_ID: is required"),
+        (["run", "--target", "aws", "--pending-seconds", "0"], "--pending-seconds: applies to the local target only"),
+        (["--target", "aws"], "the following arguments are required: COMMAND"),
     ],
 )
 def test_a_bad_option_is_bad_input(pcf_cli: CliRunner, memory: MemoryCloud, argv: list[str], expected: str) -> None:
@@ -129,8 +134,8 @@ def test_help_exits_0(pcf_cli: CliRunner) -> None:
     result = pcf_cli("run", "--help")
 
     assert result.code == 0
-    assert result.out.startswith("usage: pcf run ")
-    assert "--cascade" in result.out and "--timeout SECONDS" in result.out
+    assert result.out.startswith("Usage: pcf run [OPTIONS] [NAME]")
+    assert "--cascade" in result.out and "--timeout SECONDS" in result.out and "--no-color" in result.out
 
 
 def test_an_unknown_command_lists_the_commands(pcf_cli: CliRunner, memory: MemoryCloud) -> None:

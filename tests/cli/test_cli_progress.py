@@ -11,7 +11,8 @@ from pcf.core import State
 from pcf.core.decision import Action
 from pcf.core.runtime import ApplyEvent, EventKind
 from pcf_cli.cancel import Cancellation, Interrupted
-from pcf_cli.progress import ProgressPrinter, format_table
+from pcf_cli.output import table_text
+from pcf_cli.progress import ProgressPrinter
 from pcf_local_cloud.clock import VirtualClock
 
 
@@ -68,7 +69,7 @@ def test_quiet_prints_nothing_but_still_records() -> None:
 
 
 def test_table_columns_are_padded_to_the_widest_cell() -> None:
-    table = format_table(("pcf_id", "state"), [("ec2_instance:master", "running"), ("x", "stopped")])
+    table = table_text(("pcf_id", "state"), [("ec2_instance:master", "running"), ("x", "stopped")])
 
     assert table.splitlines() == [
         "pcf_id               state",

@@ -18,6 +18,7 @@ from pcf.core import State
 from pcf.core.definition import DEFAULT_DEFINITION_FILES
 from pcf.core.pcf_exceptions import DefinitionError, MaxTimeoutException
 from pcf.util.pcf_util import particle_class_from_flavor
+from pcf_cli.exit_codes import ExitCode
 from pcf_cli.suggestions import similar_strings
 
 __all__ = [
@@ -55,7 +56,7 @@ def color(color: str | None) -> str | None:
 def fail(error_msg: str, fg: str | None = "red") -> NoReturn:
     """Print the message and exit 1."""
     click.secho(error_msg, fg=color(fg))
-    sys.exit(1)
+    sys.exit(ExitCode.FAILED)
 
 
 def did_you_mean(suggestions: Iterable[str] = (), fg: str | None = None, exit_after: bool = True,
@@ -133,7 +134,7 @@ def particles_from_file(pcf_name: str | None, filename: str, quiet: bool = False
         similar = similar_strings(pcf_name, names)
         if similar:
             did_you_mean(similar)
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
     return chosen
 
 

@@ -1,16 +1,7 @@
-"""``pcf stop``: set the desired state to stopped and apply (the original PCF's click command)."""
+"""``pcf stop``: the original PCF's click command, the ``pcf`` command line's own (``pcf_cli.cli.stop``)."""
 
 from __future__ import annotations
 
-import click
+from pcf_cli.cli import stop
 
-from pcf.cli.commands import COMMON_APPLY_OPTIONS, run_command
-from pcf.cli.utils import click_options
-
-
-@click.command(name="stop", short_help="Set desired state to 'stopped' and apply")
-@click_options(COMMON_APPLY_OPTIONS)
-@click.argument("pcf_name", required=False)
-def stop(pcf_name: str | None, cascade: bool, quiet: bool, file_: str | None, timeout: int | None) -> None:
-    """Set the desired state of PCF_NAME (every definition of the file when omitted) to stopped and apply."""
-    run_command("stop", pcf_name, file_, cascade, quiet, timeout)
+__all__ = ["stop"]

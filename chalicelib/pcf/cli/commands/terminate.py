@@ -1,16 +1,7 @@
-"""``pcf terminate``: set the desired state to terminated and apply (the original PCF's click command)."""
+"""``pcf terminate``: the original PCF's click command, the ``pcf`` command line's own (``pcf_cli.cli.terminate``)."""
 
 from __future__ import annotations
 
-import click
+from pcf_cli.cli import terminate
 
-from pcf.cli.commands import COMMON_APPLY_OPTIONS, run_command
-from pcf.cli.utils import click_options
-
-
-@click.command(name="terminate", short_help="Set desired state to 'terminated' and apply")
-@click_options(COMMON_APPLY_OPTIONS)
-@click.argument("pcf_name", required=False)
-def terminate(pcf_name: str | None, cascade: bool, quiet: bool, file_: str | None, timeout: int | None) -> None:
-    """Set the desired state of PCF_NAME (every definition of the file when omitted) to terminated and apply."""
-    run_command("terminate", pcf_name, file_, cascade, quiet, timeout)
+__all__ = ["terminate"]
