@@ -13,11 +13,11 @@ from rich.text import Text
 
 from pcf.core import State
 from pcf.core.particle import Particle
+from pcf.core.resource_table import resource_id_of
 from pcf.core.runtime import ApplyEvent, EventKind
 from pcf_cli.output import make_console
 
 MAX_IDS_IN_LEVEL_LINE = 4
-RESOURCE_ID_KEYS = ("InstanceId", "VolumeId")
 SUMMARY_HEADER = ("pcf_id", "state", "id", "transitions")
 STYLES = {EventKind.level: "bold", EventKind.transition: "yellow", EventKind.done: "green",
           EventKind.failed: "bold red", EventKind.rollback: "magenta"}
@@ -116,12 +116,8 @@ def id_width(pcf_ids: Iterable[str], cap: int = 40) -> int:
 
 
 def resource_id(particle: Particle) -> str:
-    """The AWS id of the particle's resource from its last sync (instance or volume id), or ``-``."""
-    current = particle.current_state_definition or {}
-    for key in RESOURCE_ID_KEYS:
-        if current.get(key):
-            return str(current[key])
-    return "-"
+    """The id of the particle's resource from its last sync (its flavor's resource table says which), or ``-``."""
+    return resource_id_of(particle) or "-"
 
 
 def progress_row(pcf_id: str, record: ParticleProgress, state: object, found: str) -> tuple[str, ...]:
