@@ -35,6 +35,7 @@ from pcf_local_cloud.lambda_limits import (
 )
 from pcf_local_cloud.moto_private import run_lambda_code
 from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.powertools_runtime import PowertoolsRuntime
 
 LambdaHandler = Callable[[Any, Any], Any]
 """``handler(event, context)``, as the Lambda Python runtime calls it."""
@@ -79,6 +80,7 @@ class LambdaDispatch:
         self._clock = clock
         self.limits = limits if limits is not None else LambdaLimits()
         self._run_as: RunAs = run_as if run_as is not None else _unchecked
+        self.runtime = PowertoolsRuntime()
         self._handlers: dict[str, LambdaHandler] = {}
         self._lock = threading.Lock()
         self._logs_lock = threading.Lock()
@@ -134,7 +136,7 @@ class LambdaDispatch:
             payload, failed, trace = _error_payload(HANDLER_NOT_FOUND, message, request_id), True, ""
         else:
             cpu_started = time.thread_time()
-            payload, failed, trace = _call(handler, _decode(event), context)
+            payload, failed, trace = _call(handler, _decode(event), context, self.runtime)
             payload, failed, trace = self._within_limits(function, request_id, time.thread_time() - cpu_started,
                                                          (payload, failed, trace))
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -190,11 +192,12 @@ def _decode(event: Any) -> Any:
     return {} if event is None or event == "{}" else event
 
 
-def _call(handler: LambdaHandler, event: Any, context: LambdaContext) -> tuple[str, bool, str]:
-    """Call the handler; ``(payload, is_error, traceback text)``."""
+def _call(handler: LambdaHandler, event: Any, context: LambdaContext,
+          runtime: PowertoolsRuntime) -> tuple[str, bool, str]:
+    """Call the handler, as its own invocation (``runtime``); ``(payload, is_error, traceback text)``."""
     request_id = context.aws_request_id
     try:
-        result = handler(event, context)
+        result = runtime.run(handler, event, context)
     except Exception as error:
         return _exception_payload(error, request_id), True, _traceback_text(error)
     except SystemExit as error:
@@ -215,9 +218,14 @@ def _json_default(value: Any) -> Any:
 
 
 def _handler_frames(error: BaseException) -> TracebackType | None:
-    """The traceback from the handler's frame on (without the dispatch's own frame)."""
+    """The traceback from the handler's frame on (without the dispatch's own frames)."""
     tb = error.__traceback__
-    return tb.tb_next if tb is not None and tb.tb_frame.f_code is _call.__code__ else tb
+    while tb is not None and tb.tb_frame.f_code in _DISPATCH_FRAMES:
+        tb = tb.tb_next
+    return tb
+
+
+_DISPATCH_FRAMES = frozenset({_call.__code__, PowertoolsRuntime.run.__code__})
 
 
 def _exception_payload(error: BaseException, request_id: str) -> str:

@@ -89,6 +89,7 @@ class InstalledPatches:
             self.schedules.install(self._patches)
         except BaseException:
             self.iam.uninstall()
+            self.lambdas.runtime.restore()
             self._patches.restore()
             raise
 
@@ -130,6 +131,7 @@ class InstalledPatches:
         self.stop_ticker()
         with _lock:
             self.iam.uninstall()
+            self.lambdas.runtime.restore()
             self._patches.restore()
             if _active is self:
                 _active = None
