@@ -103,7 +103,8 @@ class PowertoolsRuntime:
             _drop_disabled_metrics()
 
     def _hide_shared_metrics_warning(self) -> None:
-        if not self._warning_hidden:
+        """Add the filter unless it is there (a test runner may have reset the filters since)."""
+        if not any(_is_no_metrics_filter(entry) for entry in warnings.filters):
             action, message, category = _NO_METRICS
             warnings.filterwarnings(action, message=message, category=category)
             self._warning_hidden = True
@@ -130,11 +131,14 @@ class PowertoolsRuntime:
                 handler.setFormatter(formatter)
             self._loggers_seen = -1
             if self._warning_hidden:
-                action, message, category = _NO_METRICS
-                for entry in [f for f in warnings.filters if f[0] == action and f[2] is category
-                              and getattr(f[1], "pattern", None) == message]:
+                for entry in [f for f in warnings.filters if _is_no_metrics_filter(f)]:
                     warnings.filters.remove(entry)
                 self._warning_hidden = False
+
+
+def _is_no_metrics_filter(entry: Any) -> bool:
+    action, message, category = _NO_METRICS
+    return bool(entry[0] == action and entry[2] is category and getattr(entry[1], "pattern", None) == message)
 
 
 def _drop_disabled_metrics() -> None:

@@ -21,13 +21,14 @@ logger = chalice_app.logger
 
 
 def deploy(cloud: LocalCloud, name: str, handler: Callable[[Any, Any], Any]) -> None:
+    """A function sized so that a first invocation (building the Tracer, importing the X-Ray SDK) fits its timeout."""
     iam = cloud.client("iam")
     role = iam.create_role(RoleName=f"role-{name}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     iam.put_role_policy(RoleName=f"role-{name}", PolicyName="invoke", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
                                                  "Resource": "*"}]}))
     cloud.client("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.h",
-                                           Code={"ZipFile": EMPTY_ZIP})
+                                           Code={"ZipFile": EMPTY_ZIP}, Timeout=30, MemorySize=1769)
     cloud.register_handler(name, handler)
 
 
