@@ -18,7 +18,6 @@ import functools
 import importlib.util
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +29,8 @@ if _LIB not in sys.path:
     sys.path.insert(0, _LIB)
 
 from aws_lambda_powertools import Logger, Metrics  # noqa: E402
-from aws_lambda_powertools.metrics import MetricUnit, single_metric  # noqa: E402
+from aws_lambda_powertools.logging import correlation_paths  # noqa: E402
+from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 from chalice import Chalice  # noqa: E402
 from chalice.app import CloudWatchEvent  # noqa: E402
 
@@ -45,7 +45,7 @@ NAMESPACE = "PCFServerless"
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+Handler = Callable[[Any, Any], dict[str, Any]]
 
 
 @functools.cache
@@ -62,7 +62,7 @@ def _traced(handler: Handler) -> Handler:
     """``handler`` inside an X-Ray subsegment (Powertools' ``capture_lambda_handler``) when tracing is on."""
 
     @functools.wraps(handler)
-    def call(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def call(event: Any, context: Any) -> dict[str, Any]:
         active = tracer()
         if active is None:
             return handler(event, context)
@@ -71,49 +71,17 @@ def _traced(handler: Handler) -> Handler:
     return call
 
 
-def _metrics_on() -> bool:
-    """Off with ``POWERTOOLS_METRICS_DISABLED`` (the local cloud in the CLI, benchmarks)."""
-    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() not in ("1", "true")
+def observed(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
+    """Powertools' own decorators around a handler: the Lambda context and the correlation id (read from the
+    event at ``correlation_id_path``, or set by the handler) on every log line, from a clean state; the
+    invocation's metrics flushed as one EMF document at its end (``POWERTOOLS_METRICS_DISABLED`` turns them off);
+    an X-Ray subsegment where tracing is on."""
 
+    def decorate(handler: Handler) -> Handler:
+        logged = logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)
+        return logged(metrics.log_metrics(_traced(handler)))
 
-_pending = threading.local()
-_emitting = threading.Lock()
-
-
-def _add_metric(name: str, unit: MetricUnit, value: float) -> None:
-    """Keep a metric of this invocation (emitted by ``_emit_metrics`` at its end), unless metrics are off:
-    Powertools would still print them every 100 values."""
-    if _metrics_on():
-        _pending.metrics = [*getattr(_pending, "metrics", []), (name, unit, value)]
-
-
-def _emit_metrics(step_name: str) -> None:
-    """This invocation's metrics as one EMF document, as Powertools' ``log_metrics`` does. ``metrics`` is one
-    object per process: the local cloud runs invocations side by side in threads, so adding and flushing hold
-    a lock (on Lambda, one invocation at a time, it is never contended)."""
-    kept, _pending.metrics = getattr(_pending, "metrics", []), []
-    if not kept or not _metrics_on():
-        return
-    with _emitting:
-        metrics.add_metadata("step", step_name)
-        for name, unit, value in kept:
-            metrics.add_metric(name, unit, value)
-        metrics.flush_metrics()
-
-
-@contextmanager
-def log_keys(correlation_id: str | None, **keys: Any) -> Iterator[None]:
-    """``correlation_id`` and ``keys`` on every log line of this invocation, in this thread only, and the
-    keys before it put back after: the local cloud runs handlers side by side in threads, and delivers an
-    EC2 event inside the call that caused it, so no invocation may take over another's keys."""
-    saved = dict(logger.thread_safe_get_current_keys())
-    logger.thread_safe_clear_keys()
-    logger.thread_safe_append_keys(correlation_id=correlation_id, **keys)
-    try:
-        yield
-    finally:
-        logger.thread_safe_clear_keys()
-        logger.thread_safe_append_keys(**saved)
+    return decorate
 
 
 @contextmanager
@@ -140,24 +108,26 @@ def step(name: str) -> Callable[[Step], Step]:
     def register(function: Step) -> Step:
         @functools.wraps(function)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            with log_keys(_correlation_of(event), pcf_id=event.get("pcf_id")), no_definition_files():
+            logger.set_correlation_id(_correlation_of(event))
+            logger.append_keys(pcf_id=event.get("pcf_id"))
+            metrics.add_metadata("step", name)
+            with no_definition_files():
                 return _run(name, function, event)
 
-        return app.lambda_function(name=name)(_traced(handler))
+        return app.lambda_function(name=name)(observed()(handler))
 
     return register
 
 
 def _run(name: str, function: Step, event: dict[str, Any]) -> dict[str, Any]:
-    """One step invocation: its metrics, and a failure logged and renamed when AWS throttled or failed."""
-    outer, _pending.metrics = getattr(_pending, "metrics", []), []  # the caller's, when nested in this thread
+    """One step invocation: its duration, and a failure counted, logged and renamed when AWS throttled or failed."""
     started = time.perf_counter()
     try:
-        result = function(event)
+        return function(event)
     except Exception as error:
         from pcf_control_plane.aws_errors import retryable_error
 
-        _add_metric("StepErrors", MetricUnit.Count, 1)
+        metrics.add_metric(name="StepErrors", unit=MetricUnit.Count, value=1)
         retryable = retryable_error(error)
         logger.warning("step failed", extra={"step": name, "error": type(retryable or error).__name__,
                                              "reason": str(error)})
@@ -165,10 +135,8 @@ def _run(name: str, function: Step, event: dict[str, Any]) -> dict[str, Any]:
             raise retryable from error
         raise
     finally:
-        _add_metric("StepDuration", MetricUnit.Milliseconds, (time.perf_counter() - started) * 1000)
-        _emit_metrics(name)
-        _pending.metrics = outer
-    return result
+        metrics.add_metric(name="StepDuration", unit=MetricUnit.Milliseconds,
+                           value=(time.perf_counter() - started) * 1000)
 
 
 @step("validate")
@@ -206,7 +174,7 @@ def _transition(action: str, event: dict[str, Any]) -> dict[str, Any]:
     from pcf_control_plane.wiring import control_plane
 
     result = control_plane().transition(parse(TransitionInput, {**event, "action": action}))
-    _add_metric("Transitions", MetricUnit.Count, 1)
+    metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
     logger.info("transition", extra={"action": action, "generation": result.generation, "state": result.state})
     return result.model_dump()
 
@@ -304,9 +272,9 @@ def raw_events(handler: Any) -> Any:
     return handler
 
 
-def _function_arn(event: CloudWatchEvent) -> str:
+def _function_arn(context: Any) -> str:
     """The invoked function's ARN (chalice types the Lambda context loosely)."""
-    return str(getattr(event.context, "invoked_function_arn", ""))
+    return str(getattr(context, "invoked_function_arn", ""))
 
 
 def _event_id(raw: Any) -> str | None:
@@ -319,15 +287,15 @@ def _event_id(raw: Any) -> str | None:
 def on_ec2_event(event: CloudWatchEvent) -> dict[str, Any]:
     """An EC2 instance state change or EBS volume notification: record it; heal a drifted particle. A malformed,
     forged or unknown event is refused (counted as ``EventsRefused``, logged with the reason), never raised."""
-    raw = event.to_dict()
-    with log_keys(_event_id(raw)), no_definition_files():
-        return _on_ec2_event(raw, _function_arn(event))
+    return _on_ec2_event(event.to_dict(), event.context)
 
 
-def _on_ec2_event(raw: Any, function_arn: str) -> dict[str, Any]:
+@observed(correlation_paths.EVENT_BRIDGE)
+def _on_ec2_event(raw: Any, context: Any) -> dict[str, Any]:
     from pcf_control_plane.wiring import event_sync
 
-    result = event_sync(function_arn).handle(raw)
+    with no_definition_files():
+        result = event_sync(_function_arn(context)).handle(raw)
     _count(f"Events{result.status.capitalize()}")
     if result.heal is not None and result.heal.status == "started":
         _count("HealsStarted")
@@ -338,12 +306,7 @@ def _on_ec2_event(raw: Any, function_arn: str) -> dict[str, Any]:
 
 
 def _count(name: str, value: float = 1) -> None:
-    """One EMF metric published on its own (not through the shared ``metrics`` of the step handlers), unless
-    metrics are off (Powertools' ``single_metric`` prints even then)."""
-    if not _metrics_on():
-        return
-    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
-        metric.add_dimension("service", SERVICE)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 @raw_events
@@ -351,18 +314,20 @@ def _count(name: str, value: float = 1) -> None:
 def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
     """Every managed particle read in batches; drift recorded, then reverted or reported per its policy.
     Invoked with ``{"detail": {"act": false}}`` it only reports (``pcf drift``)."""
-    raw = event.to_dict() if isinstance(event.to_dict(), dict) else {}
-    run = _event_id(raw) or "manual"
-    with log_keys(run), no_definition_files():
-        return _reconcile(run, raw, _function_arn(event))
+    raw = event.to_dict()
+    return _reconcile(raw if isinstance(raw, dict) else {}, event.context)
 
 
-def _reconcile(run: str, raw: dict[str, Any], function_arn: str) -> dict[str, Any]:
+@observed()
+def _reconcile(raw: dict[str, Any], context: Any) -> dict[str, Any]:
     from pcf_control_plane.wiring import reconciler
 
+    run = _event_id(raw) or "manual"
+    logger.set_correlation_id(run)
     detail = raw.get("detail")
     act = not (isinstance(detail, dict) and detail.get("act") is False)
-    report = reconciler(function_arn).run(f"reconcile:{run}", act=act)
+    with no_definition_files():
+        report = reconciler(_function_arn(context)).run(f"reconcile:{run}", act=act)
     _count("ReconciledParticles", report.particles)
     _count("DriftedParticles", len(report.drifted))
     logger.info("reconciled", extra={"particles": report.particles, "drifted": len(report.drifted),

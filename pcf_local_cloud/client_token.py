@@ -23,6 +23,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.responses import EC2Response
 
 from pcf_local_cloud.errors import idempotent_parameter_mismatch
+from pcf_local_cloud.moto_private import request_param
 from pcf_local_cloud.patchset import PatchSet, defining_class
 
 STORE_ATTR = "_pcf_client_tokens"
@@ -84,8 +85,8 @@ class ClientTokens:
 
 def _make_idempotent(original: Callable[[Any], Any], action: str) -> Callable[[Any], Any]:
     def idempotent(response: Any) -> Any:
-        token = response._get_param("ClientToken")
-        if not token or response._get_param("DryRun"):
+        token = request_param(response, "ClientToken")
+        if not token or request_param(response, "DryRun"):
             return original(response)
         store = token_store(response.ec2_backend)
         key = (action, str(token))

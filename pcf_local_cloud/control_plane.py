@@ -28,6 +28,9 @@ STATE_MACHINE_FILES: dict[str, Path] = {
 }
 """Creation order matters: ``apply`` starts ``particle`` executions (``${ParticleStateMachineArn}``)."""
 DEFAULT_STAGE = "dev"
+LOCAL_ENVIRONMENT = {"POWERTOOLS_METRICS_DISABLED": "1"}
+"""What the local cloud sets before the stage's variables: quiet metrics. Invocations run side by side in one
+process here, where Powertools keeps one metric set; a test that reads the EMF output turns them on."""
 LOCAL_HEAL_WAIT_SECONDS = 1
 
 
@@ -51,6 +54,7 @@ def deploy_control_plane(
 ) -> LocalDeployment:
     """Create the state table, the functions and the state machines of ``stage`` in ``cloud``.
 
+    Metrics are off (:data:`LOCAL_ENVIRONMENT`) unless the stage or ``environment`` says otherwise.
     ``environment`` overrides the stage's variables (e.g. another ``PCF_TABLE_NAME``); each variable is
     passed to ``setenv`` (tests give ``monkeypatch.setenv``). The process's control plane is rebuilt on
     its next use, so the handlers see the new settings.
@@ -58,7 +62,7 @@ def deploy_control_plane(
     from pcf_control_plane import wiring
     from pcf_control_plane.store.table import create_table
 
-    variables = {**stage_environment(stage), **(environment or {})}
+    variables = {**LOCAL_ENVIRONMENT, **stage_environment(stage), **(environment or {})}
     for name, value in variables.items():
         setenv(name, value)
     create_table(cloud.client("dynamodb"), variables["PCF_TABLE_NAME"], sleep=cloud.clock.sleep)

@@ -15,6 +15,7 @@ from typing import Any
 from moto.ec2.responses import EC2Response
 
 from pcf_local_cloud.ec2_events import Ec2Events
+from pcf_local_cloud.moto_private import request_param
 from pcf_local_cloud.patchset import PatchSet, defining_class
 
 _HANDLERS = {"delete_volume": "deleteVolume"}
@@ -37,7 +38,7 @@ class EbsApiEvents:
 
         def handler(response: Any) -> Any:
             result = original(response)
-            events.volume(response.ec2_backend, event, response._get_param("VolumeId"))
+            events.volume(response.ec2_backend, event, request_param(response, "VolumeId"))
             return result
 
         handler.__name__ = original.__name__

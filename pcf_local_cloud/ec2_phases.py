@@ -7,9 +7,9 @@ No thread, no timer: a read costs one dict lookup when no transition is under wa
 
 Patched (all at moto's model/backend level, so a moto server process gets them too):
 
-- ``Instance._state`` (a new property; moto stores the state in the instance ``__dict__``): every
-  reader (``describe_instances``, the ``instance-state-name``/``-code`` filters, ``describe_instance_status``,
-  moto's own checks) sees the settled state.
+- ``Instance._state`` (a new property, through ``moto_private``; moto stores the state in the instance
+  ``__dict__``): every reader (``describe_instances``, the ``instance-state-name``/``-code`` filters,
+  ``describe_instance_status``, moto's own checks) sees the settled state.
 - ``Instance.start`` / ``Instance.stop`` / ``Instance.terminate``: start the ``pending``, ``stopping`` or
   ``shutting-down`` phase.
 - ``InstanceBackend.run_instances``: new instances begin ``pending``.
@@ -32,6 +32,7 @@ from moto.ec2.models.instances import Instance
 
 from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.errors import incorrect_instance_state
+from pcf_local_cloud.moto_private import instance_state_property, stored_state
 from pcf_local_cloud.patchset import PatchSet, defining_class
 from pcf_local_cloud.state import EmulationState
 
@@ -56,7 +57,6 @@ CANNOT_START = frozenset({"stopping", "shutting-down", "terminated"})
 CANNOT_STOP = frozenset({"pending", "shutting-down", "terminated"})
 
 PHASE_ATTR = "_pcf_phase"
-_STATE_ATTR = "_state"
 
 
 class Phase:
@@ -74,8 +74,8 @@ class Phase:
         return f"Phase({self.shown[0]}->{self.final[0]} at {self.ready_at}{', held' if self.held else ''})"
 
 
-def _set(instance_dict: dict[str, Any], state: StateName) -> None:
-    current = instance_dict[_STATE_ATTR]
+def _set(instance: Instance, state: StateName) -> None:
+    current = stored_state(instance)
     current.name, current.code = state
 
 
@@ -91,7 +91,7 @@ class InstancePhases:
     def install(self, patches: PatchSet) -> None:
         """Patch moto (see the module docstring); undone by ``patches.restore()``."""
         self._originals = {name: vars(Instance)[name] for name in ("start", "stop", "terminate")}
-        patches.replace(Instance, _STATE_ATTR, property(self._make_state_getter(), _set_state))
+        instance_state_property(patches, self._make_settler())
         patches.replace(Instance, "start", self._make_transition(self._originals["start"], PENDING, RUNNING))
         patches.replace(Instance, "stop", self._make_transition(self._originals["stop"], STOPPING, STOPPED))
         patches.replace(
@@ -110,7 +110,8 @@ class InstancePhases:
             owner, "stop_instances", _make_guard(vars(owner)["stop_instances"], self._emu, CANNOT_STOP, "stopped")
         )
 
-    def _make_state_getter(self) -> Callable[[Instance], Any]:
+    def _make_settler(self) -> Callable[[Instance], None]:
+        """What reading an instance's state does first: apply its final state if its phase is due."""
         emu = self._emu
         events = self._events
 
@@ -119,22 +120,17 @@ class InstancePhases:
             with emu.lock:  # the event is delivered once the lock is released
                 phase = instance_dict.get(PHASE_ATTR)
                 if phase is not None and not phase.held and emu.clock.now() >= phase.ready_at:
-                    before = instance_dict[_STATE_ATTR].name
-                    _set(instance_dict, phase.final)
+                    before = stored_state(instance).name
+                    _set(instance, phase.final)
                     del instance_dict[PHASE_ATTR]
                     events.instance_states(instance, before, [phase.final[0]])
 
-        def get_state(instance: Instance) -> Any:
-            instance_dict = instance.__dict__
-            phase = instance_dict.get(PHASE_ATTR)
+        def settle_if_due(instance: Instance) -> None:
+            phase = instance.__dict__.get(PHASE_ATTR)
             if phase is not None and not phase.held and emu.clock.now() >= phase.ready_at:
                 settle(instance)
-            try:
-                return instance_dict[_STATE_ATTR]
-            except KeyError:
-                raise AttributeError(_STATE_ATTR) from None
 
-        return get_state
+        return settle_if_due
 
     def _make_transition(
         self, original: Callable[[Instance], Any], shown: StateName, final: StateName
@@ -145,17 +141,17 @@ class InstancePhases:
         def transition(instance: Instance) -> Any:
             with emu.lock:
                 instance_dict = instance.__dict__
-                before = instance._state.name  # settles a due phase first
+                before = instance.state  # settles a due phase first
                 phase = instance_dict.get(PHASE_ATTR)
                 previous = original(instance)  # moto sets ``final`` and does its side effects
                 if phase is not None and phase.final == final:
-                    _set(instance_dict, phase.shown)  # already on its way there: keep the deadline
+                    _set(instance, phase.shown)  # already on its way there: keep the deadline
                     return previous
                 instance_dict.pop(PHASE_ATTR, None)
                 if before == final[0]:
                     return previous
                 if emu.pending_seconds > 0:
-                    _set(instance_dict, shown)
+                    _set(instance, shown)
                     instance_dict[PHASE_ATTR] = Phase(shown, final, emu.clock.now() + emu.pending_seconds)
                     events.instance_states(instance, before, [shown[0]])
                 else:
@@ -177,7 +173,7 @@ class InstancePhases:
                 if seconds > 0:
                     ready_at = emu.clock.now() + seconds
                     for instance in reservation.instances:
-                        _set(instance.__dict__, PENDING)
+                        _set(instance, PENDING)
                         instance.__dict__[PHASE_ATTR] = Phase(PENDING, RUNNING, ready_at)
                         events.instance_states(instance, None, [PENDING[0]])
                 else:
@@ -203,24 +199,24 @@ class InstancePhases:
         moto_method = {"running": "start", "stopped": "stop", "terminated": "terminate"}.get(state_name)
         with self._emu.lock:
             instance.__dict__.pop(PHASE_ATTR, None)
-            before = instance.__dict__[_STATE_ATTR].name  # as shown: a dropped phase never settles
+            before = stored_state(instance).name  # as shown: a dropped phase never settles
             if moto_method is not None:
                 self._originals[moto_method](instance)
             else:
-                _set(instance.__dict__, (state_name, STATE_CODES[state_name]))
+                _set(instance, (state_name, STATE_CODES[state_name]))
             self._events.instance_states(instance, before, [state_name])
 
     def hold(self, instance: Instance) -> None:
         """Keep ``instance`` ``pending`` until :meth:`release`; a ``running`` one is put back to ``pending``."""
         with self._emu.lock:
-            name = instance._state.name
+            name = instance.state
             if name not in ("pending", "running"):
                 raise ValueError(f"instance {instance.id} is {name}: only a pending or running one can be held")
             phase = instance.__dict__.get(PHASE_ATTR)
             if name == "pending" and phase is not None:
                 phase.held = True
                 return
-            _set(instance.__dict__, PENDING)
+            _set(instance, PENDING)
             instance.__dict__[PHASE_ATTR] = Phase(PENDING, RUNNING, self._emu.clock.now(), held=True)
             self._events.instance_states(instance, name, [PENDING[0]])
 
@@ -244,7 +240,7 @@ class InstancePhases:
                 phase = instance.__dict__.get(PHASE_ATTR)
                 if phase is None or phase.held or self._emu.clock.now() < phase.ready_at:
                     continue
-                instance._state  # noqa: B018 - reading settles it
+                instance.state  # noqa: B018 - reading settles it
                 settled += PHASE_ATTR not in instance.__dict__
         return settled
 
@@ -257,10 +253,6 @@ def _phased_instances() -> list[Instance]:
             for reservation in list(backend.reservations.values()):
                 found.extend(i for i in list(reservation.instances) if PHASE_ATTR in i.__dict__)
     return found
-
-
-def _set_state(instance: Instance, value: Any) -> None:
-    instance.__dict__[_STATE_ATTR] = value
 
 
 def _make_guard(

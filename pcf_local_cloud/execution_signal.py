@@ -9,8 +9,6 @@ after ``fallback_seconds``), so a parent goes on at once and forty waiting paren
 from __future__ import annotations
 
 import threading
-import time
-from typing import Any
 
 
 class ExecutionEndSignal:
@@ -45,13 +43,3 @@ class ExecutionEndSignal:
             if seen is not None:
                 self._changed.wait_for(lambda: self._ended != seen, timeout=self.fallback_seconds)
             self._seen.ended = self._ended
-
-
-class SignalledTime:
-    """Looks like the ``time`` module to the module it replaces it in; its ``sleep`` is ``ends.sleep``."""
-
-    def __init__(self, ends: ExecutionEndSignal) -> None:
-        self.sleep = ends.sleep
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)

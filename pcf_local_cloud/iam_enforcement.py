@@ -24,21 +24,18 @@ from __future__ import annotations
 
 import contextvars
 import json
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.awsrequest import AWSResponse
-from botocore.handlers import BUILTIN_HANDLERS
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from pcf_local_cloud.iam_evaluator import AuthRequest, Decision, evaluate
 from pcf_local_cloud.iam_requests import UnmappedOperation, requests_for
-from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.moto_private import register_in_every_session, state_role_arn
 
 ACCOUNT_HEADER = "x-moto-account-id"
 _PARAMS_KEY = "pcf_iam_params"
@@ -152,20 +149,11 @@ class IamEnforcement:
         self.refusals: list[Refusal] = []
         self.checked: Counter[str] = Counter()
 
-    def install(self, patches: PatchSet) -> None:
-        """Check calls from now on; run each Lambda invocation under its function's role, and give the clients
-        Step Functions makes for a state its role."""
-        from moto.awslambda.models import LambdaFunction
-
-        _register_hooks()
-        invoke = LambdaFunction._invoke_lambda
-
-        def invoke_as_role(function: Any, *args: Any, **kwargs: Any) -> Any:
-            with acting_as(function.role):
-                return invoke(function, *args, **kwargs)
-
-        patches.replace(LambdaFunction, "_invoke_lambda", invoke_as_role)
-        _bind_step_functions_clients(patches)
+    def install(self) -> None:
+        """Check calls from now on. Each Lambda invocation runs under its function's role through
+        ``LambdaDispatch(run_as=acting_as)``; :func:`bind_state_role` gives a Step Functions state's client its
+        machine's role."""
+        register_in_every_session(_HOOKS)
         _enforcing.append(self)
 
     def check(self, service: str, operation: str, params: Mapping[str, Any], *, role_arn: str, region: str,
@@ -231,36 +219,12 @@ def _error_response(service: str, refusal: Refusal) -> tuple[AWSResponse, dict[s
 _HOOKS = (("before-parameter-build", _remember_params), ("before-call", _check_call))
 
 
-def _register_hooks() -> None:
-    """Register the hooks for every botocore session made from now on, and on boto3's default session."""
-    for hook in _HOOKS:
-        if hook not in BUILTIN_HANDLERS:
-            BUILTIN_HANDLERS.append(hook)
-    default = boto3.DEFAULT_SESSION
-    if default is not None and not getattr(default, "_pcf_iam_hooks", False):
-        for event, handler in _HOOKS:
-            default._session.register(event, handler)
-        default._pcf_iam_hooks = True  # type: ignore[attr-defined]
+def bind_state_role(client: Any, state_credentials: Any) -> None:
+    """A client moto's Step Functions interpreter made for a state calls under the role of the state's
+    credentials (the machine's role), through a ``before-parameter-build`` handler on that client."""
+    role_arn = state_role_arn(state_credentials)
+    if role_arn:
+        def bind(context: dict[str, Any], **_: Any) -> None:
+            context[_ROLE_KEY] = role_arn
 
-
-def _bind_step_functions_clients(patches: PatchSet) -> None:
-    """Each client moto's Step Functions interpreter makes for a state (``boto_client_for``) calls under the role
-    of the state's credentials: every module that imported ``boto_client_for`` gets a wrapper."""
-    from moto.stepfunctions.parser.asl.utils import boto_client
-
-    original = boto_client.boto_client_for
-
-    def client_for_role(region: str, service: str, state_credentials: Any = None) -> Any:
-        client = original(region=region, service=service, state_credentials=state_credentials)
-        role_arn = getattr(state_credentials, "role_arn", None)
-        if role_arn:
-            def bind(context: dict[str, Any], **_: Any) -> None:
-                context[_ROLE_KEY] = role_arn
-            client.meta.events.register_first("before-parameter-build", bind)
-        return client
-
-    patches.replace(boto_client, "boto_client_for", client_for_role)  # modules imported later
-    for name, module in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions.parser.asl.component") and \
-                getattr(module, "boto_client_for", None) is original:
-            patches.replace(module, "boto_client_for", client_for_role)
+        client.meta.events.register_first("before-parameter-build", bind)

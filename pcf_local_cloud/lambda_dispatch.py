@@ -17,6 +17,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -32,10 +33,15 @@ from pcf_local_cloud.lambda_limits import (
     LambdaLimits,
     projected_seconds,
 )
+from pcf_local_cloud.moto_private import run_lambda_code
 from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.powertools_runtime import PowertoolsRuntime
 
 LambdaHandler = Callable[[Any, Any], Any]
 """``handler(event, context)``, as the Lambda Python runtime calls it."""
+
+RunAs = Callable[[str | None], AbstractContextManager[Any]]
+"""``run_as(role_arn)``: a block in which the thread's AWS calls are made under that role."""
 
 HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
 MARSHAL_ERROR = "Runtime.MarshalError"
@@ -70,9 +76,11 @@ class LambdaDispatch:
     and lookup are thread-safe; handlers themselves run concurrently, one call per invocation.
     """
 
-    def __init__(self, clock: Clock, limits: LambdaLimits | None = None) -> None:
+    def __init__(self, clock: Clock, limits: LambdaLimits | None = None, run_as: RunAs | None = None) -> None:
         self._clock = clock
         self.limits = limits if limits is not None else LambdaLimits()
+        self._run_as: RunAs = run_as if run_as is not None else _unchecked
+        self.runtime = PowertoolsRuntime()
         self._handlers: dict[str, LambdaHandler] = {}
         self._lock = threading.Lock()
         self._logs_lock = threading.Lock()
@@ -103,19 +111,19 @@ class LambdaDispatch:
 
     # -- the patch ----------------------------------------------------------------------------------
     def install(self, patches: PatchSet) -> None:
-        """Replace ``LambdaFunction._invoke_lambda`` with :meth:`invoke`."""
-        dispatch = self
-
-        def _invoke_lambda(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-            return dispatch.invoke(function, event)
-
-        patches.replace(LambdaFunction, "_invoke_lambda", _invoke_lambda)
+        """Make moto run every invocation through :meth:`invoke` (see ``moto_private``)."""
+        run_lambda_code(patches, self.invoke)
 
     def invoke(self, function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-        """Run the handler of ``function`` on ``event``: ``(payload JSON, is_error, log text)``, moto's contract.
+        """Run the handler of ``function`` on ``event``, under the function's role (``run_as``):
+        ``(payload JSON, is_error, log text)``, moto's contract.
 
         moto passes the request body already decoded, or the string ``"{}"`` for an empty body.
         """
+        with self._run_as(function.role):
+            return self._invoke(function, event)
+
+    def _invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         request_id = str(uuid.uuid4())
         context = self._context(function, request_id)
         handler = self.handler(function.function_name)
@@ -128,7 +136,7 @@ class LambdaDispatch:
             payload, failed, trace = _error_payload(HANDLER_NOT_FOUND, message, request_id), True, ""
         else:
             cpu_started = time.thread_time()
-            payload, failed, trace = _call(handler, _decode(event), context)
+            payload, failed, trace = _call(handler, _decode(event), context, self.runtime)
             payload, failed, trace = self._within_limits(function, request_id, time.thread_time() - cpu_started,
                                                          (payload, failed, trace))
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -176,15 +184,20 @@ class LambdaDispatch:
             backend.put_log_events(context.log_group_name, context.log_stream_name, events)
 
 
+def _unchecked(_role_arn: str | None) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
 def _decode(event: Any) -> Any:
     return {} if event is None or event == "{}" else event
 
 
-def _call(handler: LambdaHandler, event: Any, context: LambdaContext) -> tuple[str, bool, str]:
-    """Call the handler; ``(payload, is_error, traceback text)``."""
+def _call(handler: LambdaHandler, event: Any, context: LambdaContext,
+          runtime: PowertoolsRuntime) -> tuple[str, bool, str]:
+    """Call the handler, as its own invocation (``runtime``); ``(payload, is_error, traceback text)``."""
     request_id = context.aws_request_id
     try:
-        result = handler(event, context)
+        result = runtime.run(handler, event, context)
     except Exception as error:
         return _exception_payload(error, request_id), True, _traceback_text(error)
     except SystemExit as error:
@@ -205,9 +218,14 @@ def _json_default(value: Any) -> Any:
 
 
 def _handler_frames(error: BaseException) -> TracebackType | None:
-    """The traceback from the handler's frame on (without the dispatch's own frame)."""
+    """The traceback from the handler's frame on (without the dispatch's own frames)."""
     tb = error.__traceback__
-    return tb.tb_next if tb is not None and tb.tb_frame.f_code is _call.__code__ else tb
+    while tb is not None and tb.tb_frame.f_code in _DISPATCH_FRAMES:
+        tb = tb.tb_next
+    return tb
+
+
+_DISPATCH_FRAMES = frozenset({_call.__code__, PowertoolsRuntime.run.__code__})
 
 
 def _exception_payload(error: BaseException, request_id: str) -> str:

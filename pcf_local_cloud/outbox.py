@@ -6,6 +6,10 @@ under that lock, or inside moto's iteration over instances. So events are *poste
 and the outbox *delivers* them, in order and in the same thread, when the thread leaves its outermost
 deferral: the last release of :class:`OutboxLock`, or the end of a :meth:`Outbox.deferred` block (an EC2
 request). A post made outside any of them is delivered at once.
+
+Across threads, the outbox counts the deliveries posted and not yet done (waiting or running):
+:meth:`Outbox.wait_settled` returns once there are none, which is how a client of a server knows that every event
+already caused has reached its targets.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ class Outbox:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._in_flight = 0
+        self._settled = threading.Condition()
 
     def _state(self) -> Any:
         local = self._local
@@ -63,9 +69,23 @@ class Outbox:
         finally:
             self.exit()
 
+    @property
+    def in_flight(self) -> int:
+        """Deliveries posted by any thread and not done yet."""
+        with self._settled:
+            return self._in_flight
+
+    def wait_settled(self, timeout_s: float) -> bool:
+        """Wait until no delivery of any thread is waiting or running: ``True``; ``False`` after ``timeout_s``.
+        A thread must not wait for its own deferred deliveries (they go out after it returns)."""
+        with self._settled:
+            return self._settled.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
+
     def post(self, delivery: Delivery) -> None:
         """Queue ``delivery``; run it now if the calling thread is not deferring."""
         local = self._state()
+        with self._settled:
+            self._in_flight += 1
         local.queue.append(delivery)
         if local.depth == 0:
             self.flush()
@@ -84,6 +104,14 @@ class Outbox:
                     delivery()
                 except Exception:  # a bug in a delivery must not break the EC2 call that emitted the event
                     log.exception("local cloud: an event delivery failed")
+                finally:
+                    self._done()
+
+    def _done(self) -> None:
+        with self._settled:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._settled.notify_all()
 
 
 class OutboxLock:

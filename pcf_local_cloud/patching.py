@@ -21,8 +21,9 @@ from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
 from pcf_local_cloud.execution_signal import ExecutionEndSignal
-from pcf_local_cloud.iam_enforcement import IamEnforcement
+from pcf_local_cloud.iam_enforcement import IamEnforcement, acting_as, bind_state_role
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
+from pcf_local_cloud.moto_private import observe_interpreter_clients
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.profile_associations import ProfileAssociations
@@ -47,7 +48,7 @@ class InstalledPatches:
         self.ec2_events = Ec2Events(EventPublisher(state))
         self.instances = InstancePhases(state, self.ec2_events)
         self.volumes = VolumePhases(state, self.ec2_events)
-        self.lambdas = LambdaDispatch(state.clock)
+        self.lambdas = LambdaDispatch(state.clock, run_as=acting_as)  # an invocation runs under its function's role
         self.deliveries = DeliveryLog()
         self.eventbridge = EventBridgeTargets(self.deliveries, AsyncInvoker(state.wall_time, default_sqs_client))
         self.schedules = Schedules(state, self.eventbridge)
@@ -74,9 +75,11 @@ class InstalledPatches:
             AtomicDynamoDB().install(self._patches)
             self.lambdas.install(self._patches)
             self.lambdas.limits.install(self._patches)
-            self.iam.install(self._patches)  # wraps the dispatch: an invocation runs under its function's role
+            self.iam.install()
+            sfn_integration = StepFunctionsIntegration()
+            observe_interpreter_clients(self._patches, (bind_state_role, sfn_integration.observe_client))
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
-            StepFunctionsIntegration().install(self._patches)
+            sfn_integration.install(self._patches)
             self.sfn_limits.install(self._patches)
             ExecutionEndPatch(self.execution_ends).install(self._patches)
             EbsApiEvents(self.ec2_events).install(self._patches)
@@ -86,6 +89,7 @@ class InstalledPatches:
             self.schedules.install(self._patches)
         except BaseException:
             self.iam.uninstall()
+            self.lambdas.runtime.restore()
             self._patches.restore()
             raise
 
@@ -127,6 +131,7 @@ class InstalledPatches:
         self.stop_ticker()
         with _lock:
             self.iam.uninstall()
+            self.lambdas.runtime.restore()
             self._patches.restore()
             if _active is self:
                 _active = None

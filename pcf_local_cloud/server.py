@@ -191,6 +191,8 @@ class LocalCloudServer:
         from pcf_local_cloud.control_plane import deploy_control_plane, local_heal_wait_seconds
         from pcf_local_cloud.endpoint_cloud import EndpointCloud
         from pcf_local_cloud.patching import install_patches
+        from pcf_local_cloud.quiescence import wait_until_quiet
+        from pcf_local_cloud.server_control import ControlServer
         from pcf_local_cloud.state import EmulationState
 
         clock = RealClock()
@@ -215,8 +217,12 @@ class LocalCloudServer:
         start_ticker = getattr(patches, "start_ticker", None)  # patch sets that publish events and fire schedules
         if start_ticker is not None:
             start_ticker(TICK_SECONDS)  # on the real clock: transitions settle, events and schedules fire on time
+        sfn = cloud.client("stepfunctions")
+        control = ControlServer(lambda timeout_s: wait_until_quiet(patches, sfn, timeout_s), host=HOST).start()
+        self._cleanup.append(control.stop)
         self.info = ServerInfo(
-            pid=os.getpid(), endpoint=endpoint, region=self.region, account_id=cloud.account_id,
+            pid=os.getpid(), endpoint=endpoint, control_endpoint=control.endpoint, region=self.region,
+            account_id=cloud.account_id,
             table_name=os.environ["PCF_TABLE_NAME"], stage=self.stage, app_name=deployment.app_name,
             role_arn=deployment.role_arn, started_at=utc_now(), pending_seconds=self.pending_seconds,
             volume_pending_seconds=self.volume_pending_seconds,

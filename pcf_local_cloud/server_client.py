@@ -9,6 +9,7 @@ file of a live server, ``stop_server`` sends SIGTERM (SIGKILL after a timeout). 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -140,6 +141,20 @@ def stop_server(
     _terminate(info.pid, timeout_s)
     remove_state(directory, pid=info.pid)  # a killed server could not remove it
     return info
+
+
+def settle(info: ServerInfo, timeout_s: float = 60.0) -> dict[str, int]:
+    """Wait until the server's cloud is quiet: every due transition settled, every event already caused
+    delivered, no execution running (``server_control``). Its answer (``settled``, ``executions_waited_for``);
+    ``ServerError`` when the server has no control endpoint or is still busy after ``timeout_s``."""
+    if not info.control_endpoint:
+        raise ServerError(f"the server at {info.endpoint} has no control endpoint (started by an older version)")
+    request = urllib.request.Request(f"{info.control_endpoint}/settle?timeout={timeout_s}", data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s + 10) as answer:
+            return dict(json.loads(answer.read()))
+    except urllib.error.HTTPError as refused:
+        raise ServerError(f"the server did not settle: {refused.read().decode(errors='replace')}") from None
 
 
 def log_tail(state_dir: str | os.PathLike[str] | None = None, lines: int = LOG_TAIL_LINES) -> str:

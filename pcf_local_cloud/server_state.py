@@ -67,6 +67,8 @@ class ServerInfo:
     state_machine_arns: dict[str, str] = field(default_factory=dict)
     function_names: dict[str, str] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
+    control_endpoint: str = ""
+    """The server's own endpoint beside moto's (``server_control``: ``POST /settle``); '' from an older server."""
     state_dir: Path = field(default=Path("."), compare=False)
 
     @property

@@ -4,17 +4,19 @@ A ``arn:aws:states:::states:startExecution.sync:2`` Task names its parameters as
 (``StateMachineArn``, ``Input``, ``Name``) and receives ``ExecutionArn``, ``Output``, ``Status``...
 moto's interpreter hands the parameters to boto3 unchanged (boto3 wants ``stateMachineArn``) and returns
 boto3's camelCase answer, so a child execution never starts. The local cloud converts both ways at that
-boundary, as AWS does; nothing else about the integration changes.
+boundary, as AWS does; nothing else about the integration changes:
+
+- the request, on the Step Functions clients moto's interpreter makes, with botocore's public
+  ``provide-client-params`` event (before botocore builds the request);
+- the answer after moto's own ``.sync`` polling has read it (that polling reads the camelCase answer), in
+  ``moto_private.sfn_integration_answers``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
-    StateTaskServiceSfn,
-)
-
+from pcf_local_cloud.moto_private import sfn_integration_answers
 from pcf_local_cloud.patchset import PatchSet
 
 USER_JSON = frozenset({"Input", "Output"})
@@ -42,19 +44,15 @@ class StepFunctionsIntegration:
     """Installs the conversions (see the module docstring) on a ``PatchSet``."""
 
     def install(self, patches: PatchSet) -> None:
-        original_request = StateTaskServiceSfn._normalise_parameters
-        original_response = StateTaskServiceSfn._normalise_response
+        """Convert the integration's answers (the requests: :meth:`observe_client`)."""
+        sfn_integration_answers(patches, response_names)
 
-        def _normalise_parameters(self: Any, parameters: dict, boto_service_name: str | None = None,
-                                  service_action_name: str | None = None) -> None:
-            original_request(self, parameters, boto_service_name, service_action_name)
-            request_names(parameters)
+    @staticmethod
+    def observe_client(client: Any, _state_credentials: Any = None) -> None:
+        """On a Step Functions client of moto's interpreter, rename the ASL's parameters to boto3's."""
+        if client.meta.service_model.service_name == "stepfunctions":
+            client.meta.events.register("provide-client-params.sfn", _request_names)
 
-        def _normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
-                                service_action_name: str | None = None) -> None:
-            original_response(self, response, boto_service_name, service_action_name)
-            if isinstance(response, dict):
-                response_names(response)
 
-        patches.replace(StateTaskServiceSfn, "_normalise_parameters", _normalise_parameters)
-        patches.replace(StateTaskServiceSfn, "_normalise_response", _normalise_response)
+def _request_names(params: dict[str, Any], **_: Any) -> None:
+    request_names(params)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
-from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -25,9 +24,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
-from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
+from pcf_local_cloud.moto_private import before_each_state, history_size, unmatched_by_error_equals
 from pcf_local_cloud.patchset import PatchSet
 
 HISTORY_LIMIT = 25_000
@@ -47,35 +46,21 @@ class StepFunctionsLimits:
 
     @staticmethod
     def _install_wildcard(patches: PatchSet) -> None:
-        original = vars(ErrorEqualsDecl)["_eval_body"]
-
-        def _eval_body(decl: ErrorEqualsDecl, env: Any) -> None:
-            error = env.stack[-1]
-            if (_ALL in decl.error_names and getattr(error, "error_name", None) in UNCATCHABLE_BY_ALL):
-                env.stack.pop()
-                env.stack.append(False)
-                return
-            original(decl, env)
-
-        _eval_body.__doc__ = original.__doc__
-        patches.replace(ErrorEqualsDecl, "_eval_body", _eval_body)
+        unmatched_by_error_equals(patches, _uncatchable_by_all)
 
     def _install_history_limit(self, patches: PatchSet) -> None:
-        original = vars(CommonStateField)["_eval_body"]
         limits = self
 
-        def _eval_body(state: CommonStateField, env: Any) -> None:
+        def check(env: Any) -> None:
             if history_size(env) >= limits.history_limit:
                 raise _history_full(env, limits.history_limit)
-            original(state, env)
 
-        _eval_body.__doc__ = original.__doc__
-        patches.replace(CommonStateField, "_eval_body", _eval_body)
+        before_each_state(patches, check)
 
 
-def history_size(env: Any) -> int:
-    """How many events the execution's history holds (the event manager is shared by every Map iteration)."""
-    return len(env.event_manager._history_event_list)
+def _uncatchable_by_all(decl: Any, error: Any) -> bool:
+    """A ``States.ALL`` clause facing an error AWS keeps terminal."""
+    return _ALL in decl.error_names and getattr(error, "error_name", None) in UNCATCHABLE_BY_ALL
 
 
 def _history_full(env: Any, limit: int) -> FailureEventException:

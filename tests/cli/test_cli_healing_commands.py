@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pcf_local_cloud.server_client import find_server
+from pcf_local_cloud.server_client import find_server, settle
 from tests.cli.cli_support import CliRunner
 
 PCF_ID = "ec2_instance:lonely"
@@ -114,22 +114,19 @@ def test_the_servers_healing_executions_poll_as_the_local_cloud_does_not_as_aws(
     [reservation] = [r for r in ec2.describe_instances()["Reservations"]
                      if {"Key": "PCFName", "Value": "healed"} in r["Instances"][0].get("Tags", [])]
     instance_id = reservation["Instances"][0]["InstanceId"]
-    ec2.stop_instances(InstanceIds=[instance_id])
-    wait_for_state(ec2, instance_id, "stopped")
+    [stopping] = ec2.stop_instances(InstanceIds=[instance_id])["StoppingInstances"]
+    assert (stopping["PreviousState"]["Name"], stopping["CurrentState"]["Name"]) == ("running", "stopping")
     assert on_server("reconcile", "--target", "local").code == 0  # heals, if the stop's events did not already
+    quiet = settle(info)  # every event the stop caused delivered, every execution it or reconcile started ended
 
     sfn = info.client_factory().client("stepfunctions")
-    deadline = time.monotonic() + 10  # the stop's event may start the heal a moment after reconcile found it leased
-    while True:
-        pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=info.state_machine_arns["apply"])
-        heals = [e for page in pages for e in page["executions"] if e["name"].startswith("heal-")]
-        inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in heals]
-        waits = [i["wait_seconds"] for i in inputs if i.get("heal") == "ec2_instance:healed"]
-        if waits or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert waits[:1] == [0], inputs
-    wait_for_state(ec2, instance_id, "running")
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=info.state_machine_arns["apply"])
+    executions = [e for page in pages for e in page["executions"]]
+    inputs = [json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
+    heals = [i for i in inputs if i.get("heal") == "ec2_instance:healed"]  # heal-<event> or drift-<reconcile run>
+    assert heals and [i["wait_seconds"] for i in heals] == [0] * len(heals), (inputs, quiet)
+    assert ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"][
+        "Name"] == "running"
 
 
 def test_a_local_clouds_healing_executions_wait_1s_with_pending_phases() -> None:

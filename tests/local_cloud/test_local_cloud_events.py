@@ -319,3 +319,25 @@ def test_the_outbox_keeps_going_after_a_broken_delivery() -> None:
         outbox.post(lambda: delivered.append("after"))
     assert delivered == ["after"]
     assert outbox.depth == 0
+
+
+def test_the_outbox_counts_deliveries_in_flight_in_any_thread() -> None:
+    outbox = Outbox()
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        started.set()
+        release.wait(timeout=30)
+
+    deferring = threading.Thread(target=lambda: outbox.post(slow))
+    deferring.start()
+    assert started.wait(timeout=30)
+    assert (outbox.in_flight, outbox.wait_settled(0)) == (1, False), "another thread's delivery is running"
+    release.set()
+    assert outbox.wait_settled(30)
+    deferring.join(timeout=30)
+    assert outbox.in_flight == 0
+    with outbox.deferred():
+        outbox.post(lambda: None)
+        assert outbox.in_flight == 1, "posted, held back until the deferral ends"
+    assert outbox.in_flight == 0

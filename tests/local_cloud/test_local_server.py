@@ -6,6 +6,7 @@ its fixture ends, whatever the test did.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -154,6 +155,30 @@ def test_a_second_server_for_the_same_directory_refuses(shared: Shared) -> None:
     assert server_client.endpoint_answers(shared.info.endpoint)
 
 
+def test_settle_answers_once_what_a_client_started_has_ended(shared: Shared, ami: str) -> None:
+    info = shared.info
+    assert info.control_endpoint.startswith("http://127.0.0.1:") and info.control_endpoint != info.endpoint
+    sfn = info.client_factory().client("stepfunctions")
+    definition = {"pcf_name": "settled", "flavor": "ec2_instance", "aws_resource": {
+        "ImageId": ami, "InstanceType": "t3.micro", "custom_config": {"instance_name": "settled"}}}
+    arn = sfn.start_execution(stateMachineArn=info.state_machine_arns["apply"], name=f"settle-{uuid.uuid4().hex[:8]}",
+                              input=json.dumps({"definition": definition, "desired_state": "running",
+                                                "wait_seconds": 0, "max_polls": 20}))["executionArn"]
+
+    answer = server_client.settle(info, timeout_s=60)
+
+    assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    assert set(answer) == {"settled", "executions_waited_for"}
+    [instance] = instances_named(info.client_factory().client("ec2"), "settled")
+    assert instance["State"]["Name"] == "running"
+
+
+def test_settle_refuses_a_server_without_a_control_endpoint(shared: Shared) -> None:
+    older = dataclasses.replace(shared.info, control_endpoint="")
+    with pytest.raises(server_client.ServerError, match="no control endpoint"):
+        server_client.settle(older)
+
+
 def cli(argv: list[str], cwd: Path) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run_cli(argv, CliEnvironment(stdout=out, stderr=err, cwd=cwd))
@@ -262,3 +287,4 @@ def test_status_says_when_a_live_server_does_not_answer(state_dir: Path, tmp_pat
     finally:
         hung.kill()
         hung.wait()
+

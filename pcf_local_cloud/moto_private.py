@@ -1,0 +1,330 @@
+"""Every private moto (and botocore) name the local cloud replaces or reads, and why no public route exists.
+
+Everything else the local cloud changes goes through moto's public backends and response handlers, its
+configuration (``mock_aws(config=...)``) or botocore's event system. The hooks here are what neither offers:
+each is listed in :data:`HOOKS` with the reason, the original's signature and, where the hook depends on what a
+moto function does (not only on its name), a hash of that function's source. ``tests/local_cloud/
+test_moto_private_hooks.py`` checks all of it against the installed moto and fails, naming the version and the
+hook, when moto changed under one: upgrade moto only with that test green.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore import endpoint as botocore_endpoint
+from botocore import handlers as botocore_handlers
+from moto.awslambda.models import LambdaFunction
+from moto.ec2.models.instances import Instance
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+from pcf_local_cloud.patchset import PatchSet
+
+RECORDED_MOTO = "5.2.5"
+"""The moto version the signatures and hashes below were recorded on."""
+
+_SFN = "moto.stepfunctions.parser.asl.component"
+
+
+@dataclass(frozen=True)
+class PrivateHook:
+    """One private attribute the local cloud replaces: its dotted name, why no public route exists, the
+    original's signature (callables) and the source hashes of the moto functions whose body it relies on."""
+
+    target: str
+    why: str
+    signature: str | None = None
+    relies_on: Mapping[str, str] = field(default_factory=dict)
+    replaced: bool = True
+    """``False`` for a private attribute only read, never replaced."""
+
+
+HOOKS: tuple[PrivateHook, ...] = (
+    PrivateHook(
+        "moto.awslambda.models.LambdaFunction._invoke_lambda",
+        "moto runs a function's code only in Docker and offers no runtime hook; this is the one method every "
+        "invocation path (Invoke, Step Functions tasks, event sources) ends in.",
+        "(self, event: 'str | None' = None) -> 'tuple[str, bool, str]'",
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.Instance._state",
+        "moto keeps an instance's state in this attribute and every reader (responses, filters, its own "
+        "checks) reads it directly: a timed phase can only be shown by making it a property.",
+        relies_on={"moto.ec2.models.instances.Instance.__init__":
+                   "4b6a3d3c0bf602a083f2e57ce61e45797fc4efa9cfdf657f43d56e0267d4b486",
+                   "moto.ec2.models.instances.Instance.state":
+                   "16a3ff6e5b627c4d81cf1b5cbbe4c84e26fd50317920b6f3c58c9c0de590df90"},
+    ),
+    PrivateHook(
+        "moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for",
+        "the clients moto's interpreter makes for a state all carry the same fake keys, so neither a botocore "
+        "session hook nor IAM can tell whose they are; wrapping the factory (a module global, also in every "
+        "module that imported it) is the only place that sees the state's credentials.",
+        "(region: str, service: str, state_credentials: Any = None) -> botocore.client.BaseClient",
+    ),
+    PrivateHook(
+        f"{_SFN}.common.retry.retrier_decl.time",
+        "moto sleeps between Retry attempts with the time module's sleep and has no setting for it: the module "
+        "global is replaced so the wait runs on the cloud's clock.",
+        relies_on={f"{_SFN}.common.retry.retrier_decl.RetrierDecl._eval_body":
+                   "48463fff19cefa98cfb054311706ba47abfe813da0e65ce1a6376a9101f35f09"},
+    ),
+    PrivateHook(
+        "botocore.endpoint.time",
+        "botocore sleeps between a client's retries with the time module's sleep inside the endpoint; the "
+        "needs-retry event only returns the delay, it cannot wait on another clock.",
+        relies_on={"botocore.endpoint.Endpoint._needs_retry":
+                   "9621767a04c7931a6766eaf3757c38169e35a9fa1bcf806909ab7030aeaa6715"},
+    ),
+    PrivateHook(
+        f"{_SFN}.state.exec.state_task.service.state_task_service_callback.time",
+        "moto polls a .sync child every 0.5 s of real time with the time module's sleep; the module global is "
+        "replaced so the wait ends when an execution ends.",
+        relies_on={f"{_SFN}.state.exec.state_task.service.state_task_service_callback.StateTaskServiceCallback"
+                   "._eval_sync":
+                   "b8f76de4d5142da1f92581bf7be77d96d3c3880d11b528d9594f0705f6dddd5e"},
+    ),
+    PrivateHook(
+        f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn._normalise_response",
+        "moto's own .sync polling reads the camelCase answer it gets from boto3, so the PascalCase answer AWS "
+        "gives the state can only be made after moto is done with it, in this method.",
+        "(self, response: 'Any', boto_service_name: 'str | None' = None, service_action_name: 'str | None' = None)"
+        " -> 'None'",
+    ),
+    PrivateHook(
+        f"{_SFN}.common.error_name.error_equals_decl.ErrorEqualsDecl._eval_body",
+        "moto matches every error against States.ALL in this method; there is no setting for the errors AWS "
+        "keeps terminal.",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment) -> None",
+    ),
+    PrivateHook(
+        f"{_SFN}.state.state.CommonStateField._eval_body",
+        "the only place every state passes through on entry, where the history's size can be checked.",
+        "(self, env: 'Environment') -> 'None'",
+    ),
+    PrivateHook(
+        "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager._history_event_list",
+        "read, not replaced: the history's length; the public get_event_history() deep-copies every event, "
+        "at each state entered.",
+        relies_on={"moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__":
+                   "90d4e9d275078afd8481c43cbd9af2ee6d74b81a229eaa4f3f228908c8b1a38d"},
+        replaced=False,
+    ),
+    PrivateHook(
+        "moto.core.responses.BaseResponse._get_param",
+        "read, not replaced: a request parameter as moto parsed it, in the EC2 response handlers the "
+        "ClientToken and EBS-event patches wrap (moto names no public accessor).",
+        "(self, param_name: 'str', if_none: 'Any' = None) -> 'Any'",
+        replaced=False,
+    ),
+    PrivateHook(
+        "moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication._reflect_execution_status",
+        "moto publishes an ended execution's status before its output, in this method; the wrapper publishes "
+        "the outcome first (as the original then writes it again) and signals the end.",
+        "(self)",
+        relies_on={"moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication"
+                   "._reflect_execution_status":
+                   "038a396107afe59b6db55d26f755d9b8358762e53f7fa67c1a78fd09fdd5218a"},
+    ),
+    PrivateHook(
+        "botocore.handlers.BUILTIN_HANDLERS",
+        "IAM must judge every client in the process (a handler's, moto's interpreter's), and botocore has no "
+        "public hook for sessions not yet made: the hooks join botocore's list of built-in handlers.",
+    ),
+)
+"""Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
+
+
+# -- Lambda ------------------------------------------------------------------------------------------------
+def run_lambda_code(patches: PatchSet, invoke: Callable[[LambdaFunction, Any], tuple[str, bool, str]]) -> None:
+    """Every Lambda invocation calls ``invoke(function, event)`` -> ``(payload JSON, is_error, log text)``."""
+
+    def _invoke_lambda(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+        return invoke(function, event)
+
+    patches.replace(LambdaFunction, "_invoke_lambda", _invoke_lambda)
+
+
+# -- EC2 instance state --------------------------------------------------------------------------------------
+_STATE = "_state"
+
+
+def instance_state_property(patches: PatchSet, before_read: Callable[[Instance], None]) -> None:
+    """Every read of ``instance._state`` (moto's ``InstanceState``) calls ``before_read(instance)`` first; writes
+    store the value as moto does."""
+
+    def read(instance: Instance) -> Any:
+        before_read(instance)
+        try:
+            return stored_state(instance)
+        except KeyError:
+            raise AttributeError(_STATE) from None
+
+    patches.replace(Instance, _STATE, property(read, _store_state))
+
+
+def stored_state(instance: Instance) -> Any:
+    """The ``InstanceState`` moto keeps for ``instance``, read without settling anything (``KeyError`` if none)."""
+    return instance.__dict__[_STATE]
+
+
+def _store_state(instance: Instance, value: Any) -> None:
+    instance.__dict__[_STATE] = value
+
+
+# -- sleeps --------------------------------------------------------------------------------------------------
+class _TimeWithSleep:
+    """Looks like the ``time`` module to the module it replaces it in, but sleeps with ``sleep``."""
+
+    def __init__(self, sleep: Callable[[float], None]) -> None:
+        self.sleep = sleep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def retry_sleeps(patches: PatchSet, sleep: Callable[[float], None]) -> None:
+    """moto's waits between a Task's Retry attempts and botocore's between a client's retries call ``sleep``."""
+    patches.replace(retrier_decl, "time", _TimeWithSleep(sleep))
+    patches.replace(botocore_endpoint, "time", _TimeWithSleep(sleep))
+
+
+def sync_check_sleep(patches: PatchSet, sleep: Callable[[float], None]) -> None:
+    """moto's waits between two checks of a ``.sync`` child execution call ``sleep``."""
+    patches.replace(state_task_service_callback, "time", _TimeWithSleep(sleep))
+
+
+# -- clients of the Step Functions interpreter -----------------------------------------------------------------
+InterpreterClientObserver = Callable[[Any, Any], None]
+"""``observer(client, state_credentials)``, called for each client moto's interpreter makes for a state."""
+
+
+def observe_interpreter_clients(patches: PatchSet, observers: Iterable[InterpreterClientObserver]) -> None:
+    """Each client moto's Step Functions interpreter makes is shown to every observer before it is used (they
+    register botocore event handlers on it)."""
+    original = boto_client.boto_client_for
+    watching = tuple(observers)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = original(region=region, service=service, state_credentials=state_credentials)
+        for observer in watching:
+            observer(client, state_credentials)
+        return client
+
+    patches.replace(boto_client, "boto_client_for", boto_client_for)  # modules imported later
+    for name, module in list(sys.modules.items()):
+        if name.startswith(_SFN) and getattr(module, "boto_client_for", None) is original:
+            patches.replace(module, "boto_client_for", boto_client_for)
+
+
+def state_role_arn(state_credentials: Any) -> str | None:
+    """The role a state's credentials name (the machine's role), if any."""
+    role_arn = getattr(state_credentials, "role_arn", None)
+    return str(role_arn) if role_arn else None
+
+
+# -- the Step Functions interpreter ---------------------------------------------------------------------------
+def sfn_integration_answers(patches: PatchSet, convert: Callable[[dict[str, Any]], None]) -> None:
+    """The answer of a Step Functions service-integration Task (``states:startExecution``, ``.sync``) is passed
+    through ``convert`` (in place) after moto's own normalisation."""
+    original = StateTaskServiceSfn._normalise_response
+
+    def _normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
+                            service_action_name: str | None = None) -> None:
+        original(self, response, boto_service_name, service_action_name)
+        if isinstance(response, dict):
+            convert(response)
+
+    patches.replace(StateTaskServiceSfn, "_normalise_response", _normalise_response)
+
+
+def unmatched_by_error_equals(patches: PatchSet, refuses: Callable[[ErrorEqualsDecl, Any], bool]) -> None:
+    """A Retry or Catch clause does not match the error being handled when ``refuses(clause, error)``."""
+    original = vars(ErrorEqualsDecl)["_eval_body"]
+
+    def _eval_body(decl: ErrorEqualsDecl, env: Any) -> None:
+        if refuses(decl, env.stack[-1]):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(decl, env)
+
+    _eval_body.__doc__ = original.__doc__
+    patches.replace(ErrorEqualsDecl, "_eval_body", _eval_body)
+
+
+def before_each_state(patches: PatchSet, check: Callable[[Any], None]) -> None:
+    """``check(env)`` runs as each state is entered; an exception it raises is the state's failure."""
+    original = vars(CommonStateField)["_eval_body"]
+
+    def _eval_body(state: CommonStateField, env: Any) -> None:
+        check(env)
+        original(state, env)
+
+    _eval_body.__doc__ = original.__doc__
+    patches.replace(CommonStateField, "_eval_body", _eval_body)
+
+
+def history_size(env: Any) -> int:
+    """How many events the execution's history holds (the event manager is shared by every Map iteration)."""
+    return len(env.event_manager._history_event_list)
+
+
+def on_execution_end(patches: PatchSet, ended: Callable[[], None]) -> None:
+    """An ended execution's output (or error and cause) is visible before its status; ``ended()`` is called
+    once both are. moto's method then runs unchanged: it writes the same values again, status first."""
+    original = vars(BaseExecutionWorkerCommunication)["_reflect_execution_status"]
+
+    def _reflect_execution_status(communication: Any) -> None:
+        execution = communication.execution
+        outcome = execution.exec_worker.env.program_state()
+        if isinstance(outcome, ProgramEnded):
+            execution.output = execution.exec_worker.env.states.get_input()
+        elif isinstance(outcome, ProgramError):
+            execution.error = outcome.error.get("error")
+            execution.cause = outcome.error.get("cause")
+        original(communication)
+        ended()
+
+    _reflect_execution_status.__doc__ = original.__doc__
+    patches.replace(BaseExecutionWorkerCommunication, "_reflect_execution_status", _reflect_execution_status)
+
+
+# -- botocore, process-wide -----------------------------------------------------------------------------------
+BotocoreHook = tuple[str, Callable[..., Any]]
+_sessions_with_hooks: list[boto3.Session] = []
+
+
+def register_in_every_session(hooks: Iterable[BotocoreHook]) -> None:
+    """Register ``hooks`` (event name, handler) in every botocore session made from now on, and in boto3's
+    default session if there is one (once each)."""
+    hooks = tuple(hooks)
+    for hook in hooks:
+        if hook not in botocore_handlers.BUILTIN_HANDLERS:
+            botocore_handlers.BUILTIN_HANDLERS.append(hook)
+    default = boto3.DEFAULT_SESSION
+    if default is not None and not any(default is seen for seen in _sessions_with_hooks):
+        for event, handler in hooks:
+            default.events.register(event, handler)
+        _sessions_with_hooks.append(default)
+
+
+# -- response handlers ----------------------------------------------------------------------------------------
+def request_param(response: Any, name: str) -> Any:
+    """A request parameter as moto's EC2 response handler parsed it (moto's ``_get_param``)."""
+    return response._get_param(name)
+
