@@ -1,11 +1,11 @@
 """Scheduled reconciliation: every managed particle read in batches, drift recorded, reverted or reported.
 
-One run reads the deployment's particles from the store (a page per 500) and, for each flavor with a resource
-table (``pcf.core.resource_table``), its resources tagged with the deployment (the table's paginated describe
-call: ``describe_instances`` a page per 1,000, ``describe_volumes`` per 500). Each particle's resource is found by
-its observed resource id, else by its name (``PCFName``; a name still to be looked up finds nothing); its state
-comes from the flavor's ``state_lookup`` and its configuration drift from the flavor (``drift``). A particle of a
-flavor without a table cannot be described and is left alone. An
+One run reads the deployment's particles from the store (a page per 500) and, for each flavor among them that
+has a resource table (``pcf.core.resource_table``), its resources tagged with the deployment (the table's
+paginated describe call: ``describe_instances`` a page per 1,000, ``describe_volumes`` per 500). Each particle's
+resource is found by its observed resource id, else by its name (``PCFName``; a name still to be looked up finds
+nothing); its state comes from the flavor's ``state_lookup`` and its configuration drift from the flavor
+(``drift``). A particle of a flavor without a table cannot be described and is left alone. An
 observation is written only when something changed (one write; a history item too when the state changed).
 A particle the decision function would act on is drifted: recorded (history ``drift``), then reverted by a
 healing ``apply`` (policy ``drift: revert``, the default) or only reported (``drift: report``). A drifted
@@ -82,9 +82,10 @@ class Reconciler:
     def run(self, cause: str, *, act: bool = True) -> ReconcileReport:
         """One pass over every particle; ``act=False`` records nothing and starts nothing (a dry run)."""
         started = time.perf_counter()
-        tables = resource_tables()
         records = [record for page in self.store.list_particles(self.deployment) for record in page if record.spec]
         specs = {record.pcf_id: spec for record in records if (spec := record.spec) is not None}
+        held = {spec.definition["flavor"] for spec in specs.values()}
+        tables = {flavor: table for flavor, table in resource_tables().items() if flavor in held}
         graph = spec_graph(specs)
         described, calls = self._describe(tables)
         seen: list[_Seen] = []

@@ -24,6 +24,7 @@ import yaml
 
 from pcf.core import State
 from pcf.core.particle import Particle
+from pcf.particle.aws.ec2.ec2_instance import INSTANCE_TABLE
 from pcf.util.aws.clients import ClientFactory
 from pcf_cli.cli import CONVERGE_COMMANDS
 from pcf_cli.environment import CliEnvironment
@@ -85,6 +86,7 @@ class CliTestParticle(Particle):
     """A particle whose resource lives in ``MemoryCloud``; ``sync_state`` reports an ``InstanceId``."""
 
     flavor = FLAVOR
+    RESOURCE_TABLE = INSTANCE_TABLE  # it stands for an instance: its resource id is an ``InstanceId``
     UNIQUE_KEYS = ["aws_resource.custom_config.name"]
     UNIQUE_KEYS_BIND_RESOURCE = True  # the name is the resource's identity
     cloud: MemoryCloud = MemoryCloud()
