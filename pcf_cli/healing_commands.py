@@ -102,7 +102,7 @@ def drift(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
 
 def heal(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Start a healing ``apply`` of PCF_ID and its dependants at their stored desired states; follow it."""
-    from pcf_cli.stepfunctions_command import open_endpoint
+    from pcf_cli.endpoint import open_endpoint
     from pcf_control_plane.store import DynamoDBStateStore
 
     table = read_stage(args.stage).table_name
@@ -122,8 +122,8 @@ def heal(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
             raise DefinitionError("PCF_ID", f"no particle {args.pcf_id!r} is stored in table {table} "
                                             "(pcf status lists them)")
         with open_endpoint(target, args, env) as endpoint:
-            wait = endpoint.default_wait_seconds if args.wait_seconds is None else args.wait_seconds
-            settings = execution_settings(wait_seconds=wait, timeout=args.timeout, rollback=False, concurrency=None)
+            settings = execution_settings(wait_seconds=endpoint.wait_seconds(args.wait_seconds), timeout=args.timeout,
+                                          rollback=False, concurrency=None)
             name = new_execution_name("heal", "manual")
             payload = {"heal": args.pcf_id, "wait_seconds": settings.wait_seconds, "max_polls": settings.max_polls}
             arn = endpoint.sfn.start_execution(stateMachineArn=endpoint.apply_arn, name=name,

@@ -4,15 +4,11 @@ definition on the control plane (deployed into the in-process local cloud, or fo
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 
-from pcf.core.pcf_exceptions import DefinitionError
 from pcf_cli.acting import check_ready, print_report
-from pcf_cli.aws_control_plane import aws_control_plane, resolve_apply_machine
 from pcf_cli.cancel import Cancellation
-from pcf_cli.endpoint import ControlPlaneEndpoint
+from pcf_cli.endpoint import open_endpoint
 from pcf_cli.environment import CliEnvironment
 from pcf_cli.execution_input import (
     check_expressible,
@@ -23,13 +19,9 @@ from pcf_cli.execution_input import (
     new_execution_name,
 )
 from pcf_cli.exit_codes import ExitCode
-from pcf_cli.local_control_plane import LOCAL_POLL_SECONDS, local_control_plane
 from pcf_cli.selection import build_definitions, definition_file, in_dependency_order, load_definitions, select
-from pcf_cli.stages import read_stage
 from pcf_cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply
-from pcf_cli.targets import EPHEMERAL_NOTE, Target, TargetSettings
-
-AWS_ONLY_OPTIONS = (("state_machine_arn", "--state-machine-arn"), ("stack", "--stack"))
+from pcf_cli.targets import EPHEMERAL_NOTE, TargetSettings
 
 
 def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
@@ -50,8 +42,7 @@ def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCo
     cancellation = Cancellation()
     settings = TargetSettings(args.target, args.region, args.pending_seconds)
     with env.open_target(settings) as target, open_endpoint(target, args, env) as endpoint:
-        wait = endpoint.default_wait_seconds if args.wait_seconds is None else args.wait_seconds
-        run_settings = execution_settings(wait_seconds=wait, **options)
+        run_settings = execution_settings(wait_seconds=endpoint.wait_seconds(args.wait_seconds), **options)
         planned = [
             PlannedExecution(
                 selection,
@@ -78,44 +69,3 @@ def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCo
         env.note(EPHEMERAL_NOTE)
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
-
-@contextmanager
-def open_endpoint(target: Target, args: SimpleNamespace, env: CliEnvironment) -> Iterator[ControlPlaneEndpoint]:
-    """The control plane of ``target``: deployed into its in-process local cloud, or found (see
-    ``pcf_cli.aws_control_plane``)."""
-    if target.cloud is not None:
-        for name, option in AWS_ONLY_OPTIONS:
-            if getattr(args, name, None):
-                raise DefinitionError(option, "the in-process local cloud deploys its own control plane: "
-                                              "this option is for --target aws")
-        with local_control_plane(target.cloud, stage=args.stage, verbose=args.verbose,
-                                 pending_seconds=args.pending_seconds or 0.0,
-                                 function_output=env.stderr if args.verbose else None) as endpoint:
-            yield endpoint
-        return
-    if target.apply_arn:
-        yield ControlPlaneEndpoint(
-            sfn=target.client_factory.client("stepfunctions"),
-            apply_arn=target.apply_arn,
-            description=f"state machine {target.apply_arn.rsplit(':', 1)[-1]} (on the local server)",
-            default_wait_seconds=1,
-            poll_seconds=LOCAL_POLL_SECONDS,
-            max_child_reads=None,
-            lambda_client=target.client_factory.client("lambda"),
-        )
-        return
-    machine = resolve_apply_machine(
-        option=args.state_machine_arn,
-        environ=env.environ,
-        stack=args.stack or default_stack(args.stage),
-        cloudformation=lambda: target.client_factory.client("cloudformation"),
-    )
-    yield aws_control_plane(target.client_factory, machine)
-
-
-def default_stack(stage: str) -> str:
-    """The stage's stack name, ``<app_name>-<stage>`` (``pcf-serverless-<stage>`` without a Chalice config)."""
-    try:
-        return read_stage(stage).stack_name
-    except DefinitionError:
-        return f"pcf-serverless-{stage}"
