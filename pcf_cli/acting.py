@@ -14,6 +14,8 @@ from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.runtime import ApplyEvent, Runtime
 from pcf_cli.cancel import Cancellation
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.exit_codes import ExitCode
 from pcf_cli.output import print_table, table_text
 from pcf_cli.progress import SUMMARY_HEADER, ProgressPrinter, id_width, resource_id, summary_rows
 from pcf_cli.selection import Selection, is_quasiparticle
@@ -150,3 +152,13 @@ def print_report(console: Console, report: ApplyReport) -> None:
     """The summary on ``console`` (the verdict green or red on a terminal)."""
     print_table(console, SUMMARY_HEADER, report.rows)
     console.print(Text(verdict(report), style="green" if report.ok else "bold red"))
+
+
+def conclude(env: CliEnvironment, report: ApplyReport, errors: list[str], note: str = "") -> ExitCode:
+    """How a command that applied ends: the summary on stdout, ``errors`` and ``note`` on stderr; OK or FAILED."""
+    print_report(env.out, report)
+    for error in errors:
+        env.error(error)
+    if note:
+        env.note(note)
+    return ExitCode.OK if report.ok else ExitCode.FAILED

@@ -10,7 +10,7 @@ from pcf.core.apply_engine import dependency_graph, plan_levels
 from pcf.core.definition import definition_json_schema
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError, DependencyCycleError
-from pcf_cli.acting import ActOptions, apply_selections, check_ready, print_report
+from pcf_cli.acting import ActOptions, apply_selections, check_ready, conclude
 from pcf_cli.cancel import Cancellation
 from pcf_cli.control_plane_guard import refuse_beside_control_plane
 from pcf_cli.environment import CliEnvironment
@@ -77,12 +77,8 @@ def converge_direct(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
             env.note(f"target: {target.description}")
         with cancellation.on_sigint():
             report = apply_selections(selections, target, options, env.err, hint=hint, cancellation=cancellation)
-    print_report(env.out, report)
-    for pcf_id, reason in report.failures:
-        env.error(f"{pcf_id}: {reason}")
-    if target.ephemeral and not args.quiet:
-        env.note(EPHEMERAL_NOTE)
-    return ExitCode.OK if report.ok else ExitCode.FAILED
+    return conclude(env, report, [f"{pcf_id}: {reason}" for pcf_id, reason in report.failures],
+                    EPHEMERAL_NOTE if target.ephemeral and not args.quiet else "")
 
 
 def validate(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:

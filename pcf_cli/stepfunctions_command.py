@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from types import SimpleNamespace
 
-from pcf_cli.acting import check_ready, print_report
+from pcf_cli.acting import check_ready, conclude
 from pcf_cli.cancel import Cancellation
 from pcf_cli.endpoint import open_endpoint
 from pcf_cli.environment import CliEnvironment
@@ -62,10 +62,6 @@ def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCo
         engine = StepFunctionsApply(endpoint, env.err, quiet=args.quiet, note=env.note, cancellation=cancellation)
         with cancellation.on_sigint():
             report = engine.run(planned)
-    print_report(env.out, report)
-    if report.error:
-        env.error(report.error)
-    if target.ephemeral and not args.quiet:
-        env.note(EPHEMERAL_NOTE)
-    return ExitCode.OK if report.ok else ExitCode.FAILED
+    return conclude(env, report, [report.error] if report.error else [],
+                    EPHEMERAL_NOTE if target.ephemeral and not args.quiet else "")
 

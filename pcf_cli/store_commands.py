@@ -1,9 +1,5 @@
-"""``pcf status`` and ``pcf history``: what the control plane's state table holds (no EC2 call).
-
-They read the table of an open target that keeps state: AWS (the stage's table, or ``--table``), or any
-target whose ``ephemeral`` is false (a shared local cloud). The in-process local cloud starts empty at every
-command, so there they refuse, saying so.
-"""
+"""``pcf status`` and ``pcf history``: what the control plane's state table holds (no EC2 call), on a target that
+keeps state: AWS, or a shared local cloud (``docs/cli.md``, "status and history")."""
 
 from __future__ import annotations
 
@@ -22,7 +18,7 @@ from pcf_cli.exit_codes import ExitCode
 from pcf_cli.output import print_table
 from pcf_cli.selection import build_definitions, definition_file, load_definitions, select
 from pcf_cli.stages import read_stage
-from pcf_cli.targets import TargetSettings
+from pcf_cli.targets import Target, TargetSettings
 
 STATUS_HEADER = ("pcf_id", "desired", "observed", "id", "observed at", "lease")
 HISTORY_HEADER = ("at (UTC)", "kind", "execution", "detail")
@@ -42,6 +38,13 @@ class StoreView:
     where: str
 
 
+def lasting(target: Target) -> Target:
+    """``target``, unless it is the in-process local cloud (it holds no deployment between commands)."""
+    if target.ephemeral:
+        raise DefinitionError("--target", f"{target.name}: {EPHEMERAL_STORE}")
+    return target
+
+
 @contextmanager
 def open_store(args: SimpleNamespace, env: CliEnvironment) -> Iterator[StoreView]:
     """The state table of the stage (``--table``/``--deployment`` override it) on the target, for the block."""
@@ -54,11 +57,9 @@ def open_store(args: SimpleNamespace, env: CliEnvironment) -> Iterator[StoreView
     table = args.table or (stage.table_name if stage else "")
     deployment = getattr(args, "deployment", None) or (stage.deployment if stage else DEFAULT_DEPLOYMENT)
     with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
-        if target.ephemeral:
-            raise DefinitionError("--target", f"{target.name}: {EPHEMERAL_STORE}")
         from pcf_control_plane.store import DynamoDBStateStore
 
-        store = DynamoDBStateStore(target.client_factory.client("dynamodb"), table)
+        store = DynamoDBStateStore(lasting(target).client_factory.client("dynamodb"), table)
         try:
             yield StoreView(store, table, deployment, f"table {table} ({target.name}, {target.region})")
         except Exception as error:
