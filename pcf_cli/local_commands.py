@@ -1,11 +1,6 @@
-"""``pcf local start|stop|status``: the shared local-cloud server that separate ``pcf`` commands use.
-
-The server (``pcf_local_cloud.server``) runs detached, in the directory ``--state-dir`` (else
-``$PCF_LOCAL_DIR``, else ``~/.pcf/local``). Exit codes: ``start`` 0 started, 1 not started (already running,
-or it died: the log's last lines are shown); ``stop`` 0 stopped or none was running; ``status`` 0 running,
-1 not running (or not answering); 2 bad input for all three (``pcf_cli.exit_codes``). The local-cloud package is
-imported only when one of these runs.
-"""
+"""``pcf local start|stop|status``: the shared local-cloud server (``pcf_local_cloud.server``), run detached in
+``--state-dir``, else ``$PCF_LOCAL_DIR``, else ``~/.pcf/local``; the local-cloud package is imported only when one
+of these runs (exit codes: ``docs/cli.md``)."""
 
 from __future__ import annotations
 
