@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -91,18 +91,14 @@ def _one(lambda_client: Any, stage: Stage, message: dict[str, Any], dry_run: boo
              else "?")
     seen = Replayed(str(record.get("timestamp", "-")), function, event, _short(failure), "", False)
     if not function.startswith(f"{stage.stack_name}-"):
-        return _with(seen, f"left: not a function of stage {stage.name}", False)
+        return replace(seen, outcome=f"left: not a function of stage {stage.name}")
     if dry_run:
-        return _with(seen, "would replay", True)
+        return replace(seen, outcome="would replay", ok=True)
     answer = lambda_client.invoke(FunctionName=function_arn, Payload=json.dumps(payload).encode())
     body = answer["Payload"].read()
     if answer.get("FunctionError"):
-        return _with(seen, f"failed again, kept: {_short(lambda_error_text(body))}", False)
-    return _with(seen, "replayed, deleted", True)
-
-
-def _with(seen: Replayed, outcome: str, ok: bool) -> Replayed:
-    return Replayed(seen.received, seen.function, seen.event, seen.failure, outcome, ok)
+        return replace(seen, outcome=f"failed again, kept: {_short(lambda_error_text(body))}")
+    return replace(seen, outcome="replayed, deleted", ok=True)
 
 
 def _short(text: str, limit: int = 120) -> str:
