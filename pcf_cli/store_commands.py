@@ -123,9 +123,8 @@ def history_rows(items: list[Any]) -> list[tuple[str, ...]]:
 
 
 def _named_ids(args: SimpleNamespace, env: CliEnvironment) -> list[str] | None:
-    """The pcf_ids ``NAME``/``-f`` pick (``None``: the whole deployment). A NAME of the form ``flavor:name``
-    without ``-f`` is taken as a stored pcf_id (a quasiparticle's stands for its members); otherwise NAME is
-    looked up in the definition file, as other commands do."""
+    """The pcf_ids ``NAME``/``-f`` pick (``None``: the whole deployment); without ``-f``, a ``flavor:name`` NAME is
+    a stored pcf_id."""
     name = args.name
     if name and ":" in name and not args.file:
         return [name]
