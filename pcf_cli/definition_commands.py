@@ -52,10 +52,6 @@ def load_selections(args: SimpleNamespace, env: CliEnvironment) -> list[Selectio
     return select(built, getattr(args, "name", None))
 
 
-def target_settings(args: SimpleNamespace) -> TargetSettings:
-    return TargetSettings(args.target, args.region, args.pending_seconds)
-
-
 def desire(selections: list[Selection], args: SimpleNamespace) -> None:
     """Set the command's ``--state`` (or ``run``/``stop``/``terminate``'s) on what is selected, if any."""
     if args.state:
@@ -83,7 +79,7 @@ def converge_direct(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     selections = in_dependency_order(selections)
     check_ready(selections, options.cascade, CONVERGE_HINT)
     cancellation = Cancellation()
-    with env.open_target(target_settings(args)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         refuse_beside_control_plane(target, args.stage)
         if not args.quiet:
             env.note(f"target: {target.description}")
@@ -113,7 +109,7 @@ def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCo
     execution_settings(wait_seconds=args.wait_seconds or 0, **options)  # refuse bad options before any start
     position = {id(particle): index for index, particle in enumerate(built)}
     cancellation = Cancellation()
-    with env.open_target(target_settings(args)) as target, open_endpoint(target, args, env) as endpoint:
+    with env.open_target(TargetSettings.of(args)) as target, open_endpoint(target, args, env) as endpoint:
         settings = execution_settings(wait_seconds=endpoint.wait_seconds(args.wait_seconds), **options)
         planned = [
             PlannedExecution(
@@ -170,7 +166,7 @@ def plan(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
         for selection in selections:
             env.stdout.write(describe_plan(selection, args.cascade))
         return ExitCode.OK
-    with env.open_target(target_settings(args)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         env.note(f"target: {target.description}")
         for selection in selections:
             env.stdout.write(f"plan: {selection.label}, observed\n")

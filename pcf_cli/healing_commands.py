@@ -17,7 +17,7 @@ from pcf_cli.exit_codes import ExitCode
 from pcf_cli.output import print_table
 from pcf_cli.stages import read_stage
 from pcf_cli.stepfunctions_engine import follow_started
-from pcf_cli.store_commands import lasting
+from pcf_cli.store_commands import lasting, missing_table, no_table
 from pcf_cli.targets import Target, TargetSettings
 from pcf_control_plane.aws_events import reconcile_request
 
@@ -73,7 +73,7 @@ def print_reconcile(env: CliEnvironment, report: dict[str, Any], dry_run: bool) 
 
 def run_reconcile(args: SimpleNamespace, env: CliEnvironment, *, act: bool) -> dict[str, Any]:
     """Invoke the stage's reconcile function on the command's target (``act``: or a dry run); print its report."""
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         report = invoke_reconcile(lasting(target), args.stage, act=act)
     print_reconcile(env, report, dry_run=not act)
     return report
@@ -98,15 +98,10 @@ def heal(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     if args.wait_seconds is not None:
         execution_settings(wait_seconds=args.wait_seconds, timeout=None, rollback=False, concurrency=None)
     cancellation = Cancellation()
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         store = DynamoDBStateStore(lasting(target).client_factory.client("dynamodb"), table)
-        try:
+        with missing_table("--stage", no_table(table, target)):
             record = store.get_particle(args.pcf_id)
-        except Exception as error:
-            if "ResourceNotFoundException" in str(error):
-                raise DefinitionError("--stage", f"no table {table!r} on {target.name} in {target.region}: "
-                                                 "deploy the stage (docs/deploying.md)") from None
-            raise
         if record is None or record.spec is None:
             raise DefinitionError("PCF_ID", f"no particle {args.pcf_id!r} is stored in table {table} "
                                             "(pcf status lists them)")

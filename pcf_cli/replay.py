@@ -109,7 +109,7 @@ def replay_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """``pcf replay``: OK when every record was replayed (or listed, or there was none), FAILED when one failed
     again or was left."""
     stage = read_stage(args.stage)
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         factory = lasting(target).client_factory
         done = replay(factory.client("sqs"), factory.client("lambda"), stage, dry_run=args.dry_run,
                       limit=args.limit)

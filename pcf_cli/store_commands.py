@@ -56,17 +56,28 @@ def open_store(args: SimpleNamespace, env: CliEnvironment) -> Iterator[StoreView
         stage = None
     table = args.table or (stage.table_name if stage else "")
     deployment = getattr(args, "deployment", None) or (stage.deployment if stage else DEFAULT_DEPLOYMENT)
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         from pcf_control_plane.store import DynamoDBStateStore
 
         store = DynamoDBStateStore(lasting(target).client_factory.client("dynamodb"), table)
-        try:
+        with missing_table("--table", f"{no_table(table, target)}, or pass --stage/--table"):
             yield StoreView(store, table, deployment, f"table {table} ({target.name}, {target.region})")
-        except Exception as error:
-            if "ResourceNotFoundException" in str(error):
-                raise DefinitionError("--table", f"no table {table!r} on {target.name} in {target.region}: deploy "
-                                                 "the stage (docs/deploying.md), or pass --stage/--table") from None
+
+
+def no_table(table: str, target: Target) -> str:
+    """Why a missing state table is bad input, and what to do."""
+    return f"no table {table!r} on {target.name} in {target.region}: deploy the stage (docs/deploying.md)"
+
+
+@contextmanager
+def missing_table(option: str, message: str) -> Iterator[None]:
+    """A missing state table met in the block, as ``DefinitionError(option, message)``."""
+    try:
+        yield
+    except Exception as error:
+        if "ResourceNotFoundException" not in str(error):
             raise
+        raise DefinitionError(option, message) from None
 
 
 def status(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:

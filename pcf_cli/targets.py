@@ -32,6 +32,11 @@ class TargetSettings:
     region: str | None = None
     pending_seconds: float | None = None
 
+    @classmethod
+    def of(cls, args: Any) -> TargetSettings:
+        """The target options of a parsed command line (``--target``, ``--region``, ``--pending-seconds``)."""
+        return cls(args.target, args.region, args.pending_seconds)
+
 
 @dataclass
 class Target:
