@@ -14,6 +14,8 @@ from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.core.runtime import ApplyEvent, Runtime
 from pcf_cli.cancel import Cancellation
+from pcf_cli.environment import CliEnvironment
+from pcf_cli.exit_codes import ExitCode
 from pcf_cli.output import print_table, table_text
 from pcf_cli.progress import SUMMARY_HEADER, ProgressPrinter, id_width, resource_id, summary_rows
 from pcf_cli.selection import Selection, is_quasiparticle
@@ -62,20 +64,11 @@ def check_ready(selections: list[Selection], cascade: bool, hint: str) -> list[P
     return touched
 
 
-def apply_selections(
-    selections: list[Selection],
-    target: Target,
-    options: ActOptions,
-    progress: TextIO | Console,
-    *,
-    hint: str = "set desired_state in the definition",
-    cancellation: Cancellation | None = None,
-) -> ApplyReport:
-    """Apply each selection in turn (stopping at the first failure) and print progress to ``progress``.
-
-    Definition problems found before acting raise ``DefinitionError``; failures while acting are
-    returned in the report; anything else raises.
-    """
+def apply_selections(selections: list[Selection], target: Target, options: ActOptions, progress: TextIO | Console,
+                     *, hint: str = "set desired_state in the definition",
+                     cancellation: Cancellation | None = None) -> ApplyReport:
+    """Apply each selection in turn (stopping at the first failure), progress on ``progress``: failures while acting
+    are in the report; definition problems raise ``DefinitionError`` before anything is done."""
     particles = check_ready(selections, options.cascade, hint)
     printer = ProgressPrinter(progress, target.now, quiet=options.quiet, width=id_width(p.pcf_id for p in particles),
                               total=len(particles))
@@ -90,24 +83,16 @@ def apply_selections(
             seen_ids[event.pcf_id] = found
         printer(event)
 
-    runtime = Runtime(
-        clock=target.now,
-        sleep=cancel.sleep_with(target.sleep),
-        max_workers=options.max_workers,
-        poll=target.poll,
-        on_event=on_event,
-    )
+    runtime = Runtime(clock=target.now, sleep=cancel.sleep_with(target.sleep), max_workers=options.max_workers,
+                      poll=target.poll, on_event=on_event)
     report = ApplyReport(particles, [])
     try:
         for selection in selections:
             try:
                 _apply_one(selection, options, runtime)
             except Exception:
-                report.failures = [
-                    (pcf_id, _reason(pcf_id, record.failure))
-                    for pcf_id, record in sorted(printer.records.items())
-                    if record.failure
-                ]
+                report.failures = [(pcf_id, _reason(pcf_id, record.failure))
+                                   for pcf_id, record in sorted(printer.records.items()) if record.failure]
                 if not report.failures:
                     raise
                 break
@@ -150,3 +135,13 @@ def print_report(console: Console, report: ApplyReport) -> None:
     """The summary on ``console`` (the verdict green or red on a terminal)."""
     print_table(console, SUMMARY_HEADER, report.rows)
     console.print(Text(verdict(report), style="green" if report.ok else "bold red"))
+
+
+def conclude(env: CliEnvironment, report: ApplyReport, errors: list[str], note: str = "") -> ExitCode:
+    """How a command that applied ends: the summary on stdout, ``errors`` and ``note`` on stderr; OK or FAILED."""
+    print_report(env.out, report)
+    for error in errors:
+        env.error(error)
+    if note:
+        env.note(note)
+    return ExitCode.OK if report.ok else ExitCode.FAILED

@@ -1,6 +1,5 @@
-"""The ``pcf`` command line on click: the group, its commands and their options; each command calls a handler
-``(args, env) -> ExitCode`` of the module that does its work. Global options are accepted before or after the
-command."""
+"""The ``pcf`` command line on click: the group, its commands and their options (global ones before or after the
+command); each command calls a handler ``(args, env) -> ExitCode`` of the module that does its work."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ import click
 from pcf import VERSION
 from pcf_cli import definition_commands, healing_commands, local_commands, replay, store_commands
 from pcf_cli.environment import CliEnvironment
-from pcf_cli.option_types import NON_NEGATIVE, POSITIVE, WHOLE, Choice
 from pcf_cli.stages import DEFAULT_STAGE
 from pcf_cli.suggestions import similar_strings
 from pcf_cli.targets import TARGETS
@@ -51,9 +49,37 @@ GLOBAL_DEFAULTS = {"target": None, "region": None, "pending_seconds": None, "ver
                    "no_color": False}
 
 
+class Number(click.ParamType):
+    """A number (``float``, or ``int`` when ``whole``) no smaller than ``minimum``."""
+
+    def __init__(self, *, whole: bool = False, minimum: int = 0) -> None:
+        self.whole, self.minimum = whole, minimum
+        self.name = "integer" if whole else "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = int(value) if self.whole else float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a {'whole ' if self.whole else ''}number", param, ctx)
+        if number < self.minimum:
+            self.fail(f"{value} must not be negative" if self.minimum == 0 else f"{value} must be at least "
+                      f"{self.minimum}", param, ctx)
+        return number
+
+
+class Choice(click.Choice):
+    """One of ``choices``; anything else is ``invalid choice: 'x' (choose from 'a', 'b')``."""
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return f"invalid choice: {value!r} (choose from {', '.join(map(repr, self.choices))})"
+
+
+NON_NEGATIVE, WHOLE, POSITIVE = Number(), Number(whole=True), Number(whole=True, minimum=1)
+
+
 class PcfCommand(click.Command):
-    """A command whose help, version and usage errors go to the environment's stdout, and which, called on its own
-    (``pcf.cli.commands.run``), runs as ``pcf_cli.main.run_command`` does: error lines and exit codes."""
+    """A command whose help and usage go to the environment's stdout, and which, called on its own
+    (``pcf.cli.commands.run``), runs as ``pcf_cli.main.run_command`` does."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
@@ -70,8 +96,7 @@ class PcfCommand(click.Command):
 
 
 class PcfGroup(PcfCommand, click.Group):
-    """The ``pcf`` group: commands listed in the order declared; an unknown command gets the closest ones, by the
-    original PCF's rule (``pcf_cli.suggestions``)."""
+    """The ``pcf`` group: commands listed in the order declared; an unknown command gets the closest ones."""
 
     command_class = PcfCommand
     required = "COMMAND"
@@ -141,8 +166,7 @@ def global_options(function: Any) -> Any:
 
 
 def handled_by(handler: Handler, fixed: dict[str, Any]) -> Callable[..., int]:
-    """The click callback calling ``handler(args, env)``: ``args`` holds the global options, the command's, its
-    ``fixed`` values and ``command`` (its name); ``env`` is the context's ``CliEnvironment``."""
+    """The click callback calling ``handler(args, env)``; ``args`` holds every option, ``fixed`` and ``command``."""
 
     @click.pass_context
     def callback(ctx: click.Context, **params: Any) -> int:
@@ -187,35 +211,23 @@ def stage_option(help_text: str = "the control plane's stage (.chalice/config.js
     return click.option("--stage", default=DEFAULT_STAGE, show_default=True, help=help_text)
 
 
-def machine_options() -> list[Decorator]:
-    """Where the ``apply`` state machine is on AWS."""
-    return [
-        click.option("--state-machine-arn", metavar="ARN", help="on aws: the apply state machine (default: "
-                     "$PCF_STATE_MACHINE_ARN, else the stack's output ApplyStateMachineArn)"),
-        click.option("--stack", metavar="NAME", help="on aws: the CloudFormation stack (default "
-                                                     "pcf-serverless-<stage>)"),
-    ]
-
-
-def engine_options() -> list[Decorator]:
-    """How apply/run/stop/terminate act: the engine, and the Step Functions engine's settings."""
-    return [
-        click.option("--engine", type=Choice(definition_commands.ENGINES),
-                     default=definition_commands.STEPFUNCTIONS, show_default=True,
-                     help="stepfunctions: one execution of the control plane's apply state machine per "
-                          "definition; direct: apply in this process"),
-        click.option("--rollback", is_flag=True, help="on failure, terminate what this apply created (never "
-                                                      "pre-existing or persisted resources)"),
-        WAIT_OPTION,
-        stage_option("the control plane's stage; direct is refused where its control plane is deployed"),
-        *machine_options(),
-    ]
-
-
-def store_options() -> list[Decorator]:
-    """Which state table ``status``/``history`` read."""
-    return [stage_option("the stage whose table and deployment to read (.chalice/config.json)"),
-            click.option("--table", metavar="TABLE", help="the state table (default: the stage's)")]
+MACHINE_OPTIONS = [  # where the apply state machine is on AWS
+    click.option("--state-machine-arn", metavar="ARN", help="on aws: the apply state machine (default: "
+                 "$PCF_STATE_MACHINE_ARN, else the stack's output ApplyStateMachineArn)"),
+    click.option("--stack", metavar="NAME", help="on aws: the CloudFormation stack (default pcf-serverless-<stage>)"),
+]
+ENGINE_OPTIONS = [
+    click.option("--engine", type=Choice(definition_commands.ENGINES), default=definition_commands.STEPFUNCTIONS,
+                 show_default=True, help="stepfunctions: one execution of the control plane's apply state machine "
+                                         "per definition; direct: apply in this process"),
+    click.option("--rollback", is_flag=True, help="on failure, terminate what this apply created (never "
+                                                  "pre-existing or persisted resources)"),
+    WAIT_OPTION,
+    stage_option("the control plane's stage; direct is refused where its control plane is deployed"),
+    *MACHINE_OPTIONS,
+]
+STORE_OPTIONS = [stage_option("the stage whose table and deployment to read (.chalice/config.json)"),
+                 click.option("--table", metavar="TABLE", help="the state table (default: the stage's)")]
 
 
 @click.group("pcf", cls=PcfGroup, help=DESCRIPTION, context_settings=CONTEXT)
@@ -228,13 +240,11 @@ def cli() -> None:
 
 def converge_command(name: str, state: str | None, summary: str) -> click.Command:
     """``apply`` (with ``-s``), ``run``, ``stop`` or ``terminate``."""
-    state_option = click.option("-s", "--state", type=Choice(STATES), help="set this desired state first "
-                                "(default: the states the definition holds)")
-    if state is None:
-        return command(cli, name, summary, definition_commands.converge, NAME_ARGUMENT, *CONVERGE_OPTIONS,
-                       state_option, *engine_options())
-    return command(cli, name, summary, definition_commands.converge, NAME_ARGUMENT, *CONVERGE_OPTIONS,
-                   *engine_options(), state=state)
+    state_option = [click.option("-s", "--state", type=Choice(STATES), help="set this desired state first "
+                                 "(default: the states the definition holds)")] if state is None else []
+    fixed = {} if state is None else {"state": state}
+    return command(cli, name, summary, definition_commands.converge, NAME_ARGUMENT, *CONVERGE_OPTIONS, *state_option,
+                   *ENGINE_OPTIONS, **fixed)
 
 
 apply, run, stop, terminate = (converge_command(name, *spec) for name, spec in CONVERGE_COMMANDS.items())
@@ -252,7 +262,7 @@ schema = command(cli, "schema", "print the JSON Schema of definitions", definiti
                  description="print the JSON Schema of definition files")
 status = command(
     cli, "status", "what the state table holds of each particle (no EC2 call)", store_commands.status,
-    NAME_ARGUMENT, FILE_OPTION, *store_options(),
+    NAME_ARGUMENT, FILE_OPTION, *STORE_OPTIONS,
     click.option("--deployment", metavar="NAME", help="list this deployment (default: the stage's)"),
     description="what the state table holds of each particle (no EC2 call); NAME: a definition or member of FILE, "
                 "or a stored pcf_id (default: every particle of the stage's deployment)")
@@ -261,7 +271,7 @@ history = command(
     click.argument("pcf_id", metavar="PCF_ID"),
     click.option("--limit", type=POSITIVE, default=DEFAULT_HISTORY_LIMIT, show_default=True,
                  metavar="N", help="at most N items"),
-    *store_options())
+    *STORE_OPTIONS)
 drift = command(
     cli, "drift", "what differs from the desired states, per particle (a dry run: nothing recorded or started)",
     healing_commands.drift, stage_option(),
@@ -280,7 +290,7 @@ heal = command(
                  "particle (default 5 on aws, 1 on the local server)"),
     click.option("--timeout", type=NON_NEGATIVE, metavar="SECONDS",
                  help="give up on a particle after this long (default 120 polls)"),
-    QUIET_OPTION, stage_option(), *machine_options(),
+    QUIET_OPTION, stage_option(), *MACHINE_OPTIONS,
     description="heal a stored particle (PCF_ID: flavor:name, pcf status lists them) now: an apply of it and its "
                 "dependants at their stored desired states, followed as pcf run is (its heal: false policy applies "
                 "to automatic healing only)")

@@ -1,13 +1,6 @@
-"""``--engine direct`` beside a deployed control plane is refused: the control plane would undo what it did.
-
-Library mode changes resources without the state store knowing, so where the stage's control plane runs (its
-state table is on the target: AWS after ``chalice deploy``, or the shared local server, ``pcf local start``,
-which deploys it at its start), ``on_ec2_event`` and ``reconcile`` take the change for drift and heal it back
-(a worker stopped directly is started again within seconds). The Step Functions engine records the desired
-state first and acts on one member too (``pcf stop worker-1 -f cluster.yml``), so it is the way there. The
-in-process local cloud (``ephemeral``) has no control plane but the one a Step Functions command deploys for
-its own run, so the direct engine stays free there, as on an account where the stage is not deployed.
-"""
+"""``--engine direct`` is refused where the stage's control plane runs (the shared local server, or a target holding
+its state table): it would take a change made in this process for drift and undo it (``docs/cli.md``, "One member,
+and --engine direct")."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The commands: ``apply``, ``run``, ``stop``, ``terminate`` (either engine), ``validate``, ``plan`` and ``schema``;
-``status`` and ``history`` live in ``pcf_cli.store_commands``."""
+"""The commands that read a definition file: ``apply``, ``run``, ``stop``, ``terminate`` (either engine),
+``validate``, ``plan`` and ``schema``."""
 
 from __future__ import annotations
 
+import copy
 import json
 from types import SimpleNamespace
 
@@ -10,10 +11,18 @@ from pcf.core.apply_engine import dependency_graph, plan_levels
 from pcf.core.definition import definition_json_schema
 from pcf.core.particle import Particle
 from pcf.core.pcf_exceptions import DefinitionError, DependencyCycleError
-from pcf_cli.acting import ActOptions, apply_selections, check_ready, print_report
+from pcf_cli.acting import ActOptions, apply_selections, check_ready, conclude
 from pcf_cli.cancel import Cancellation
 from pcf_cli.control_plane_guard import refuse_beside_control_plane
 from pcf_cli.environment import CliEnvironment
+from pcf_cli.execution_input import (
+    check_expressible,
+    execution_input,
+    execution_settings,
+    inline_templates,
+    member_input,
+    new_execution_name,
+)
 from pcf_cli.exit_codes import ExitCode
 from pcf_cli.observe import OBSERVE_HEADER, observe_plan
 from pcf_cli.output import print_table
@@ -33,6 +42,7 @@ STEPFUNCTIONS = "stepfunctions"
 ENGINES = (STEPFUNCTIONS, DIRECT)
 DEFAULT_MAX_WORKERS = 16
 STEPFUNCTIONS_ONLY = (("wait_seconds", "--wait-seconds"),)
+CONVERGE_HINT = "set desired_state in the definition, or use pcf run/stop/terminate"
 
 
 def load_selections(args: SimpleNamespace, env: CliEnvironment) -> list[Selection]:
@@ -42,16 +52,17 @@ def load_selections(args: SimpleNamespace, env: CliEnvironment) -> list[Selectio
     return select(built, getattr(args, "name", None))
 
 
-def target_settings(args: SimpleNamespace) -> TargetSettings:
-    return TargetSettings(args.target, args.region, args.pending_seconds)
+def desire(selections: list[Selection], args: SimpleNamespace) -> None:
+    """Set the command's ``--state`` (or ``run``/``stop``/``terminate``'s) on what is selected, if any."""
+    if args.state:
+        for selection in selections:
+            selection.set_desired_state(args.state, args.cascade)
 
 
 def converge(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """``apply`` (the definition's desired states) or ``run``/``stop``/``terminate`` (the command's), through
     the ``apply`` state machine (``--engine stepfunctions``) or in this process (``--engine direct``)."""
     if args.engine == STEPFUNCTIONS:
-        from pcf_cli.stepfunctions_command import converge_stepfunctions
-
         return converge_stepfunctions(args, env)
     for name, option in STEPFUNCTIONS_ONLY:
         if getattr(args, name, None) is not None:
@@ -62,27 +73,65 @@ def converge(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
 def converge_direct(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """The library-mode apply: particles built and applied in this process against the target."""
     selections = load_selections(args, env)
-    hint = "set desired_state in the definition, or use pcf run/stop/terminate"
-    if args.state:
-        for selection in selections:
-            selection.set_desired_state(args.state, args.cascade)
+    desire(selections, args)
     options = ActOptions(args.cascade, args.timeout, args.max_workers or DEFAULT_MAX_WORKERS, args.quiet,
                          args.rollback)
     selections = in_dependency_order(selections)
-    check_ready(selections, options.cascade, hint)
+    check_ready(selections, options.cascade, CONVERGE_HINT)
     cancellation = Cancellation()
-    with env.open_target(target_settings(args)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         refuse_beside_control_plane(target, args.stage)
         if not args.quiet:
             env.note(f"target: {target.description}")
         with cancellation.on_sigint():
-            report = apply_selections(selections, target, options, env.err, hint=hint, cancellation=cancellation)
-    print_report(env.out, report)
-    for pcf_id, reason in report.failures:
-        env.error(f"{pcf_id}: {reason}")
-    if target.ephemeral and not args.quiet:
-        env.note(EPHEMERAL_NOTE)
-    return ExitCode.OK if report.ok else ExitCode.FAILED
+            report = apply_selections(selections, target, options, env.err, hint=CONVERGE_HINT,
+                                      cancellation=cancellation)
+    return conclude(env, report, [f"{pcf_id}: {reason}" for pcf_id, reason in report.failures],
+                    EPHEMERAL_NOTE if target.ephemeral and not args.quiet else "")
+
+
+def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
+    """Apply each top-level definition (or the one NAME picks) through the ``apply`` state machine: validated here,
+    then one execution each on the target's control plane, followed."""
+    from pcf_cli.endpoint import open_endpoint
+    from pcf_cli.stepfunctions_engine import PlannedExecution, StepFunctionsApply
+
+    path = definition_file(args.file, env.cwd)
+    definitions = [inline_templates(item, path.parent) for item in load_definitions(path)]  # the Lambdas read none
+    built = build_definitions(copy.deepcopy(definitions), root=path.parent)
+    selections = select(built, args.name)
+    for selection in selections:
+        check_expressible(selection, args.cascade)
+    desire(selections, args)
+    selections = in_dependency_order(selections)
+    check_ready(selections, args.cascade, CONVERGE_HINT)
+    options = {"timeout": args.timeout, "rollback": args.rollback, "concurrency": args.max_workers}
+    execution_settings(wait_seconds=args.wait_seconds or 0, **options)  # refuse bad options before any start
+    position = {id(particle): index for index, particle in enumerate(built)}
+    cancellation = Cancellation()
+    with env.open_target(TargetSettings.of(args)) as target, open_endpoint(target, args, env) as endpoint:
+        settings = execution_settings(wait_seconds=endpoint.wait_seconds(args.wait_seconds), **options)
+        planned = [
+            PlannedExecution(
+                selection,
+                new_execution_name(f"pcf-{args.command}", f"{selection.top.name}-{selection.particle.name}"
+                                   if selection.is_member else selection.top.name),
+                execution_input(definitions[position[id(selection.top)]], args.state, settings,
+                                member_input(selection, args.cascade)),
+                args.cascade,
+            )
+            for selection in selections
+        ]
+        if not args.quiet:
+            env.note(f"target: {target.description}")
+            env.note(f"engine: stepfunctions, {endpoint.description}; wait {settings.wait_seconds}s, "
+                     f"max polls {settings.max_polls}, concurrency {settings.concurrency}"
+                     f"{', rollback' if settings.rollback else ''}")
+        engine = StepFunctionsApply(endpoint, env.err, quiet=args.quiet, note=env.note, cancellation=cancellation)
+        with cancellation.on_sigint():
+            report = engine.run(planned)
+    return conclude(env, report, [report.error] if report.error else [],
+                    EPHEMERAL_NOTE if target.ephemeral and not args.quiet else "")
 
 
 def validate(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
@@ -111,15 +160,13 @@ def describe_valid(particle: Particle) -> str:
 def plan(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """The ordered levels an apply would run; with ``--observe``, each particle's state and next action."""
     selections = load_selections(args, env)
-    if args.state:
-        for selection in selections:
-            selection.set_desired_state(args.state, args.cascade)
+    desire(selections, args)
     check_ready(selections, args.cascade, "set desired_state in the definition, or use --state")
     if not args.observe:
         for selection in selections:
             env.stdout.write(describe_plan(selection, args.cascade))
         return ExitCode.OK
-    with env.open_target(target_settings(args)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         env.note(f"target: {target.description}")
         for selection in selections:
             env.stdout.write(f"plan: {selection.label}, observed\n")

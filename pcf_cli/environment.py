@@ -29,11 +29,8 @@ from pcf_cli.targets import (
 
 @dataclass
 class CliEnvironment:
-    """Streams (summary to ``stdout``; progress, notes and errors to ``stderr``), the directory where
-    ``pcf.json``/``pcf.yml``/``pcf.yaml`` are looked for, the credential check, the local cloud maker, the
-    environment variables read (``PCF_STATE_MACHINE_ARN``, ``NO_COLOR``), ``target_opener``, which replaces the
-    whole target choice when given (tests, or a target of another kind), and what the command line said of
-    colour (``--no-color``) and verbosity (``-v``)."""
+    """Streams (summary to ``stdout``; progress, notes and errors to ``stderr``), working directory, target hooks
+    (``target_opener`` replaces the whole target choice), environment variables, and ``--no-color`` and ``-v``."""
 
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
@@ -67,6 +64,5 @@ class CliEnvironment:
         self.stderr.flush()
 
     def error(self, message: str) -> None:
-        """``pcf: error: <message>`` on stderr, one line: control characters (a line break, a definition's ESC, BEL,
-        RTL override…) are written as escapes, never sent to the terminal raw; red on a terminal."""
+        """``pcf: error: <message>`` on stderr, one line, control characters escaped; red on a terminal."""
         self.err.print(Text(f"pcf: error: {escape_unprintable(message)}", style="bold red"))

@@ -1,10 +1,6 @@
-"""What the CLI sends to the ``apply`` state machine: one definition per execution, its input and its name.
-
-The input contract is the plan Lambda's (``pcf_control_plane.messages.PlanInput``): ``definition``,
-``desired_state`` (optional), ``only`` and ``cascade`` (a member picked by NAME), ``wait_seconds`` (≥ 0),
-``max_polls`` (≥ 1), ``rollback``, ``concurrency`` (1..40). It is checked here too, so a bad option is refused
-before anything starts.
-"""
+"""What the CLI sends to the ``apply`` state machine: one definition per execution, its input (the plan Lambda's
+``pcf_control_plane.messages.PlanInput``, checked here too so a bad option is refused before anything starts) and
+its name."""
 
 from __future__ import annotations
 
@@ -36,8 +32,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 @dataclass(frozen=True)
 class ExecutionSettings:
-    """How each execution runs: seconds between polls of a particle, polls before ``ParticleTimeoutError``,
-    rollback on failure, particles of a level at once."""
+    """How each execution runs: seconds between polls of a particle, polls before timing out, rollback, concurrency."""
 
     wait_seconds: int = 5
     max_polls: int = DEFAULT_MAX_POLLS
@@ -45,19 +40,16 @@ class ExecutionSettings:
     concurrency: int = MAX_CONCURRENCY
 
 
-def execution_settings(
-    *, wait_seconds: int, timeout: float | None, rollback: bool, concurrency: int | None
-) -> ExecutionSettings:
+def execution_settings(*, wait_seconds: int, timeout: float | None, rollback: bool,
+                       concurrency: int | None) -> ExecutionSettings:
     """The settings for the options given. ``timeout`` seconds become ``ceil(timeout / wait)`` polls, each poll
     counted as at least one second (a wait of 0 polls back to back)."""
     if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
         raise DefinitionError("--wait-seconds", f"must be between 0 and {MAX_WAIT_SECONDS}, not {wait_seconds}")
     if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise DefinitionError(
-            "--max-workers",
-            f"{concurrency} is more than the {MAX_CONCURRENCY} particles a level runs at once with "
-            f"--engine stepfunctions (the Map state's bound); give 1..{MAX_CONCURRENCY}, or {DIRECT_HINT}",
-        )
+        raise DefinitionError("--max-workers", f"{concurrency} is more than the {MAX_CONCURRENCY} particles a level "
+                                               "runs at once with --engine stepfunctions (the Map state's bound); "
+                                               f"give 1..{MAX_CONCURRENCY}, or {DIRECT_HINT}")
     max_polls = DEFAULT_MAX_POLLS
     if timeout is not None:
         max_polls = max(1, math.ceil(timeout / max(wait_seconds, 1)))
@@ -73,27 +65,20 @@ def execution_settings(
 
 
 def check_expressible(selection: Selection, cascade: bool) -> None:
-    """Refuse what one execution cannot do faithfully: ``--cascade`` with a whole definition (its members
-    cascade already). A member picked by NAME is expressible: see ``member_input``."""
+    """Refuse ``--cascade`` with a whole definition (its members cascade already)."""
     if cascade and not selection.is_member:
-        raise DefinitionError(
-            "--cascade", f"{selection.top.name!r} is a whole definition: its members cascade already; name one "
-                         "member of a quasiparticle to cascade from it")
+        raise DefinitionError("--cascade", f"{selection.top.name!r} is a whole definition: its members cascade "
+                                           "already; name one member of a quasiparticle to cascade from it")
 
 
 def member_input(selection: Selection, cascade: bool) -> dict[str, Any]:
-    """What the execution input adds for a member picked by NAME: ``only`` (the plan changes and runs that
-    member, with what an apply brings along, and leaves the others at their stored desired states) and
-    ``cascade``; nothing for a whole definition."""
-    if not selection.is_member:
-        return {}
-    return {"only": [selection.particle.pcf_id], "cascade": cascade}
+    """What the input adds for a member picked by NAME (``only`` it, and ``cascade``); nothing for a definition."""
+    return {"only": [selection.particle.pcf_id], "cascade": cascade} if selection.is_member else {}
 
 
 def inline_templates(definition: dict[str, Any], root: Path) -> dict[str, Any]:
-    """A copy of ``definition`` in which each particle (the top level, and each of ``particles``) that names a
-    ``userdata_template_file`` carries its text too, as ``custom_config.userdata_template``, read here from under
-    ``root`` (the definition file's folder): the control plane never reads files a definition names."""
+    """A copy of ``definition`` whose particles carry the text of the ``userdata_template_file`` they name (read from
+    under ``root``, the definition file's folder): the control plane never reads files a definition names."""
     inlined = copy.deepcopy(definition)
     members = inlined.get("particles")
     places = [("", inlined)] + [(f"particles[{index}]", member) for index, member in
@@ -105,12 +90,9 @@ def inline_templates(definition: dict[str, Any], root: Path) -> dict[str, Any]:
     return inlined
 
 
-def execution_input(
-    definition: dict[str, Any], desired_state: str | None, settings: ExecutionSettings,
-    member: dict[str, Any] | None = None,
-) -> str:
-    """The execution input as JSON: the definition (JSON-safe, at most 256 KB in all, templates included: see
-    ``inline_templates``), state, the member picked (``member_input``) and settings."""
+def execution_input(definition: dict[str, Any], desired_state: str | None, settings: ExecutionSettings,
+                    member: dict[str, Any] | None = None) -> str:
+    """The execution input as JSON (at most 256 KB): the definition, state, the member picked and settings."""
     payload: dict[str, Any] = {"definition": copy.deepcopy(definition)}
     if desired_state:
         payload["desired_state"] = desired_state
@@ -122,21 +104,14 @@ def execution_input(
     except (TypeError, ValueError) as error:
         raise DefinitionError("file", f"the definition holds a value that is not JSON ({error})") from None
     if len(text.encode()) > MAX_INPUT_BYTES:
-        raise DefinitionError(
-            "file", f"the definition is {len(text.encode())} bytes as JSON, more than the {MAX_INPUT_BYTES} bytes "
-                    f"of an execution's input; split it, or {DIRECT_HINT}")
+        raise DefinitionError("file", f"the definition is {len(text.encode())} bytes as JSON, more than the "
+                                      f"{MAX_INPUT_BYTES} bytes of an execution's input; split it, or {DIRECT_HINT}")
     return text
 
 
-def new_execution_name(
-    prefix: str,
-    name: str,
-    *,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    token: Callable[[], str] = lambda: secrets.token_hex(2),
-) -> str:
-    """The name of an execution the CLI starts: ``<prefix>-<name>-<UTC time>-<4 hex>`` (``pcf-run-cluster-...``,
-    ``heal-manual-...``): unique, readable, only ``[A-Za-z0-9_-]``, at most 80 characters."""
+def new_execution_name(prefix: str, name: str, *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                       token: Callable[[], str] = lambda: secrets.token_hex(2)) -> str:
+    """``<prefix>-<name>-<UTC time>-<4 hex>``: unique, readable, only ``[A-Za-z0-9_-]``, at most 80 characters."""
     stamp = now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = f"-{stamp}-{token()}"
     prefix = f"{_safe(prefix)}-"

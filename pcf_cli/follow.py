@@ -1,9 +1,5 @@
-"""Following an ``apply`` execution as it runs: progress events read from the histories of the execution and
-of the ``particle`` executions it starts (the parent's ``TaskSubmitted`` events name them), then how it ended.
-Events are attributed to the task state they belong to (through ``previousEventId``), never to a function name,
-which CloudFormation chooses; ``docs/cli.md`` ("Following an execution") maps history events to progress. Works
-with any boto3 Step Functions client: AWS or the local cloud.
-"""
+"""Following an ``apply`` execution and the ``particle`` executions it starts, as they run, then how it ended:
+``docs/cli.md``, "Following an execution"."""
 
 from __future__ import annotations
 
@@ -14,20 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pcf_cli.history import HistoryCursor
-
+TERMINAL_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 TRANSITION_STATES = {"Start": "start", "Stop": "stop", "Terminate": "terminate", "Update": "update"}
 ENTERED_SUFFIX = "StateEntered"
 
 
 @dataclass(frozen=True)
 class FollowEvent:
-    """One thing worth telling about a particle (or, for ``level``, a level of particles).
-
-    ``kind``: ``level`` (``pcf_id`` holds the level's ids, comma-separated), ``observed`` (a new state),
-    ``transition`` (``action`` carried out), ``done``, ``failed`` (``detail``: ``Error: message``),
-    ``rollback``. ``at`` is the event's time in epoch seconds.
-    """
+    """One thing worth telling about a particle (``kind``: as ``pcf.core.runtime.EventKind``; a ``level``'s
+    ``pcf_id`` holds the level's ids, comma-separated); ``at`` in epoch seconds."""
 
     kind: str
     pcf_id: str
@@ -40,8 +31,7 @@ class FollowEvent:
 
 @dataclass(frozen=True)
 class ExecutionOutcome:
-    """How an execution ended: ``status``, the parsed ``output`` (SUCCEEDED), or the ``error`` name and its
-    ``message`` (the ``errorMessage`` of a Lambda error cause); start and stop times in epoch seconds."""
+    """How an execution ended: ``status``, the parsed ``output`` (SUCCEEDED), or the ``error`` and its ``message``."""
 
     status: str
     output: Any = None
@@ -57,6 +47,49 @@ class ExecutionOutcome:
     @property
     def elapsed(self) -> float:
         return max(0.0, self.stopped_at - self.started_at)
+
+    @property
+    def failure(self) -> str:
+        """``Error: message`` of an execution that did not succeed; ``""`` for one that did."""
+        if self.succeeded:
+            return ""
+        return f"{self.error}: {self.message}" if self.message else str(self.error)
+
+
+class HistoryCursor:
+    """The read position in one execution's history: each read asks for the newest events first and pages back
+    only until it meets one already seen (``GetExecutionHistory`` cannot resume past the end). Servers that ignore
+    ``reverseOrder``/``maxResults`` (moto) are handled too: events are kept by id, whatever page they come in."""
+
+    def __init__(self, sfn: Any, execution_arn: str, *, page_size: int = 100) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.sfn, self.execution_arn, self.page_size = sfn, execution_arn, page_size
+        self.last_id = self.calls = 0
+        self.finished = False
+
+    def read_new(self) -> list[dict[str, Any]]:
+        """The events added since the last read, oldest first (nothing once the execution has ended and
+        everything has been read)."""
+        if self.finished:
+            return []
+        fresh: dict[int, dict[str, Any]] = {}
+        request: dict[str, Any] = {"executionArn": self.execution_arn, "reverseOrder": True,
+                                   "maxResults": self.page_size}
+        while True:
+            page = self.sfn.get_execution_history(**request)
+            self.calls += 1
+            events = page.get("events", [])
+            unseen = [event for event in events if event["id"] > self.last_id]
+            fresh.update((event["id"], event) for event in unseen)
+            request["nextToken"] = page.get("nextToken")
+            if not request["nextToken"] or len(unseen) < len(events):
+                break
+        new = [fresh[key] for key in sorted(fresh)]
+        if new:
+            self.last_id = new[-1]["id"]
+            self.finished = any(event["type"] in TERMINAL_EVENTS for event in new)
+        return new
 
 
 @dataclass
@@ -81,42 +114,20 @@ class _Execution:
 
 class ExecutionFollower:
     """Reads an ``apply`` execution and its particle executions incrementally; ``events()`` yields progress
-    until the execution ends, then ``outcome`` tells how it ended.
+    until the execution ends, then ``outcome`` tells how it ended (pacing: ``docs/cli.md``, "Following an
+    execution"). ``max_child_reads`` bounds the child histories read per poll (``None``: all); the parent's is read
+    when no child runs, after one ended, and every ``parent_every`` polls."""
 
-    ``sleep`` runs between polls: ``poll_seconds``, or ``idle_factor`` times as long as the last poll took when
-    that is longer (a server that cannot page, like moto, answers every read with the whole history: the reads
-    then never take more than a share of the time). ``clock`` measures polls. ``max_child_reads`` bounds the
-    child histories read per poll (the least recently read first), to stay within ``GetExecutionHistory``'s
-    rate on AWS; ``None`` reads all. While particle executions run, the parent's history has nothing new to
-    tell until one of them ends: it is read when none runs, after one ended, and every ``parent_every`` polls.
-    """
-
-    def __init__(
-        self,
-        sfn: Any,
-        execution_arn: str,
-        *,
-        sleep: Callable[[float], None],
-        clock: Callable[[], float] = time.monotonic,
-        poll_seconds: float = 1.0,
-        idle_factor: float = 2.0,
-        max_child_reads: int | None = None,
-        parent_every: int = 5,
-        page_size: int = 100,
-    ) -> None:
+    def __init__(self, sfn: Any, execution_arn: str, *, sleep: Callable[[float], None],
+                 clock: Callable[[], float] = time.monotonic, poll_seconds: float = 1.0, idle_factor: float = 2.0,
+                 max_child_reads: int | None = None, parent_every: int = 5, page_size: int = 100) -> None:
         if max_child_reads is not None and max_child_reads < 1:
             raise ValueError("max_child_reads must be at least 1")
         if parent_every < 1:
             raise ValueError("parent_every must be at least 1")
-        self.sfn = sfn
-        self.execution_arn = execution_arn
-        self.sleep = sleep
-        self.clock = clock
-        self.poll_seconds = poll_seconds
-        self.idle_factor = idle_factor
-        self.max_child_reads = max_child_reads
-        self.parent_every = parent_every
-        self.page_size = page_size
+        self.sfn, self.execution_arn, self.sleep, self.clock = sfn, execution_arn, sleep, clock
+        self.poll_seconds, self.idle_factor, self.page_size = poll_seconds, idle_factor, page_size
+        self.max_child_reads, self.parent_every = max_child_reads, parent_every
         self.parent = _Execution(HistoryCursor(sfn, execution_arn, page_size=page_size))
         self.children: dict[str, _Execution] = {}
         self.planned: list[str] = []
@@ -125,8 +136,7 @@ class ExecutionFollower:
         self._levels: dict[tuple[str, ...], str] = {}
         self._states: dict[str, str] = {}
         self._reasons: dict[str, str] = {}
-        self._polls = 0
-        self._parent_read = 0
+        self._polls = self._parent_read = 0
         self._child_ended = False
 
     @property
@@ -167,8 +177,6 @@ class ExecutionFollower:
         running = any(not child.cursor.finished for child in self.children.values())
         return not running or self._child_ended or self._polls - self._parent_read >= self.parent_every
 
-    # -- reading --------------------------------------------------------------------------------
-
     def _read_children(self, *, everything: bool) -> list[FollowEvent]:
         running = sorted((c for c in self.children.values() if not c.cursor.finished), key=lambda c: c.last_read)
         if not everything and self.max_child_reads is not None:
@@ -189,8 +197,6 @@ class ExecutionFollower:
         if arn and arn not in self.children:
             self.children[arn] = _Execution(HistoryCursor(self.sfn, arn, page_size=self.page_size))
 
-    # -- the apply execution --------------------------------------------------------------------
-
     def _parent_event(self, event: dict[str, Any]) -> list[FollowEvent]:
         state = self.parent.state_of(event)
         kind, at = event["type"], _epoch(event)
@@ -200,15 +206,15 @@ class ExecutionFollower:
         if kind == "TaskSubmitted":
             details = event.get("taskSubmittedEventDetails") or {}
             if details.get("resourceType") == "states":
-                self._add_child(_json(details.get("output")).get("ExecutionArn"))
+                self._add_child(json_object(details.get("output")).get("ExecutionArn"))
             return []
         if kind == "MapStateEntered" and state == "Particles":
-            ids = _json((event.get("stateEnteredEventDetails") or {}).get("input")).get("pcf_ids") or []
+            ids = json_object((event.get("stateEnteredEventDetails") or {}).get("input")).get("pcf_ids") or []
             label = self._levels.get(tuple(ids), "level")
             return [FollowEvent("level", ",".join(ids), at, detail=label)] if ids else []
         if kind != "LambdaFunctionSucceeded":
             return []
-        output = _json((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output"))
+        output = json_object((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output"))
         if state == "Plan":
             self.planned = sorted(output.get("generations") or {})
             self._remember_levels(output.get("phases") or [], "")
@@ -227,17 +233,15 @@ class ExecutionFollower:
             for index, ids in enumerate(phase.get("levels") or []):
                 self._levels[tuple(ids)] = f"{prefix}{phase.get('phase')} level {index + 1}"
 
-    # -- the particle executions ----------------------------------------------------------------
-
     def _child_event(self, child: _Execution, event: dict[str, Any]) -> list[FollowEvent]:
         state = child.state_of(event)
         kind = event["type"]
         if kind == "ExecutionStarted":
-            child.pcf_id = _json((event.get("executionStartedEventDetails") or {}).get("input")).get("pcf_id")
+            child.pcf_id = json_object((event.get("executionStartedEventDetails") or {}).get("input")).get("pcf_id")
             return []
         if kind != "LambdaFunctionSucceeded":
             return []
-        output = _json((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output"))
+        output = json_object((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output"))
         pcf_id = str(output.get("pcf_id") or child.pcf_id)
         at = _epoch(event)
         if state == "Sync" and output.get("state"):
@@ -268,25 +272,22 @@ class ExecutionFollower:
             found.append(FollowEvent("done", pcf_id, at, observed, "done", self._reasons[pcf_id], resource_id))
         return found
 
-    # -- the end --------------------------------------------------------------------------------
-
     def _outcome(self) -> ExecutionOutcome:
         described = self.sfn.describe_execution(executionArn=self.execution_arn)
         status = described["status"]
-        started, stopped = described.get("startDate"), described.get("stopDate")
-        started_at, stopped_at = _seconds(started), _seconds(stopped or started)
+        started = _seconds(described.get("startDate"))
+        stopped = _seconds(described.get("stopDate") or described.get("startDate"))
         if status == "SUCCEEDED":
-            return ExecutionOutcome(status, _json(described.get("output"), keep=True), started_at=started_at,
-                                    stopped_at=stopped_at)
+            return ExecutionOutcome(status, json_object(described.get("output"), keep=True), started_at=started,
+                                    stopped_at=stopped)
         error = described.get("error") or f"Execution{status.title().replace('_', '')}"
-        return ExecutionOutcome(status, None, error, cause_message(described.get("cause")), started_at=started_at,
-                                stopped_at=stopped_at)
+        return ExecutionOutcome(status, None, error, cause_message(described.get("cause")), started, stopped)
 
 
 def cause_message(cause: Any) -> str:
     """The readable part of a failure's cause: a Lambda error's ``errorMessage``, a failed child execution's
     own cause, else the cause as it is."""
-    parsed = _json(cause, keep=True)
+    parsed = json_object(cause, keep=True)
     if isinstance(parsed, dict):
         if "errorMessage" in parsed:
             return str(parsed["errorMessage"])
@@ -296,7 +297,7 @@ def cause_message(cause: Any) -> str:
     return "" if cause is None else str(cause)
 
 
-def _json(text: Any, *, keep: bool = False) -> Any:
+def json_object(text: Any, *, keep: bool = False) -> Any:
     """``text`` parsed; ``{}`` when it is not a JSON object (or, with ``keep``, whatever it parses to)."""
     try:
         value = json.loads(text) if isinstance(text, str | bytes) else text
@@ -308,9 +309,7 @@ def _json(text: Any, *, keep: bool = False) -> Any:
 
 
 def _seconds(value: Any) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return float(value or 0.0)
+    return value.timestamp() if isinstance(value, datetime) else float(value or 0.0)
 
 
 def _epoch(event: dict[str, Any]) -> float:

@@ -1,11 +1,5 @@
-"""``pcf drift``, ``pcf reconcile`` and ``pcf heal PCF_ID``: the control plane's drift detection and healing,
-on demand, on a target that keeps state (AWS, or the shared local server).
-
-``drift`` and ``reconcile`` invoke the deployed ``reconcile`` Lambda (``<app>-<stage>-reconcile``) with a
-scheduled event (``drift``: ``{"detail": {"act": false}}``, a dry run) and print its report. ``heal`` starts an
-``apply`` execution with input ``{"heal": PCF_ID}`` (the stored particle and its dependants at their stored
-desired states) and follows it as ``pcf run`` does.
-"""
+"""``pcf drift``, ``pcf reconcile`` and ``pcf heal PCF_ID``: the control plane's drift detection and healing, on
+demand, on a target that keeps state (``docs/cli.md``, "drift, reconcile, heal and replay")."""
 
 from __future__ import annotations
 
@@ -14,26 +8,20 @@ from types import SimpleNamespace
 from typing import Any
 
 from pcf.core.pcf_exceptions import DefinitionError
-from pcf_cli.acting import print_report
+from pcf_cli.acting import conclude
 from pcf_cli.cancel import Cancellation
+from pcf_cli.endpoint import open_endpoint
 from pcf_cli.environment import CliEnvironment
 from pcf_cli.execution_input import execution_settings, new_execution_name
 from pcf_cli.exit_codes import ExitCode
 from pcf_cli.output import print_table
 from pcf_cli.stages import read_stage
 from pcf_cli.stepfunctions_engine import follow_started
-from pcf_cli.store_commands import EPHEMERAL_STORE
+from pcf_cli.store_commands import lasting, missing_table, no_table
 from pcf_cli.targets import Target, TargetSettings
 from pcf_control_plane.aws_events import reconcile_request
 
 DRIFT_HEADER = ("pcf_id", "observed -> desired", "differences", "action", "outcome")
-
-
-def lasting(target: Target) -> Target:
-    """``target``, unless it is the in-process local cloud (it holds no deployment between commands)."""
-    if target.ephemeral:
-        raise DefinitionError("--target", f"{target.name}: {EPHEMERAL_STORE}")
-    return target
 
 
 def invoke_reconcile(target: Target, stage: str, act: bool) -> dict[str, Any]:
@@ -61,8 +49,7 @@ def drift_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
     """One row per drifted particle of a reconcile report."""
     rows: list[tuple[str, ...]] = []
     for item in report.get("drifted", []):
-        differences = "; ".join(f"{field}: {pair[0]} -> {pair[1]}" for field, pair in item.get("differences",
-                                                                                                {}).items())
+        differences = "; ".join(f"{name}: {old} -> {new}" for name, (old, new) in item.get("differences", {}).items())
         outcome = str(item.get("outcome", ""))
         execution = (item.get("heal") or {}).get("execution")
         rows.append((str(item["pcf_id"]), f"{item.get('observed')} -> {item.get('desired')}", differences or "-",
@@ -84,46 +71,43 @@ def print_reconcile(env: CliEnvironment, report: dict[str, Any], dry_run: bool) 
                      f"{float(report.get('seconds', 0.0)):.2f}s\n")
 
 
+def run_reconcile(args: SimpleNamespace, env: CliEnvironment, *, act: bool) -> dict[str, Any]:
+    """Invoke the stage's reconcile function on the command's target (``act``: or a dry run); print its report."""
+    with env.open_target(TargetSettings.of(args)) as target:
+        report = invoke_reconcile(lasting(target), args.stage, act=act)
+    print_reconcile(env, report, dry_run=not act)
+    return report
+
+
 def reconcile(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Reconcile now: drift recorded, then reverted or reported per particle policy."""
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
-        report = invoke_reconcile(lasting(target), args.stage, act=True)
-    print_reconcile(env, report, dry_run=False)
+    run_reconcile(args, env, act=True)
     return ExitCode.OK
 
 
 def drift(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """What differs, per particle, without recording or starting anything: exit 0 none, 3 drift found."""
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
-        report = invoke_reconcile(lasting(target), args.stage, act=False)
-    print_reconcile(env, report, dry_run=True)
-    return ExitCode.DRIFT if report.get("drifted") else ExitCode.OK
+    return ExitCode.DRIFT if run_reconcile(args, env, act=False).get("drifted") else ExitCode.OK
 
 
 def heal(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Start a healing ``apply`` of PCF_ID and its dependants at their stored desired states; follow it."""
-    from pcf_cli.stepfunctions_command import open_endpoint
     from pcf_control_plane.store import DynamoDBStateStore
 
     table = read_stage(args.stage).table_name
     if args.wait_seconds is not None:
         execution_settings(wait_seconds=args.wait_seconds, timeout=None, rollback=False, concurrency=None)
     cancellation = Cancellation()
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         store = DynamoDBStateStore(lasting(target).client_factory.client("dynamodb"), table)
-        try:
+        with missing_table("--stage", no_table(table, target)):
             record = store.get_particle(args.pcf_id)
-        except Exception as error:
-            if "ResourceNotFoundException" in str(error):
-                raise DefinitionError("--stage", f"no table {table!r} on {target.name} in {target.region}: "
-                                                 "deploy the stage (docs/deploying.md)") from None
-            raise
         if record is None or record.spec is None:
             raise DefinitionError("PCF_ID", f"no particle {args.pcf_id!r} is stored in table {table} "
                                             "(pcf status lists them)")
         with open_endpoint(target, args, env) as endpoint:
-            wait = endpoint.default_wait_seconds if args.wait_seconds is None else args.wait_seconds
-            settings = execution_settings(wait_seconds=wait, timeout=args.timeout, rollback=False, concurrency=None)
+            settings = execution_settings(wait_seconds=endpoint.wait_seconds(args.wait_seconds), timeout=args.timeout,
+                                          rollback=False, concurrency=None)
             name = new_execution_name("heal", "manual")
             payload = {"heal": args.pcf_id, "wait_seconds": settings.wait_seconds, "max_polls": settings.max_polls}
             arn = endpoint.sfn.start_execution(stateMachineArn=endpoint.apply_arn, name=name,
@@ -134,7 +118,4 @@ def heal(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
             with cancellation.on_sigint():
                 report = follow_started(endpoint, arn, env.err, quiet=args.quiet, note=env.note,
                                         cancellation=cancellation)
-    print_report(env.out, report)
-    if report.error:
-        env.error(report.error)
-    return ExitCode.OK if report.ok else ExitCode.FAILED
+    return conclude(env, report, [report.error] if report.error else [])

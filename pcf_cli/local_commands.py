@@ -1,11 +1,6 @@
-"""``pcf local start|stop|status``: the shared local-cloud server that separate ``pcf`` commands use.
-
-The server (``pcf_local_cloud.server``) runs detached, in the directory ``--state-dir`` (else
-``$PCF_LOCAL_DIR``, else ``~/.pcf/local``). Exit codes: ``start`` 0 started, 1 not started (already running,
-or it died: the log's last lines are shown); ``stop`` 0 stopped or none was running; ``status`` 0 running,
-1 not running (or not answering); 2 bad input for all three (``pcf_cli.exit_codes``). The local-cloud package is
-imported only when one of these runs.
-"""
+"""``pcf local start|stop|status``: the shared local-cloud server (``pcf_local_cloud.server``), run detached in
+``--state-dir``, else ``$PCF_LOCAL_DIR``, else ``~/.pcf/local``; the local-cloud package is imported only when one
+of these runs (exit codes: ``docs/cli.md``)."""
 
 from __future__ import annotations
 
@@ -33,9 +28,7 @@ $PCF_LOCAL_DIR, else ~/.pcf/local) holds server.json (where it listens) and serv
 
 def start_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Start the server and print one line: where it listens and how to stop it."""
-    client = _server_client()
-    directory, option = _state_dir(args, env)
-    _only_local(args)
+    client, directory, option = _server(args, env)
     pending = DEFAULT_PENDING_SECONDS if args.pending_seconds is None else args.pending_seconds
     try:
         info = client.start_server(directory, pending, region=args.region or DEFAULT_REGION)
@@ -52,9 +45,7 @@ def start_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
 
 def stop_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Stop the server; not finding one is not an error."""
-    client = _server_client()
-    directory, _option = _state_dir(args, env)
-    _only_local(args)
+    client, directory, _option = _server(args, env)
     info = client.stop_server(directory)
     if info is None:
         env.stdout.write(f"no local cloud server runs in {directory}\n")
@@ -65,9 +56,7 @@ def stop_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
 
 def status_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """Where the server listens, since when, with which settings; exit 1 if none runs (or it does not answer)."""
-    client = _server_client()
-    directory, _option = _state_dir(args, env)
-    _only_local(args)
+    client, directory, _option = _server(args, env)
     info = client.find_server(directory)
     if info is None:
         env.stdout.write(f"no local cloud server runs in {directory}; start one with: pcf local start\n")
@@ -84,14 +73,18 @@ def describe(info: ServerInfo, *, answering: bool = True) -> str:
             f"region {info.region}, pending {info.pending_seconds:g}s, log {info.log_file})")
 
 
-def _server_client() -> Any:
-    """``pcf_local_cloud.server_client``, or a clear error if the local-cloud dependencies are missing."""
+def _server(args: SimpleNamespace, env: CliEnvironment) -> tuple[Any, Path, str]:
+    """``pcf_local_cloud.server_client`` (a clear error if the local-cloud dependencies are missing), the state
+    directory and the option that chose it; ``--target aws`` is refused."""
     try:
         from pcf_local_cloud import server_client
     except ImportError as error:
         needs = f"needs the local dependencies ({error.name}): pip install -e '.[local]'"
         raise DefinitionError("local", needs) from None
-    return server_client
+    directory, option = _state_dir(args, env)
+    if getattr(args, "target", None) == "aws":
+        raise DefinitionError("--target", "pcf local manages the local cloud; aws does not apply")
+    return server_client, directory, option
 
 
 def _state_dir(args: SimpleNamespace, env: CliEnvironment) -> tuple[Path, str]:
@@ -108,11 +101,6 @@ def _state_dir(args: SimpleNamespace, env: CliEnvironment) -> tuple[Path, str]:
     if path.exists() and not path.is_dir():
         raise DefinitionError(option, f"{given} is not a directory")
     return path, option
-
-
-def _only_local(args: SimpleNamespace) -> None:
-    if getattr(args, "target", None) == "aws":
-        raise DefinitionError("--target", "pcf local manages the local cloud; aws does not apply")
 
 
 def _stop_hint(args: SimpleNamespace, directory: Path) -> str:

@@ -1,17 +1,7 @@
-"""The control plane inside the in-process local cloud: deployed once per cloud, as ``chalice deploy`` would.
-
-``pcf_local_cloud.control_plane.deploy_control_plane`` creates the state table, every Lambda function of
-``app.py`` (run in this process) and the ``particle`` and ``apply`` state machines, and sets the stage's
-environment variables, which the functions read as they would on Lambda. Here those variables are set for
-the duration of the command only (then restored).
-
-The functions run in this process but must not write over the command's output. So, for the block:
-Powertools metrics and tracing are off (``POWERTOOLS_METRICS_DISABLED``, ``POWERTOOLS_TRACE_DISABLED``) and
-logs at ERROR (``POWERTOOLS_LOG_LEVEL``; ``-v``: INFO, ``-vv``: DEBUG); what the functions still print (EMF
-lines Powertools prints when its buffer fills, even when disabled) is captured: ``sys.stdout`` goes to
-``function_output`` (discarded by default; the CLI's own streams are unaffected), Powertools' "no metrics"
-warning is ignored, and moto's logger (which logs every failed state at length) is silenced unless ``-vv``.
-"""
+"""The control plane deployed inside the in-process local cloud, as ``chalice deploy`` would (once per cloud and
+stage), with the stage's environment variables set for the command only. The functions run in this process, so for
+the block they are kept quiet (Powertools metrics and tracing off, logs at ERROR, or INFO/DEBUG with ``-v``/``-vv``)
+and what they print goes to ``function_output`` (discarded by default): ``docs/cli.md``, "The local target"."""
 
 from __future__ import annotations
 
@@ -26,12 +16,11 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from pcf.core.pcf_exceptions import DefinitionError
-from pcf_cli.endpoint import ControlPlaneEndpoint
+from pcf_cli.endpoint import LOCAL_POLL_SECONDS, ControlPlaneEndpoint
 from pcf_cli.stages import DEFAULT_STAGE
 
 QUIET_FUNCTIONS = {"POWERTOOLS_METRICS_DISABLED": "1", "POWERTOOLS_TRACE_DISABLED": "1"}
 LOG_LEVELS = ("ERROR", "INFO", "DEBUG")
-LOCAL_POLL_SECONDS = 0.5
 _deployments: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 """The control plane deployed in each open local cloud, by stage (a test may run several commands on one)."""
 
@@ -62,19 +51,6 @@ def function_environment(verbose: int, heal_wait_seconds: int = 1) -> dict[str, 
             "PCF_HEAL_WAIT_SECONDS": str(heal_wait_seconds)}
 
 
-@contextmanager
-def quiet_logger(name: str, quiet: bool) -> Iterator[None]:
-    """The logger ``name`` at CRITICAL for the block, when ``quiet``."""
-    logger = logging.getLogger(name)
-    previous = logger.level
-    if quiet:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
 class _Discard(io.TextIOBase):
     """A text stream that keeps nothing."""
 
@@ -87,24 +63,24 @@ class _Discard(io.TextIOBase):
 
 @contextmanager
 def captured_output(function_output: TextIO | None, quiet_moto: bool) -> Iterator[None]:
-    """What the in-process functions print goes to ``function_output`` (``None``: nowhere), for the block."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(function_output or _Discard()), \
-            quiet_logger("moto", quiet_moto):
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
-        yield
+    """What the in-process functions print goes to ``function_output`` (``None``: nowhere), Powertools' "no
+    metrics" warning is ignored and, when ``quiet_moto``, moto's logger (every failed state at length) is silenced."""
+    moto = logging.getLogger("moto")
+    previous = moto.level
+    if quiet_moto:
+        moto.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(function_output or _Discard()):
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+            yield
+    finally:
+        moto.setLevel(previous)
 
 
 @contextmanager
-def local_control_plane(
-    cloud: Any,
-    *,
-    stage: str = DEFAULT_STAGE,
-    verbose: int = 0,
-    pending_seconds: float = 0.0,
-    function_output: TextIO | None = None,
-) -> Iterator[ControlPlaneEndpoint]:
-    """The ``apply`` state machine of ``stage`` in ``cloud`` (deployed on first use), for the block; the
-    functions' printed output goes to ``function_output`` (``None``: discarded)."""
+def local_control_plane(cloud: Any, *, stage: str = DEFAULT_STAGE, verbose: int = 0, pending_seconds: float = 0.0,
+                        function_output: TextIO | None = None) -> Iterator[ControlPlaneEndpoint]:
+    """The ``apply`` state machine of ``stage`` in ``cloud`` (deployed on first use), for the block."""
     try:
         from pcf_control_plane import wiring
         from pcf_local_cloud.control_plane import deploy_control_plane, local_heal_wait_seconds, stage_environment
@@ -124,16 +100,9 @@ def local_control_plane(
                 for name, value in {**stage_environment(stage), **extra}.items():
                     overlay.set(name, value)
                 wiring.reset()
-            yield ControlPlaneEndpoint(
-                sfn=cloud.client("stepfunctions"),
-                apply_arn=deployment.state_machine_arns["apply"],
-                description=f"state machine {deployment.state_machine_arns['apply'].rsplit(':', 1)[-1]} "
-                            f"(in the local cloud, stage {stage})",
-                default_wait_seconds=1 if pending_seconds > 0 else 0,
-                poll_seconds=LOCAL_POLL_SECONDS,
-                max_child_reads=None,
-                lambda_client=cloud.client("lambda"),
-            )
+            yield ControlPlaneEndpoint.of(cloud.client, deployment.state_machine_arns["apply"],
+                                          f"in the local cloud, stage {stage}", 1 if pending_seconds > 0 else 0,
+                                          LOCAL_POLL_SECONDS, None)
     finally:
         overlay.restore()
         wiring.reset()

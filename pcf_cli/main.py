@@ -1,5 +1,5 @@
-"""``pcf``: the entry point. Runs the click command line and maps every outcome to an ``ExitCode`` and at most a
-few lines: bad input is one ``pcf: error: <field>: <reason>`` line, never a traceback."""
+"""``pcf``: the entry point. Runs the click command line and maps every outcome to an ``ExitCode`` and a line or
+two: bad input is one ``pcf: error: <field>: <reason>`` line, never a traceback."""
 
 from __future__ import annotations
 

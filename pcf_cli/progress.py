@@ -38,13 +38,9 @@ def constant(value: float) -> Callable[[], float]:
 
 
 class ProgressPrinter:
-    """An ``on_event`` callback: one line per meaningful event, with seconds since ``clock()`` at creation, on
-    ``out`` (a stream, or a console: coloured on a terminal, plain lines when piped). On a terminal, given the
-    ``total`` of particles, a bar below the lines counts those done or failed until ``close()``.
-
-    It also records every particle's last state, transitions and failure (``records``), so a summary can be
-    printed even when the apply raised. Thread-safe: events come from worker threads.
-    """
+    """An ``on_event`` callback (thread-safe): one line per meaningful event, with seconds since ``clock()`` at
+    creation, on ``out``; on a terminal, given ``total``, a bar counting the particles settled until ``close()``.
+    ``records`` keeps each particle's last state, transitions and failure, for the summary."""
 
     def __init__(self, out: TextIO | Console, clock: Callable[[], float], *, quiet: bool = False,
                  width: int = 24, total: int | None = None) -> None:

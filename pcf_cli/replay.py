@@ -1,20 +1,12 @@
-"""``pcf replay``: run again the event and schedule invocations that failed after Lambda's retries.
-
-Lambda sends a failed asynchronous invocation of ``on_ec2_event`` or ``reconcile`` to the stage's failed-events
-queue (``<stack>-failed-events``) as an invocation record: the function, why it failed, and the event itself
-(``requestPayload``). Replaying one invokes the same function synchronously with that event: on success the record
-is deleted; on failure it stays (visible again at once) and the error is shown. ``--dry-run`` lists the records
-and changes nothing. Only the stage's own functions are invoked: a record naming any other is left alone.
-
-The CLI's identity needs ``sqs:ReceiveMessage``, ``sqs:DeleteMessage``, ``sqs:ChangeMessageVisibility`` and
-``sqs:GetQueueUrl`` on the queue, and ``lambda:InvokeFunction`` on the stage's ``on_ec2_event`` and ``reconcile``.
-"""
+"""``pcf replay``: run again the event and schedule invocations that failed after Lambda's retries, from the stage's
+failed-events queue: a record replayed is deleted, one that fails again stays; only the stage's own functions are
+invoked (``docs/cli.md``, "drift, reconcile, heal and replay", lists the permissions it needs)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,6 +16,7 @@ from pcf_cli.environment import CliEnvironment
 from pcf_cli.exit_codes import ExitCode
 from pcf_cli.output import print_table
 from pcf_cli.stages import Stage, read_stage
+from pcf_cli.store_commands import lasting
 from pcf_cli.targets import TargetSettings
 from pcf_control_plane.outcome import lambda_error_text
 
@@ -98,18 +91,14 @@ def _one(lambda_client: Any, stage: Stage, message: dict[str, Any], dry_run: boo
              else "?")
     seen = Replayed(str(record.get("timestamp", "-")), function, event, _short(failure), "", False)
     if not function.startswith(f"{stage.stack_name}-"):
-        return _with(seen, f"left: not a function of stage {stage.name}", False)
+        return replace(seen, outcome=f"left: not a function of stage {stage.name}")
     if dry_run:
-        return _with(seen, "would replay", True)
+        return replace(seen, outcome="would replay", ok=True)
     answer = lambda_client.invoke(FunctionName=function_arn, Payload=json.dumps(payload).encode())
     body = answer["Payload"].read()
     if answer.get("FunctionError"):
-        return _with(seen, f"failed again, kept: {_short(lambda_error_text(body))}", False)
-    return _with(seen, "replayed, deleted", True)
-
-
-def _with(seen: Replayed, outcome: str, ok: bool) -> Replayed:
-    return Replayed(seen.received, seen.function, seen.event, seen.failure, outcome, ok)
+        return replace(seen, outcome=f"failed again, kept: {_short(lambda_error_text(body))}")
+    return replace(seen, outcome="replayed, deleted", ok=True)
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -119,10 +108,8 @@ def _short(text: str, limit: int = 120) -> str:
 def replay_command(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
     """``pcf replay``: OK when every record was replayed (or listed, or there was none), FAILED when one failed
     again or was left."""
-    from pcf_cli.healing_commands import lasting
-
     stage = read_stage(args.stage)
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
+    with env.open_target(TargetSettings.of(args)) as target:
         factory = lasting(target).client_factory
         done = replay(factory.client("sqs"), factory.client("lambda"), stage, dry_run=args.dry_run,
                       limit=args.limit)

@@ -27,8 +27,7 @@ def definition_file(file: str | None, cwd: str | Path = ".") -> Path:
 
 
 def load_definitions(path: str | Path, limits: DefinitionLimits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
-    """The definitions a JSON/YAML file holds: one mapping, or a list of them (not validated yet), within
-    ``limits``."""
+    """The definitions a JSON/YAML file holds (one mapping, or a list), not validated yet, within ``limits``."""
     return read_definitions_file(path, limits)
 
 
@@ -70,9 +69,8 @@ def is_quasiparticle(particle: Particle) -> TypeGuard[Quasiparticle]:
 
 
 def build_definitions(definitions: list[dict[str, Any]], root: Path | None = None) -> list[Particle]:
-    """Validate and build every definition (nothing touches AWS); errors name the list position when
-    there are several. Files the definitions name (user data templates) are read from ``root`` (the definition
-    file's folder), and only from under it; their templates render together, in one child process."""
+    """Validate and build every definition (nothing touches AWS; errors name the list position); the files they
+    name (user data templates) are read from under ``root``, the definition file's folder."""
     check_raw_definitions(definitions)
     with reading_definitions(root):
         built = build_all(definitions) if len(definitions) > 1 else [build(definitions[0])]

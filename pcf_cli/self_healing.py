@@ -1,6 +1,6 @@
-"""The main job's self-healing act on an in-process local cloud: an instance stopped behind the framework's
-back, healed by the control plane on its own (EC2 event -> EventBridge -> ``on_ec2_event`` -> a ``heal-<event
-id>`` execution of the ``apply`` machine), followed, then the particle's history since the stop."""
+"""The main job's self-healing act on an in-process local cloud: an instance stopped behind the framework's back,
+healed by the control plane on its own, followed, then the particle's history (``docs/cli.md``, "The main job's
+self-healing act")."""
 
 from __future__ import annotations
 
@@ -38,18 +38,10 @@ class HealAct:
     history: list[Any] = field(default_factory=list)
 
 
-def heal_behind_the_back(
-    out: TextIO,
-    cloud: Any,
-    endpoint: ControlPlaneEndpoint,
-    pcf_id: str,
-    *,
-    stage: str = DEFAULT_STAGE,
-    quiet: bool = False,
-    cancellation: Cancellation | None = None,
-    limit_seconds: float = WAIT_LIMIT_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> HealAct:
+def heal_behind_the_back(out: TextIO, cloud: Any, endpoint: ControlPlaneEndpoint, pcf_id: str, *,
+                         stage: str = DEFAULT_STAGE, quiet: bool = False, cancellation: Cancellation | None = None,
+                         limit_seconds: float = WAIT_LIMIT_SECONDS,
+                         sleep: Callable[[float], None] = time.sleep) -> HealAct:
     """Stop ``pcf_id``'s instance with a plain EC2 call, wait (at most ``limit_seconds``) for the heal
     execution the control plane starts, follow it, and read the particle's history since the stop."""
     from pcf_control_plane.store import DynamoDBStateStore
@@ -88,8 +80,7 @@ def heal_behind_the_back(
 
 
 def stop_taking_a_second(cloud: Any, stop: Callable[[], Any]) -> None:
-    """Call ``stop`` with the cloud's pending phase at least ``MIN_STOP_SECONDS`` (as on EC2, where stopping
-    takes longer than that), then put the pending phase back."""
+    """Call ``stop`` with the cloud's pending phase at least ``MIN_STOP_SECONDS`` (as on EC2)."""
     previous = cloud.pending_seconds
     cloud.pending_seconds = max(previous, MIN_STOP_SECONDS)
     try:
@@ -98,12 +89,9 @@ def stop_taking_a_second(cloud: Any, stop: Callable[[], Any]) -> None:
         cloud.pending_seconds = previous
 
 
-def wait_for_heal(
-    out: TextIO, endpoint: ControlPlaneEndpoint, ec2: Any, instance_id: str, known: set[str], limit_seconds: float,
-    sleep: Callable[[float], None],
-) -> str | None:
-    """The ARN of the first heal execution not in ``known``, waiting at most ``limit_seconds`` (a progress line
-    every few seconds), or ``None``."""
+def wait_for_heal(out: TextIO, endpoint: ControlPlaneEndpoint, ec2: Any, instance_id: str, known: set[str],
+                  limit_seconds: float, sleep: Callable[[float], None]) -> str | None:
+    """The ARN of the first heal execution not in ``known``, waiting at most ``limit_seconds``, or ``None``."""
     started = time.monotonic()
     said = -PROGRESS_EVERY_SECONDS
     while (elapsed := time.monotonic() - started) < limit_seconds:
@@ -119,12 +107,9 @@ def wait_for_heal(
 
 def heal_executions(endpoint: ControlPlaneEndpoint) -> dict[str, str]:
     """Name -> ARN of the ``apply`` machine's executions named ``heal-…``."""
-    found: dict[str, str] = {}
-    for page in endpoint.sfn.get_paginator("list_executions").paginate(stateMachineArn=endpoint.apply_arn):
-        for execution in page["executions"]:
-            if execution["name"].startswith(HEAL_PREFIX):
-                found[execution["name"]] = execution["executionArn"]
-    return found
+    pages = endpoint.sfn.get_paginator("list_executions").paginate(stateMachineArn=endpoint.apply_arn)
+    return {execution["name"]: execution["executionArn"] for page in pages for execution in page["executions"]
+            if execution["name"].startswith(HEAL_PREFIX)}
 
 
 def instance_state(ec2: Any, instance_id: str) -> str:

@@ -1,6 +1,5 @@
-"""``--engine stepfunctions``: each definition applied by one execution of the ``apply`` state machine, one
-after another, followed as it runs (progress lines as its history arrives), then summarised; and one execution
-already started (a heal) followed likewise (``follow_started``)."""
+"""``--engine stepfunctions``: executions of the ``apply`` state machine started one after another (or one already
+started, a heal: ``follow_started``), followed into one progress display as their histories arrive, then summarised."""
 
 from __future__ import annotations
 
@@ -30,23 +29,13 @@ HEAL_ID_WIDTH = 22
 
 @dataclass(frozen=True)
 class PlannedExecution:
-    """One execution to start: what it applies (for the summary), its name and its input (JSON)."""
+    """One execution to start: what it applies (for the summary), its name, its input (JSON), and a member's
+    ``--cascade`` (its descendants are in the summary too)."""
 
     selection: Selection
     name: str
     input: str
     cascade: bool = False
-    """a member's ``--cascade``: its descendants are in the summary too"""
-
-
-@dataclass
-class ExecutionRun:
-    """An execution started: its name and ARN, how it ended (``status``; ``error`` when it failed)."""
-
-    name: str
-    arn: str
-    status: str = "RUNNING"
-    error: str = ""
 
 
 def to_apply_event(event: FollowEvent) -> ApplyEvent:
@@ -57,29 +46,42 @@ def to_apply_event(event: FollowEvent) -> ApplyEvent:
     return ApplyEvent(EventKind(event.kind), event.pcf_id, state, action, detail, event.at)
 
 
-class ExecutionWatch:
-    """Follows executions, one after another, into one progress display (the printer starts at the first event).
+class StepFunctionsApply:
+    """Starts and follows executions on ``endpoint`` into one progress display on ``progress`` (it starts at the
+    first event); notes go to ``note``. ``sleep`` paces the reads of the histories (made cancellable by
+    ``cancellation``) and the wait for stopped executions: on Ctrl-C the execution, its particle executions and their
+    leases are stopped and released (``pcf_cli.stop_run``), then ``RunInterrupted`` says so."""
 
-    ``sleep`` paces the reads of the histories; ``settle_sleep`` the wait for stopped executions to end. On Ctrl-C
-    the execution, its particle executions and their leases are stopped and released (``pcf_cli.stop_run``), then
-    ``RunInterrupted`` says so.
-    """
-
-    def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO | Console, *, quiet: bool, width: int,
-                 sleep: Callable[[float], None], settle_sleep: Callable[[float], None],
-                 total: int | None = None) -> None:
-        self.endpoint = endpoint
-        self.total = total
-        self.progress = progress
-        self.quiet = quiet
-        self.width = width
-        self.sleep = sleep
-        self.settle_sleep = settle_sleep
+    def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO | Console, *, quiet: bool = False,
+                 note: Callable[[str], None] = lambda line: None, sleep: Callable[[float], None] = time.sleep,
+                 cancellation: Cancellation | None = None) -> None:
+        self.endpoint, self.progress, self.quiet, self.note = endpoint, progress, quiet, note
+        self.sleep = (cancellation or Cancellation()).sleep_with(sleep)
+        self.settle_sleep = sleep
         self.printer: ProgressPrinter | None = None
         self.seen_ids: dict[str, str] = {}
         """pcf_id -> the last resource id an event named."""
 
-    def follow(self, arn: str) -> ExecutionOutcome:
+    def run(self, planned: list[PlannedExecution]) -> ApplyReport:
+        """Run each execution in turn, stopping at the first that does not succeed."""
+        particles = [p for plan in planned for p in plan.selection.particles(plan.cascade)]
+        report = ApplyReport(particles, [])
+        width = id_width(p.pcf_id for p in particles)
+        try:
+            for plan in planned:
+                outcome = self.follow(self._start(plan), width, total=len(particles))
+                report.elapsed += outcome.elapsed
+                if not outcome.succeeded:
+                    report.error = outcome.failure
+                    break
+        finally:
+            if self.printer is not None:
+                self.printer.close()
+        report.failures = self.failures()
+        report.rows = summary_rows(particles, self.records, self.seen_ids)
+        return report
+
+    def follow(self, arn: str, width: int = HEAL_ID_WIDTH, total: int | None = None) -> ExecutionOutcome:
         """Print the execution's progress until it ends; its outcome."""
         follower = ExecutionFollower(self.endpoint.sfn, arn, sleep=self.sleep, poll_seconds=self.endpoint.poll_seconds,
                                      max_child_reads=self.endpoint.max_child_reads)
@@ -87,7 +89,7 @@ class ExecutionWatch:
             for event in follower.events():
                 if self.printer is None:
                     self.printer = ProgressPrinter(self.progress, constant(follower.started_at or event.at),
-                                                   quiet=self.quiet, width=self.width, total=self.total)
+                                                   quiet=self.quiet, width=width, total=total)
                 if event.resource_id:
                     self.seen_ids[event.pcf_id] = event.resource_id
                 self.printer(to_apply_event(event))
@@ -98,11 +100,6 @@ class ExecutionWatch:
         assert follower.outcome is not None
         return follower.outcome
 
-    def close(self) -> None:
-        """Take the progress bar away (see ``ProgressPrinter.close``)."""
-        if self.printer is not None:
-            self.printer.close()
-
     @property
     def records(self) -> dict[str, ParticleProgress]:
         """What the printer recorded of each particle."""
@@ -112,69 +109,10 @@ class ExecutionWatch:
         """``(pcf_id, failure)`` of every particle that failed, by pcf_id."""
         return [(pcf_id, record.failure) for pcf_id, record in sorted(self.records.items()) if record.failure]
 
-
-class StepFunctionsApply:
-    """Starts and follows executions on ``endpoint``; progress lines go to ``progress``, notes to ``note``.
-
-    ``sleep`` paces the reads of the histories (made cancellable by ``cancellation``). On Ctrl-C the execution,
-    its particle executions and their leases are stopped and released (``pcf_cli.stop_run``), then
-    ``RunInterrupted`` says so.
-    """
-
-    def __init__(
-        self,
-        endpoint: ControlPlaneEndpoint,
-        progress: TextIO | Console,
-        *,
-        quiet: bool = False,
-        note: Callable[[str], None] = lambda line: None,
-        sleep: Callable[[float], None] = time.sleep,
-        cancellation: Cancellation | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.progress = progress
-        self.quiet = quiet
-        self.note = note
-        self.sleep = (cancellation or Cancellation()).sleep_with(sleep)
-        self.settle_sleep = sleep
-        self.runs: list[ExecutionRun] = []
-
-    def run(self, planned: list[PlannedExecution]) -> ApplyReport:
-        """Run each execution in turn, stopping at the first that does not succeed."""
-        particles = [p for plan in planned for p in plan.selection.particles(plan.cascade)]
-        report = ApplyReport(particles, [])
-        watch = ExecutionWatch(self.endpoint, self.progress, quiet=self.quiet,
-                               width=id_width(p.pcf_id for p in particles), sleep=self.sleep,
-                               settle_sleep=self.settle_sleep, total=len(particles))
+    def _start(self, plan: PlannedExecution) -> str:
         try:
-            self._run_each(planned, watch, report)
-        finally:
-            watch.close()
-        report.failures = watch.failures()
-        report.rows = summary_rows(particles, watch.records, watch.seen_ids)
-        return report
-
-    def _run_each(self, planned: list[PlannedExecution], watch: ExecutionWatch, report: ApplyReport) -> None:
-        """Start and follow each execution, stopping at the first that does not succeed."""
-        for plan in planned:
-            run = self._start(plan)
-            try:
-                outcome = watch.follow(run.arn)
-            except RunInterrupted:
-                run.status = "ABORTED"
-                raise
-            run.status = outcome.status
-            report.elapsed += outcome.elapsed
-            if not outcome.succeeded:
-                run.error = f"{outcome.error}: {outcome.message}" if outcome.message else str(outcome.error)
-                report.error = run.error
-                return
-
-    def _start(self, plan: PlannedExecution) -> ExecutionRun:
-        try:
-            arn = self.endpoint.sfn.start_execution(
-                stateMachineArn=self.endpoint.apply_arn, name=plan.name, input=plan.input
-            )["executionArn"]
+            arn = self.endpoint.sfn.start_execution(stateMachineArn=self.endpoint.apply_arn, name=plan.name,
+                                                    input=plan.input)["executionArn"]
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code in ("StateMachineDoesNotExist", "InvalidArn"):
@@ -182,36 +120,18 @@ class StepFunctionsApply:
                     "--state-machine-arn", f"{self.endpoint.apply_arn}: {error.response['Error'].get('Message', code)}"
                 ) from None
             raise
-        run = ExecutionRun(plan.name, arn)
-        self.runs.append(run)
         if not self.quiet:
             self.note(f"execution: {plan.name} ({plan.selection.label})")
-        return run
+        return str(arn)
 
 
-def follow_started(
-    endpoint: ControlPlaneEndpoint,
-    arn: str,
-    progress: TextIO | Console,
-    *,
-    quiet: bool = False,
-    note: Callable[[str], None] = lambda line: None,
-    sleep: Callable[[float], None] = time.sleep,
-    cancellation: Cancellation | None = None,
-) -> ApplyReport:
-    """Follow the execution ``arn`` to its end; Ctrl-C stops it and its particle executions and releases their
-    leases (``pcf_cli.stop_run``), then raises ``RunInterrupted``."""
-    watch = ExecutionWatch(endpoint, progress, quiet=quiet, width=HEAL_ID_WIDTH,
-                           sleep=(cancellation or Cancellation()).sleep_with(sleep), settle_sleep=sleep)
+def follow_started(endpoint: ControlPlaneEndpoint, arn: str, progress: TextIO | Console, *, quiet: bool = False,
+                   note: Callable[[str], None] = lambda line: None, sleep: Callable[[float], None] = time.sleep,
+                   cancellation: Cancellation | None = None) -> ApplyReport:
+    """Follow the execution ``arn`` to its end as ``StepFunctionsApply`` does; one summary row per particle it
+    reported on."""
+    watch = StepFunctionsApply(endpoint, progress, quiet=quiet, note=note, sleep=sleep, cancellation=cancellation)
     outcome = watch.follow(arn)
-    report = ApplyReport([], touched_rows(watch.records, watch.seen_ids), elapsed=outcome.elapsed)
-    report.failures = watch.failures()
-    if not outcome.succeeded:
-        report.error = f"{outcome.error}: {outcome.message}" if outcome.message else str(outcome.error)
-    return report
-
-
-def touched_rows(records: dict[str, ParticleProgress], seen_ids: dict[str, str]) -> list[tuple[str, ...]]:
-    """One summary row per particle the execution reported on: pcf_id, state, resource id, transitions."""
-    return [progress_row(pcf_id, record, record.state, seen_ids.get(pcf_id, "-"))
-            for pcf_id, record in sorted(records.items())]
+    rows = [progress_row(pcf_id, record, record.state, watch.seen_ids.get(pcf_id, "-"))
+            for pcf_id, record in sorted(watch.records.items())]
+    return ApplyReport([], rows, watch.failures(), outcome.elapsed, outcome.failure)

@@ -1,12 +1,6 @@
-"""Ctrl-C during an ``apply`` execution: stop it and every ``particle`` execution it started, wait until none of
-them runs, then give back the leases they held (``docs/cli.md``, "Ctrl-C", says why and which permissions it needs).
-
-Step Functions does not stop the ``.sync`` children of a stopped parent on every path (moto never does), and a
-stopped ``particle`` execution never reaches its ``Release`` state; so the children are found in the parent's
-history and among the running executions of the ``particle`` machine whose input names the parent, stopped, waited
-for (at most ``SETTLE_SECONDS``), and the lease of each that ended without succeeding is released by invoking the
-``Release`` state's own function. A child still running after the wait keeps its lease; the report says so.
-"""
+"""Ctrl-C during an ``apply`` execution: stop it and every ``particle`` execution it started (found in its history
+and among the ``particle`` machine's running executions naming it), wait for them (at most ``SETTLE_SECONDS``), then
+release the leases of those that ended without succeeding: ``docs/cli.md``, "Ctrl-C"."""
 
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pcf_cli.follow import ExecutionFollower
+from pcf_cli.follow import ExecutionFollower, json_object
 
 STOP_ERROR = "pcf.Interrupted"
 STOP_CAUSE = "interrupted from the pcf command line"
@@ -27,8 +21,7 @@ RELEASE_STATE = "Release"
 
 @dataclass
 class StopReport:
-    """What stopping a run did: the ``apply`` execution's name, the particle executions stopped, the leases
-    released, and what went wrong (each a short phrase)."""
+    """What stopping a run did: the execution's name, particle executions stopped, leases released, problems."""
 
     name: str
     stopped: bool = False
@@ -47,17 +40,11 @@ class StopReport:
         return text
 
 
-def stop_run(
-    sfn: Any,
-    follower: ExecutionFollower,
-    *,
-    lambda_client: Any = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    timeout_s: float = SETTLE_SECONDS,
-) -> StopReport:
+def stop_run(sfn: Any, follower: ExecutionFollower, *, lambda_client: Any = None,
+             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+             timeout_s: float = SETTLE_SECONDS) -> StopReport:
     """Stop the execution ``follower`` follows and its particle executions, wait for them, release their
-    leases (see the module docstring). Never raises: what failed is in the report."""
+    leases. Never raises: what failed is in the report."""
     parent = follower.execution_arn
     report = StopReport(parent.rsplit(":", 1)[-1])
     try:
@@ -159,8 +146,4 @@ def _release(sfn: Any, lambda_client: Any, parent: str, children: dict[str, dict
 
 
 def _input(described: dict[str, Any]) -> dict[str, Any]:
-    try:
-        value = json.loads(described.get("input") or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return dict(json_object(described.get("input")))

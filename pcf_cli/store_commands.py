@@ -1,9 +1,5 @@
-"""``pcf status`` and ``pcf history``: what the control plane's state table holds (no EC2 call).
-
-They read the table of an open target that keeps state: AWS (the stage's table, or ``--table``), or any
-target whose ``ephemeral`` is false (a shared local cloud). The in-process local cloud starts empty at every
-command, so there they refuse, saying so.
-"""
+"""``pcf status`` and ``pcf history``: what the control plane's state table holds (no EC2 call), on a target that
+keeps state: AWS, or a shared local cloud (``docs/cli.md``, "status and history")."""
 
 from __future__ import annotations
 
@@ -22,7 +18,7 @@ from pcf_cli.exit_codes import ExitCode
 from pcf_cli.output import print_table
 from pcf_cli.selection import build_definitions, definition_file, load_definitions, select
 from pcf_cli.stages import read_stage
-from pcf_cli.targets import TargetSettings
+from pcf_cli.targets import Target, TargetSettings
 
 STATUS_HEADER = ("pcf_id", "desired", "observed", "id", "observed at", "lease")
 HISTORY_HEADER = ("at (UTC)", "kind", "execution", "detail")
@@ -42,6 +38,13 @@ class StoreView:
     where: str
 
 
+def lasting(target: Target) -> Target:
+    """``target``, unless it is the in-process local cloud (it holds no deployment between commands)."""
+    if target.ephemeral:
+        raise DefinitionError("--target", f"{target.name}: {EPHEMERAL_STORE}")
+    return target
+
+
 @contextmanager
 def open_store(args: SimpleNamespace, env: CliEnvironment) -> Iterator[StoreView]:
     """The state table of the stage (``--table``/``--deployment`` override it) on the target, for the block."""
@@ -53,19 +56,28 @@ def open_store(args: SimpleNamespace, env: CliEnvironment) -> Iterator[StoreView
         stage = None
     table = args.table or (stage.table_name if stage else "")
     deployment = getattr(args, "deployment", None) or (stage.deployment if stage else DEFAULT_DEPLOYMENT)
-    with env.open_target(TargetSettings(args.target, args.region, args.pending_seconds)) as target:
-        if target.ephemeral:
-            raise DefinitionError("--target", f"{target.name}: {EPHEMERAL_STORE}")
+    with env.open_target(TargetSettings.of(args)) as target:
         from pcf_control_plane.store import DynamoDBStateStore
 
-        store = DynamoDBStateStore(target.client_factory.client("dynamodb"), table)
-        try:
+        store = DynamoDBStateStore(lasting(target).client_factory.client("dynamodb"), table)
+        with missing_table("--table", f"{no_table(table, target)}, or pass --stage/--table"):
             yield StoreView(store, table, deployment, f"table {table} ({target.name}, {target.region})")
-        except Exception as error:
-            if "ResourceNotFoundException" in str(error):
-                raise DefinitionError("--table", f"no table {table!r} on {target.name} in {target.region}: deploy "
-                                                 "the stage (docs/deploying.md), or pass --stage/--table") from None
+
+
+def no_table(table: str, target: Target) -> str:
+    """Why a missing state table is bad input, and what to do."""
+    return f"no table {table!r} on {target.name} in {target.region}: deploy the stage (docs/deploying.md)"
+
+
+@contextmanager
+def missing_table(option: str, message: str) -> Iterator[None]:
+    """A missing state table met in the block, as ``DefinitionError(option, message)``."""
+    try:
+        yield
+    except Exception as error:
+        if "ResourceNotFoundException" not in str(error):
             raise
+        raise DefinitionError(option, message) from None
 
 
 def status(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
@@ -122,9 +134,8 @@ def history_rows(items: list[Any]) -> list[tuple[str, ...]]:
 
 
 def _named_ids(args: SimpleNamespace, env: CliEnvironment) -> list[str] | None:
-    """The pcf_ids ``NAME``/``-f`` pick (``None``: the whole deployment). A NAME of the form ``flavor:name``
-    without ``-f`` is taken as a stored pcf_id (a quasiparticle's stands for its members); otherwise NAME is
-    looked up in the definition file, as other commands do."""
+    """The pcf_ids ``NAME``/``-f`` pick (``None``: the whole deployment); without ``-f``, a ``flavor:name`` NAME is
+    a stored pcf_id."""
     name = args.name
     if name and ":" in name and not args.file:
         return [name]

@@ -32,15 +32,16 @@ class TargetSettings:
     region: str | None = None
     pending_seconds: float | None = None
 
+    @classmethod
+    def of(cls, args: Any) -> TargetSettings:
+        """The target options of a parsed command line (``--target``, ``--region``, ``--pending-seconds``)."""
+        return cls(args.target, args.region, args.pending_seconds)
+
 
 @dataclass
 class Target:
-    """An open target: its name, clients, and the clock its waits are measured on.
-
-    ``ephemeral`` is true when everything done there vanishes when the command ends. ``cloud`` is the
-    in-process local cloud when the target is one (the Step Functions engine deploys the control plane in it);
-    ``apply_arn`` the ``apply`` state machine already deployed there (a shared local server).
-    """
+    """An open target: name, clients, clock; ``ephemeral`` when what is done there vanishes with the command,
+    ``cloud`` the in-process local cloud, ``apply_arn`` the ``apply`` machine already deployed (a shared server)."""
 
     name: str
     region: str
@@ -78,8 +79,7 @@ def choose_target(requested: str | None, has_credentials: Callable[[], bool]) ->
 
 
 def local_cloud_factory(clock: Any = None) -> LocalCloudFactory:
-    """Makes a fresh in-process ``LocalCloud`` per command, on ``clock`` (the real clock by default);
-    instances and new volumes spend the pending time alike."""
+    """Makes a fresh in-process ``LocalCloud`` per command, on ``clock`` (the real clock by default)."""
 
     def make(region: str, pending_seconds: float) -> AbstractContextManager[Any]:
         try:
@@ -87,9 +87,8 @@ def local_cloud_factory(clock: Any = None) -> LocalCloudFactory:
         except ImportError as error:
             needs = f"local needs the dev dependencies ({error.name}): pip install -e '.[dev]'"
             raise DefinitionError("--target", needs) from None
-        return LocalCloud(
-            region=region, pending_seconds=pending_seconds, volume_pending_seconds=pending_seconds, clock=clock
-        )
+        return LocalCloud(region=region, pending_seconds=pending_seconds, volume_pending_seconds=pending_seconds,
+                          clock=clock)
 
     return make
 
@@ -119,11 +118,8 @@ def server_target(server: Any, settings: TargetSettings, why: str) -> Target:
 
 
 @contextmanager
-def open_target(
-    settings: TargetSettings,
-    has_credentials: Callable[[], bool] = has_aws_credentials,
-    local_cloud: LocalCloudFactory | None = None,
-) -> Iterator[Target]:
+def open_target(settings: TargetSettings, has_credentials: Callable[[], bool] = has_aws_credentials,
+                local_cloud: LocalCloudFactory | None = None) -> Iterator[Target]:
     """Open the target for the duration of the block, its client factory the process default."""
     name, why = choose_target(settings.target, has_credentials)
     if name == LOCAL:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pcf.core.pcf_exceptions import DefinitionError
-from pcf_cli.aws_control_plane import aws_control_plane, resolve_apply_machine
+from pcf_cli.endpoint import aws_control_plane, resolve_apply_machine
 from pcf_cli.targets import Target
 from pcf_control_plane import wiring
 from pcf_local_cloud.cloud import LocalCloud

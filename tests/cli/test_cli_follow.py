@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pcf_cli.follow import ExecutionFollower, FollowEvent, cause_message
-from pcf_cli.history import HistoryCursor
+from pcf_cli.follow import ExecutionFollower, FollowEvent, HistoryCursor, cause_message
 from tests.cli.sfn_fakes import PARENT, FakeStepFunctions, History, child_arn, sync
 
 MASTER, WORKER = "ec2_instance:master", "ec2_instance:worker-0"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pcf_cli import stepfunctions_command
+from pcf_cli import stepfunctions_engine
 from pcf_cli.stages import read_stage
 from pcf_cli.stepfunctions_engine import StepFunctionsApply
 from pcf_control_plane.store import DynamoDBStateStore
@@ -269,7 +269,7 @@ def test_ctrl_c_stops_the_execution_and_its_particle_executions_and_releases_the
 
             self.sleep = sleep
 
-    monkeypatch.setattr(stepfunctions_command, "StepFunctionsApply", Interrupted)
+    monkeypatch.setattr(stepfunctions_engine, "StepFunctionsApply", Interrupted)
     capfd.readouterr()
 
     result = sfn_cli("run", "--wait-seconds", "1", "-q", cloud=cloud)
