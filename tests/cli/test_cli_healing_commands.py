@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pcf_local_cloud.server_client import find_server, settle
+from pcf_local_cloud.server_client import ServerInfo, find_server, settle
 from tests.cli.cli_support import CliRunner
 
 PCF_ID = "ec2_instance:lonely"
 
 
-def wait_for_state(ec2: object, instance_id: str, state: str, limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        found = ec2.describe_instances(InstanceIds=[instance_id])  # type: ignore[attr-defined]
-        if found["Reservations"][0]["Instances"][0]["State"]["Name"] == state:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{instance_id} never became {state}")
+def settled_state(info: ServerInfo, ec2: Any, instance_id: str) -> str:
+    """The instance's state once the server is quiet: transitions due settled, events delivered, executions ended."""
+    settle(info)
+    return str(ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"])
 
 
 def test_drift_reconcile_and_heal_of_a_particle_that_does_not_heal_itself(
@@ -43,7 +39,7 @@ def test_drift_reconcile_and_heal_of_a_particle_that_does_not_heal_itself(
                      if {"Key": "PCFName", "Value": "lonely"} in r["Instances"][0].get("Tags", [])]
     instance_id = reservation["Instances"][0]["InstanceId"]
     ec2.stop_instances(InstanceIds=[instance_id])
-    wait_for_state(ec2, instance_id, "stopped")
+    assert settled_state(info, ec2, instance_id) == "stopped"
 
     drifted = on_server("drift", "--target", "local")
     assert drifted.code == 3, drifted.err
@@ -59,7 +55,7 @@ def test_drift_reconcile_and_heal_of_a_particle_that_does_not_heal_itself(
     assert "stopped -> running" in row
     assert "heal-" not in row, "heal: false: reported, never reverted"
     assert "drift" in on_server("history", PCF_ID, "--target", "local").out
-    wait_for_state(ec2, instance_id, "stopped", limit=1.0)
+    assert settled_state(info, ec2, instance_id) == "stopped", "heal: false: nothing started it"
 
     healed = on_server("heal", PCF_ID, "--target", "local")
     assert healed.code == 0, healed.err
@@ -67,7 +63,7 @@ def test_drift_reconcile_and_heal_of_a_particle_that_does_not_heal_itself(
     assert re.search(rf"^\[\s+[\d.]+s\] {PCF_ID}\s+start: stopped -> running", healed.err, re.M), healed.err
     [row] = [line for line in healed.out.splitlines() if line.startswith(PCF_ID)]
     assert row.split()[1:4] == ["running", instance_id, "start"]
-    wait_for_state(ec2, instance_id, "running", limit=2.0)
+    assert settled_state(info, ec2, instance_id) == "running"
 
     gone = on_server("terminate", "--target", "local")
     assert gone.code == 0, gone.err
