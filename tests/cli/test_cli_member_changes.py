@@ -5,7 +5,6 @@ direct engine, which would change it behind the store's back, is refused where t
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from pcf_cli.stages import read_stage
 from pcf_cli.targets import Target
 from pcf_control_plane.store import DynamoDBStateStore
 from pcf_local_cloud.cloud import LocalCloud
-from pcf_local_cloud.server_client import find_server
+from pcf_local_cloud.server_client import find_server, settle
 from tests.cli.cli_support import CliRunner
 from tests.cli.test_cli_stepfunctions import executions, instance, instances, summary
 
@@ -114,13 +113,6 @@ def test_the_direct_engine_is_refused_where_the_stages_control_plane_is_deployed
     assert states(instances(cloud)) == {"a": "running", "b": "running", "c": "running"}
 
 
-def wait_until(check: Any, limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_healing_and_reconciling_leave_a_member_the_user_stopped_stopped(
     on_server: CliRunner, server_dir: Path, known_ami_id: str
 ) -> None:
@@ -144,7 +136,7 @@ def test_healing_and_reconciling_leave_a_member_the_user_stopped_stopped(
     assert now() == {"a": "running", "b": "stopped", "c": "running"}
     store = DynamoDBStateStore(info.client_factory().client("dynamodb"), read_stage().table_name)
     assert desired(store) == {A: "running", B: "stopped", C: "running"}
-    time.sleep(3)  # the stop's EC2 events reach on_ec2_event meanwhile: stopped is desired, nothing to heal
+    settle(info)  # every event the stop caused delivered to on_ec2_event: stopped is desired, nothing to heal
     assert now()["b"] == "stopped"
     heals = [item for item in store.list_history(B, limit=50) if item.kind.value == "heal"]
     assert all(item.detail.get("action") != "start" for item in heals), heals
@@ -162,5 +154,6 @@ def test_healing_and_reconciling_leave_a_member_the_user_stopped_stopped(
     assert now()["c"] == "running"
 
     assert on_server("run", "b", "--target", "local").code == 0
-    wait_until(lambda: now()["b"] == "running")
+    settle(info)
+    assert now()["b"] == "running"
     assert on_server("terminate", "--target", "local").code == 0
