@@ -25,10 +25,12 @@ SCHEDULE_SOURCE = "aws.events"
 SCHEDULED_EVENT = "Scheduled Event"
 
 
-def event_kinds() -> list[EventKind]:
-    """Every event a flavor's table declares, once each."""
+@functools.cache
+def event_kinds() -> tuple[EventKind, ...]:
+    """Every event a flavor's table declares, once each. Read once per process, not per event: a deployment's
+    flavors, like its event rule, are fixed when it is deployed."""
     kinds = {(kind.source, kind.detail_type): kind for table in resource_tables().values() for kind in table.events}
-    return list(kinds.values())
+    return tuple(kinds.values())
 
 
 def accepted_events() -> dict[str, set[str]]:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pcf.util import pcf_util
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
@@ -135,8 +137,6 @@ def observation_snapshot(particle: Any) -> dict[str, Any]:
 
 def picked(description: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
     """The ``fields`` ``description`` holds, with ``Tags`` as a ``{key: value}`` dict whatever its shape."""
-    from pcf.util import pcf_util
-
     found = {key: description[key] for key in fields if key in description and key != "Tags"}
     tags = description.get("Tags") if "Tags" in fields else None
     if tags:
