@@ -163,6 +163,27 @@ class LeaseInput(ParticleStep):
                          MIN_LEASE_SECONDS + self.max_polls * (self.wait_seconds + POLL_BOUND_SECONDS)))
 
 
+class ConvergeInput(LeaseInput):
+    """One visit of a particle by its execution: the spec generation the execution converges it to (0: look it
+    up), and the lease sizing of :class:`LeaseInput` for the lease a transition takes."""
+
+    generation: int = Field(default=0, ge=0, description="the generation this execution planned; 0: look it up")
+
+
+class ConvergeOutput(_Message):
+    """Where one visit left the particle: ``done`` (in its desired state, its lease given back) or ``later``
+    (visit again: a transition is in progress, a parent is not ready, or another execution holds the lease);
+    the transition it carried out, if any, and what it last observed (``state`` is absent when it read nothing)."""
+
+    pcf_id: str
+    action: Literal["done", "later"]
+    reason: str
+    generation: int = 0
+    acted: TransitionName | None = None
+    state: Literal["running", "stopped", "terminated", "pending"] | None = None
+    resource_id: str | None = None
+
+
 class LeaseOutput(_Message):
     pcf_id: str
     owner: str

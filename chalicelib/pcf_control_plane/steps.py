@@ -62,6 +62,7 @@ from pcf_control_plane.store import (
     ParticleRecord,
     ParticleSpec,
     StateStore,
+    StoredSpec,
 )
 from pcf_control_plane.store.models import desired_name, observed_name
 
@@ -163,11 +164,11 @@ class ControlPlane:
         newer plan replaced the generation this execution converges it to (``generations``)."""
         spec, stored = load_particle(self.store, step.pcf_id)
         parents = load_parents(self.store, spec)
-        particle = self._observed(spec, parents)
+        particle = self.observe(spec, parents)
         observed = particle.observed_state
         assert observed is not None
         decision = decide_for(particle, observed)
-        resource_id = self._record(step, spec, particle, stored.observation)
+        resource_id = self.store_observation(step, spec, particle, stored.observation).resource_id
         known = step.generation if isinstance(step, SyncInput) else 0
         generation = check_planned(self.store, spec, step.execution, known)
         decision = parents_first(decision, particle, parents, step.execution)
@@ -181,9 +182,9 @@ class ControlPlane:
         spec, stored = load_particle(self.store, request.pcf_id)
         if request.generation:
             check_planned(self.store, spec, request.execution, request.generation)
-        particle = self._observed(spec)
+        particle = self.observe(spec)
         last = stored.observation
-        particle.idempotency_scope = f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
+        particle.idempotency_scope = idempotency_scope(spec, last)
         creates = request.action == "start" and particle.observed_state is State.terminated
         particle.run_transition(Action(request.action))
         detail: dict[str, Any] = {"action": request.action, "generation": spec.generation}
@@ -201,7 +202,7 @@ class ControlPlane:
         whole (already done) transition being retried."""
         try:
             particle.sync_state()
-            resource_id = self._record(request, spec, particle, previous)
+            resource_id = self.store_observation(request, spec, particle, previous).resource_id
         except Exception as error:
             if retryable_error(error) is None:
                 raise
@@ -209,10 +210,10 @@ class ControlPlane:
         state = particle.observed_state
         return output.model_copy(update={"state": state.name if state else None, "resource_id": resource_id})
 
-    def _record(self, step: ParticleStep, spec: ParticleSpec, particle: Particle,
-                previous: Observation | None) -> str | None:
+    def store_observation(self, step: ParticleStep, spec: ParticleSpec, particle: Particle,
+                          previous: Observation | None) -> Observation:
         """Store what ``particle`` was just seen as (newer wins) and a history item when its state changed;
-        its resource id."""
+        the observation stored."""
         observed = particle.observed_state
         assert observed is not None
         resource_id = resource_id_of(particle)
@@ -223,14 +224,13 @@ class ControlPlane:
         # The step holds the lease and reads the cloud itself: its reading is the newest, even when the clock
         # has not moved since the last one (equal times are refused by the store's newer-wins rule).
         observed_at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
-        self.store.record_observation(step.pcf_id, Observation(
-            state=observed_name(observed), observed_at=observed_at, resource_id=resource_id,
-            snapshot=snapshot, cause=step.execution,
-        ))
+        observation = Observation(state=observed_name(observed), observed_at=observed_at, resource_id=resource_id,
+                                  snapshot=snapshot, cause=step.execution)
+        self.store.record_observation(step.pcf_id, observation)
         if previous is None or previous.state != observed.name:
             self.store.add_history(step.pcf_id, HistoryKind.observation,
                                    {"state": observed.name, "resource_id": resource_id}, step.execution)
-        return resource_id
+        return observation
 
     # -- leases ---------------------------------------------------------------------------------
     def acquire_lease(self, request: LeaseInput) -> LeaseOutput:
@@ -253,10 +253,12 @@ class ControlPlane:
 
     # -- outcomes -------------------------------------------------------------------------------
     def particle_failed(self, failure: ParticleFailure) -> ParticleResult:
-        """Record a particle's failed execution in its history; its error name and message, short."""
+        """Record a particle's failed execution in its history, and give its lease back if the execution holds it
+        (``converge`` keeps it between visits); its error name and message, short."""
         result = failure_result(failure.pcf_id, failure.failure)
         self.store.add_history(failure.pcf_id, HistoryKind.error, {"error": result.error, "message": result.cause},
                                failure.execution)
+        self.release_lease(failure)
         return result
 
     def check_level(self, level: LevelResults) -> LevelOutput:
@@ -288,7 +290,7 @@ class ControlPlane:
         return SummaryOutput(pcf_id=root.pcf_id, particles=len(members), states=dict(sorted(states.items())))
 
     # -- helpers --------------------------------------------------------------------------------
-    def _observed(self, spec: Any, parents: Mapping[str, ParticleRecord] | None = None) -> Particle:
+    def observe(self, spec: Any, parents: Mapping[str, ParticleRecord] | None = None) -> Particle:
         """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved (from the parents'
         stored observations when they hold them, else from the cloud); ``parents`` when already read."""
         parents = load_parents(self.store, spec) if parents is None else parents
@@ -311,6 +313,12 @@ class ControlPlane:
             particle.get_and_replace_parent_variables()
         particle.sync_state()
         return particle
+
+
+def idempotency_scope(spec: StoredSpec, last: Observation | None) -> str:
+    """The ClientToken scope of a transition: the spec's generation and the last resource ever seen, so a retried
+    step never launches twice while a re-creation gets a fresh token."""
+    return f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
 
 
 def _storable_definition(particle: Particle) -> dict[str, Any]:
