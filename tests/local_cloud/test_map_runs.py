@@ -290,3 +290,11 @@ def test_many_items_at_unbounded_concurrency_all_run(probe: Probe) -> None:
 
     assert parent["status"] == "SUCCEEDED"
     assert len(probe.children(probe.map_run(parent["executionArn"]))) == LOCAL_WORKERS + 20
+
+
+def test_each_child_end_is_signalled_like_an_execution_end(cloud: LocalCloud, probe: Probe) -> None:
+    machine = probe.machine("signalled", distributed(ECHO))
+    before = cloud.patches.execution_ends.ended
+    probe.run(machine, {"items": [1, 2, 3]})
+
+    assert cloud.patches.execution_ends.ended - before == 4  # three children, then the parent
