@@ -38,6 +38,7 @@ RECORDED_MOTO = "5.2.5"
 """The moto version the signatures and hashes below were recorded on."""
 
 _SFN = "moto.stepfunctions.parser.asl.component"
+_MAP = f"{_SFN}.state.exec.state_map.iteration"
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,57 @@ HOOKS: tuple[PrivateHook, ...] = (
         "botocore.handlers.BUILTIN_HANDLERS",
         "IAM must judge every client in the process (a handler's, moto's interpreter's), and botocore has no "
         "public hook for sessions not yet made: the hooks join botocore's list of built-in handlers.",
+    ),
+    # --- issue 13: distributed map runs (E1-E3) ---
+    PrivateHook(
+        f"{_MAP}.distributed_iteration_component.DistributedIterationComponent._map_run",
+        "moto runs a map run's items here with no setting for who may start children, how many local threads "
+        "run them, or the failure threshold: replaced by map_run_children, which keeps moto's job pool.",
+        "(self, env: 'Environment', eval_input: 'DistributedIterationComponentEvalInput') -> 'None'",
+        relies_on={f"{_MAP}.distributed_iteration_component.DistributedIterationComponent._map_run":
+                   "e45cb604929ff3468863fd1b485b32f379489ef43e67b4718145de9ef4e160d8",
+                   f"{_MAP}.distributed_iteration_component.DistributedIterationComponent._eval_body":
+                   "5f5e01607eb064fb965df9bb1b0d53b047662ceecd9151bc476a821d726aa1a3"},
+    ),
+    PrivateHook(
+        f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker._eval_job",
+        "moto runs each item of a map run in the parent's history and records no child execution; this "
+        "method is where one item runs, in its own job frame, so it is where a child execution is made.",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, job: "
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job.Job) -> None",
+        relies_on={f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker"
+                   "._eval_job": "c97e0ed4aba18b55041cf230e08702bac92d4aa7ad4f891330dd7a5fa906a72c",
+                   f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker"
+                   "._eval_pool": "8797235af229965ff2294510e693a602ece233165d80bc130a0dbd19bdd9963a"},
+    ),
+    PrivateHook(
+        f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker._map_run_record",
+        "read, not replaced: the map run a worker's items belong to (moto keeps it only on the worker).",
+        relies_on={f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker"
+                   ".__init__": "8b4738839a45c91a45f45405971020fea1363ea1eee3637c9e01c67c03f2c0bc"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_MAP}.itemprocessor.inline_item_processor_worker.InlineItemProcessorWorker._eval_input",
+        "called, not replaced: applies the Map's ItemSelector (or Parameters) to an item, in the parent's "
+        "context, as the replaced _eval_job must before the child starts.",
+        "(self, env_frame: moto.stepfunctions.parser.asl.eval.environment.Environment) -> None",
+        relies_on={f"{_MAP}.itemprocessor.inline_item_processor_worker.InlineItemProcessorWorker._eval_input":
+                   "c8a62d1f4864ec80d774a77d4a582cdf50ad6a56c51499f0bc50e3a7102ad843"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_MAP}.inline_iteration_component.InlineIterationComponent._launch_worker",
+        "called, not replaced: starts one worker thread of a map run on its job pool.",
+        "(self, env: 'Environment', eval_input: 'InlineIterationComponentEvalInput', job_pool: 'JobPool') "
+        "-> 'IterationWorker'",
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_MAP}.iteration_component.IterationComponent._get_iteration_program",
+        "called, not replaced: the parsed program every item of a map run runs.",
+        "(self) -> 'Program'",
+        replaced=False,
     ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
@@ -328,3 +380,68 @@ def request_param(response: Any, name: str) -> Any:
     """A request parameter as moto's EC2 response handler parsed it (moto's ``_get_param``)."""
     return response._get_param(name)
 
+
+
+# --- issue 13: distributed map runs (E1-E3) ---
+class MapRunHandler:
+    """What the local cloud does where moto runs a distributed map run (:mod:`pcf_local_cloud.map_runs` implements
+    it). ``record`` is moto's ``MapRunRecord``, ``env`` an interpreter ``Environment``, ``job`` a map-run ``Job``."""
+
+    def starting(self, env: Any, record: Any, items: int) -> None:
+        """Before any of the ``items`` runs; an exception fails the map run (and the Map state)."""
+        raise NotImplementedError
+
+    def workers(self, max_concurrency: int, items: int) -> int:
+        """How many local threads run the items."""
+        raise NotImplementedError
+
+    def run_item(self, env: Any, record: Any, job: Any, select_input: Callable[[], Any]) -> None:
+        """Run one item as a child execution in its job frame ``env``, setting ``job.job_output``;
+        ``select_input()`` applies the Map's ItemSelector in the parent's context and returns the child's input."""
+        raise NotImplementedError
+
+    def finished(self, env: Any, record: Any, items: int) -> None:
+        """After every item has ended; an exception fails the map run."""
+        raise NotImplementedError
+
+
+def emulate_map_runs(patches: PatchSet, handler: MapRunHandler) -> None:
+    """A distributed map run asks ``handler`` whether it may start and how many threads run it, runs each item
+    through ``handler.run_item`` and lets ``handler.finished`` judge the outcome; moto's job pool, worker threads
+    and map-run events stay as they are."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import job as jobs
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+        DistributedIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker,
+    )
+    from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
+
+    def _map_run(component: Any, env: Any, eval_input: Any) -> None:
+        items: list[Any] = env.stack.pop()
+        record = eval_input.map_run_record
+        handler.starting(env, record, len(items))
+        pool = jobs.JobPool(job_program=component._get_iteration_program(), job_inputs=items)
+        for _ in range(handler.workers(record.max_concurrency, len(items))):
+            component._launch_worker(env=env, eval_input=eval_input, job_pool=pool)
+        pool.await_jobs()
+        failure = pool.get_worker_exception()
+        if failure is not None:
+            raise failure
+        env.stack.append([closed.job_output for closed in pool.get_closed_jobs()])
+        handler.finished(env, record, len(items))
+
+    def _eval_job(worker: Any, env: Any, job: Any) -> None:
+        def select_input() -> Any:
+            env.states.context_object.context_object_data["Map"] = MapData(
+                Item=ItemData(Index=job.job_index, Value=job.job_input))
+            env.states.reset(job.job_input)
+            env.stack.append(env.states.get_input())
+            worker._eval_input(env_frame=env)
+            return env.states.get_input()
+
+        handler.run_item(env, worker._map_run_record, job, select_input)
+
+    patches.replace(DistributedIterationComponent, "_map_run", _map_run)
+    patches.replace(DistributedItemProcessorWorker, "_eval_job", _eval_job)

@@ -23,6 +23,9 @@ from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
 from pcf_local_cloud.execution_signal import ExecutionEndSignal
 from pcf_local_cloud.iam_enforcement import IamEnforcement, acting_as, bind_state_role
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
+from pcf_local_cloud.map_run_api import MapRunApi
+from pcf_local_cloud.map_run_children import MapRunChildren
+from pcf_local_cloud.map_runs import MapRuns
 from pcf_local_cloud.moto_private import observe_interpreter_clients
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
@@ -55,6 +58,8 @@ class InstalledPatches:
         self.execution_ends = ExecutionEndSignal(SYNC_FALLBACK_SECONDS)
         self.iam = IamEnforcement()
         self.sfn_limits = StepFunctionsLimits()
+        self.map_run_children = MapRunChildren()
+        self.map_runs = MapRuns(self.map_run_children, self.execution_ends.notify)
         self._ticker: Ticker | None = None
         self._patches = PatchSet()
 
@@ -82,6 +87,8 @@ class InstalledPatches:
             sfn_integration.install(self._patches)
             self.sfn_limits.install(self._patches)
             ExecutionEndPatch(self.execution_ends).install(self._patches)
+            self.map_runs.install(self._patches)  # distributed map runs: children, threshold, IAM
+            MapRunApi(self.map_run_children).install(self._patches)
             EbsApiEvents(self.ec2_events).install(self._patches)
             ProfileAssociations().install(self._patches)
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request
