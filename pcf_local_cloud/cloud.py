@@ -40,7 +40,8 @@ class LocalCloud:
         region: the region clients use by default.
         account_id: the account every request from ``client_factory`` is made in (sent to moto in the
             ``x-moto-account-id`` header).
-        pending_seconds: how long instances stay ``pending``/``stopping``/``shutting-down``.
+        pending_seconds: how long instances stay ``pending``/``stopping``/``shutting-down``; each settles (and
+            announces its new state) at its deadline, see ``deadlines``.
         volume_pending_seconds: how long a new volume stays ``creating``.
         clock: measures those durations; a ``RealClock`` by default, a ``VirtualClock`` in tests.
         make_default: install ``client_factory`` as the process default while the cloud is up.
@@ -213,8 +214,9 @@ class LocalCloud:
 
     # -- events, schedules and time -----------------------------------------------------------------
     def settle_due(self) -> int:
-        """Apply now every instance transition and volume creation whose deadline has passed (otherwise they
-        settle at the next read), delivering their events in this thread; the number settled."""
+        """Apply now every instance transition and volume creation whose deadline has passed and that is not
+        settled yet, delivering their events in this thread; the number settled. Rarely needed: each settles at
+        its deadline by itself (the clock's ``advance``/``sleep`` on a ``VirtualClock``, a thread on a real one)."""
         return self.patches.settle_due()
 
     def fire_schedules(self) -> int:
@@ -227,8 +229,8 @@ class LocalCloud:
         return self.patches.schedules.fire_now(name, self.account_id, region_name or self.region)
 
     def start_ticker(self, interval_s: float = 1.0) -> None:
-        """Call :meth:`settle_due` and :meth:`fire_schedules` every ``interval_s`` real seconds on a background
-        thread, for use with a real clock; stopped by :meth:`stop_ticker` or when the cloud stops."""
+        """Call :meth:`fire_schedules` every ``interval_s`` real seconds on a background thread, for use with a
+        real clock; stopped by :meth:`stop_ticker` or when the cloud stops."""
         self.patches.start_ticker(interval_s)
 
     def stop_ticker(self) -> None:

@@ -13,6 +13,7 @@ from moto.ec2.responses import EC2Response
 
 from pcf_local_cloud.async_invocations import AsyncInvoker, default_sqs_client
 from pcf_local_cloud.client_token import ClientTokens
+from pcf_local_cloud.deadlines import Deadlines
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
 from pcf_local_cloud.ebs_events import EbsApiEvents
 from pcf_local_cloud.ebs_phases import VolumePhases
@@ -40,14 +41,16 @@ _active: InstalledPatches | None = None
 
 
 class InstalledPatches:
-    """A live set of patches: what they read (``state``), the instance helpers, the Lambda handler registry
-    (``lambdas``), EventBridge's deliveries (``deliveries``) and schedules, and how to undo them."""
+    """A live set of patches: what they read (``state``), the deadlines of timed phases (``deadlines``), the
+    instance helpers, the Lambda handler registry (``lambdas``), EventBridge's deliveries (``deliveries``) and
+    schedules, and how to undo them."""
 
     def __init__(self, state: EmulationState) -> None:
         self.state = state
+        self.deadlines = Deadlines(state.clock, batch=state.outbox.deferred)
         self.ec2_events = Ec2Events(EventPublisher(state))
-        self.instances = InstancePhases(state, self.ec2_events)
-        self.volumes = VolumePhases(state, self.ec2_events)
+        self.instances = InstancePhases(state, self.ec2_events, self.deadlines)
+        self.volumes = VolumePhases(state, self.ec2_events, self.deadlines)
         self.lambdas = LambdaDispatch(state.clock, run_as=acting_as)  # an invocation runs under its function's role
         self.deliveries = DeliveryLog()
         self.eventbridge = EventBridgeTargets(self.deliveries, AsyncInvoker(state.wall_time, default_sqs_client))
@@ -87,7 +90,9 @@ class InstalledPatches:
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request
             self.eventbridge.install(self._patches)
             self.schedules.install(self._patches)
+            self.deadlines.start()
         except BaseException:
+            self.deadlines.stop()
             self.iam.uninstall()
             self.lambdas.runtime.restore()
             self._patches.restore()
@@ -95,8 +100,8 @@ class InstalledPatches:
 
     # -- time-driven work ---------------------------------------------------------------------------
     def settle_due(self) -> int:
-        """Apply every instance transition and volume creation whose time has come, publishing their events
-        now (in the calling thread); the number settled."""
+        """Apply every instance transition and volume creation whose time has come and that ``deadlines`` has
+        not settled yet, publishing their events now (in the calling thread); the number settled."""
         return self.instances.settle_due() + self.volumes.settle_due()
 
     def fire_schedules(self) -> int:
@@ -104,13 +109,12 @@ class InstalledPatches:
         return self.schedules.fire_due()
 
     def tick(self) -> None:
-        """What the ticker does: :meth:`settle_due`, then :meth:`fire_schedules`."""
-        self.settle_due()
+        """What the ticker does: :meth:`fire_schedules` (transitions settle at their deadlines without it)."""
         self.fire_schedules()
 
     def start_ticker(self, interval_s: float = 1.0) -> Ticker:
-        """Run :meth:`tick` every ``interval_s`` real seconds on a background thread (replaces a running one);
-        :meth:`uninstall` stops it."""
+        """Run :meth:`tick` every ``interval_s`` real seconds on a background thread (replaces a running one), so
+        scheduled rules fire on a real clock; :meth:`uninstall` stops it."""
         self.stop_ticker()
         self._ticker = Ticker(self.tick, interval_s).start()
         return self._ticker
@@ -126,9 +130,10 @@ class InstalledPatches:
         return self._ticker
 
     def uninstall(self) -> None:
-        """Stop the ticker and put every original moto attribute back (idempotent)."""
+        """Stop the ticker and the deadlines and put every original moto attribute back (idempotent)."""
         global _active
         self.stop_ticker()
+        self.deadlines.stop()
         with _lock:
             self.iam.uninstall()
             self.lambdas.runtime.restore()
