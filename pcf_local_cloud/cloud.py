@@ -88,7 +88,7 @@ class LocalCloud:
             mock = mock_aws(config=self.moto_config())
             mock.start()
             stack.callback(mock.stop)
-            patches = install_patches(self.state)
+            patches = install_patches(self.state, self.faults)
             stack.callback(patches.uninstall)
             session = fake_session(self.region)
             factory = ClientFactory(session, region_name=self.region, on_client_created=self._on_client_created)
@@ -104,6 +104,7 @@ class LocalCloud:
         """Tear the cloud down: running executions stopped (see ``executions``), default factory restored,
         patches removed, moto stopped and emptied."""
         if self._stack is not None and self._factory is not None:
+            self.faults.off()  # tearing down is not throttled
             stop_all(self._factory.client("stepfunctions"))
         stack, self._stack = self._stack, None
         self._patches = self._session = self._factory = None
@@ -163,9 +164,10 @@ class LocalCloud:
     def inject_throttling(
         self, rate: float, services: tuple[str, ...] = SERVICES, seed: int | None = 0
     ) -> ThrottlingFaults:
-        """Answer ``rate`` of the requests to ``services`` (EC2, DynamoDB) made through ``client_factory``
-        with the service's throttling error, as AWS sends it; ``rate=0`` stops. Returns the counters
-        (``requests``, ``injected`` per service). See ``faults``."""
+        """Answer ``rate`` of the requests to ``services`` (EC2 and DynamoDB by default; also ``stepfunctions``
+        and ``lambda``) made through ``client_factory`` or by Step Functions' states with the service's throttling
+        error, as AWS sends it; ``rate=0`` stops. Returns the counters (``requests``, ``injected`` per service).
+        See ``faults``."""
         self.faults.configure(rate, services, seed)
         return self.faults
 

@@ -22,6 +22,7 @@ from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
 from pcf_local_cloud.execution_signal import ExecutionEndSignal
+from pcf_local_cloud.faults import ThrottlingFaults
 from pcf_local_cloud.iam_enforcement import IamEnforcement, acting_as, bind_state_role
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.moto_private import observe_interpreter_clients
@@ -29,9 +30,12 @@ from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.profile_associations import ProfileAssociations
 from pcf_local_cloud.schedules import Schedules
+from pcf_local_cloud.sfn_callbacks import CallbackTasks
 from pcf_local_cloud.sfn_execution_end import ExecutionEndPatch
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
+from pcf_local_cloud.sfn_lambda_errors import LambdaTaskErrors
 from pcf_local_cloud.sfn_limits import StepFunctionsLimits
+from pcf_local_cloud.sfn_task_tokens import ClosedTaskTokens
 from pcf_local_cloud.state import EmulationState
 from pcf_local_cloud.ticker import Ticker
 from pcf_local_cloud.waits import SYNC_FALLBACK_SECONDS, CloudWaits
@@ -45,9 +49,11 @@ class InstalledPatches:
     instance helpers, the Lambda handler registry (``lambdas``), EventBridge's deliveries (``deliveries``) and
     schedules, and how to undo them."""
 
-    def __init__(self, state: EmulationState) -> None:
+    def __init__(self, state: EmulationState, faults: ThrottlingFaults | None = None) -> None:
         self.state = state
+        self.faults = faults if faults is not None else ThrottlingFaults()
         self.deadlines = Deadlines(state.clock, batch=state.outbox.deferred)
+        self.callback_tasks = CallbackTasks(self.deadlines)
         self.ec2_events = Ec2Events(EventPublisher(state))
         self.instances = InstancePhases(state, self.ec2_events, self.deadlines)
         self.volumes = VolumePhases(state, self.ec2_events, self.deadlines)
@@ -80,10 +86,14 @@ class InstalledPatches:
             self.lambdas.limits.install(self._patches)
             self.iam.install()
             sfn_integration = StepFunctionsIntegration()
-            observe_interpreter_clients(self._patches, (bind_state_role, sfn_integration.observe_client))
+            observe_interpreter_clients(self._patches, (bind_state_role, sfn_integration.observe_client,
+                                                        self.faults.observe_interpreter_client))
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             sfn_integration.install(self._patches)
             self.sfn_limits.install(self._patches)
+            self.callback_tasks.install(self._patches)
+            ClosedTaskTokens().install(self._patches)
+            LambdaTaskErrors().install(self._patches)
             ExecutionEndPatch(self.execution_ends).install(self._patches)
             EbsApiEvents(self.ec2_events).install(self._patches)
             ProfileAssociations().install(self._patches)
@@ -134,6 +144,7 @@ class InstalledPatches:
         global _active
         self.stop_ticker()
         self.deadlines.stop()
+        self.callback_tasks.events.expire_all()  # callback waits on a stepped clock would never end
         with _lock:
             self.iam.uninstall()
             self.lambdas.runtime.restore()
@@ -142,18 +153,19 @@ class InstalledPatches:
                 _active = None
 
 
-def install_patches(state: EmulationState) -> InstalledPatches:
+def install_patches(state: EmulationState, faults: ThrottlingFaults | None = None) -> InstalledPatches:
     """Patch moto to honour ``ClientToken``, to time EC2 transitions by ``state``'s clock, to run Lambda
     functions in-process (``patches.lambdas``), to publish EC2's events and deliver EventBridge rules to Lambda
     and Step Functions (``patches.deliveries``), and to fire scheduled rules (``fire_schedules``).
 
+    ``faults`` also throttles the clients moto's Step Functions interpreter makes (a fresh, idle set if omitted).
     Raises ``RuntimeError`` if a set is already installed.
     """
     global _active
     with _lock:
         if _active is not None:
             raise RuntimeError("local-cloud patches are already installed in this process")
-        patches = InstalledPatches(state)
+        patches = InstalledPatches(state, faults)
         patches._install()
         _active = patches
         return patches
