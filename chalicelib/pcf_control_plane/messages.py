@@ -168,6 +168,8 @@ class ConvergeInput(LeaseInput):
     up), and the lease sizing of :class:`LeaseInput` for the lease a transition takes."""
 
     generation: int = Field(default=0, ge=0, description="the generation this execution planned; 0: look it up")
+    parents: list[str] = Field(default_factory=list, max_length=100,
+                               description="the parents of the planned spec, read with the particle")
 
 
 class ConvergeOutput(_Message):

@@ -194,7 +194,7 @@ class ControlPlane:
         output = TransitionOutput(pcf_id=request.pcf_id, action=request.action, generation=spec.generation)
         return self._observe_after(request, spec, particle, last, output)
 
-    def _observe_after(self, request: TransitionInput, spec: ParticleSpec, particle: Particle,
+    def _observe_after(self, request: TransitionInput, spec: StoredSpec, particle: Particle,
                        previous: Observation | None, output: TransitionOutput) -> TransitionOutput:
         """The state the transition left the particle in (``pending`` as a rule), stored at once: the
         resource id is known to event handling before its first event, and followers see the change without
@@ -210,10 +210,22 @@ class ControlPlane:
         state = particle.observed_state
         return output.model_copy(update={"state": state.name if state else None, "resource_id": resource_id})
 
-    def store_observation(self, step: ParticleStep, spec: ParticleSpec, particle: Particle,
+    def store_observation(self, step: ParticleStep, spec: StoredSpec, particle: Particle,
                           previous: Observation | None) -> Observation:
         """Store what ``particle`` was just seen as (newer wins) and a history item when its state changed;
         the observation stored."""
+        observation = self.observation_of(step, spec, particle, previous)
+        self.store.record_observation(step.pcf_id, observation)
+        if previous is None or previous.state != observation.state:
+            self.store.add_history(step.pcf_id, HistoryKind.observation,
+                                   {"state": observation.state, "resource_id": observation.resource_id},
+                                   step.execution)
+        return observation
+
+    def observation_of(self, step: ParticleStep, spec: StoredSpec, particle: Particle,
+                       previous: Observation | None) -> Observation:
+        """What ``particle`` was just seen as, caused by ``step``'s execution, newer than ``previous``: its
+        resource id, snapshot (with the last resource ever seen and the values it exports)."""
         observed = particle.observed_state
         assert observed is not None
         resource_id = resource_id_of(particle)
@@ -224,13 +236,8 @@ class ControlPlane:
         # The step holds the lease and reads the cloud itself: its reading is the newest, even when the clock
         # has not moved since the last one (equal times are refused by the store's newer-wins rule).
         observed_at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
-        observation = Observation(state=observed_name(observed), observed_at=observed_at, resource_id=resource_id,
-                                  snapshot=snapshot, cause=step.execution)
-        self.store.record_observation(step.pcf_id, observation)
-        if previous is None or previous.state != observed.name:
-            self.store.add_history(step.pcf_id, HistoryKind.observation,
-                                   {"state": observed.name, "resource_id": resource_id}, step.execution)
-        return observation
+        return Observation(state=observed_name(observed), observed_at=observed_at, resource_id=resource_id,
+                           snapshot=snapshot, cause=step.execution)
 
     # -- leases ---------------------------------------------------------------------------------
     def acquire_lease(self, request: LeaseInput) -> LeaseOutput:

@@ -10,7 +10,6 @@ from pcf_control_plane.converge import converge
 from pcf_control_plane.errors import SupersededError
 from pcf_control_plane.messages import ConvergeInput, ParticleFailure, PlanInput
 from pcf_control_plane.steps import ControlPlane
-from pcf_control_plane.store import HistoryKind
 from pcf_local_cloud.clock import VirtualClock
 from tests.store.store_support import CallCounter
 from tests.support.ec2_calls import Calls
@@ -120,17 +119,15 @@ def test_a_visit_retried_after_its_launch_launches_nothing_more(
     steps: ControlPlane, ami: str, slow_ec2: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     steps.plan(PlanInput(definition=instance("twice", ami), desired_state="running", execution=EXECUTION))
-    real_add = steps.store.add_history
+    real_commit = steps.store.commit_converge
 
-    def lost_after_the_launch(pcf_id: str, kind: Any, *args: Any, **kwargs: Any) -> Any:
-        if kind is HistoryKind.transition:
-            raise ConnectionError("the Lambda died after RunInstances")
-        return real_add(pcf_id, kind, *args, **kwargs)
+    def lost_after_the_launch(commit: Any) -> Any:
+        raise ConnectionError("the Lambda died after RunInstances, before its commit")
 
-    monkeypatch.setattr(steps.store, "add_history", lost_after_the_launch)
+    monkeypatch.setattr(steps.store, "commit_converge", lost_after_the_launch)
     with pytest.raises(ConnectionError):
         visit(steps, "ec2_instance:twice")
-    monkeypatch.setattr(steps.store, "add_history", real_add)
+    monkeypatch.setattr(steps.store, "commit_converge", real_commit)
 
     retried = visit(steps, "ec2_instance:twice")
 
@@ -139,11 +136,12 @@ def test_a_visit_retried_after_its_launch_launches_nothing_more(
 
 
 def test_a_newer_plan_supersedes_the_visit_and_the_failure_gives_the_lease_back(
-    steps: ControlPlane, ami: str
+    steps: ControlPlane, ami: str, clock: VirtualClock
 ) -> None:
     steps.plan(PlanInput(definition=instance("raced", ami), desired_state="running", execution=EXECUTION))
     first = visit(steps, "ec2_instance:raced")
     assert first.acted == "start"
+    clock.advance(1)
     steps.plan(PlanInput(definition=instance("raced", ami), desired_state="terminated", execution=OTHER))
 
     with pytest.raises(SupersededError, match="generation 2"):
@@ -169,18 +167,44 @@ def test_a_visit_reads_the_cloud_once_and_a_launch_three_times(
     assert calls.names[len(launch):] == ["DescribeInstances"]
 
 
-def test_the_dynamodb_calls_of_a_launch_and_its_last_visit(
+def test_a_launch_is_three_dynamodb_calls_and_the_last_visit_two(
     slow_cloud: Any, clock: VirtualClock, ami: str
 ) -> None:
     steps = steps_over("dynamodb", slow_cloud, clock, table="pcf-counted")
     steps.plan(PlanInput(definition=instance("costly", ami), desired_state="running", execution=EXECUTION))
     client = slow_cloud.client("dynamodb")
     with CallCounter(client) as launch:
-        first = visit(steps, "ec2_instance:costly")
+        first = visit(steps, "ec2_instance:costly", generation=1)
+    with CallCounter(client) as poll:
+        visit(steps, "ec2_instance:costly", generation=1)
     clock.advance(5)
     with CallCounter(client) as last:
-        visit(steps, "ec2_instance:costly", generation=first.generation)
+        visit(steps, "ec2_instance:costly", generation=1)
+    with CallCounter(client) as unknown:
+        visit(steps, "ec2_instance:costly")
 
-    assert sum(launch.calls.values()) == 10, launch.calls
-    assert launch.calls["Query"] == 1, "the planned generation, looked up once: later visits carry it"
-    assert sum(last.calls.values()) == 6, last.calls
+    assert first.acted == "start"
+    assert dict(launch.calls) == {"BatchGetItem": 1, "PutItem": 1, "TransactWriteItems": 1}, "read, lease, commit"
+    assert dict(poll.calls) == {"BatchGetItem": 1}, "a visit that changes nothing writes nothing"
+    assert dict(last.calls) == {"BatchGetItem": 1, "TransactWriteItems": 1}
+    assert unknown.calls["Query"] == 1, "a visit that is not told its generation looks it up"
+
+
+def test_a_child_reads_its_parents_with_itself_and_trusts_a_parent_its_execution_converged(
+    steps: ControlPlane, ami: str, slow_cloud: Any, clock: VirtualClock
+) -> None:
+    steps.plan(PlanInput(definition={"pcf_name": "kin", "flavor": "quasiparticle", "particles": [
+        instance("mom", ami), instance("kid", ami, parents=["ec2_instance:mom"])]},
+        desired_state="running", execution=EXECUTION))
+    visit(steps, "ec2_instance:mom", generation=1)
+    clock.advance(5)
+    assert visit(steps, "ec2_instance:mom", generation=1).action == "done"
+    steps.store.record_observation("ec2_instance:mom", steps.store.get_observation("ec2_instance:mom").model_copy(
+        update={"cause": "an event", "observed_at": clock.now() + 1}))
+    calls = Calls(slow_cloud)
+
+    kid = visit(steps, "ec2_instance:kid", generation=1)
+
+    assert kid.acted == "start"
+    assert calls.names == ["DescribeInstances", "RunInstances", "DescribeInstances"], (
+        "the parent's stored state is trusted: this execution converged it, whoever recorded it last")
