@@ -11,10 +11,11 @@ import contextvars
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pcf.core import State
-from pcf.core.apply_engine import plan_levels
+from pcf.core.apply_engine import PlannedLevel, plan_levels
 from pcf.core.aws_resource import AWSResource
 from pcf.core.builder import build
 from pcf.core.decision import Action, decide_for
@@ -61,6 +62,7 @@ from pcf_control_plane.store import (
     ParticleFlags,
     ParticleRecord,
     ParticleSpec,
+    RunFailure,
     StateStore,
     StoredSpec,
 )
@@ -76,6 +78,17 @@ re-creation gets a fresh ClientToken scope while a retried creation keeps its ow
 
 RECENT_HISTORY = 5
 """History items read back per failed particle to find its recorded failure (it is among the newest)."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A definition's plan before anything is stored: its root, how many particles run, their levels (in order)
+    and the specs to store."""
+
+    pcf_id: str
+    particles: int
+    levels: list[PlannedLevel]
+    specs: list[ParticleSpec]
 
 
 class ControlPlane:
@@ -101,6 +114,22 @@ class ControlPlane:
         members and what they bring along, the others keeping their stored desired states: ``member_plan``)."""
         if request.heal is not None:
             return plan_heal(self.store, request)
+        planned = self.planned(request)
+        generations = self.store_specs(planned.specs, request.execution)
+        phases: dict[Literal["stop", "start"], list[list[str]]] = {}
+        for level in planned.levels:
+            phases.setdefault(level.phase, []).append(level.pcf_ids)
+        return PlanOutput(
+            pcf_id=planned.pcf_id,
+            particles=planned.particles,
+            phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],
+            generations=generations,
+            settings=request.settings(),
+        )
+
+    def planned(self, request: PlanInput) -> Planned:
+        """The definition of ``request`` built and validated, its levels and the spec of every member to store
+        (with ``only``, those run and those never stored); nothing is written."""
         assert request.definition is not None
         with render_batch():  # every member's user data template checked in one child process
             root = build(request.definition)
@@ -111,7 +140,6 @@ class ControlPlane:
         if request.only is not None:  # some members: the others keep their stored desired states
             planned, unstored = choose_members(list(members), request, self.store)
             written = planned + unstored
-        levels = plan_levels(planned)
         quasiparticle = root.pcf_id if isinstance(root, Quasiparticle) else None
         group_policy = root.normalized_definition if isinstance(root, Quasiparticle) else {}
         exports = exports_by_parent(members)
@@ -128,19 +156,9 @@ class ControlPlane:
             ),
             exports=exports.get(particle.pcf_id, ()),
         ) for particle in written]  # every member is checked before anything is written
-        generations = self._store_specs(specs, request.execution)
-        phases: dict[Literal["stop", "start"], list[list[str]]] = {}
-        for level in levels:
-            phases.setdefault(level.phase, []).append(level.pcf_ids)
-        return PlanOutput(
-            pcf_id=root.pcf_id,
-            particles=len(planned),
-            phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],
-            generations=generations,
-            settings=request.settings(),
-        )
+        return Planned(pcf_id=root.pcf_id, particles=len(planned), levels=plan_levels(planned), specs=specs)
 
-    def _store_specs(self, specs: list[ParticleSpec], execution: str) -> dict[str, int]:
+    def store_specs(self, specs: list[ParticleSpec], execution: str) -> dict[str, int]:
         """Each spec and its ``plan`` history item, ``PLAN_WRITERS`` particles at a time; the generations."""
 
         def store(spec: ParticleSpec) -> int:
@@ -263,8 +281,13 @@ class ControlPlane:
         """Record a particle's failed execution in its history, and give its lease back if the execution holds it
         (``converge`` keeps it between visits); its error name and message, short."""
         result = failure_result(failure.pcf_id, failure.failure)
-        self.store.add_history(failure.pcf_id, HistoryKind.error, {"error": result.error, "message": result.cause},
-                               failure.execution)
+        if failure.run is not None and failure.phase is not None and failure.level is not None:
+            self.store.record_failure(failure.run, RunFailure(
+                pcf_id=failure.pcf_id, phase=failure.phase, level=failure.level, error=result.error or "ApplyFailed",
+                cause=result.cause or "", at=self.clock()))  # with its error history item
+        else:
+            self.store.add_history(failure.pcf_id, HistoryKind.error,
+                                   {"error": result.error, "message": result.cause}, failure.execution)
         self.release_lease(failure)
         return result
 
