@@ -151,79 +151,56 @@ def validate(event: dict[str, Any]) -> dict[str, Any]:
 
 @step("plan")
 def plan(event: dict[str, Any]) -> dict[str, Any]:
-    """Check the execution input, store every particle's desired spec, return the levels of pcf_ids and the
-    settings. The state machine sends ``{"request": <execution input>, "execution": <its ARN>}``."""
+    """Check the execution input and plan it into pages of the run partition; return the levels (page numbers,
+    never particle ids) and the settings. The state machine sends ``{"request": <execution input>, "execution":
+    <its ARN>}``."""
     from pcf_control_plane.messages import PlanInput, parse
+    from pcf_control_plane.run_steps import plan_run
     from pcf_control_plane.wiring import control_plane
 
     payload = {**event["request"], "execution": event.get("execution", "manual")} if "request" in event else event
-    return control_plane().plan(parse(PlanInput, payload)).model_dump()
+    return plan_run(control_plane(), parse(PlanInput, payload)).model_dump()
 
 
-@step("sync_state")
-def sync_state(event: dict[str, Any]) -> dict[str, Any]:
-    """Observe one particle, store the observation, return its state and next action."""
-    from pcf_control_plane.messages import SyncInput, parse
+@step("plan_page")
+def plan_page(event: dict[str, Any]) -> dict[str, Any]:
+    """Store one page's desired specs and their generations."""
+    from pcf_control_plane.messages import PageStep, parse
+    from pcf_control_plane.run_steps import plan_page as store_page
     from pcf_control_plane.wiring import control_plane
 
-    return control_plane().sync_state(parse(SyncInput, event)).model_dump()
+    return store_page(control_plane(), parse(PageStep, event)).model_dump()
 
 
-def _transition(action: str, event: dict[str, Any]) -> dict[str, Any]:
-    from pcf_control_plane.messages import TransitionInput, parse
+@step("load_page")
+def load_page(event: dict[str, Any]) -> dict[str, Any]:
+    """One page's particles, with the generation the run planned and their parents."""
+    from pcf_control_plane.messages import PageStep, parse
+    from pcf_control_plane.run_steps import load_page as read_page
     from pcf_control_plane.wiring import control_plane
 
-    result = control_plane().transition(parse(TransitionInput, {**event, "action": action}))
-    metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
-    logger.info("transition", extra={"action": action, "generation": result.generation, "state": result.state})
+    return read_page(control_plane(), parse(PageStep, event)).model_dump()
+
+
+@step("converge")
+def converge(event: dict[str, Any]) -> dict[str, Any]:
+    """Visit one particle: observe it, act once if it needs it, record the visit; ``done`` or ``later``."""
+    from pcf_control_plane.converge import converge as visit
+    from pcf_control_plane.messages import ConvergeInput, parse
+    from pcf_control_plane.wiring import control_plane
+
+    result = visit(control_plane(), parse(ConvergeInput, event))
+    if result.acted:
+        metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
+        logger.info("transition", extra={"action": result.acted, "generation": result.generation,
+                                         "state": result.state})
     return result.model_dump()
-
-
-@step("start")
-def start(event: dict[str, Any]) -> dict[str, Any]:
-    """Start (or create) one particle."""
-    return _transition("start", event)
-
-
-@step("stop")
-def stop(event: dict[str, Any]) -> dict[str, Any]:
-    """Stop one particle."""
-    return _transition("stop", event)
-
-
-@step("terminate")
-def terminate(event: dict[str, Any]) -> dict[str, Any]:
-    """Terminate one particle."""
-    return _transition("terminate", event)
-
-
-@step("update")
-def update(event: dict[str, Any]) -> dict[str, Any]:
-    """Update one running particle to its desired definition."""
-    return _transition("update", event)
-
-
-@step("acquire_lease")
-def acquire_lease(event: dict[str, Any]) -> dict[str, Any]:
-    """Take the particle's lease for this execution (``LeaseHeldError`` when another holds it)."""
-    from pcf_control_plane.messages import LeaseInput, parse
-    from pcf_control_plane.wiring import control_plane
-
-    return control_plane().acquire_lease(parse(LeaseInput, event)).model_dump()
-
-
-@step("release_lease")
-def release_lease(event: dict[str, Any]) -> dict[str, Any]:
-    """Give the particle's lease back."""
-    from pcf_control_plane.messages import ParticleStep, parse
-    from pcf_control_plane.wiring import control_plane
-
-    return control_plane().release_lease(parse(ParticleStep, event)).model_dump()
 
 
 @step("particle_failed")
 def particle_failed(event: dict[str, Any]) -> dict[str, Any]:
-    """Record why a particle's execution failed; return its error name and message, small."""
+    """Record why a particle failed (in the run partition, for its level's check) and give its lease back; return
+    its error name and message, small."""
     from pcf_control_plane.messages import ParticleFailure, parse
     from pcf_control_plane.wiring import control_plane
 
@@ -232,29 +209,32 @@ def particle_failed(event: dict[str, Any]) -> dict[str, Any]:
 
 @step("check_level")
 def check_level(event: dict[str, Any]) -> dict[str, Any]:
-    """Pass a level whose particles all converged; otherwise raise the first failed particle's error."""
-    from pcf_control_plane.messages import LevelResults, parse
+    """Pass a level none of whose particles failed; otherwise raise the first failed particle's error."""
+    from pcf_control_plane.messages import LevelCheck, parse
+    from pcf_control_plane.run_steps import check_level as check
     from pcf_control_plane.wiring import control_plane
 
-    return control_plane().check_level(parse(LevelResults, event)).model_dump()
+    return check(control_plane(), parse(LevelCheck, event)).model_dump()
 
 
 @step("rollback")
 def rollback(event: dict[str, Any]) -> dict[str, Any]:
-    """Choose what this execution created, set it to be terminated, return the phases to run."""
+    """Choose what this execution created, set it to be terminated, return the levels of the rollback's run."""
     from pcf_control_plane.messages import RollbackInput, parse
+    from pcf_control_plane.run_steps import rollback_run
     from pcf_control_plane.wiring import control_plane
 
-    return control_plane().rollback(parse(RollbackInput, event)).model_dump()
+    return rollback_run(control_plane(), parse(RollbackInput, event)).model_dump()
 
 
 @step("summarize")
 def summarize(event: dict[str, Any]) -> dict[str, Any]:
-    """The closing summary: how many particles of the execution's root ended in each state."""
-    from pcf_control_plane.messages import RootStep, parse
+    """The closing summary, a page of the run at a time: how many particles ended in each state so far."""
+    from pcf_control_plane.messages import SummaryStep, parse
+    from pcf_control_plane.run_steps import summarize_page
     from pcf_control_plane.wiring import control_plane
 
-    return control_plane().summarize(parse(RootStep, event)).model_dump()
+    return summarize_page(control_plane(), parse(SummaryStep, event)).model_dump()
 
 
 class RawEvent(CloudWatchEvent):

@@ -1,11 +1,11 @@
 """The CloudFormation that ``chalice package --merge-template`` adds to Chalice's SAM output, and the Lambda policy.
 
-``build(stage)`` returns the merge template: the two state machines (``particle``, one particle's loop, and
-``apply``, which runs a ``particle`` execution per particle; each ``Definition`` read from
+``build(stage)`` returns the merge template: the two state machines (``page``, the particles of one page of a
+level, and ``apply``, which runs a ``page`` execution per page; each ``Definition`` read from
 ``state_machines/<name>.asl.json``, every ``${XArn}`` substituted with the ARN of Chalice's function resource
-``X`` and ``${ParticleStateMachineArn}`` with the particle machine's), a role per machine
+``X`` and ``${PageStateMachineArn}`` with the page machine's), a role per machine
 (``lambda:InvokeFunction`` on exactly the functions it names; ``apply``'s may also start, follow and stop
-``particle`` executions), the DynamoDB state table (named as the stage's ``PCF_TABLE_NAME``) and the outputs.
+``page`` executions), the DynamoDB state table (named as the stage's ``PCF_TABLE_NAME``) and the outputs.
 ``lambda_policy(stage)`` is the least-privilege policy Chalice attaches to the functions' role
 (``.chalice/policy-<stage>.json``, ``autogen_policy`` off).
 
@@ -28,9 +28,9 @@ from pcf_control_plane.store.table import cloudformation_resource
 
 STATE_MACHINE = "ApplyStateMachine"
 STATE_MACHINE_ROLE = "ApplyStateMachineRole"
-PARTICLE_STATE_MACHINE = "ParticleStateMachine"
-PARTICLE_STATE_MACHINE_ROLE = "ParticleStateMachineRole"
-MACHINES = {"particle": PARTICLE_STATE_MACHINE, "apply": STATE_MACHINE}
+PAGE_STATE_MACHINE = "PageStateMachine"
+PAGE_STATE_MACHINE_ROLE = "PageStateMachineRole"
+MACHINES = {"page": PAGE_STATE_MACHINE, "apply": STATE_MACHINE}
 """Key (``state_machines/<key>.asl.json``) -> resource name, in creation order."""
 TABLE = "StateTable"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)Arn\}")
@@ -70,12 +70,12 @@ def state_machine_name(stage: str, key: str) -> str:
 
 
 def _child_execution_statements() -> list[dict[str, Any]]:
-    """What ``apply`` needs to run ``particle`` executions with ``startExecution.sync:2``."""
+    """What ``apply`` needs to run ``page`` executions with ``startExecution.sync:2``."""
     executions = {"Fn::Sub": ["arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${Name}:*",
-                              {"Name": {"Fn::GetAtt": [PARTICLE_STATE_MACHINE, "Name"]}}]}
+                              {"Name": {"Fn::GetAtt": [PAGE_STATE_MACHINE, "Name"]}}]}
     rule = {"Fn::Sub": f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{SYNC_RULE}"}
     return [
-        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": PARTICLE_STATE_MACHINE}},
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": PAGE_STATE_MACHINE}},
         {"Effect": "Allow", "Action": ["states:DescribeExecution", "states:StopExecution"], "Resource": executions},
         {"Effect": "Allow", "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
          "Resource": rule},
@@ -114,9 +114,9 @@ def build(stage: str) -> dict[str, Any]:
             {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [_arn(name) for name in names]}
         ]
         substitutions: dict[str, Any] = {f"{name}Arn": _arn(name) for name in names}
-        if f"${{{PARTICLE_STATE_MACHINE}Arn}}" in json.dumps(asl):
+        if f"${{{PAGE_STATE_MACHINE}Arn}}" in json.dumps(asl):
             statements += _child_execution_statements()
-            substitutions[f"{PARTICLE_STATE_MACHINE}Arn"] = {"Ref": PARTICLE_STATE_MACHINE}
+            substitutions[f"{PAGE_STATE_MACHINE}Arn"] = {"Ref": PAGE_STATE_MACHINE}
         statements += operations.machine_observability_statements()
         role = f"{resource}Role"
         resources[role] = _role(f"{resource}Steps", statements)
@@ -141,7 +141,7 @@ def build(stage: str) -> dict[str, Any]:
         "Resources": resources,
         "Outputs": {
             "ApplyStateMachineArn": {"Value": {"Ref": STATE_MACHINE}},
-            "ParticleStateMachineArn": {"Value": {"Ref": PARTICLE_STATE_MACHINE}},
+            "PageStateMachineArn": {"Value": {"Ref": PAGE_STATE_MACHINE}},
             "TableName": {"Value": {"Ref": TABLE}},
             "FailedEventsQueueUrl": {"Value": {"Ref": operations.FAILED_EVENTS_QUEUE}},
         },

@@ -1,6 +1,6 @@
 """The Lambda functions' IAM policies, one per role, least privilege: each function gets only what it calls.
 
-- ``steps`` (``sync_state``, ``start``, ``stop``, ``terminate``, ``update``): the state table; EC2 reads; EC2
+- ``steps`` (``converge``): the state table; EC2 reads; EC2
   changes only to resources tagged with the stage's deployment, creation only with that tag; IAM instance-profile
   lookups and passing roles to EC2.
 - ``store`` (every other step of the workflow): the state table.
@@ -30,7 +30,7 @@ from pcf.util.aws.aws_lookup import LOOKUP_ACTIONS
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG
 
 ROLES: dict[str, tuple[str, ...]] = {
-    "steps": ("sync_state", "start", "stop", "terminate", "update"),
+    "steps": ("converge",),
     "events": ("on_ec2_event",),
     "reconcile": ("reconcile",),
     "store": (),
@@ -49,6 +49,7 @@ _DYNAMODB_ACTIONS = [
     "dynamodb:ConditionCheckItem",  # the ConditionCheck of a transaction (AWS checks each item's own action)
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",  # a run's pages (plan)
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -231,6 +232,11 @@ def write_policies(chalice_dir: Path, render: Callable[[dict[str, Any]], str]) -
         settings["autogen_policy"] = False
         settings["iam_policy_file"] = policy_file(stage, DEFAULT_ROLE)
         functions = settings.setdefault("lambda_functions", {})
+        named = {function for names in ROLES.values() for function in names}
+        for function in [name for name in functions if name not in named]:  # a function no role names any more
+            functions[function].pop("iam_policy_file", None)
+            if not functions[function]:
+                del functions[function]
         for role, names in ROLES.items():
             for function in names:  # other keys (sizes) stay as they are
                 functions.setdefault(function, {})["iam_policy_file"] = policy_file(stage, role)

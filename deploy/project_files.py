@@ -26,7 +26,7 @@ STAGE_CONFIG_FILE = CHALICE_DIR / "config.json"
 
 
 def state_machine_file(key: str) -> Path:
-    """The ASL file of the state machine ``key`` (``particle`` or ``apply``)."""
+    """The ASL file of the state machine ``key`` (``page`` or ``apply``)."""
     return STATE_MACHINES_DIR / f"{key}.asl.json"
 
 

@@ -1,7 +1,7 @@
 """The whole control plane deployed into a local cloud, as ``chalice deploy`` and the merge template would.
 
 One call creates the state table, every Lambda function of ``app.py`` (run in-process) and the state
-machines of ``state_machines/`` (the per-particle machine first, so ``apply`` can name its ARN). The
+machines of ``state_machines/`` (the page machine first, so ``apply`` can name its ARN). The
 functions read their settings from the environment, as on Lambda: the stage's ``environment_variables``
 from ``.chalice/config.json`` are set in this process (``setenv`` decides how).
 """
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from pcf_local_cloud.cloud import LocalCloud
 
 STATE_MACHINE_FILES: dict[str, Path] = {
-    "particle": state_machine_file("particle"),
+    "page": state_machine_file("page"),
     "apply": state_machine_file("apply"),
 }
-"""Creation order matters: ``apply`` starts ``particle`` executions (``${ParticleStateMachineArn}``)."""
+"""Creation order matters: ``apply`` starts ``page`` executions (``${PageStateMachineArn}``)."""
 DEFAULT_STAGE = "dev"
 LOCAL_ENVIRONMENT = {"POWERTOOLS_METRICS_DISABLED": "1"}
 """What the local cloud sets before the stage's variables: quiet metrics. Invocations run side by side in one

@@ -129,7 +129,7 @@ def substitution_name(function_name: str) -> str:
 
 
 def state_machine_substitution_name(key: str) -> str:
-    """``particle`` -> ``ParticleStateMachineArn``: how a later state machine names an earlier one's ARN."""
+    """``page`` -> ``PageStateMachineArn``: how a later state machine names an earlier one's ARN."""
     from chalice.utils import to_cfn_resource_name
 
     return f"{to_cfn_resource_name(key)}StateMachineArn"

@@ -46,7 +46,7 @@ def converge(plane: ControlPlane, step: ConvergeInput) -> ConvergeOutput:
     generation = check_planned(plane.store, spec, step.execution, step.generation)
     if own.lease is not None and own.lease.owner != step.execution:
         return ConvergeOutput(pcf_id=step.pcf_id, action="later", generation=generation,
-                              reason=f"its lease is held by {own.lease.owner}")
+                              reason=f"its lease is held by {own.lease.owner}", lease_holder=own.lease.owner)
     visit = _Visit(plane, step, spec, own, generation)
     parents = {pcf_id: _record(state) for pcf_id, state in family.parents.items()}
     trusted = {pcf_id for pcf_id, state in family.parents.items() if state.converged_by == step.execution}
@@ -110,6 +110,11 @@ class _Visit:
         """Commit what the visit did (nothing when it changed nothing) and answer ``done`` or ``later``."""
         done = decision.action is Action.done
         release = done and self.held
+        if done and self.own.converged_by != self.step.execution and not any(
+                entry.kind is HistoryKind.observation for entry in self.history):
+            # the execution reached it, even when nothing changed: rollback tells reached from not reached by this
+            self.history.append(HistoryEntry(kind=HistoryKind.observation, detail={
+                "state": seen.state, "resource_id": seen.resource_id, "converged": True}))
         if release:
             self.history.append(HistoryEntry(kind=HistoryKind.lease, detail={"acquired": False}))
         if self._changes(seen, done):

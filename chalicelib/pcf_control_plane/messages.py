@@ -21,6 +21,13 @@ MAX_PARTICLE_WAIT_SECONDS = 36_000
 ``max_polls`` times each, so twice this plus its Lambda calls stays within the machine's timeout."""
 
 
+PAGE_SIZE = 40
+"""The most particles of a page: an inline Map runs at most 40 iterations at once (state-map-inline.html)."""
+MAX_CONCURRENCY = 1000
+"""The most particles of a level an execution runs at once: 25 pages of 40 (Lambda's default account concurrency
+is 1,000)."""
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -47,7 +54,17 @@ class ApplySettings(_Message):
     rollback: bool = Field(default=False,
                            description="on failure, terminate what this execution created (never pre-existing "
                                        "or persisted resources)")
-    concurrency: int = Field(default=40, ge=1, le=40, description="particles of one level run at once")
+    concurrency: int = Field(default=40, ge=1, le=MAX_CONCURRENCY,
+                             description="particles of one level run at once: pages of up to 40 particles, "
+                                         "several pages at once above 40")
+
+    def page_size(self) -> int:
+        """Particles per page: a page runs all of its particles at once (an inline Map runs at most 40)."""
+        return min(PAGE_SIZE, self.concurrency)
+
+    def page_concurrency(self) -> int:
+        """Pages of a level run at once, so that ``concurrency`` particles run at once."""
+        return -(-self.concurrency // self.page_size())
 
     @field_validator("max_polls")
     @classmethod
@@ -184,6 +201,7 @@ class ConvergeOutput(_Message):
     acted: TransitionName | None = None
     state: Literal["running", "stopped", "terminated", "pending"] | None = None
     resource_id: str | None = None
+    lease_holder: str | None = None
 
 
 class LeaseOutput(_Message):
@@ -280,6 +298,16 @@ class RunPlanOutput(_Message):
     levels: list[RunLevel]
     unstored: list[PageRef]
     settings: ApplySettings = Field(default_factory=ApplySettings)
+    page_concurrency: int = Field(default=1, ge=1, le=40)
+
+
+class RollbackRunOutput(_Message):
+    """What a rollback terminates, children first, as the levels of its own run partition ``run``."""
+
+    pcf_id: str
+    run: str
+    particles: int
+    levels: list[RunLevel]
 
 
 class PageStep(PageRef):

@@ -23,6 +23,9 @@ from pcf_control_plane.outcome import read_failure
 from pcf_control_plane.store import HistoryItem, HistoryKind, ParticleSpec, StateStore, StoredSpec
 from pcf_control_plane.store.models import spec_graph
 
+REACHED = (HistoryKind.observation, HistoryKind.transition)
+"""History kinds an execution writes only for a particle it reached (``converge`` records one when it finds the
+particle already converged, without a lease); the particle machine's steps took the lease first."""
 HISTORY_WINDOW = 200
 """Newest history items searched for what the execution did to a particle."""
 
@@ -38,7 +41,8 @@ def left_by(history: list[HistoryItem], execution: str) -> str | None:
     own = [item for item in history if item.cause == execution]
     if any(item.kind is HistoryKind.error for item in own):
         return "failed"
-    if not any(item.kind is HistoryKind.lease and item.detail.get("acquired") for item in own):
+    if not any(item.kind in REACHED or (item.kind is HistoryKind.lease and item.detail.get("acquired"))
+               for item in own):
         return "not reached"
     return None
 

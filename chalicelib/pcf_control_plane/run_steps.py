@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf_control_plane.heal_plan import plan_heal
 from pcf_control_plane.messages import (
+    ApplySettings,
     LevelCheck,
     LevelOutput,
     PageItem,
@@ -26,12 +27,15 @@ from pcf_control_plane.messages import (
     PageStep,
     Phase,
     PlanInput,
+    RollbackInput,
+    RollbackRunOutput,
     RunLevel,
     RunPlanOutput,
     SummaryPage,
     SummaryStep,
 )
 from pcf_control_plane.outcome import NAMED_FAILURES, level_failed
+from pcf_control_plane.rollback import plan_rollback
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import (
     PAGE_MAX_PARTICLES,
@@ -40,11 +44,15 @@ from pcf_control_plane.store import (
     ParticleSpec,
     RunMeta,
     RunPage,
+    StoredSpec,
 )
 from pcf_control_plane.store.runs import encode_specs
 
 _Level = tuple[Phase, int, list[str]]
 """A level to cut into pages: its phase, its position in the phase and its particles."""
+
+ROLLBACK_RUN = "/rollback"
+"""The suffix of a rollback's run partition key (the execution's ARN, then this)."""
 
 SUMMARY_PAGES = 50
 """Pages a ``summarize_page`` call reads: 2,000 particles, 40 BatchGetItem calls of 50 particles each."""
@@ -60,7 +68,7 @@ def plan_run(plane: ControlPlane, request: PlanInput) -> RunPlanOutput:
     levels: list[_Level] = [(level.phase, level.index, level.pcf_ids) for level in planned.levels]
     run_ids = {pcf_id for level in planned.levels for pcf_id in level.pcf_ids}
     unrun = [spec for spec in planned.specs if spec.pcf_id not in run_ids]
-    pages = _cut(levels, specs, {})
+    pages = _cut(levels, specs, {}, request.settings().page_size())
     if unrun:  # with ``only``: members never stored, which keep their definition's desired state
         plane.store_specs(unrun, request.execution)
     return _write(plane, request, planned.pcf_id, levels, pages, unstored=True)
@@ -71,20 +79,19 @@ def _plan_heal(plane: ControlPlane, request: PlanInput) -> RunPlanOutput:
     healed = plan_heal(plane.store, request)
     stored = {pcf_id: record.spec for pcf_id, record in plane.store.get_many(healed.generations).items()
               if record.spec is not None}
-    specs = {pcf_id: ParticleSpec.model_validate(spec.model_dump(exclude={"generation", "updated_at"}))
-             for pcf_id, spec in stored.items()}
+    specs = {pcf_id: _unstored(spec) for pcf_id, spec in stored.items()}
     levels: list[_Level] = [(phase.phase, index, ids) for phase in healed.phases
                             for index, ids in enumerate(phase.levels)]
-    pages = _cut(levels, specs, healed.generations)
+    pages = _cut(levels, specs, healed.generations, request.settings().page_size())
     return _write(plane, request, healed.pcf_id, levels, pages, unstored=False)
 
 
-def _cut(levels: Sequence[_Level], specs: Mapping[str, ParticleSpec],
-         gens: Mapping[str, int]) -> list[RunPage]:
-    """Every level's pages: ``PAGE_MAX_PARTICLES`` particles each, halved where their specs are too large."""
+def _cut(levels: Sequence[_Level], specs: Mapping[str, ParticleSpec], gens: Mapping[str, int],
+         page_size: int = PAGE_MAX_PARTICLES) -> list[RunPage]:
+    """Every level's pages: ``page_size`` particles each, halved where their specs are too large."""
     pages: list[RunPage] = []
     for phase, level, ids in levels:
-        start, size, number = 0, PAGE_MAX_PARTICLES, 0
+        start, size, number = 0, page_size, 0
         while start < len(ids):
             chunk = ids[start:start + size]
             page = RunPage(phase=phase, level=level, page=number, ids=tuple(chunk),
@@ -98,26 +105,56 @@ def _cut(levels: Sequence[_Level], specs: Mapping[str, ParticleSpec],
                 size = max(1, size // 2)
                 continue
             pages.append(page)
-            start, size, number = start + len(chunk), PAGE_MAX_PARTICLES, number + 1
+            start, size, number = start + len(chunk), page_size, number + 1
     return pages
 
 
 def _write(plane: ControlPlane, request: PlanInput, pcf_id: str, levels: Sequence[_Level],
            pages: list[RunPage], *, unstored: bool) -> RunPlanOutput:
+    settings = request.settings()
+    meta, run_levels = _put_run(plane, request.execution, pcf_id, levels, pages, settings.model_dump())
+    return RunPlanOutput(pcf_id=pcf_id, particles=meta.particles, levels=run_levels, settings=settings,
+                         page_concurrency=settings.page_concurrency(),
+                         unstored=[PageRef(phase=page.phase, level=page.level, page=page.page)
+                                   for page in pages] if unstored else [])
+
+
+def _put_run(plane: ControlPlane, run: str, pcf_id: str, levels: Sequence[_Level], pages: list[RunPage],
+             settings: dict[str, object]) -> tuple[RunMeta, list[RunLevel]]:
+    """The run partition ``run`` written: its ``META`` and ``pages``; the run and its levels with their pages."""
     counts: dict[tuple[str, int], int] = {}
     for page in pages:
         counts[(page.phase, page.level)] = counts.get((page.phase, page.level), 0) + 1
     run_levels = [RunLevel(phase=phase, level=level, particles=len(ids),
                            pages=list(range(counts[(phase, level)]))) for phase, level, ids in levels if ids]
-    settings = request.settings()
-    meta = RunMeta(execution=request.execution, pcf_id=pcf_id, particles=sum(len(ids) for _, _, ids in levels),
+    meta = RunMeta(execution=run, pcf_id=pcf_id, particles=sum(len(ids) for _, _, ids in levels),
                    levels=tuple(LevelPages(phase=level.phase, level=level.level, pages=len(level.pages))
                                 for level in run_levels),
-                   settings=settings.model_dump())
+                   settings=settings)
     plane.store.put_run(meta, pages)
-    return RunPlanOutput(pcf_id=pcf_id, particles=meta.particles, levels=run_levels, settings=settings,
-                         unstored=[PageRef(phase=page.phase, level=page.level, page=page.page)
-                                   for page in pages] if unstored else [])
+    return meta, run_levels
+
+
+def rollback_run(plane: ControlPlane, request: RollbackInput) -> RollbackRunOutput:
+    """``plan_rollback``'s choice (what the execution created, children first) as the levels of the run
+    partition ``<execution>/rollback``, its pages holding the terminating specs and their generations."""
+    chosen = plan_rollback(plane.store, request)
+    run = f"{request.execution}{ROLLBACK_RUN}"
+    stored = {pcf_id: record.spec for pcf_id, record in plane.store.get_many(chosen.particles).items()
+              if record.spec is not None}
+    specs = {pcf_id: _unstored(spec) for pcf_id, spec in stored.items()}
+    levels: list[_Level] = [(phase.phase, index, ids) for phase in chosen.phases
+                            for index, ids in enumerate(phase.levels)]
+    meta = plane.store.get_run(request.execution)
+    settings = ApplySettings.model_validate(meta.settings) if meta else ApplySettings()
+    pages = _cut(levels, specs, {pcf_id: spec.generation for pcf_id, spec in stored.items()}, settings.page_size())
+    written, run_levels = _put_run(plane, run, request.pcf_id, levels, pages, settings.model_dump())
+    return RollbackRunOutput(pcf_id=request.pcf_id, run=run, particles=written.particles, levels=run_levels)
+
+
+def _unstored(spec: StoredSpec) -> ParticleSpec:
+    """A stored spec as a page holds it (without its generation and time)."""
+    return ParticleSpec.model_validate(spec.model_dump(exclude={"generation", "updated_at"}))
 
 
 def plan_page(plane: ControlPlane, step: PageStep) -> PageItems:

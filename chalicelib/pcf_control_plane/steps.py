@@ -284,7 +284,7 @@ class ControlPlane:
         if failure.run is not None and failure.phase is not None and failure.level is not None:
             self.store.record_failure(failure.run, RunFailure(
                 pcf_id=failure.pcf_id, phase=failure.phase, level=failure.level, error=result.error or "ApplyFailed",
-                cause=result.cause or "", at=self.clock()))  # with its error history item
+                cause=result.cause or "", at=self.clock()), cause=failure.execution)  # with its error history item
         else:
             self.store.add_history(failure.pcf_id, HistoryKind.error,
                                    {"error": result.error, "message": result.cause}, failure.execution)

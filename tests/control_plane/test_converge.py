@@ -10,6 +10,7 @@ from pcf_control_plane.converge import converge
 from pcf_control_plane.errors import SupersededError
 from pcf_control_plane.messages import ConvergeInput, ParticleFailure, PlanInput
 from pcf_control_plane.steps import ControlPlane
+from pcf_control_plane.store import HistoryKind
 from pcf_local_cloud.clock import VirtualClock
 from tests.store.store_support import CallCounter
 from tests.support.ec2_calls import Calls
@@ -78,8 +79,12 @@ def test_a_particle_already_in_its_desired_state_is_recorded_and_left_without_a_
     again = visit(steps, "ec2_instance:up", execution=OTHER)
 
     assert (again.action, again.acted, again.generation) == ("done", None, 1), "an unchanged spec keeps its generation"
-    assert len(steps.store.list_history("ec2_instance:up")) == before, "no lease taken, no transition, no change"
+    [reached] = steps.store.list_history("ec2_instance:up")[: -before]
+    assert (reached.kind, reached.cause, reached.detail["converged"]) == (HistoryKind.observation, OTHER, True), (
+        "no lease taken, no transition: only a note that this execution found it converged (rollback reads it)")
     assert steps.store.current_lease("ec2_instance:up") is None
+    assert visit(steps, "ec2_instance:up", execution=OTHER).action == "done"
+    assert len(steps.store.list_history("ec2_instance:up")) == before + 1, "a visit that changes nothing writes nothing"
 
 
 def test_a_lease_held_by_another_execution_means_later_and_nothing_is_done(

@@ -333,8 +333,8 @@ class DynamoDBStateStore(StateStore):
         check_page_size(limit)
         return self._runs.list(execution, cursor, limit)
 
-    def record_failure(self, execution: str, failure: RunFailure) -> HistoryItem:
-        return self._runs.record_failure(execution, failure)
+    def record_failure(self, execution: str, failure: RunFailure, cause: str | None = None) -> HistoryItem:
+        return self._runs.record_failure(execution, failure, cause)
 
     def level_failures(self, execution: str, phase: str, level: int,
                        first: int = DEFAULT_FIRST_FAILURES) -> LevelFailures:

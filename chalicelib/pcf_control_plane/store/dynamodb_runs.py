@@ -74,9 +74,10 @@ class DynamoRuns:
         last = answer.get("LastEvaluatedKey")
         return PageListing(pages=pages, cursor=last[SK]["S"] if last else None)
 
-    def record_failure(self, execution: str, failure: RunFailure) -> HistoryItem:
-        """The ``F#`` item and the ``error`` history item in one TransactWriteItems."""
-        history = failure_history(execution, failure, self._history_ttl)
+    def record_failure(self, execution: str, failure: RunFailure, cause: str | None = None) -> HistoryItem:
+        """The ``F#`` item and the ``error`` history item (caused by ``cause``, else ``execution``) in one
+        TransactWriteItems."""
+        history = failure_history(execution, failure, self._history_ttl, cause)
         self._io.call("transact_write_items", TransactItems=[
             {"Put": {"TableName": self._table, "Item": run_items.failure_item(execution, failure)}},
             {"Put": {"TableName": self._table, "Item": items.history_item(history)}},

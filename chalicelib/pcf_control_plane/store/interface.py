@@ -211,9 +211,10 @@ class StateStore(ABC):
         """Up to ``limit`` pages of the run after ``cursor``, in key order, ids and generations only."""
 
     @abstractmethod
-    def record_failure(self, execution: str, failure: RunFailure) -> HistoryItem:
-        """The failure in the run partition and an ``error`` history item of the particle, at once; the same
-        failure recorded again overwrites both (no second history item)."""
+    def record_failure(self, execution: str, failure: RunFailure, cause: str | None = None) -> HistoryItem:
+        """The failure in the run partition ``execution`` and an ``error`` history item of the particle (caused by
+        ``cause``, else ``execution``), at once; the same failure recorded again overwrites both (no second
+        history item)."""
 
     @abstractmethod
     def level_failures(self, execution: str, phase: str, level: int,

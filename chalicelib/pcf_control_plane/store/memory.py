@@ -229,8 +229,8 @@ class InMemoryStateStore(StateStore):
         with self._lock:
             return self._runs.list(execution, cursor, limit)
 
-    def record_failure(self, execution: str, failure: RunFailure) -> HistoryItem:
-        item = failure_history(execution, failure, self._history_ttl)
+    def record_failure(self, execution: str, failure: RunFailure, cause: str | None = None) -> HistoryItem:
+        item = failure_history(execution, failure, self._history_ttl, cause)
         with self._lock:
             self._runs.add_failure(execution, failure)
             self._history.setdefault(failure.pcf_id, {})[item.item_id] = item

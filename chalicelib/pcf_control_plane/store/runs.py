@@ -104,11 +104,14 @@ class RunFailure(_Record):
         return value[:FAILURE_CAUSE_MAX_CHARS] if isinstance(value, str) else value
 
 
-def failure_history(execution: str, failure: RunFailure, history_ttl_seconds: float | None) -> HistoryItem:
-    """The ``error`` history item of a failure (its id fixed by the failure: recording it again overwrites it)."""
+def failure_history(execution: str, failure: RunFailure, history_ttl_seconds: float | None,
+                    cause: str | None = None) -> HistoryItem:
+    """The ``error`` history item of a failure in the run ``execution``, caused by ``cause`` (else the run), its id
+    fixed by the failure: recording it again overwrites it."""
     seed = f"failure#{execution}#{failure.phase}#{failure.level}#{failure.pcf_id}"
     return HistoryItem(pcf_id=failure.pcf_id, item_id=fixed_history_id(failure.at, seed), kind=HistoryKind.error,
-                       at=failure.at, cause=execution, detail={"error": failure.error, "message": failure.cause},
+                       at=failure.at, cause=cause or execution,
+                       detail={"error": failure.error, "message": failure.cause},
                        expires_at=history_expiry(failure.at, history_ttl_seconds))
 
 
