@@ -182,6 +182,16 @@ def load_page(event: dict[str, Any]) -> dict[str, Any]:
     return read_page(control_plane(), parse(PageStep, event)).model_dump()
 
 
+@step("release_page")
+def release_page(event: dict[str, Any]) -> dict[str, Any]:
+    """Give back the leases a stopped run still holds on one page's particles (the CLI calls it on Ctrl-C)."""
+    from pcf_control_plane.messages import PageStep, parse
+    from pcf_control_plane.run_steps import release_page as release
+    from pcf_control_plane.wiring import control_plane
+
+    return release(control_plane(), parse(PageStep, event)).model_dump()
+
+
 @step("converge")
 def converge(event: dict[str, Any]) -> dict[str, Any]:
     """Visit one particle: observe it, act once if it needs it, record the visit; ``done`` or ``later``."""

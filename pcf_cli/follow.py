@@ -1,5 +1,5 @@
-"""Following an ``apply`` execution and the ``particle`` executions it starts, as they run, then how it ended:
-``docs/cli.md``, "Following an execution"."""
+"""Following an ``apply`` execution and the ``page`` executions it starts (each running up to 40 particles'
+visits), as they run, then how it ended: ``docs/cli.md``, "Following an execution"."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from datetime import datetime
 from typing import Any
 
 TERMINAL_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
-TRANSITION_STATES = {"Start": "start", "Stop": "stop", "Terminate": "terminate", "Update": "update"}
 ENTERED_SUFFIX = "StateEntered"
 
 
 @dataclass(frozen=True)
 class FollowEvent:
-    """One thing worth telling about a particle (``kind``: as ``pcf.core.runtime.EventKind``; a ``level``'s
-    ``pcf_id`` holds the level's ids, comma-separated); ``at`` in epoch seconds."""
+    """One thing worth telling about a particle (``kind``: as ``pcf.core.runtime.EventKind``; a ``level`` has no
+    ``pcf_id``, its ``detail`` says which level and how many particles); ``at`` in epoch seconds."""
 
     kind: str
     pcf_id: str
@@ -130,12 +129,11 @@ class ExecutionFollower:
         self.max_child_reads, self.parent_every = max_child_reads, parent_every
         self.parent = _Execution(HistoryCursor(sfn, execution_arn, page_size=page_size))
         self.children: dict[str, _Execution] = {}
-        self.planned: list[str] = []
+        self.planned_particles = 0
+        self._rolling_back = False
         self.started_at: float | None = None
         self.outcome: ExecutionOutcome | None = None
-        self._levels: dict[tuple[str, ...], str] = {}
         self._states: dict[str, str] = {}
-        self._reasons: dict[str, str] = {}
         self._polls = self._parent_read = 0
         self._child_ended = False
 
@@ -208,68 +206,56 @@ class ExecutionFollower:
             if details.get("resourceType") == "states":
                 self._add_child(json_object(details.get("output")).get("ExecutionArn"))
             return []
-        if kind == "MapStateEntered" and state == "Particles":
-            ids = json_object((event.get("stateEnteredEventDetails") or {}).get("input")).get("pcf_ids") or []
-            label = self._levels.get(tuple(ids), "level")
-            return [FollowEvent("level", ",".join(ids), at, detail=label)] if ids else []
+        if kind == "MapStateEntered" and state == "Pages":
+            level = json_object(json_object((event.get("stateEnteredEventDetails") or {}).get("input")).get("level"))
+            return [FollowEvent("level", "", at, detail=self._level_label(level))] if level else []
+        if kind == "PassStateExited" and state == "RollingBack":
+            self._rolling_back = True
+            return []
         if kind != "LambdaFunctionSucceeded":
             return []
         output = json_object((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output"))
         if state == "Plan":
-            self.planned = sorted(output.get("generations") or {})
-            self._remember_levels(output.get("phases") or [], "")
-        elif state == "RecordFailure" and output.get("error"):
-            detail = f"{output['error']}: {output.get('cause') or ''}".rstrip(": ")
-            return [FollowEvent("failed", str(output.get("pcf_id")), at, self._states.get(str(output.get("pcf_id"))),
-                                detail=detail)]
-        elif state == "Rollback":
-            self._remember_levels(output.get("phases") or [], "rollback ")
-            return [FollowEvent("rollback", str(pcf_id), at, detail="terminating what this execution created")
-                    for pcf_id in output.get("particles") or []]
+            self.planned_particles = int(output.get("particles") or 0)
+        elif state == "PageFailed" and output.get("error"):
+            return [self._failed(output, at)]
         return []
 
-    def _remember_levels(self, phases: list[dict[str, Any]], prefix: str) -> None:
-        for phase in phases:
-            for index, ids in enumerate(phase.get("levels") or []):
-                self._levels[tuple(ids)] = f"{prefix}{phase.get('phase')} level {index + 1}"
+    def _level_label(self, level: dict[str, Any]) -> str:
+        """``start level 2: 85 particles in 3 pages`` (``rollback `` first while rolling back)."""
+        particles, pages = int(level.get("particles") or 0), len(level.get("pages") or [])
+        prefix = "rollback " if self._rolling_back else ""
+        return (f"{prefix}{level.get('phase')} level {int(level.get('level') or 0) + 1}: "
+                f"{particles} particle{'' if particles == 1 else 's'} in {pages} page{'' if pages == 1 else 's'}")
+
+    def _failed(self, output: dict[str, Any], at: float) -> FollowEvent:
+        pcf_id = str(output.get("pcf_id"))
+        detail = f"{output['error']}: {output.get('cause') or ''}".rstrip(": ")
+        return FollowEvent("failed", pcf_id, at, self._states.get(pcf_id), detail=detail)
 
     def _child_event(self, child: _Execution, event: dict[str, Any]) -> list[FollowEvent]:
         state = child.state_of(event)
-        kind = event["type"]
-        if kind == "ExecutionStarted":
-            child.pcf_id = json_object((event.get("executionStartedEventDetails") or {}).get("input")).get("pcf_id")
-            return []
-        if kind != "LambdaFunctionSucceeded":
+        if event["type"] != "LambdaFunctionSucceeded":
             return []
         output = json_object((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output"))
-        pcf_id = str(output.get("pcf_id") or child.pcf_id)
         at = _epoch(event)
-        if state == "Sync" and output.get("state"):
-            return self._observed(pcf_id, output, at)
-        if state in TRANSITION_STATES:
-            action = str(output.get("action") or TRANSITION_STATES[state])
-            taken = [FollowEvent("transition", pcf_id, at, self._states.get(pcf_id), action,
-                                 self._reasons.get(pcf_id, ""))]
-            return taken + self._left_in(pcf_id, output, at)
-        return []
-
-    def _left_in(self, pcf_id: str, transition: dict[str, Any], at: float) -> list[FollowEvent]:
-        """The state a transition left its particle in (its output says, when it could read it)."""
-        observed = transition.get("state")
-        if not observed or self._states.get(pcf_id) == observed:
+        if state == "RecordFailure" and output.get("error"):
+            return [self._failed(output, at)]
+        if state != "Converge" or not output.get("pcf_id"):
             return []
-        self._states[pcf_id] = str(observed)
-        return [FollowEvent("observed", pcf_id, at, str(observed), resource_id=transition.get("resource_id"))]
-
-    def _observed(self, pcf_id: str, sync: dict[str, Any], at: float) -> list[FollowEvent]:
-        observed, resource_id = str(sync["state"]), sync.get("resource_id")
+        pcf_id = str(output["pcf_id"])
         found = []
-        if self._states.get(pcf_id) != observed:
-            self._states[pcf_id] = observed
-            found.append(FollowEvent("observed", pcf_id, at, observed, resource_id=resource_id))
-        self._reasons[pcf_id] = str(sync.get("reason") or "")
-        if sync.get("action") == "done":
-            found.append(FollowEvent("done", pcf_id, at, observed, "done", self._reasons[pcf_id], resource_id))
+        if output.get("acted"):
+            kind = "rollback" if self._rolling_back else "transition"
+            found.append(FollowEvent(kind, pcf_id, at, self._states.get(pcf_id), str(output["acted"]),
+                                     str(output.get("reason") or "")))
+        observed = output.get("state")
+        if observed and self._states.get(pcf_id) != observed:
+            self._states[pcf_id] = str(observed)
+            found.append(FollowEvent("observed", pcf_id, at, str(observed), resource_id=output.get("resource_id")))
+        if output.get("action") == "done":
+            found.append(FollowEvent("done", pcf_id, at, self._states.get(pcf_id), "done",
+                                     str(output.get("reason") or ""), output.get("resource_id")))
         return found
 
     def _outcome(self) -> ExecutionOutcome:

@@ -78,6 +78,8 @@ class ProgressPrinter:
 
     def _describe(self, event: ApplyEvent) -> str:
         if event.kind is EventKind.level:
+            if not event.pcf_id:  # a level of a paged run: its label says how many particles
+                return event.detail
             ids = event.pcf_id.split(",")
             more = f" (+{len(ids) - MAX_IDS_IN_LEVEL_LINE} more)" if len(ids) > MAX_IDS_IN_LEVEL_LINE else ""
             return f"{event.detail}: {', '.join(ids[:MAX_IDS_IN_LEVEL_LINE])}{more}"

@@ -1,6 +1,6 @@
-"""Ctrl-C during an ``apply`` execution: stop it and every ``particle`` execution it started (found in its history
-and among the ``particle`` machine's running executions naming it), wait for them (at most ``SETTLE_SECONDS``), then
-release the leases of those that ended without succeeding: ``docs/cli.md``, "Ctrl-C"."""
+"""Ctrl-C during an ``apply`` execution: stop it and every ``page`` execution it started (found in its history
+and among the ``page`` machine's running executions naming it), wait for them (at most ``SETTLE_SECONDS``), then
+release the leases the particles of those that ended without succeeding still hold: ``docs/cli.md``, "Ctrl-C"."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ STOP_ERROR = "pcf.Interrupted"
 STOP_CAUSE = "interrupted from the pcf command line"
 SETTLE_SECONDS = 30.0
 SETTLE_POLL_SECONDS = 0.05
-RELEASE_STATE = "Release"
+LOAD_STATE, LOAD_FUNCTION, RELEASE_FUNCTION = "LoadPage", "load_page", "release_page"
+"""The page machine's state whose function names the stage's functions (``<app>-<stage>-load_page``), and the
+function that gives back a page's leases (same prefix)."""
 
 
 @dataclass
 class StopReport:
-    """What stopping a run did: the execution's name, particle executions stopped, leases released, problems."""
+    """What stopping a run did: the execution's name, page executions stopped, leases released, problems."""
 
     name: str
     stopped: bool = False
@@ -30,9 +32,9 @@ class StopReport:
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """One line, e.g. ``stopped execution pcf-run-x and 3 particle executions, released 3 leases``."""
+        """One line, e.g. ``stopped execution pcf-run-x and 3 page executions, released 30 leases``."""
         head = f"stopped execution {self.name}" if self.stopped else f"execution {self.name} was not running"
-        text = f"{head} and {self.children} particle execution{'' if self.children == 1 else 's'}"
+        text = f"{head} and {self.children} page execution{'' if self.children == 1 else 's'}"
         if self.released:
             text += f", released {self.released} lease{'' if self.released == 1 else 's'}"
         if self.problems:
@@ -43,7 +45,7 @@ class StopReport:
 def stop_run(sfn: Any, follower: ExecutionFollower, *, lambda_client: Any = None,
              sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
              timeout_s: float = SETTLE_SECONDS) -> StopReport:
-    """Stop the execution ``follower`` follows and its particle executions, wait for them, release their
+    """Stop the execution ``follower`` follows and its page executions, wait for them, release their particles'
     leases. Never raises: what failed is in the report."""
     parent = follower.execution_arn
     report = StopReport(parent.rsplit(":", 1)[-1])
@@ -91,7 +93,7 @@ def _stop(sfn: Any, arn: str, report: StopReport) -> bool:
 
 
 def _swept_children(sfn: Any, parent: str, children: dict[str, dict[str, Any]], swept: set[str]) -> set[str]:
-    """The running executions of the ``particle`` machine (known from a child) started for ``parent``."""
+    """The running executions of the ``page`` machine (known from a child) started for ``parent``."""
     machines = {child["stateMachineArn"] for child in children.values()}
     found: set[str] = set()
     for machine in machines:
@@ -109,15 +111,15 @@ def _swept_children(sfn: Any, parent: str, children: dict[str, dict[str, Any]], 
 
 def _release(sfn: Any, lambda_client: Any, parent: str, children: dict[str, dict[str, Any]],
              report: StopReport) -> None:
-    """Invoke the ``particle`` machine's release function for each child that ended without succeeding. A child
-    still running keeps its lease: it may still act on its resource, and the lease keeps another run away."""
+    """Invoke the stage's ``release_page`` function for each page that ended without succeeding. A page still
+    running keeps its leases: it may still act on its resources, and the leases keep another run away."""
     holders = []
     for described in children.values():
         if _input(described).get("execution") != parent:
             continue
         status = sfn.describe_execution(executionArn=described["executionArn"])["status"]
         if status == "RUNNING":
-            report.problems.append(f"{_input(described).get('pcf_id')}: lease kept: still running")
+            report.problems.append(f"{_page_name(described)}: leases kept: still running")
         elif status != "SUCCEEDED":
             holders.append(described)
     if not holders:
@@ -127,22 +129,27 @@ def _release(sfn: Any, lambda_client: Any, parent: str, children: dict[str, dict
         return
     functions: dict[str, str] = {}
     for described in holders:
-        pcf_id = _input(described).get("pcf_id")
+        page = {key: _input(described).get(key) for key in ("run", "execution", "phase", "level", "page")}
         try:
             machine = described["stateMachineArn"]
             if machine not in functions:
                 definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
-                functions[machine] = definition["States"][RELEASE_STATE]["Resource"]
-            response = lambda_client.invoke(FunctionName=functions[machine],
-                                             Payload=json.dumps({"pcf_id": pcf_id, "execution": parent}).encode())
-            response["Payload"].read()
+                load = str(definition["States"][LOAD_STATE]["Resource"])
+                functions[machine] = load[: load.rindex(LOAD_FUNCTION)] + RELEASE_FUNCTION
+            response = lambda_client.invoke(FunctionName=functions[machine], Payload=json.dumps(page).encode())
+            released = json_object(response["Payload"].read())
             if response.get("FunctionError"):
-                report.problems.append(f"{pcf_id}: lease not released ({response['FunctionError']})")
+                report.problems.append(f"{_page_name(described)}: leases not released ({response['FunctionError']})")
                 continue
         except Exception as error:
-            report.problems.append(f"{pcf_id}: lease not released: {type(error).__name__}: {error}")
+            report.problems.append(f"{_page_name(described)}: leases not released: {type(error).__name__}: {error}")
             continue
-        report.released += 1
+        report.released += int(released.get("released") or 0)
+
+
+def _page_name(described: dict[str, Any]) -> str:
+    page = _input(described)
+    return f"{page.get('phase')} level {int(page.get('level') or 0) + 1} page {int(page.get('page') or 0) + 1}"
 
 
 def _input(described: dict[str, Any]) -> dict[str, Any]:

@@ -330,6 +330,12 @@ class PageItems(_Message):
     items: list[PageItem]
 
 
+class PageReleased(_Message):
+    """How many leases ``release_page`` gave back."""
+
+    released: int = Field(ge=0)
+
+
 class LevelCheck(_Message):
     """A level of a run to check once its pages ran: the failures ``particle_failed`` recorded for it."""
 

@@ -24,6 +24,7 @@ from pcf_control_plane.messages import (
     PageItem,
     PageItems,
     PageRef,
+    PageReleased,
     PageStep,
     Phase,
     PlanInput,
@@ -39,6 +40,7 @@ from pcf_control_plane.rollback import plan_rollback
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import (
     PAGE_MAX_PARTICLES,
+    HistoryKind,
     LevelPages,
     PageTooLargeError,
     ParticleSpec,
@@ -184,6 +186,17 @@ def _items(page: RunPage) -> PageItems:
     parents = {spec.pcf_id: list(spec.definition.get("parents") or []) for spec in page.specs}
     return PageItems(items=[PageItem(pcf_id=pcf_id, generation=page.gens.get(pcf_id, 0),
                                      parents=parents.get(pcf_id, [])) for pcf_id in page.ids])
+
+
+def release_page(plane: ControlPlane, step: PageStep) -> PageReleased:
+    """Give back the leases ``step.execution`` still holds on the page's particles (a run stopped midway: its
+    visits never reached ``done`` or ``particle_failed``); the others' leases are left alone."""
+    released = 0
+    for pcf_id in _page(plane, step).ids:
+        if plane.store.release_lease(pcf_id, step.execution):
+            plane.store.add_history(pcf_id, HistoryKind.lease, {"acquired": False}, step.execution)
+            released += 1
+    return PageReleased(released=released)
 
 
 def check_level(plane: ControlPlane, check: LevelCheck) -> LevelOutput:
