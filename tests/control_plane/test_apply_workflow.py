@@ -59,16 +59,16 @@ def test_a_single_instance_runs_and_terminates(deployment: Any, ami_id: str, ec2
 
 
 def transition_order(deployment: Any, execution: str) -> list[str]:
-    """The pcf_ids in the order the execution (through its particle executions) scheduled their transitions."""
+    """The pcf_ids in the order the execution (through its page executions' visits) carried out transitions."""
     arn = deployment.execution_arn("apply", execution)
     tree = execution_tree_history(deployment.cloud.client("stepfunctions"), arn)
-    scheduled = []
+    acted = []
     for events in tree.values():
         for event in events:
-            details = event.get("lambdaFunctionScheduledEventDetails") or {}
-            if details.get("resource", "").rsplit("-", 1)[-1] in ("start", "stop", "terminate", "update"):
-                scheduled.append((event["timestamp"], json.loads(details["input"])["pcf_id"]))
-    return [pcf_id for _, pcf_id in sorted(scheduled)]
+            output = json.loads((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output") or "{}")
+            if isinstance(output, dict) and output.get("acted"):
+                acted.append((event["timestamp"], output["pcf_id"]))
+    return [pcf_id for _, pcf_id in sorted(acted)]
 
 
 def test_a_cluster_starts_parents_first_and_terminates_children_first(
@@ -118,19 +118,18 @@ def test_a_bad_definition_fails_the_execution_by_name_and_creates_nothing(
 
 
 def test_two_executions_on_one_particle_never_both_act(
-    deployment: Any, cloud: Any, ami_id: str, ec2: Any
+    deployment: Any, cloud: Any, clock: Any, ami_id: str, ec2: Any
 ) -> None:
-    """A holds the lease while its instance is pending; B waits out its lease retries and fails clearly."""
-    reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-        {"ResourceType": "instance", "Tags": named("wf-busy")}])
-    instance_id = reservation["Instances"][0]["InstanceId"]
-    cloud.hold_pending(instance_id)
+    """A launches the instance and holds the lease while it is pending; B, visiting meanwhile, never acts: it
+    waits out its visits for the lease and fails clearly. A then converges it."""
+    cloud.pending_seconds = 600.0  # pending until the test moves the cloud's clock
     sfn = cloud.client("stepfunctions")
     sfn.start_execution(stateMachineArn=deployment.state_machine_arns["apply"], name="busy-a", input=json.dumps(
         {"definition": instance("busy", ami_id), "desired_state": "running", "wait_seconds": 1,
          "max_polls": 120}))
     store = None
-    for _ in range(200):
+    lease = None
+    for _ in range(400):
         store = wiring.control_plane().store
         lease = store.current_lease("ec2_instance:busy") if store.get_spec("ec2_instance:busy") else None
         if lease is not None:
@@ -138,11 +137,12 @@ def test_two_executions_on_one_particle_never_both_act(
         time.sleep(0.05)
     assert lease is not None and lease.owner.endswith(":busy-a")
 
-    second = run(deployment, instance("busy", ami_id), "running", "busy-b")
+    second = run(deployment, instance("busy", ami_id), "running", "busy-b", max_polls=3)
 
     assert second.status == "FAILED"
     assert second.output["error"] == "LeaseHeldError"
-    cloud.release_pending(instance_id)
+    assert "busy-a" in second.output["cause"]
+    clock.advance(600)
     arn = deployment.execution_arn("apply", "busy-a")
     for _ in range(600):
         status = sfn.describe_execution(executionArn=arn)["status"]
@@ -150,7 +150,7 @@ def test_two_executions_on_one_particle_never_both_act(
             break
         time.sleep(0.05)
     assert status == "SUCCEEDED"
-    assert [i["InstanceId"] for i in live(ec2, "wf-busy")] == [instance_id]
+    assert len(live(ec2, "wf-busy")) == 1
     b_items = [item for item in store.list_history("ec2_instance:busy") if item.cause.endswith(":busy-b")]
     assert all(item.kind != "transition" for item in b_items)
 

@@ -12,7 +12,7 @@ from chalice.test import Client
 
 import app as chalice_app
 from pcf_control_plane import wiring
-from pcf_control_plane.errors import ExecutionInputError, LeaseHeldError, ThrottlingError, UnknownParticleError
+from pcf_control_plane.errors import ExecutionInputError, ThrottlingError, UnknownParticleError
 from pcf_control_plane.settings import Settings, SettingsError
 from pcf_control_plane.store.table import create_table
 from tests.support.logs import captured_log_lines, emf_documents, metric_names
@@ -36,37 +36,56 @@ def invoke(client: Client, name: str, payload: dict[str, Any]) -> dict[str, Any]
     return client.lambda_.invoke(name, payload).payload
 
 
-def test_plan_sync_start_through_the_lambdas(lambdas: Client, ami_id: str, ec2: Any) -> None:
+def plan(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
+    """``plan``, then ``plan_page`` for every page whose specs it left to store, as the workflow does."""
+    planned = invoke(client, "plan", payload)
+    execution = payload.get("execution", "manual")
+    for page in planned["unstored"]:
+        invoke(client, "plan_page", {**page, "run": execution, "execution": execution})
+    return planned
+
+
+def test_plan_a_page_and_converge_through_the_lambdas(lambdas: Client, ami_id: str, ec2: Any) -> None:
     definition = {"pcf_name": "web", "flavor": "ec2_instance",
                   "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
                                    "custom_config": {"instance_name": "h-web"}}}
     execution = "arn:aws:states:us-east-1:123456789012:execution:apply:run-1"
     planned = invoke(lambdas, "plan", {"definition": definition, "desired_state": "running", "execution": execution})
-    assert planned["phases"] == [{"phase": "start", "levels": [["ec2_instance:web"]]}]
-    step = {"pcf_id": "ec2_instance:web", "execution": execution}
-    assert invoke(lambdas, "acquire_lease", step)["held"] is True
-    assert invoke(lambdas, "sync_state", step)["action"] == "start"
+    assert planned["levels"] == [{"phase": "start", "level": 0, "particles": 1, "pages": [0]}]
+    page = {"run": execution, "execution": execution, "phase": "start", "level": 0, "page": 0}
+    [item] = invoke(lambdas, "plan_page", page)["items"]
+    assert item == {"pcf_id": "ec2_instance:web", "generation": 1, "parents": []}
+    assert invoke(lambdas, "load_page", page)["items"] == [item]
     with captured_log_lines() as lines:
-        started = invoke(lambdas, "start", step)
+        visited = invoke(lambdas, "converge", {**item, "execution": execution})
     [launched] = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
-    assert started == {"pcf_id": "ec2_instance:web", "action": "start", "generation": 1, "state": "running",
-                       "resource_id": launched["InstanceId"]}, "instant transitions: running at once"
+    assert (visited["action"], visited["acted"], visited["state"], visited["resource_id"]) == (
+        "done", "start", "running", launched["InstanceId"]), "instant transitions: running at once"
     [logged] = [line for line in lines if line["message"] == "transition"]
     assert (logged["correlation_id"], logged["pcf_id"], logged["state"]) == ("run-1", "ec2_instance:web", "running")
-    synced = invoke(lambdas, "sync_state", step)
-    assert (synced["state"], synced["action"]) == ("running", "done")
-    assert synced["resource_id"].startswith("i-")
-    assert invoke(lambdas, "release_lease", step)["held"] is False
+    level = {"run": execution, "phase": "start", "level": 0, "particles": 1}
+    assert invoke(lambdas, "check_level", level) == {"particles": 1, "converged": 1}
+    summary = invoke(lambdas, "summarize", {"run": execution, "pcf_id": "ec2_instance:web"})
+    assert (summary["particles"], summary["states"], summary["cursor"]) == (1, {"running": 1}, None)
     assert wiring.control_plane().store.get_spec("ec2_instance:web").deployment == DEV["PCF_DEPLOYMENT"]
 
 
-def test_a_held_lease_is_an_error_named_for_the_workflow(lambdas: Client, ami_id: str) -> None:
+def test_a_held_lease_makes_the_visit_wait_and_names_its_holder(lambdas: Client, ami_id: str) -> None:
     definition = {"pcf_name": "db", "flavor": "ec2_instance",
                   "aws_resource": {"ImageId": ami_id, "custom_config": {"instance_name": "h-db"}}}
-    invoke(lambdas, "plan", {"definition": definition, "desired_state": "running"})
-    invoke(lambdas, "acquire_lease", {"pcf_id": "ec2_instance:db", "execution": "one"})
-    with pytest.raises(LeaseHeldError):
-        invoke(lambdas, "acquire_lease", {"pcf_id": "ec2_instance:db", "execution": "two"})
+    plan(lambdas, {"definition": definition, "desired_state": "running", "execution": "one"})
+    assert wiring.control_plane().store.acquire_lease("ec2_instance:db", "one", 600)
+    answer = invoke(lambdas, "converge", {"pcf_id": "ec2_instance:db", "execution": "two"})
+    assert (answer["action"], answer["lease_holder"], answer["acted"]) == ("later", "one", None)
+
+
+def test_a_level_with_a_recorded_failure_fails_under_the_particles_own_error_name(lambdas: Client) -> None:
+    failure = {"pcf_id": "ec2_instance:db", "execution": "run-9", "run": "run-9", "phase": "start", "level": 0,
+               "failure": {"Error": "ParticleTimeoutError", "Cause": "still pending"}}
+    assert invoke(lambdas, "particle_failed", failure)["error"] == "ParticleTimeoutError"
+    with pytest.raises(Exception, match="1 of 3 particle") as failed:
+        invoke(lambdas, "check_level", {"run": "run-9", "phase": "start", "level": 0, "particles": 3})
+    assert type(failed.value).__name__ == "ParticleTimeoutError"
 
 
 def test_settings_fail_fast_naming_the_variable() -> None:
@@ -82,12 +101,12 @@ def test_aws_throttling_reaches_the_workflow_as_a_named_retryable_error(
 ) -> None:
     definition = {"pcf_name": "hot", "flavor": "ec2_instance",
                   "aws_resource": {"ImageId": ami_id, "custom_config": {"instance_name": "h-hot"}}}
-    invoke(lambdas, "plan", {"definition": definition, "desired_state": "running"})
+    plan(lambdas, {"definition": definition, "desired_state": "running"})
     cloud.inject_throttling(1.0, services=("dynamodb",))
     with pytest.raises(ThrottlingError, match="ThrottlingException"):
-        invoke(lambdas, "sync_state", {"pcf_id": "ec2_instance:hot"})
+        invoke(lambdas, "converge", {"pcf_id": "ec2_instance:hot"})
     faults = cloud.inject_throttling(0.0)
-    assert invoke(lambdas, "sync_state", {"pcf_id": "ec2_instance:hot"})["action"] == "start"
+    assert invoke(lambdas, "converge", {"pcf_id": "ec2_instance:hot"})["acted"] == "start"
     assert faults.injected["dynamodb"] == 0
 
 
@@ -95,7 +114,7 @@ def test_a_wrong_execution_input_field_is_named(lambdas: Client) -> None:
     with pytest.raises(ExecutionInputError, match="wait_seconds"):
         invoke(lambdas, "plan", {"request": {"definition": {}, "wait_seconds": -1}, "execution": "x"})
     with pytest.raises(ExecutionInputError, match="concurrency"):
-        invoke(lambdas, "plan", {"request": {"definition": {}, "concurrency": 41}, "execution": "x"})
+        invoke(lambdas, "plan", {"request": {"definition": {}, "concurrency": 1001}, "execution": "x"})
 
 
 
@@ -105,16 +124,16 @@ def test_steps_publish_emf_metrics(
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     definition = {"pcf_name": "counted", "flavor": "ec2_instance",
                   "aws_resource": {"ImageId": ami_id, "custom_config": {"instance_name": "h-counted"}}}
-    invoke(lambdas, "plan", {"definition": definition, "desired_state": "running"})
+    plan(lambdas, {"definition": definition, "desired_state": "running"})
     capsys.readouterr()
 
-    invoke(lambdas, "start", {"pcf_id": "ec2_instance:counted", "execution": "run-2"})
+    invoke(lambdas, "converge", {"pcf_id": "ec2_instance:counted", "execution": "run-2"})
     with pytest.raises(UnknownParticleError):
-        invoke(lambdas, "acquire_lease", {"pcf_id": "ec2_instance:nobody", "execution": "run-2"})
+        invoke(lambdas, "converge", {"pcf_id": "ec2_instance:nobody", "execution": "run-2"})
 
     documents = emf_documents(capsys.readouterr().out)
     assert {"Transitions", "StepDuration", "StepErrors"} <= metric_names(documents)
     assert {doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] for doc in documents} == {"PCFServerless"}
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "1")
-    invoke(lambdas, "start", {"pcf_id": "ec2_instance:counted", "execution": "run-3"})
+    invoke(lambdas, "converge", {"pcf_id": "ec2_instance:counted", "execution": "run-3"})
     assert emf_documents(capsys.readouterr().out) == [], "metrics off: nothing printed"

@@ -69,6 +69,6 @@ def test_a_level_that_fails_entirely_rolls_back_and_names_its_causes(deployment:
     recorded = [item for item in store.list_history("ec2_instance:worker-07") if item.kind == "error"]
     assert len(recorded[0].detail["message"]) > 300, "the whole cause is kept in the history"
     exits = [e for e in result.history if e["type"] == "MapStateExited"
-             and e["stateExitedEventDetails"]["name"] == "Particles"]
+             and e["stateExitedEventDetails"]["name"] == "Pages"]
     assert exits, "the level's Map state exited: its output was within the quota"
     assert all(len(e["stateExitedEventDetails"]["output"].encode()) < SCALED_QUOTA for e in exits)

@@ -19,7 +19,6 @@ from pcf_control_plane.store import InMemoryStateStore
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.control_plane import deploy_control_plane
 from tests.support.executions import finished
-from tests.support.tags import named
 
 DUEL = "ec2_instance:duel"
 RUN = "arn:aws:states:us-east-1:123456789012:execution:apply:run-1"
@@ -67,14 +66,12 @@ def start(cloud: Any, deployment: Any, name: str, definition: dict[str, Any], st
 
 
 def test_a_run_and_a_terminate_started_together_do_not_both_succeed(
-    deployment: Any, cloud: Any, ami_id: str, ec2: Any
+    deployment: Any, cloud: Any, clock: VirtualClock, ami_id: str, ec2: Any
 ) -> None:
-    """The run holds the lease while its instance is pending; the terminate plans meanwhile (a newer generation)
-    and waits for the lease. The run fails by name at its next poll; the terminate then converges."""
-    reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-        {"ResourceType": "instance", "Tags": named("sup-duel")}])
-    instance_id = reservation["Instances"][0]["InstanceId"]
-    cloud.hold_pending(instance_id)
+    """The run launches the instance and holds the lease while it is pending; the terminate plans meanwhile (a
+    newer generation) and waits for the lease. The run fails by name at its next visit, giving the lease back; the
+    terminate then converges."""
+    cloud.pending_seconds = 600.0  # each phase lasts until the test moves the cloud's clock
     run_arn = start(cloud, deployment, "duel-run", instance("duel", ami_id), "running")
     for _ in range(500):
         store = wiring.control_plane().store
@@ -87,17 +84,23 @@ def test_a_run_and_a_terminate_started_together_do_not_both_succeed(
     terminate_arn = start(cloud, deployment, "duel-terminate", instance("duel", ami_id), "terminated")
     sfn = cloud.client("stepfunctions")
     assert finished(sfn, run_arn, attempts=1500) == "FAILED"
-    cloud.release_pending(instance_id)
-    assert finished(sfn, terminate_arn, attempts=1500) == "SUCCEEDED"
+    for _ in range(1500):  # the launch, then the termination, each settled by moving the clock
+        clock.advance(600)
+        if sfn.describe_execution(executionArn=terminate_arn)["status"] != "RUNNING":
+            break
+        time.sleep(0.02)
+    assert finished(sfn, terminate_arn, attempts=1) == "SUCCEEDED"
 
     failure = sfn.describe_execution(executionArn=run_arn)
     assert failure["error"] == "SupersededError"
     assert "replaced it, planned by duel-terminate" in failure["cause"]
     summary = json.loads(sfn.describe_execution(executionArn=terminate_arn)["output"])
     assert summary["states"] == {"terminated": 1}
-    [described] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"]
-    assert described["State"]["Name"] == "terminated"
+    [launched] = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert launched["State"]["Name"] == "terminated"
     store = wiring.control_plane().store
-    assert [i.detail["error"] for i in store.list_history(DUEL) if i.kind == "error"] == ["SupersededError"]
-    assert not [i for i in store.list_history(DUEL) if i.kind == "transition" and i.cause == run_arn], (
-        "the run never acted on the terminate's desired state")
+    history = store.list_history(DUEL, newest_first=False)
+    assert [i.detail["error"] for i in history if i.kind == "error"] == ["SupersededError"]
+    replaced = next(n for n, item in enumerate(history) if item.kind == "plan" and item.cause == terminate_arn)
+    assert not [i for i in history[replaced:] if i.kind == "transition" and i.cause == run_arn], (
+        "the run never acted once the terminate had replaced its plan")
