@@ -80,6 +80,7 @@ class _Visit:
         self.history: list[HistoryEntry] = []
         self.created = False
         self.acted: Action | None = None
+        self.seen_at = 0.0
 
     def seen(self, particle: Particle, after: Observation | None = None) -> Observation:
         """What ``particle`` was just seen as (newer than ``after``, else than the stored observation); a history
@@ -87,13 +88,14 @@ class _Visit:
         previous = after or self.own.observation
         observation = self.plane.observation_of(self.step, self.spec, particle, previous)
         if previous is None or previous.state != observation.state:
-            self.history.append(HistoryEntry(kind=HistoryKind.observation, detail={
+            self.history.append(HistoryEntry(kind=HistoryKind.observation, at=observation.observed_at, detail={
                 "state": observation.state, "resource_id": observation.resource_id}))
+        self.seen_at = observation.observed_at
         return observation
 
     def took_lease(self) -> None:
         self.held = True
-        self.history.append(HistoryEntry(kind=HistoryKind.lease, detail={"acquired": True}))
+        self.history.append(HistoryEntry(kind=HistoryKind.lease, at=self.seen_at, detail={"acquired": True}))
 
     def act(self, particle: Particle, action: Action, seen: Observation) -> None:
         """Carry out ``action`` with the ``transition`` step's ClientToken scope."""
@@ -104,7 +106,7 @@ class _Visit:
         detail: dict[str, Any] = {"action": action.value, "generation": self.spec.generation}
         if self.created:
             detail["created"] = True
-        self.history.append(HistoryEntry(kind=HistoryKind.transition, detail=detail))
+        self.history.append(HistoryEntry(kind=HistoryKind.transition, at=self.seen_at, detail=detail))
 
     def answer(self, decision: Decision, seen: Observation) -> ConvergeOutput:
         """Commit what the visit did (nothing when it changed nothing) and answer ``done`` or ``later``."""

@@ -11,14 +11,15 @@ from pcf_control_plane.errors import ExecutionInputError
 DesiredState = Literal["running", "stopped", "terminated"]
 ActionName = Literal["done", "wait", "start", "stop", "terminate", "update"]
 TransitionName = Literal["start", "stop", "terminate", "update"]
-PARTICLE_MACHINE_TIMEOUT_SECONDS = 86_400
-"""The ``particle`` machine's ``TimeoutSeconds`` (``state_machines/particle.asl.json``): one day."""
+PAGE_MACHINE_TIMEOUT_SECONDS = 86_400
+"""The ``page`` machine's ``TimeoutSeconds`` (``state_machines/page.asl.json``): one day; a page's particles are
+visited all at once, so a page lasts as long as its slowest particle."""
 MIN_LEASE_SECONDS = 900
 POLL_BOUND_SECONDS = 60
-"""The longest one poll's Lambda calls take (a ``Sync`` and a transition, each within its function's timeout)."""
+"""The longest one visit's Lambda call takes (``converge``, within its function's timeout)."""
 MAX_PARTICLE_WAIT_SECONDS = 36_000
-"""The most ``wait_seconds * max_polls`` may be: a particle polls for its lease, then for its state, up to
-``max_polls`` times each, so twice this plus its Lambda calls stays within the machine's timeout."""
+"""The most ``wait_seconds * max_polls`` may be: a particle is visited at most ``max_polls`` times, waiting
+``wait_seconds`` between two, so this plus its Lambda calls stays within the page machine's timeout."""
 
 
 PAGE_SIZE = 40
@@ -72,8 +73,8 @@ class ApplySettings(_Message):
         wait = info.data.get("wait_seconds")
         if wait is not None and wait * max_polls > MAX_PARTICLE_WAIT_SECONDS:
             raise ValueError(f"wait_seconds * max_polls is {wait * max_polls} s, more than the "
-                             f"{MAX_PARTICLE_WAIT_SECONDS} s a particle may wait (the particle machine times out "
-                             f"after {PARTICLE_MACHINE_TIMEOUT_SECONDS} s)")
+                             f"{MAX_PARTICLE_WAIT_SECONDS} s a particle may wait (the page machine times out "
+                             f"after {PAGE_MACHINE_TIMEOUT_SECONDS} s)")
         return max_polls
 
 
@@ -168,7 +169,7 @@ class LeaseInput(ParticleStep):
     ``wait_seconds`` plus :data:`POLL_BOUND_SECONDS` each, plus :data:`MIN_LEASE_SECONDS`, at most the particle
     machine's timeout, so the lease never expires under a particle still converging."""
 
-    ttl_seconds: float | None = Field(default=None, gt=0, le=PARTICLE_MACHINE_TIMEOUT_SECONDS)
+    ttl_seconds: float | None = Field(default=None, gt=0, le=PAGE_MACHINE_TIMEOUT_SECONDS)
     wait_seconds: int = Field(default=5, ge=0, le=3600)
     max_polls: int = Field(default=120, ge=1, le=10_000)
 
@@ -176,7 +177,7 @@ class LeaseInput(ParticleStep):
         """The lease's duration: ``ttl_seconds`` when given, else sized as the class says."""
         if self.ttl_seconds is not None:
             return self.ttl_seconds
-        return float(min(PARTICLE_MACHINE_TIMEOUT_SECONDS,
+        return float(min(PAGE_MACHINE_TIMEOUT_SECONDS,
                          MIN_LEASE_SECONDS + self.max_polls * (self.wait_seconds + POLL_BOUND_SECONDS)))
 
 

@@ -4,6 +4,7 @@ together; the master's events late), and a second heal waits for the lease the f
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput, Sync
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import HistoryItem, InMemoryStateStore, Observation, StateStore
 from pcf_local_cloud.clock import VirtualClock
+from pcf_local_cloud.deployment import execution_tree_history
 from tests.support.deployments import deployed, instance_event, invoke_function
 from tests.support.executions import finished
 
@@ -177,14 +179,25 @@ def by_heals(store: StateStore, pcf_id: str) -> list[HistoryItem]:
     return [item for item in store.list_history(pcf_id, limit=500, newest_first=False) if ":heal-" in item.cause]
 
 
-def assert_started_after_its_master_ran(store: StateStore) -> None:
-    boss_running = [item.at for item in by_heals(store, BOSS)
-                    if item.kind == "observation" and item.detail["state"] == "running"]
-    [hand_start] = [item for item in by_heals(store, HAND)
-                    if item.kind == "transition" and item.detail["action"] == "start"]
-    [boss_start] = [item for item in by_heals(store, BOSS)
-                    if item.kind == "transition" and item.detail["action"] == "start"]
-    assert boss_running and boss_start.at < min(boss_running) < hand_start.at, (
+def visits(sfn: Any, heals: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """Every ``converge`` visit of the heal executions (their page executions included), with its time, in
+    order: Step Functions' own timestamps, one clock for all of them."""
+    found = []
+    for arn in heals:
+        for events in execution_tree_history(sfn, arn).values():
+            for event in events:
+                output = json.loads((event.get("lambdaFunctionSucceededEventDetails") or {}).get("output") or "{}")
+                if isinstance(output, dict) and "acted" in output:
+                    found.append((event["timestamp"], output))
+    return sorted(found, key=lambda pair: pair[0])
+
+
+def assert_started_after_its_master_ran(sfn: Any, heals: Any) -> None:
+    seen = visits(sfn, heals)
+    boss_running = [at for at, visit in seen if visit["pcf_id"] == BOSS and visit["state"] == "running"]
+    [hand_start] = [at for at, visit in seen if visit["pcf_id"] == HAND and visit["acted"] == "start"]
+    [boss_start] = [at for at, visit in seen if visit["pcf_id"] == BOSS and visit["acted"] == "start"]
+    assert boss_running and boss_start <= min(boss_running) < hand_start, (
         "the worker's start came after the master's observation was running again")
 
 
@@ -203,8 +216,7 @@ def test_a_master_and_a_worker_stopped_together_are_healed_master_first(
     sfn = cloud.client("stepfunctions")
     assert {finished(sfn, arn, attempts=3000) for arn in started.values()} == {"SUCCEEDED"}, (
         "the second heal waited for the lease the first held")
-    store = wiring.control_plane().store
-    assert_started_after_its_master_ran(store)
+    assert_started_after_its_master_ran(sfn, started.values())
     states = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances()["Reservations"]
               for i in r["Instances"]}
     assert (states[boss], states[hand]) == ("running", "running")
@@ -223,16 +235,20 @@ def test_a_workers_heal_waits_for_its_master_whose_events_come_late(
     worker = invoke_function(deployment, "on_ec2_event", instance_event(hand, "stopped", seconds_ahead=120))
     assert worker["heal"]["status"] == "started"
     store = wiring.control_plane().store
-    for _ in range(2000):  # until the worker's heal holds the worker
-        if any(i.kind == "lease" and i.detail["acquired"] for i in by_heals(store, HAND)):
+    sfn = cloud.client("stepfunctions")
+    for _ in range(2000):  # until the worker's heal has visited the worker: it waits for its master
+        if any(visit["pcf_id"] == HAND and visit["action"] == "later" for _, visit in
+               visits(sfn, [worker["heal"]["execution"]])):
             break
         time.sleep(0.01)
+    else:
+        raise AssertionError("the worker's heal never visited the worker")
     master = invoke_function(deployment, "on_ec2_event", instance_event(boss, "stopped", seconds_ahead=120))
     assert master["heal"]["status"] == "started"
 
-    sfn = cloud.client("stepfunctions")
-    for arn in (worker["heal"]["execution"], master["heal"]["execution"]):
+    heals = (worker["heal"]["execution"], master["heal"]["execution"])
+    for arn in heals:
         assert finished(sfn, arn, attempts=3000) == "SUCCEEDED"
-    assert_started_after_its_master_ran(store)
+    assert_started_after_its_master_ran(sfn, heals)
     [hand_start] = [i for i in by_heals(store, HAND) if i.kind == "transition"]
     assert hand_start.cause == worker["heal"]["execution"], "the worker's own heal started it, once its master ran"

@@ -179,9 +179,11 @@ def test_a_healed_master_is_followed_by_its_workers(deployment: Any, cloud: Any,
     assert finished(sfn, result["heal"]["execution"]) == "SUCCEEDED"
     outputs = [json.loads(e["lambdaFunctionSucceededEventDetails"]["output"])
                for e in execution_history(sfn, result["heal"]["execution"]) if e["type"] == "LambdaFunctionSucceeded"]
-    [plan] = [output for output in outputs if "phases" in output]
-    assert plan["phases"] == [{"phase": "start", "levels": [["ec2_instance:boss"],
-                                                            ["ec2_instance:hand-0", "ec2_instance:hand-1"]]}]
+    [plan] = [output for output in outputs if "unstored" in output]
+    assert [(level["phase"], level["particles"]) for level in plan["levels"]] == [("start", 1), ("start", 2)]
+    store, run = wiring.control_plane().store, result["heal"]["execution"]
+    assert [list(store.get_page(run, "start", level, 0).ids) for level in (0, 1)] == [
+        ["ec2_instance:boss"], ["ec2_instance:hand-0", "ec2_instance:hand-1"]], "the master's level first"
     states = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances()["Reservations"]
               for i in r["Instances"]}
     assert (states[boss], states[hand]) == ("running", "running"), "the stopped worker is healed after its master"

@@ -20,8 +20,8 @@ import pytest
 
 from deploy.build_merge_template import (
     MACHINES,
-    PARTICLE_STATE_MACHINE,
-    PARTICLE_STATE_MACHINE_ROLE,
+    PAGE_STATE_MACHINE,
+    PAGE_STATE_MACHINE_ROLE,
     STATE_MACHINE,
     STATE_MACHINE_ROLE,
     TABLE,
@@ -108,7 +108,7 @@ def packaged(tmp_path_factory: pytest.TempPathFactory, merge_template: dict[str,
 
 
 @pytest.mark.parametrize("key", list(MACHINES))
-def test_every_asl_placeholder_is_a_chalice_function_or_the_particle_machine(
+def test_every_asl_placeholder_is_a_chalice_function_or_the_page_machine(
     merge_template: dict[str, Any], key: str
 ) -> None:
     asl_text = json.dumps(definition(key))
@@ -118,25 +118,25 @@ def test_every_asl_placeholder_is_a_chalice_function_or_the_particle_machine(
     functions = function_resource_names()
     for placeholder, value in substitutions.items():
         name = placeholder.removesuffix("Arn")
-        if name == PARTICLE_STATE_MACHINE:
-            assert value == {"Ref": PARTICLE_STATE_MACHINE}
+        if name == PAGE_STATE_MACHINE:
+            assert value == {"Ref": PAGE_STATE_MACHINE}
             continue
         assert value == {"Fn::GetAtt": [name, "Arn"]}
         assert name in functions, f"{placeholder}: no Chalice function resource {name}"
 
 
-def test_the_particle_machine_role_invokes_exactly_its_functions(merge_template: dict[str, Any]) -> None:
-    role = merge_template["Resources"][PARTICLE_STATE_MACHINE_ROLE]["Properties"]
+def test_the_page_machine_role_invokes_exactly_its_functions(merge_template: dict[str, Any]) -> None:
+    role = merge_template["Resources"][PAGE_STATE_MACHINE_ROLE]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     assert statements[1:] == machine_observability_statements(), "then only log delivery and tracing"
     statement = statements[0]
     assert _actions(statement) == ["lambda:InvokeFunction"]
-    expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition("particle"))]
+    expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition("page"))]
     assert sorted(map(json.dumps, _resources(statement))) == sorted(map(json.dumps, expected))
 
 
-def test_the_apply_machine_role_invokes_its_functions_and_runs_only_particle_executions(
+def test_the_apply_machine_role_invokes_its_functions_and_runs_only_page_executions(
     merge_template: dict[str, Any]
 ) -> None:
     role = merge_template["Resources"][STATE_MACHINE_ROLE]["Properties"]
@@ -145,8 +145,8 @@ def test_the_apply_machine_role_invokes_its_functions_and_runs_only_particle_exe
     by_action = {action: statement for statement in statements[:-2] for action in _actions(statement)}
     expected = [{"Fn::GetAtt": [name, "Arn"]} for name in placeholders(definition("apply"))]
     assert sorted(map(json.dumps, _resources(by_action["lambda:InvokeFunction"]))) == sorted(map(json.dumps, expected))
-    assert by_action["states:StartExecution"]["Resource"] == {"Ref": PARTICLE_STATE_MACHINE}
-    assert "ParticleStateMachine" in json.dumps(by_action["states:DescribeExecution"]["Resource"])
+    assert by_action["states:StartExecution"]["Resource"] == {"Ref": PAGE_STATE_MACHINE}
+    assert "PageStateMachine" in json.dumps(by_action["states:DescribeExecution"]["Resource"])
     assert set(by_action) == {"lambda:InvokeFunction", "states:StartExecution", "states:DescribeExecution",
                               "states:StopExecution", "events:PutTargets", "events:PutRule", "events:DescribeRule"}
 
@@ -173,8 +173,8 @@ def test_each_role_may_do_only_what_its_functions_call(stage: str) -> None:
 
     base = {"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:ConditionCheckItem",
             "dynamodb:GetItem",
-            "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem"}
+            "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:PutItem",
+            "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
     assert actions("store") == base
     assert actions("events") == base | {"states:StartExecution", "sqs:SendMessage"}
     assert actions("reconcile") == base | {"states:StartExecution", "ec2:DescribeInstances", "ec2:DescribeVolumes",
@@ -223,9 +223,9 @@ def test_packaged_template_has_functions_state_machine_and_table(packaged: dict[
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
         assert [p["PolicyDocument"] for p in role["Policies"]] == [lambda_policy(STAGE, role_of(app_function))]
     assert resources[STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
-    assert resources[PARTICLE_STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
+    assert resources[PAGE_STATE_MACHINE]["Type"] == "AWS::StepFunctions::StateMachine"
     assert resources[TABLE] == cloudformation_resource(env["PCF_TABLE_NAME"])
-    assert set(packaged["template"]["Outputs"]) >= {"ApplyStateMachineArn", "ParticleStateMachineArn", "TableName"}
+    assert set(packaged["template"]["Outputs"]) >= {"ApplyStateMachineArn", "PageStateMachineArn", "TableName"}
     _assert_no_wildcard_action(list(_statements(packaged["template"])))
 
 

@@ -127,4 +127,4 @@ def test_the_accepted_permission_actions_are_scoped() -> None:
     assert grants["Resource"] == [NAMED["PCF_KMS_KEY_ARNS"]]
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
     assert "iam:PassRole" not in json.dumps(lambda_policy("dev", "steps")), "nothing named, nothing passed"
-    assert build("dev")["Resources"]["ParticleStateMachine"]["Properties"]["StateMachineType"] == "STANDARD"
+    assert build("dev")["Resources"]["PageStateMachine"]["Properties"]["StateMachineType"] == "STANDARD"

@@ -154,7 +154,7 @@ def test_healing_needs_condition_check_item_on_the_state_table(
 
     iam_checks = cloud.patches.iam
     roles = {arn.rsplit("/", 1)[-1] for arn in iam_checks.checked}
-    assert {"pcf-serverless-dev-steps", "pcf-serverless-dev-store", "pcf-serverless-dev-particle-machine",
+    assert {"pcf-serverless-dev-steps", "pcf-serverless-dev-store", "pcf-serverless-dev-page-machine",
             "pcf-serverless-dev-apply-machine"} <= roles, "the apply ran under the deployed roles"
     assert iam_checks.refusals == [], "the deployed policies allow the whole apply"
 

@@ -58,10 +58,12 @@ class Family(_Record):
 
 
 class HistoryEntry(_Record):
-    """A history item a commit writes, at the commit's observation time, caused by its execution."""
+    """A history item a commit writes, caused by its execution, at ``at`` (default: the commit's observation
+    time)."""
 
     kind: HistoryKind
     detail: dict[str, Any] = Field(default_factory=dict)
+    at: float | None = Field(default=None, ge=0)
 
 
 class ConvergeCommit(_Record):
@@ -80,13 +82,15 @@ class ConvergeCommit(_Record):
     release_lease: bool = False
 
     def history_items(self, history_ttl_seconds: float | None) -> list[HistoryItem]:
-        """The history items the commit writes: at the observation's time, caused by the execution, with ids
-        fixed by the token (the same commit writes the same items)."""
-        at = self.observation.observed_at
-        return [HistoryItem(pcf_id=self.pcf_id, item_id=fixed_history_id(at, self.token, n), kind=entry.kind,
-                            at=at, cause=self.execution, detail=entry.detail,
-                            expires_at=history_expiry(at, history_ttl_seconds))
-                for n, entry in enumerate(self.history)]
+        """The history items the commit writes: each at its own time (default: the observation's), caused by the
+        execution, with ids fixed by the token (the same commit writes the same items, in order)."""
+        items = []
+        for n, entry in enumerate(self.history):
+            at = self.observation.observed_at if entry.at is None else entry.at
+            items.append(HistoryItem(pcf_id=self.pcf_id, item_id=fixed_history_id(at, self.token, n),
+                                     kind=entry.kind, at=at, cause=self.execution, detail=entry.detail,
+                                     expires_at=history_expiry(at, history_ttl_seconds)))
+        return items
 
     def fingerprint(self) -> str:
         """A digest of the request: equal digests are the same request."""
