@@ -1,7 +1,7 @@
 """One visit of a particle by the execution converging it: read, decide, act once, read back, commit.
 
-The ``converge`` step does in one Lambda call what the particle machine's ``AcquireLease → Sync → transition →
-Sync → Release`` did in five. It reads the particle with its parents (one read: ``read_family``), observes it in
+The ``converge`` step does in one Lambda call what the former particle machine's ``AcquireLease → Sync → transition
+→ Sync → Release`` did in five. It reads the particle with its parents (one read: ``read_family``), observes it in
 the cloud, and
 
 - answers ``done`` when the particle is in its desired state, giving the lease back if this execution held it and
@@ -9,15 +9,16 @@ the cloud, and
 - answers ``later`` while a transition is in progress, a parent is not in its desired state (``readiness``) or
   another execution holds the lease;
 - otherwise takes the lease (held until a visit finds the particle done, or ``particle_failed`` gives it back),
-  carries out the transition with the same ClientToken scope as the ``transition`` step, reads the particle back
-  and answers as above.
+  carries out the transition with its ClientToken scoped by the generation and the last resource seen, reads the
+  particle back and
+  answers as above.
 
-Everything a visit records goes in one commit (``commit_converge``: the observation, the history items in order,
-the ``created`` mark, ``converged_by`` and the lease's release), and a visit that changes nothing writes nothing.
-A lease is taken only to act: a particle already in its desired state is recorded and left, with no lease, unless
-another execution holds it (then ``later``: that execution may be about to change it). The caller visits again
-after ``later`` and bounds the visits; the generation (``generations``) comes from the plan, or the first visit
-looks it up and the caller passes it back.
+Everything a visit records goes in one commit (``commit_converge``: the observation, the history items in order, the
+``created`` mark, ``converged_by`` and the lease's release), and a visit that changes nothing writes nothing. A
+lease is taken only to act: a particle already in its desired state is recorded and left, with no lease, unless
+another execution holds it (then ``later``: that execution may be about to change it). The caller visits again after
+``later`` and bounds the visits; the generation (``generations``) comes from the plan, or the first visit looks it
+up and the caller passes it back.
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@
 planned, caused by its execution. Two executions planning the same particle to different desired states
 (a ``run`` and a ``terminate`` started together) would otherwise both converge it to whichever plan wrote
 last, and both succeed. Instead the execution whose generation was replaced fails with ``SupersededError``
-the next time its particle machine syncs (or transitions) the particle, and leaves the particle to the newer
-execution, which waits for its lease meanwhile.
+at its next visit of the particle (``converge``), and leaves the particle to the newer execution, which waits
+for its lease meanwhile.
 
-The particle machine learns its execution's generation on its first sync (one history query), then carries
-it (``SyncOutput.generation`` back into the next ``Sync`` and into the transition).
+A run's page holds the generation each of its particles was planned at (``plan_page``), and every visit is
+given it; a visit that is not looks it up once (one history query) and answers it for the next.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ that depends on it (transitively, within its quasiparticle), each at its stored 
 order: children stopped before parents, parents started before children. So a restarted master is followed
 by a check of each of its workers. The ancestors of those that are not in their desired state (by their stored
 observations; healing allowed) come first: a worker stopped together with its master is healed after it,
-whichever of the two heals runs first (``sync_state`` also waits for them; see ``readiness``). A particle a
+whichever of the two heals runs first (a visit also waits for them; see ``readiness``). A particle a
 rollback left out (``rolled_back_by``) is left out of every heal until a new apply plans it.
 """
 

@@ -131,39 +131,6 @@ class ParticleStep(_Message):
     execution: str = "manual"
 
 
-class SyncInput(ParticleStep):
-    """A particle's sync, with the spec generation its execution converges it to when the machine knows it."""
-
-    generation: int = Field(default=0, ge=0, description="the generation this execution planned; 0: look it up")
-
-
-class SyncOutput(_Message):
-    """What was observed and the decision function's answer (``wait`` too while a parent is not in its desired
-    state), and the generation this execution converges the particle to (0: it planned none)."""
-
-    pcf_id: str
-    state: Literal["running", "stopped", "terminated", "pending"]
-    action: ActionName
-    reason: str
-    resource_id: str | None = None
-    generation: int = 0
-
-
-class TransitionInput(ParticleStep):
-    action: TransitionName
-    generation: int = Field(default=0, ge=0, description="the generation the sync before it converged to")
-
-
-class TransitionOutput(_Message):
-    """The transition carried out, and the state it left the particle in (absent when that read failed)."""
-
-    pcf_id: str
-    action: TransitionName
-    generation: int
-    state: Literal["running", "stopped", "terminated", "pending"] | None = None
-    resource_id: str | None = None
-
-
 class LeaseInput(ParticleStep):
     """Take a particle's lease. Without ``ttl_seconds`` it is sized to the particle's own time: ``max_polls`` polls of
     ``wait_seconds`` plus :data:`POLL_BOUND_SECONDS` each, plus :data:`MIN_LEASE_SECONDS`, at most the particle
@@ -205,12 +172,6 @@ class ConvergeOutput(_Message):
     lease_holder: str | None = None
 
 
-class LeaseOutput(_Message):
-    pcf_id: str
-    owner: str
-    held: bool
-
-
 class ParticleResult(_Message):
     """How one particle of a level ended: its state, or the name and message of its error."""
 
@@ -228,13 +189,6 @@ class ParticleFailure(ParticleStep):
     run: str | None = None
     phase: Literal["stop", "start"] | None = None
     level: int | None = Field(default=None, ge=0)
-
-
-class LevelResults(_Message):
-    """Every particle's result of one level."""
-
-    execution: str = "manual"
-    results: list[ParticleResult]
 
 
 class LevelOutput(_Message):

@@ -1,20 +1,20 @@
-"""How a level, and a whole execution, ended: the child executions' failures read back into named errors.
+"""How a level, and a whole execution, ended: failures read back into named errors.
 
-A particle runs in a child execution of the ``particle`` state machine. When that fails, the parent's Task
-fails with ``States.TaskFailed`` and a cause holding the child's ``DescribeExecution`` output as JSON (its
-keys capitalised on AWS, lower-case in moto: both are read). The particle's own error name and message are
-taken from there, so the execution fails with ``ParticleTimeoutError`` rather than ``States.TaskFailed``.
+A particle's failure is caught in its page execution (a visit's own error, or the timeout the page machine
+names), or a whole page's in the parent (``States.TaskFailed`` with a cause holding the child's
+``DescribeExecution`` output as JSON: its keys capitalised on AWS, lower-case in moto, both are read). The error
+name and message are taken from there, so the execution fails with ``ParticleTimeoutError`` rather than
+``States.TaskFailed``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from pcf.core.pcf_exceptions import PCFError
-from pcf_control_plane.messages import LevelOutput, LevelResults, ParticleResult
+from pcf_control_plane.messages import ParticleResult
 
 MAX_CAUSE = 2000
 """Characters of a failure's cause recorded in the particle's history (and shown by the CLI's follower, which reads
@@ -80,20 +80,6 @@ def named_error(name: str, message: str) -> Exception:
     """An exception whose class is called ``name``, so Step Functions reports the particle's own error."""
     safe = name.replace(".", "_") if _NAME.match(name) else "ApplyFailed"
     return type(safe, (LevelFailed,), {"__module__": __name__})(message)
-
-
-def check_level(level: LevelResults,
-                causes: Callable[[list[str]], Mapping[str, str]] = lambda pcf_ids: {}) -> LevelOutput:
-    """Pass when every particle converged, else raise the first failure under its own name, naming the first
-    :data:`NAMED_FAILURES` with their causes (``causes`` reads them from where they were recorded, since the
-    results carry none)."""
-    failed = [result for result in level.results if result.error]
-    if failed:
-        named = failed[:NAMED_FAILURES]
-        known = causes([r.pcf_id for r in named if not r.cause])
-        raise level_failed([(r.pcf_id, r.error or "", r.cause or known.get(r.pcf_id, "")) for r in named],
-                           len(failed), len(level.results))
-    return LevelOutput(particles=len(level.results), converged=len(level.results))
 
 
 def level_failed(first: list[tuple[str, str, str]], failed: int, particles: int) -> Exception:

@@ -1,16 +1,15 @@
-"""Dependency order in the control plane: a child is never started while a parent it depends on is not in its
-desired state.
+"""Dependency order in the control plane: a child is never started while a parent it depends on is not in its desired
+state.
 
-Applies, heals and reconciliation reverts all run particles through the same ``sync_state`` step, and
-executions overlap (a master and its worker stopped together start one heal each). Level order inside one
-execution is not enough, so ``sync_state`` checks each parent before it answers ``start``: a parent not in its
-desired state turns the answer into ``wait``, with the reason, until an execution converging the parent gets
-it there; the wait is bounded by the machine's ``max_polls``. A parent's stored observation (read with its spec,
-in the call the step makes anyway) is trusted when this execution recorded it, as its machine does in an
-earlier level of an apply; any other (an event's, which may still be on its way, another execution's, the
-schedule's) is confirmed by reading the parent from the cloud. The heal plan brings parents that are not in
-their desired state in first (``heal_plan``), so a worker's own heal does not wait for a heal of its master
-that may never come.
+Applies, heals and reconciliation reverts all run particles through the same ``converge`` step, and executions
+overlap (a master and its worker stopped together start one heal each). Level order inside one execution is not
+enough, so a visit checks each parent before it starts a particle: a parent not in its desired state turns the
+answer into ``wait`` (``later``), with the reason, until an execution converging the parent gets it there; the wait
+is bounded by the page machine's ``max_polls``. A parent's stored observation (read with the particle, in the call
+the visit makes anyway) is trusted when this execution recorded it or converged the parent, as it does in an earlier
+level of an apply; any other (an event's, which may still be on its way, another execution's, the schedule's) is
+confirmed by reading the parent from the cloud. The heal plan brings parents that are not in their desired state in
+first (``heal_plan``), so a worker's own heal does not wait for a heal of its master that may never come.
 """
 
 from __future__ import annotations

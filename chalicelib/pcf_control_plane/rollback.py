@@ -4,7 +4,7 @@ A resource counts as created by the execution when the execution's own ``start``
 resource (the history records ``created: true``). Resources that existed before, and particles with
 ``persist_on_termination``, are never terminated. The created particles' desired state becomes
 ``terminated`` (a new generation, with a ``rollback`` history item naming the error), and the workflow runs
-them through the same per-particle machine as any plan.
+them through the same page machine as any plan.
 
 The particles the execution planned but did not converge (the one that failed, those of the levels it never
 reached) keep their desired state but are marked ``rolled_back_by`` the execution (a new generation too, and a
@@ -25,7 +25,7 @@ from pcf_control_plane.store.models import spec_graph
 
 REACHED = (HistoryKind.observation, HistoryKind.transition)
 """History kinds an execution writes only for a particle it reached (``converge`` records one when it finds the
-particle already converged, without a lease); the particle machine's steps took the lease first."""
+particle already converged, without a lease)."""
 HISTORY_WINDOW = 200
 """Newest history items searched for what the execution did to a particle."""
 

@@ -12,14 +12,16 @@ from typing import Any
 import pytest
 
 from pcf_control_plane import wiring
+from pcf_control_plane.converge import converge
 from pcf_control_plane.heal_plan import plan_heal
-from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput, SyncInput, TransitionInput
+from pcf_control_plane.messages import ConvergeInput, PlanInput
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import HistoryItem, InMemoryStateStore, Observation, StateStore
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.deployment import execution_tree_history
 from tests.support.deployments import deployed, instance_event, invoke_function
 from tests.support.executions import finished
+from tests.support.steps import plan_all, visit_until_done
 
 BOSS, HAND = "ec2_instance:boss", "ec2_instance:hand"
 UP = "arn:aws:states:us-east-1:123456789012:execution:apply:up"
@@ -48,29 +50,16 @@ def steps(cloud: Any, clock: VirtualClock) -> ControlPlane:
 
 
 def drive(cp: ControlPlane, pcf_id: str, execution: str, clock: VirtualClock) -> list[str]:
-    """The particle machine's loop: lease, sync, transition or wait, ... release; the actions taken."""
-    cp.acquire_lease(LeaseInput(pcf_id=pcf_id, execution=execution))
-    taken: list[str] = []
-    generation = 0
-    for _ in range(20):
-        result = cp.sync_state(SyncInput(pcf_id=pcf_id, execution=execution, generation=generation))
-        generation = result.generation
-        if result.action == "done":
-            break
-        if result.action == "wait":
-            clock.sleep(1.0)
-            continue
-        cp.transition(TransitionInput(pcf_id=pcf_id, action=result.action, execution=execution,
-                                      generation=generation))
-        taken.append(result.action)
-    else:
-        raise AssertionError(f"{pcf_id} did not converge")
-    cp.release_lease(ParticleStep(pcf_id=pcf_id, execution=execution))
-    return taken
+    """The page machine's visits of one particle until it is done; the transitions carried out."""
+    return visit_until_done(cp, pcf_id, clock, execution)
+
+
+def visit(cp: ControlPlane, pcf_id: str, execution: str) -> Any:
+    return converge(cp, ConvergeInput(pcf_id=pcf_id, execution=execution))
 
 
 def bring_up(cp: ControlPlane, ami_id: str, clock: VirtualClock, **boss: Any) -> tuple[str, str]:
-    cp.plan(PlanInput(definition=crew(ami_id, **boss), desired_state="running", execution=UP))
+    plan_all(cp, PlanInput(definition=crew(ami_id, **boss), desired_state="running", execution=UP))
     drive(cp, BOSS, UP, clock)
     drive(cp, HAND, UP, clock)
     return resource(cp.store, BOSS), resource(cp.store, HAND)
@@ -96,13 +85,13 @@ def test_a_worker_waits_while_its_master_is_seen_stopped(
     ec2.stop_instances(InstanceIds=[boss, hand])
     record_event(steps.store, BOSS, "stopped", clock)
 
-    waiting = steps.sync_state(SyncInput(pcf_id=HAND, execution=HEAL))
+    waiting = visit(steps, HAND, HEAL)
 
-    assert (waiting.state, waiting.action) == ("stopped", "wait")
+    assert (waiting.state, waiting.action, waiting.acted) == ("stopped", "later", None)
     assert waiting.reason == "stopped -> running after its parents: waiting for ec2_instance:boss (stopped, " \
                              "desired running)"
     assert drive(steps, BOSS, OTHER_HEAL, clock) == ["start"]
-    assert steps.sync_state(SyncInput(pcf_id=HAND, execution=HEAL)).action == "start"
+    assert visit(steps, HAND, HEAL).acted == "start"
 
 
 def test_a_masters_stored_running_is_checked_when_another_execution_wrote_it(
@@ -113,11 +102,11 @@ def test_a_masters_stored_running_is_checked_when_another_execution_wrote_it(
     ec2.stop_instances(InstanceIds=[boss, hand])
     assert steps.store.get_observation(BOSS).state == "running"
 
-    waiting = steps.sync_state(SyncInput(pcf_id=HAND, execution=HEAL))
+    waiting = visit(steps, HAND, HEAL)
 
-    assert waiting.action == "wait" and "ec2_instance:boss (stopped, desired running)" in waiting.reason
+    assert waiting.action == "later" and "ec2_instance:boss (stopped, desired running)" in waiting.reason
     ec2.start_instances(InstanceIds=[boss])
-    assert steps.sync_state(SyncInput(pcf_id=HAND, execution=HEAL)).action == "start"
+    assert visit(steps, HAND, HEAL).acted == "start"
 
 
 def test_a_heal_plan_starts_the_ancestors_not_in_their_desired_state_first(
@@ -149,7 +138,7 @@ def test_a_heal_plan_leaves_a_master_that_may_not_be_healed(
     planned = plan_heal(steps.store, PlanInput(heal=HAND, execution="heal-3"))
 
     assert [p.levels for p in planned.phases] == [[[HAND]]]
-    assert steps.sync_state(SyncInput(pcf_id=HAND, execution="heal-3")).action == "wait", "not started without it"
+    assert visit(steps, HAND, "heal-3").action == "later", "not started without it"
 
 
 # -- whole heals, on the local cloud --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Managed means tagged, twice, in the control plane: the sync_state step refuses a resource carrying the
+"""Managed means tagged, twice, in the control plane: a visit (``converge``) refuses a resource carrying the
 particle's PCFName but not this deployment's PCFDeployment tag (``ForeignResourceError``, the workflow's error
 name), even with ``custom_config.adopt`` (only library mode adopts); events and reconciliation ignore it."""
 
@@ -13,11 +13,13 @@ from pcf.core.pcf_exceptions import ForeignResourceError
 from pcf.util.pcf_util import tags_to_dict
 from pcf_control_plane import wiring
 from pcf_control_plane.aws_events import reconcile_request
-from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput
+from pcf_control_plane.converge import converge
+from pcf_control_plane.messages import ConvergeInput, PlanInput
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import HistoryKind, InMemoryStateStore
 from pcf_local_cloud.clock import VirtualClock
 from tests.support.deployments import deployed, instance_event, invoke_function
+from tests.support.steps import plan_all
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:foreign-1"
 OWNERS = [pytest.param("pcf-prod", id="another-deployment"), pytest.param(None, id="no-deployment-tag")]
@@ -44,7 +46,7 @@ def facts(ec2: Any, instance_id: str) -> tuple[str, str, dict[str, str]]:
 # -- the steps ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("adopt", [False, True], ids=["plain", "adopt-flag"])
 @pytest.mark.parametrize("owner", OWNERS)
-def test_the_sync_step_refuses_a_foreign_instance_by_name(
+def test_a_visit_refuses_a_foreign_instance_by_name(
     cloud: Any, ec2: Any, ami_id: str, clock: VirtualClock, owner: str | None, adopt: bool
 ) -> None:
     control_plane = ControlPlane(InMemoryStateStore(clock=clock.now), cloud.client_factory, clock=clock.now,
@@ -52,11 +54,10 @@ def test_the_sync_step_refuses_a_foreign_instance_by_name(
     instance_id = foreign_instance(ec2, ami_id, "fr-web", owner)
     before = facts(ec2, instance_id)
     definition = instance("web", ami_id, **({"adopt": True} if adopt else {}))
-    control_plane.plan(PlanInput(definition=definition, desired_state="running", execution=EXECUTION))
-    control_plane.acquire_lease(LeaseInput(pcf_id="ec2_instance:web", execution=EXECUTION))
+    plan_all(control_plane, PlanInput(definition=definition, desired_state="running", execution=EXECUTION))
 
     with pytest.raises(ForeignResourceError) as refused:
-        control_plane.sync_state(ParticleStep(pcf_id="ec2_instance:web", execution=EXECUTION))
+        converge(control_plane, ConvergeInput(pcf_id="ec2_instance:web", execution=EXECUTION))
 
     assert instance_id in str(refused.value)
     assert (f"PCFDeployment={owner!r}" if owner else "no PCFDeployment tag") in str(refused.value)

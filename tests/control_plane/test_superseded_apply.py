@@ -12,13 +12,15 @@ from typing import Any
 import pytest
 
 from pcf_control_plane import wiring
+from pcf_control_plane.converge import converge
 from pcf_control_plane.errors import SupersededError
-from pcf_control_plane.messages import ParticleStep, PlanInput, SyncInput, TransitionInput
+from pcf_control_plane.messages import ConvergeInput, PlanInput
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import InMemoryStateStore
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.control_plane import deploy_control_plane
 from tests.support.executions import finished
+from tests.support.steps import plan_all
 
 DUEL = "ec2_instance:duel"
 RUN = "arn:aws:states:us-east-1:123456789012:execution:apply:run-1"
@@ -31,25 +33,25 @@ def instance(name: str, ami_id: str) -> dict[str, Any]:
                              "custom_config": {"instance_name": f"sup-{name}"}}}
 
 
-def test_a_superseded_execution_fails_at_its_next_step(cloud: Any, clock: VirtualClock, ami_id: str) -> None:
+def test_a_superseded_execution_fails_at_its_next_visit(cloud: Any, clock: VirtualClock, ami_id: str) -> None:
     steps = ControlPlane(InMemoryStateStore(clock=clock.now), cloud.client_factory, clock=clock.now,
                          deployment="test")
-    steps.plan(PlanInput(definition=instance("duel", ami_id), desired_state="running", execution=RUN))
-    first = steps.sync_state(SyncInput(pcf_id=DUEL, execution=RUN))
-    assert (first.action, first.generation) == ("start", 1)
+    cloud.pending_seconds = 5.0
+    plan_all(steps, PlanInput(definition=instance("duel", ami_id), desired_state="running", execution=RUN))
+    first = converge(steps, ConvergeInput(pcf_id=DUEL, execution=RUN))
+    assert (first.acted, first.action, first.generation) == ("start", "later", 1)
 
-    steps.plan(PlanInput(definition=instance("duel", ami_id), desired_state="terminated", execution=TERMINATE))
+    plan_all(steps, PlanInput(definition=instance("duel", ami_id), desired_state="terminated", execution=TERMINATE))
 
     with pytest.raises(SupersededError) as superseded:
-        steps.transition(TransitionInput(pcf_id=DUEL, action="start", execution=RUN, generation=first.generation))
+        converge(steps, ConvergeInput(pcf_id=DUEL, execution=RUN, generation=first.generation))
     assert str(superseded.value) == (
         "ec2_instance:duel: this execution planned generation 1, but generation 2 (desired terminated) replaced "
         "it, planned by terminate-1; left to that execution")
-    with pytest.raises(SupersededError, match=r"generation 2 \(desired terminated\) replaced it"):
-        steps.sync_state(SyncInput(pcf_id=DUEL, execution=RUN, generation=first.generation))
-    assert steps.sync_state(SyncInput(pcf_id=DUEL, execution=TERMINATE)).generation == 2, "the newer one goes on"
-    assert steps.sync_state(ParticleStep(pcf_id=DUEL, execution="unplanned")).generation == 0, (
-        "a step invoked on its own, outside a planned execution, is not checked")
+    newer = converge(steps, ConvergeInput(pcf_id=DUEL, execution=TERMINATE))
+    assert (newer.generation, newer.lease_holder) == (2, RUN), "the newer one goes on, once the lease is free"
+    assert converge(steps, ConvergeInput(pcf_id=DUEL, execution="unplanned")).generation == 0, (
+        "a visit outside a planned execution is not checked")
 
 
 @pytest.fixture

@@ -38,3 +38,40 @@ def live_instances(ec2: Any, name: str) -> list[dict[str, Any]]:
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
     ])["Reservations"]
     return [i for r in reservations for i in r["Instances"]]
+
+
+def plan_all(steps: ControlPlane, request: Any) -> Any:
+    """``plan_run`` then ``plan_page`` for every page it left to store, as the ``apply`` workflow does; the plan."""
+    from pcf_control_plane import run_steps
+    from pcf_control_plane.messages import PageStep
+
+    planned = run_steps.plan_run(steps, request)
+    for ref in planned.unstored:
+        run_steps.plan_page(steps, PageStep(run=request.execution, execution=request.execution,
+                                            **ref.model_dump()))
+    return planned
+
+
+def run_ids(steps: ControlPlane, planned: Any, run: str) -> list[list[str]]:
+    """The pcf_ids of each level of a planned run, in order (read from its pages)."""
+    return [[pcf_id for page in level.pages for pcf_id in steps.store.get_page(run, level.phase, level.level,
+                                                                                 page).ids]
+            for level in planned.levels]
+
+
+def visit_until_done(steps: ControlPlane, pcf_id: str, clock: VirtualClock, execution: str,
+                     visits: int = 30) -> list[str]:
+    """``converge`` visits of ``pcf_id`` (a virtual second apart) until one answers ``done``; the transitions
+    they carried out. ``AssertionError`` after ``visits``."""
+    from pcf_control_plane.converge import converge
+    from pcf_control_plane.messages import ConvergeInput
+
+    acted = []
+    for _ in range(visits):
+        answer = converge(steps, ConvergeInput(pcf_id=pcf_id, execution=execution))
+        if answer.acted:
+            acted.append(answer.acted)
+        if answer.action == "done":
+            return acted
+        clock.sleep(1.0)
+    raise AssertionError(f"{pcf_id} did not converge in {visits} visits")
