@@ -10,8 +10,7 @@ the cloud, and
   another execution holds the lease;
 - otherwise takes the lease (held until a visit finds the particle done, or ``particle_failed`` gives it back),
   carries out the transition with its ClientToken scoped by the generation and the last resource seen, reads the
-  particle back and
-  answers as above.
+  particle back and answers as above.
 
 Everything a visit records goes in one commit (``commit_converge``: the observation, the history items in order, the
 ``created`` mark, ``converged_by`` and the lease's release), and a visit that changes nothing writes nothing. A
