@@ -10,8 +10,10 @@ hook, when moto changed under one: upgrade moto only with that test green.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +22,11 @@ import boto3
 from botocore import endpoint as botocore_endpoint
 from botocore import handlers as botocore_handlers
 from moto.awslambda.models import LambdaFunction
-from moto.ec2.models.instances import Instance
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.ec2.models.instances import Instance, InstanceBackend
+from moto.ec2.models.tags import TagBackend
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
@@ -144,6 +150,91 @@ HOOKS: tuple[PrivateHook, ...] = (
         "botocore.handlers.BUILTIN_HANDLERS",
         "IAM must judge every client in the process (a handler's, moto's interpreter's), and botocore has no "
         "public hook for sessions not yet made: the hooks join botocore's list of built-in handlers.",
+    ),
+    # --- issue 13: local-cloud scale (E8) ---
+    PrivateHook(
+        "moto.dynamodb.models.table.Table.query",
+        "moto answers every Query by sorting and scanning every item of the table (all_items); no setting or "
+        "public hook gives it fewer items. The wrapper runs moto's own query on a view of the table holding only "
+        "the candidates (whose all_items is moto's, over them); it reads Table.items, moto's item store.",
+        relies_on={"moto.dynamodb.models.table.Table.query":
+                   "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
+                   "moto.dynamodb.models.table.Table.all_items":
+                   "c80d2ee3c896acd0cab6ca35aaeae3ab3fb65858933f8a3403d4e027c240f31d",
+                   "moto.dynamodb.models.table.Table.__init__":
+                   "a56181a75aa270051d49daeb6a1f55b3eba543e6f58b4391e46d24a7cf8bbc74"},
+    ),
+    PrivateHook(
+        "moto.dynamodb.models.table.Table.put_item",
+        "every item moto stores goes through this method (PutItem, BatchWriteItem, transactions, PartiQL, an "
+        "UpdateItem that creates); the wrapper re-indexes the item it returns (Item.hash_key/range_key/attrs).",
+        "(self, item_attrs: dict[str, typing.Any], expected: dict[str, typing.Any] | None = None, "
+        "condition_expression: str | None = None, expression_attribute_names: dict[str, str] | None = None, "
+        "expression_attribute_values: dict[str, typing.Any] | None = None, overwrite: bool = False, "
+        "return_values_on_condition_check_failure: str | None = None) -> moto.dynamodb.models.dynamo_type.Item",
+        relies_on={"moto.dynamodb.models.table.Table.put_item":
+                   "de23933013ef842639046c19bcf7e418bce0474d810f6719368be4cedce11d47"},
+    ),
+    PrivateHook(
+        "moto.dynamodb.models.table.Table.delete_item",
+        "every item moto removes goes through this method (DeleteItem, BatchWriteItem, transactions, PartiQL); "
+        "the wrapper drops the key from the indexes.",
+        "(self, hash_key: moto.dynamodb.models.dynamo_type.DynamoType, "
+        "range_key: moto.dynamodb.models.dynamo_type.DynamoType | None) -> "
+        "moto.dynamodb.models.dynamo_type.Item | None",
+    ),
+    PrivateHook(
+        "moto.dynamodb.models.DynamoDBBackend.update_item",
+        "UpdateItem (alone or in a transaction) changes the stored item in place, so no put or delete shows it; "
+        "the wrapper re-indexes the key it reads the way this method does.",
+        relies_on={"moto.dynamodb.models.DynamoDBBackend.update_item":
+                   "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.get_reservations_by_instance_ids",
+        "DescribeInstances with InstanceIds copies and scans every reservation (all_reservations); the wrapper "
+        "runs moto's own method on a view of the backend holding only the reservations of those ids (it reads "
+        "InstanceBackend.reservations and Reservation.instances).",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.get_reservations_by_instance_ids":
+                   "81d1b3b2ba0c63a41a0ded57b7096876debaf1b4c703a0ca522dc4b40887cbc1",
+                   "moto.ec2.models.instances.InstanceBackend.all_reservations":
+                   "7d79bae1f47734079aa73ab5eb276f100da67bfb6c8329d788924f50d1c9e55e",
+                   "moto.ec2.models.instances.InstanceBackend.__init__":
+                   "523ce94ccdb33f8f6ed852b2a3e7350e9abdb9cf0fc620518b90d838376ee54d"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.get_multi_instances_by_id",
+        "Start/Stop/Terminate/Reboot and the local cloud's state guards look instances up here, by a scan of "
+        "every reservation; narrowed as above.",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.get_multi_instances_by_id":
+                   "ed55e524031809bd2bb2c9393f49a5837b13fbc59d5ec335df3a6ab7e40289d0"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.get_instance",
+        "one instance by id (attribute calls, the drift helpers), by a scan of every instance (all_instances); "
+        "narrowed as above.",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.get_instance":
+                   "483df6579b0ce8c6ffce0b7fd5d465e4886330af75dbd15aee0b410821bffa0f",
+                   "moto.ec2.models.instances.InstanceBackend.all_instances":
+                   "2cb65d24d00eb54728848ab9b0c60ea29c15a56a2fbc8fc080d4c15cc54364f6"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.describe_instances",
+        "DescribeInstances with an instance-id filter scans every reservation; narrowed as above.",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.describe_instances":
+                   "b0fd1607d57201d17ba8f90fb48dbb78f81e79a4abba3501811d39148873f7d2"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.tags.TagBackend.describe_tags",
+        "every EC2 resource reads its own tags through this method, which scans every tag of the region (a tag "
+        "filter over N instances costs N x all tags); for one exact resource id the wrapper runs moto's method "
+        "on a view holding that resource's entry of TagBackend.tags.",
+        relies_on={"moto.ec2.models.tags.TagBackend.describe_tags":
+                   "2a65a6b5f69a78e99f5d99277578a75c3416c5db3ef28db20a869e03eff1a03b",
+                   "moto.ec2.models.tags.TagBackend.__init__":
+                   "b89ca82a1778dfb802c9b4fb9108176a641eaca305a8a0ff6bc8bfddc76c7f37",
+                   "moto.ec2.models.core.TaggedEC2Resource.get_tags":
+                   "73ba6daeb7cb331e12f50ef0808a3668d1744ddc368bc7fac962182903edbd5c"},
     ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
@@ -328,3 +419,224 @@ def request_param(response: Any, name: str) -> Any:
     """A request parameter as moto's EC2 response handler parsed it (moto's ``_get_param``)."""
     return response._get_param(name)
 
+
+
+# --- issue 13: local-cloud scale (E8) ---
+
+QueryCandidates = Callable[[Any, "str | None", Any, list[tuple[str, Any]]], "list[Any] | None"]
+"""``candidates(table, index_name, hash_key, hash_conditions)``: the items a Query can only find among, or
+``None`` for the whole table."""
+ItemWritten = Callable[[Any, Any, Any], None]
+"""``written(table, hash_key, range_key)``: the item at that key may have changed (put, deleted, updated)."""
+ReservationsHolding = Callable[[Any, list[str]], "list[Any] | None"]
+"""``holding(backend, instance_ids)``: the reservations that hold those instances, in moto's order, or ``None``
+for every reservation."""
+
+
+class _NarrowedTable:
+    """A moto ``Table`` seen through only some of its items: moto's own ``all_items`` (its ordering) runs over
+    them, every other attribute is the table's."""
+
+    all_items = Table.all_items
+
+    def __init__(self, table: Any, items: Iterable[Any]) -> None:
+        self._table = table
+        narrowed: dict[Any, Any] = {}
+        for item in items:
+            if table.range_key_attr is None:
+                narrowed[item.hash_key] = item
+            else:
+                narrowed.setdefault(item.hash_key, {})[item.range_key] = item
+        self.items = narrowed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def dynamodb_query_candidates(patches: PatchSet, candidates: QueryCandidates) -> None:
+    """moto's ``Table.query`` runs over the items ``candidates`` returns (a superset of the items the Query can
+    match) instead of every item of the table; its key conditions, filters, ordering, paging and projection are
+    moto's own code, unchanged."""
+    original = vars(Table)["query"]
+    signature = inspect.signature(original)
+
+    def query(table: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(table, *args, **kwargs).arguments
+        found = candidates(table, bound.get("index_name"), bound.get("hash_key"),
+                           list(bound.get("hash_key_conditions") or []))
+        return original(table if found is None else _NarrowedTable(table, found), *args, **kwargs)
+
+    query.__doc__ = original.__doc__
+    patches.replace(Table, "query", query)
+
+
+def dynamodb_writes_observed(patches: PatchSet, written: ItemWritten) -> None:
+    """``written(table, hash_key, range_key)`` after every item moto puts, deletes or updates in place (every
+    write path ends in one of these three: PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems,
+    PartiQL), whether the call succeeded or not."""
+    put, delete = vars(Table)["put_item"], vars(Table)["delete_item"]
+    update = vars(DynamoDBBackend)["update_item"]
+
+    def put_item(table: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        item = put(table, item_attrs, *args, **kwargs)
+        written(table, item.hash_key, item.range_key)
+        return item
+
+    def delete_item(table: Any, hash_key: Any, range_key: Any) -> Any:
+        try:
+            return delete(table, hash_key, range_key)
+        finally:
+            written(table, hash_key, range_key)
+
+    def update_item(backend: Any, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return update(backend, table_name, key, *args, **kwargs)
+        finally:
+            table = backend.tables.get(table_name)
+            if table is not None:
+                written(table, *_update_key(table, key))
+
+    for name, function, original in (("put_item", put_item, put), ("delete_item", delete_item, delete)):
+        function.__doc__ = original.__doc__
+        patches.replace(Table, name, function)
+    update_item.__doc__ = update.__doc__
+    patches.replace(DynamoDBBackend, "update_item", update_item)
+
+
+def _update_key(table: Any, key: Any) -> tuple[Any, Any]:
+    """The item key ``DynamoDBBackend.update_item`` reads from ``key``, as it reads it."""
+    if table.hash_key_attr in key and table.range_key_attr in key:
+        return DynamoType(key[table.hash_key_attr]), DynamoType(key[table.range_key_attr])
+    if table.hash_key_attr in key:
+        return DynamoType(key[table.hash_key_attr]), None
+    return DynamoType(key), None
+
+
+def table_items(table: Any) -> list[Any]:
+    """Every item moto holds in ``table`` (a snapshot, in no particular order)."""
+    if table.range_key_attr is None:
+        return list(table.items.values())
+    return [item for by_range in list(table.items.values()) for item in list(by_range.values())]
+
+
+def items_under(table: Any, hash_key: Any) -> list[Any]:
+    """The items of ``table`` whose partition key is ``hash_key`` (moto keeps them together)."""
+    found = dict.get(table.items, hash_key)  # not table.items[...]: a defaultdict would grow
+    if found is None:
+        return []
+    return [found] if table.range_key_attr is None else list(found.values())
+
+
+def stored_item(table: Any, hash_key: Any, range_key: Any) -> Any:
+    """The item at that key in ``table`` now, or ``None``."""
+    found = dict.get(table.items, hash_key)
+    if found is None or table.range_key_attr is None:
+        return found
+    return found.get(range_key) if range_key is not None else None
+
+
+def table_hash_attribute(table: Any) -> str:
+    """The name of ``table``'s partition-key attribute."""
+    return str(table.hash_key_attr)
+
+
+def item_key(item: Any) -> tuple[Any, Any]:
+    """``(hash_key, range_key)`` of a moto ``Item`` (range ``None`` without a sort key)."""
+    return item.hash_key, item.range_key
+
+
+def item_attribute(item: Any, name: str) -> Any:
+    """The ``DynamoType`` value of attribute ``name`` of a moto ``Item``, or ``None``."""
+    return item.attrs.get(name)
+
+
+class _NarrowedReservations:
+    """A moto EC2 backend seen through only some reservations: moto's own lookups run over them, every other
+    attribute is the backend's."""
+
+    all_reservations = InstanceBackend.all_reservations
+    all_instances = InstanceBackend.all_instances
+
+    def __init__(self, backend: Any, reservations: Iterable[Any]) -> None:
+        self._backend = backend
+        self.reservations = OrderedDict((reservation.id, reservation) for reservation in reservations)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+_INSTANCE_ID_FILTER = "instance-id"
+
+
+def instance_lookups_narrowed(patches: PatchSet, holding: ReservationsHolding) -> None:
+    """moto's lookups of instances by id (``DescribeInstances`` with ``InstanceIds`` or an ``instance-id`` filter,
+    ``get_multi_instances_by_id`` behind Start/Stop/Terminate/Reboot, ``get_instance``) run over the reservations
+    ``holding`` returns instead of every reservation; the answers and errors are moto's own code, unchanged."""
+    by_ids = vars(InstanceBackend)["get_reservations_by_instance_ids"]
+    multi = vars(InstanceBackend)["get_multi_instances_by_id"]
+    one = vars(InstanceBackend)["get_instance"]
+    describe = vars(InstanceBackend)["describe_instances"]
+
+    def narrowed(backend: Any, instance_ids: Iterable[str]) -> Any:
+        found = holding(backend, list(instance_ids))
+        return backend if found is None else _NarrowedReservations(backend, found)
+
+    def get_reservations_by_instance_ids(backend: Any, instance_ids: list[str], filters: Any = None) -> Any:
+        return by_ids(narrowed(backend, instance_ids), instance_ids, filters)
+
+    def get_multi_instances_by_id(backend: Any, instance_ids: list[str], filters: Any = None) -> Any:
+        return multi(narrowed(backend, instance_ids), instance_ids, filters)
+
+    def get_instance(backend: Any, instance_id: str) -> Any:
+        return one(narrowed(backend, [instance_id]), instance_id)
+
+    def describe_instances(backend: Any, filters: Any = None) -> Any:
+        ids = filters.get(_INSTANCE_ID_FILTER) if isinstance(filters, dict) else None
+        return describe(backend if ids is None else narrowed(backend, ids), filters)
+
+    for function, original in ((get_reservations_by_instance_ids, by_ids), (get_multi_instances_by_id, multi),
+                               (get_instance, one), (describe_instances, describe)):
+        function.__doc__ = original.__doc__
+        patches.replace(InstanceBackend, original.__name__, function)
+
+
+def ec2_reservations(backend: Any) -> Any:
+    """moto's ordered ``{reservation id: reservation}`` of an EC2 backend (the live mapping: read, never write)."""
+    return backend.reservations
+
+
+def reservation_instance_ids(reservation: Any) -> list[str]:
+    """The ids of the instances a moto ``Reservation`` holds."""
+    return [instance.id for instance in list(reservation.instances)]
+
+
+class _NarrowedTags:
+    """A moto EC2 tag backend seen through the tags of some resources only."""
+
+    def __init__(self, backend: Any, tags: dict[str, dict[str, str]]) -> None:
+        self._backend = backend
+        self.tags = tags
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+_RESOURCE_ID_FILTER = "resource-id"
+_GLOB = frozenset("*?[")
+
+
+def tag_lookups_narrowed(patches: PatchSet, enabled: Callable[[], bool]) -> None:
+    """moto's ``describe_tags`` filtered by one exact ``resource-id`` (what every resource's ``get_tags`` asks,
+    for each instance a ``DescribeInstances`` answer or tag filter reads) runs over that resource's tags instead
+    of every tag of the region, while ``enabled()``; any other filter runs as in moto."""
+    original = vars(TagBackend)["describe_tags"]
+
+    def describe_tags(backend: Any, filters: Any = None) -> Any:
+        ids = filters.get(_RESOURCE_ID_FILTER) if isinstance(filters, dict) else None
+        if not enabled() or not ids or len(ids) != 1 or not isinstance(ids[0], str) or _GLOB.intersection(ids[0]):
+            return original(backend, filters)
+        own = dict.get(backend.tags, ids[0])  # not tags[...]: a defaultdict would grow
+        return original(_NarrowedTags(backend, {} if own is None else {ids[0]: own}), filters)
+
+    describe_tags.__doc__ = original.__doc__
+    patches.replace(TagBackend, "describe_tags", describe_tags)

@@ -14,9 +14,11 @@ from moto.ec2.responses import EC2Response
 from pcf_local_cloud.async_invocations import AsyncInvoker, default_sqs_client
 from pcf_local_cloud.client_token import ClientTokens
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
+from pcf_local_cloud.dynamodb_indexes import HashKeyIndexes
 from pcf_local_cloud.ebs_events import EbsApiEvents
 from pcf_local_cloud.ebs_phases import VolumePhases
 from pcf_local_cloud.ec2_events import Ec2Events
+from pcf_local_cloud.ec2_instance_index import InstanceIdIndex
 from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
@@ -55,6 +57,8 @@ class InstalledPatches:
         self.execution_ends = ExecutionEndSignal(SYNC_FALLBACK_SECONDS)
         self.iam = IamEnforcement()
         self.sfn_limits = StepFunctionsLimits()
+        self.dynamodb_indexes = HashKeyIndexes()  # issue 13: Query by partition key without a table scan
+        self.instance_index = InstanceIdIndex()  # issue 13: instances by id, tags by resource, without scans
         self._ticker: Ticker | None = None
         self._patches = PatchSet()
 
@@ -87,6 +91,8 @@ class InstalledPatches:
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request
             self.eventbridge.install(self._patches)
             self.schedules.install(self._patches)
+            self.dynamodb_indexes.install(self._patches)
+            self.instance_index.install(self._patches)
         except BaseException:
             self.iam.uninstall()
             self.lambdas.runtime.restore()

@@ -142,7 +142,8 @@ def _is_private(target: str) -> bool:
 
 
 def test_only_moto_private_names_the_private_attributes() -> None:
-    names = {hook.target.rsplit(".", 1)[-1] for hook in HOOKS} - GENERIC_NAMES
+    # a hooked public moto method (Table.query, get_multi_instances_by_id) may still be called by name elsewhere
+    names = {hook.target.rsplit(".", 1)[-1] for hook in HOOKS if _is_private(hook.target)} - GENERIC_NAMES
     package = Path(pcf_local_cloud.__file__).parent
     naming: dict[str, list[str]] = {}
     for path in sorted(package.glob("*.py")):
