@@ -40,7 +40,8 @@ class LocalCloud:
         region: the region clients use by default.
         account_id: the account every request from ``client_factory`` is made in (sent to moto in the
             ``x-moto-account-id`` header).
-        pending_seconds: how long instances stay ``pending``/``stopping``/``shutting-down``.
+        pending_seconds: how long instances stay ``pending``/``stopping``/``shutting-down``; each settles (and
+            announces its new state) at its deadline, see ``deadlines``.
         volume_pending_seconds: how long a new volume stays ``creating``.
         clock: measures those durations; a ``RealClock`` by default, a ``VirtualClock`` in tests.
         make_default: install ``client_factory`` as the process default while the cloud is up.
@@ -87,7 +88,7 @@ class LocalCloud:
             mock = mock_aws(config=self.moto_config())
             mock.start()
             stack.callback(mock.stop)
-            patches = install_patches(self.state)
+            patches = install_patches(self.state, self.faults)
             stack.callback(patches.uninstall)
             session = fake_session(self.region)
             factory = ClientFactory(session, region_name=self.region, on_client_created=self._on_client_created)
@@ -103,6 +104,7 @@ class LocalCloud:
         """Tear the cloud down: running executions stopped (see ``executions``), default factory restored,
         patches removed, moto stopped and emptied."""
         if self._stack is not None and self._factory is not None:
+            self.faults.off()  # tearing down is not throttled
             stop_all(self._factory.client("stepfunctions"))
         stack, self._stack = self._stack, None
         self._patches = self._session = self._factory = None
@@ -162,9 +164,10 @@ class LocalCloud:
     def inject_throttling(
         self, rate: float, services: tuple[str, ...] = SERVICES, seed: int | None = 0
     ) -> ThrottlingFaults:
-        """Answer ``rate`` of the requests to ``services`` (EC2, DynamoDB) made through ``client_factory``
-        with the service's throttling error, as AWS sends it; ``rate=0`` stops. Returns the counters
-        (``requests``, ``injected`` per service). See ``faults``."""
+        """Answer ``rate`` of the requests to ``services`` (EC2 and DynamoDB by default; also ``stepfunctions``
+        and ``lambda``) made through ``client_factory`` or by Step Functions' states with the service's throttling
+        error, as AWS sends it; ``rate=0`` stops. Returns the counters (``requests``, ``injected`` per service).
+        See ``faults``."""
         self.faults.configure(rate, services, seed)
         return self.faults
 
@@ -213,8 +216,9 @@ class LocalCloud:
 
     # -- events, schedules and time -----------------------------------------------------------------
     def settle_due(self) -> int:
-        """Apply now every instance transition and volume creation whose deadline has passed (otherwise they
-        settle at the next read), delivering their events in this thread; the number settled."""
+        """Apply now every instance transition and volume creation whose deadline has passed and that is not
+        settled yet, delivering their events in this thread; the number settled. Rarely needed: each settles at
+        its deadline by itself (the clock's ``advance``/``sleep`` on a ``VirtualClock``, a thread on a real one)."""
         return self.patches.settle_due()
 
     def fire_schedules(self) -> int:
@@ -227,8 +231,8 @@ class LocalCloud:
         return self.patches.schedules.fire_now(name, self.account_id, region_name or self.region)
 
     def start_ticker(self, interval_s: float = 1.0) -> None:
-        """Call :meth:`settle_due` and :meth:`fire_schedules` every ``interval_s`` real seconds on a background
-        thread, for use with a real clock; stopped by :meth:`stop_ticker` or when the cloud stops."""
+        """Call :meth:`fire_schedules` every ``interval_s`` real seconds on a background thread, for use with a
+        real clock; stopped by :meth:`stop_ticker` or when the cloud stops."""
         self.patches.start_ticker(interval_s)
 
     def stop_ticker(self) -> None:

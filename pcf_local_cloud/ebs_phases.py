@@ -12,8 +12,9 @@ Patched:
   before the response is serialized, so ``create_volume`` itself answers ``creating``.
 - ``EBSBackend.attach_volume``: a volume still ``creating`` cannot be attached (``IncorrectState``), as in EC2.
 
-When such a volume becomes ``available`` (at once with no delay, else at the first read after its deadline)
-an ``EBS Volume Notification`` ``createVolume`` event is published (see ``ec2_events``).
+When such a volume becomes ``available`` (at once with no delay, else at its deadline: ``deadlines`` runs it then,
+or a read that comes first) an ``EBS Volume Notification`` ``createVolume`` event is published, once (see
+``ec2_events``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.elastic_block_store import Volume
 from moto.ec2.responses import EC2Response
 
+from pcf_local_cloud.deadlines import Deadlines
 from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.errors import volume_not_available
 from pcf_local_cloud.patchset import PatchSet, defining_class
@@ -37,9 +39,10 @@ _NONE = object()
 class VolumePhases:
     """Installs the volume-phase patches."""
 
-    def __init__(self, state: EmulationState, events: Ec2Events) -> None:
+    def __init__(self, state: EmulationState, events: Ec2Events, deadlines: Deadlines) -> None:
         self._emu = state
         self._events = events
+        self._deadlines = deadlines
 
     def install(self, patches: PatchSet) -> None:
         """Patch moto (see the module docstring); undone by ``patches.restore()``."""
@@ -59,7 +62,8 @@ class VolumePhases:
         patches.replace(Volume, "status", property(status, doc="Volume state, ``creating`` until its deadline."))
 
         owner = defining_class(EC2Response, "create_volume")
-        patches.replace(owner, "create_volume", _make_create_volume(vars(owner)["create_volume"], emu, events))
+        patches.replace(owner, "create_volume",
+                        _make_create_volume(vars(owner)["create_volume"], emu, events, self._deadlines))
 
         owner = defining_class(EC2Backend, "attach_volume")
         original_attach = vars(owner)["attach_volume"]
@@ -94,13 +98,16 @@ def _creating_volumes() -> list[Volume]:
     return found
 
 
-def _make_create_volume(original: Callable[[Any], Any], emu: EmulationState, events: Ec2Events) -> Callable[[Any], Any]:
+def _make_create_volume(original: Callable[[Any], Any], emu: EmulationState, events: Ec2Events,
+                        deadlines: Deadlines) -> Callable[[Any], Any]:
     def create_volume(response: Any) -> Any:
         result = original(response)
         volume = result.result
         seconds = emu.volume_pending_seconds
         if seconds > 0:
-            volume.__dict__[READY_ATTR] = emu.clock.now() + seconds
+            ready_at = emu.clock.now() + seconds
+            volume.__dict__[READY_ATTR] = ready_at
+            deadlines.at(ready_at, lambda: volume.status)  # reading it at the deadline settles and announces it
         else:
             events.volume(volume.ec2_backend, "createVolume", volume.id)
         return result

@@ -2,8 +2,11 @@
 
 moto switches an instance's state instantly. Here a call that starts a transition leaves the instance
 in the transitional state, with a deadline ``clock.now() + pending_seconds`` stored on the moto model
-object; the final state is applied lazily, the first time anything reads the state after the deadline.
-No thread, no timer: a read costs one dict lookup when no transition is under way.
+object and registered with ``deadlines``: the final state is applied, and its event published, at the deadline
+(by the settler thread on a real clock, by ``advance()``/``sleep()`` on a virtual one), as EC2 announces a state
+change when it happens, not when someone looks. A read after the deadline that comes first (the settler not yet
+there) settles it too; either way the transition settles, and is announced, once. A read costs one dict lookup when
+no transition is under way.
 
 Patched (all at moto's model/backend level, so a moto server process gets them too):
 
@@ -24,12 +27,14 @@ an instant transition publishes both states (``stopping`` then ``stopped``), as 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.instances import Instance
 
+from pcf_local_cloud.deadlines import Deadlines
 from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.errors import incorrect_instance_state
 from pcf_local_cloud.moto_private import instance_state_property, stored_state
@@ -82,16 +87,18 @@ def _set(instance: Instance, state: StateName) -> None:
 class InstancePhases:
     """Installs the instance-phase patches and offers the drift helpers built on them."""
 
-    def __init__(self, state: EmulationState, events: Ec2Events) -> None:
+    def __init__(self, state: EmulationState, events: Ec2Events, deadlines: Deadlines) -> None:
         self._emu = state
         self._events = events
+        self._deadlines = deadlines
         self._originals: dict[str, Callable[[Instance], Any]] = {}
+        self._settle = self._make_settler()
 
     # -- installation -------------------------------------------------------------------------------
     def install(self, patches: PatchSet) -> None:
         """Patch moto (see the module docstring); undone by ``patches.restore()``."""
         self._originals = {name: vars(Instance)[name] for name in ("start", "stop", "terminate")}
-        instance_state_property(patches, self._make_settler())
+        instance_state_property(patches, self._settle)
         patches.replace(Instance, "start", self._make_transition(self._originals["start"], PENDING, RUNNING))
         patches.replace(Instance, "stop", self._make_transition(self._originals["stop"], STOPPING, STOPPED))
         patches.replace(
@@ -152,7 +159,7 @@ class InstancePhases:
                     return previous
                 if emu.pending_seconds > 0:
                     _set(instance, shown)
-                    instance_dict[PHASE_ATTR] = Phase(shown, final, emu.clock.now() + emu.pending_seconds)
+                    self._start_phase(instance, Phase(shown, final, emu.clock.now() + emu.pending_seconds))
                     events.instance_states(instance, before, [shown[0]])
                 else:
                     events.instance_states(instance, before, [shown[0], final[0]])
@@ -174,7 +181,7 @@ class InstancePhases:
                     ready_at = emu.clock.now() + seconds
                     for instance in reservation.instances:
                         _set(instance, PENDING)
-                        instance.__dict__[PHASE_ATTR] = Phase(PENDING, RUNNING, ready_at)
+                        self._start_phase(instance, Phase(PENDING, RUNNING, ready_at))
                         events.instance_states(instance, None, [PENDING[0]])
                 else:
                     for instance in reservation.instances:
@@ -183,6 +190,12 @@ class InstancePhases:
 
         run_instances.__doc__ = original.__doc__
         return run_instances
+
+    def _start_phase(self, instance: Instance, phase: Phase) -> None:
+        """Show ``phase`` on ``instance`` and have it settle at its deadline (unless held)."""
+        instance.__dict__[PHASE_ATTR] = phase
+        if not phase.held:
+            self._deadlines.at(phase.ready_at, functools.partial(self._settle, instance))
 
     # -- helpers for tests and drift ----------------------------------------------------------------
     def force(self, instance: Instance, state_name: str) -> None:
@@ -221,11 +234,12 @@ class InstancePhases:
             self._events.instance_states(instance, name, [PENDING[0]])
 
     def release(self, instance: Instance) -> None:
-        """End a :meth:`hold`: the instance turns ``running`` once its original deadline has passed."""
+        """End a :meth:`hold`: the instance turns ``running`` at its original deadline (now if it has passed)."""
         with self._emu.lock:
             phase = instance.__dict__.get(PHASE_ATTR)
-            if phase is not None:
+            if phase is not None and phase.held:
                 phase.held = False
+                self._start_phase(instance, phase)
 
     def phase_of(self, instance: Instance) -> Phase | None:
         """The transition under way for ``instance``, if any (for inspection)."""

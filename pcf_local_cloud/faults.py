@@ -4,31 +4,69 @@ Injected at the AWS API boundary: a ``before-send`` hook (registered first, ahea
 request with the HTTP response AWS gives when it throttles, so the request never reaches moto and botocore
 parses, classifies and retries it exactly as a real throttle (standard retry mode, its backoff on the local
 cloud's clock). Off (rate 0) until :meth:`ThrottlingFaults.configure` turns it on.
+
+The hook goes on the clients of the cloud's ``ClientFactory`` and on those moto's Step Functions interpreter makes
+for its states (Lambda invocations, ``aws-sdk`` integrations, ``states:startExecution``): those keep moto's
+``max_attempts 0``, as Step Functions itself does not retry; the state fails with the integration's error name
+(``Lambda.TooManyRequestsException``, ``DynamoDb.ThrottlingException``) and only the ASL's ``Retry`` retries it.
+(moto names a refused ``states:startExecution`` ``StepFunctions.<code>Exception``, which for this code doubles the
+suffix: not corrected here.)
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import threading
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-# service id (hyphenized, as in event names) -> (HTTP status, content type, body)
-_THROTTLES: dict[str, tuple[int, str, bytes]] = {
-    "ec2": (503, "text/xml", (
+
+@dataclass(frozen=True)
+class Throttle:
+    """The HTTP response a service answers when it throttles a request."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+# boto3 service name -> the throttling answer its API reference documents
+_THROTTLES: dict[str, Throttle] = {
+    # EC2 API Reference, "Error codes": RequestLimitExceeded, HTTP 503.
+    "ec2": Throttle(503, {"Content-Type": "text/xml"}, (
         b"<?xml version='1.0' encoding='UTF-8'?><Response><Errors><Error><Code>RequestLimitExceeded</Code>"
         b"<Message>Request limit exceeded.</Message></Error></Errors><RequestID>local-throttle</RequestID></Response>"
     )),
-    "dynamodb": (400, "application/x-amz-json-1.0", json.dumps({
+    # DynamoDB API Reference, "Common errors": ThrottlingException, HTTP 400.
+    "dynamodb": Throttle(400, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps({
         "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
         "message": "Rate of requests exceeds the allowed throughput.",
     }).encode()),
+    # Step Functions API Reference, "Common errors": ThrottlingException, HTTP 400
+    # (https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html).
+    "stepfunctions": Throttle(400, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps({
+        "__type": "ThrottlingException",
+        "message": "Rate exceeded",
+    }).encode()),
+    # Lambda API Reference, Invoke, "Errors": TooManyRequestsException, HTTP 429
+    # (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html).
+    "lambda": Throttle(429, {"Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequestsException",
+                             "Retry-After": "1"}, json.dumps({
+        "Type": "User",
+        "message": "Rate Exceeded.",
+        "Reason": "CallerRateLimitExceeded",
+    }).encode()),
 }
-SERVICES = tuple(_THROTTLES)
+KNOWN_SERVICES = tuple(_THROTTLES)
+SERVICES = ("ec2", "dynamodb")
+"""What :meth:`ThrottlingFaults.configure` throttles unless told otherwise."""
 
 
 class _Raw:
@@ -53,7 +91,8 @@ class ThrottlingFaults:
         self.requests: Counter[str] = Counter()
 
     def configure(self, rate: float, services: Iterable[str] = SERVICES, seed: int | None = 0) -> None:
-        """Throttle ``rate`` (0..1) of the requests to ``services`` from now on; counters restart."""
+        """Throttle ``rate`` (0..1) of the requests to ``services`` (boto3 names, of :data:`KNOWN_SERVICES`) from
+        now on; counters restart."""
         chosen = frozenset(services)
         unknown = sorted(chosen - set(_THROTTLES))
         if unknown:
@@ -65,14 +104,24 @@ class ThrottlingFaults:
             self.injected.clear()
             self.requests.clear()
 
-    def attach(self, client: Any) -> None:
-        """Register on ``client`` ahead of every other ``before-send`` handler (moto's included)."""
-        service = client.meta.service_model.service_id.hyphenize()
-        if service in _THROTTLES:
-            client.meta.events.register_first(f"before-send.{service}", self._before_send)
+    def off(self) -> None:
+        """Stop throttling, keeping the counters."""
+        with self._lock:
+            self.rate = 0.0
 
-    def _before_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
-        service = event_name.split(".")[1]
+    def attach(self, client: Any) -> None:
+        """Register on ``client`` ahead of every other ``before-send`` handler (moto's included); once per client."""
+        service = client.meta.service_model.service_name
+        if service in _THROTTLES:
+            client.meta.events.register_first(f"before-send.{client.meta.service_model.service_id.hyphenize()}",
+                                              functools.partial(self._before_send, service=service),
+                                              unique_id=f"pcf-local-cloud-throttle-{service}")
+
+    def observe_interpreter_client(self, client: Any, state_credentials: Any = None) -> None:
+        """What the interpreter-client hook calls for each client a state makes: :meth:`attach`."""
+        self.attach(client)
+
+    def _before_send(self, request: Any, service: str, **_: Any) -> AWSResponse | None:
         with self._lock:
             if service not in self.services:
                 return None
@@ -80,5 +129,6 @@ class ThrottlingFaults:
             if self._random.random() >= self.rate:
                 return None
             self.injected[service] += 1
-        status, content_type, body = _THROTTLES[service]
-        return AWSResponse(request.url, status, {"Content-Type": content_type}, _Raw(body))
+        throttle = _THROTTLES[service]
+        headers = {**throttle.headers, "x-amzn-RequestId": str(uuid.uuid4())}  # every AWS JSON answer carries one
+        return AWSResponse(request.url, throttle.status, headers, _Raw(throttle.body))

@@ -259,6 +259,11 @@ def _named_arn(action: str, key: str) -> Mapper:
     return lambda call: [AuthRequest(action, call.params[key])]
 
 
+def _executions_listing(call: Call) -> list[AuthRequest]:
+    """``states:ListExecutions`` on the state machine, or on the map run whose children are listed."""
+    return [AuthRequest("states:ListExecutions", call.params.get("stateMachineArn") or call.params["mapRunArn"])]
+
+
 def _function(call: Call) -> list[AuthRequest]:
     """``lambda:InvokeFunction`` on the function's unqualified ARN (a name, partial ARN or full ARN, maybe with
     a version or alias)."""
@@ -316,7 +321,8 @@ _MAPPERS: dict[tuple[str, str], Mapper] = {
     ("ec2", "AssociateIamInstanceProfile"): _associate_profile,
     ("ec2", "ReplaceIamInstanceProfileAssociation"): _replace_profile,
     **{("stepfunctions", operation): _named_arn(f"states:{operation}", "stateMachineArn") for operation in (
-        "StartExecution", "StartSyncExecution", "ListExecutions", "DescribeStateMachine")},
+        "StartExecution", "StartSyncExecution", "DescribeStateMachine")},
+    ("stepfunctions", "ListExecutions"): _executions_listing,
     **{("stepfunctions", operation): _named_arn(f"states:{operation}", "executionArn") for operation in (
         "DescribeExecution", "StopExecution", "GetExecutionHistory")},
     **{("stepfunctions", operation): _anywhere(f"states:{operation}") for operation in (

@@ -21,19 +21,29 @@ from typing import Any
 import boto3
 from botocore import endpoint as botocore_endpoint
 from botocore import handlers as botocore_handlers
+from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.ec2.models.instances import Instance, InstanceBackend
 from moto.ec2.models.tags import TagBackend
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
@@ -44,6 +54,8 @@ RECORDED_MOTO = "5.2.5"
 """The moto version the signatures and hashes below were recorded on."""
 
 _SFN = "moto.stepfunctions.parser.asl.component"
+_MAP = f"{_SFN}.state.exec.state_map.iteration"
+_CALLBACK = "moto.stepfunctions.parser.asl.eval.callback.callback"
 
 
 @dataclass(frozen=True)
@@ -235,6 +247,105 @@ HOOKS: tuple[PrivateHook, ...] = (
                    "b89ca82a1778dfb802c9b4fb9108176a641eaca305a8a0ff6bc8bfddc76c7f37",
                    "moto.ec2.models.core.TaggedEC2Resource.get_tags":
                    "73ba6daeb7cb331e12f50ef0808a3668d1744ddc368bc7fac962182903edbd5c"},
+    ),
+    # --- issue 13: distributed map runs (E1-E3) ---
+    PrivateHook(
+        f"{_MAP}.distributed_iteration_component.DistributedIterationComponent._map_run",
+        "moto runs a map run's items here with no setting for who may start children, how many local threads "
+        "run them, or the failure threshold: replaced by map_run_children, which keeps moto's job pool.",
+        "(self, env: 'Environment', eval_input: 'DistributedIterationComponentEvalInput') -> 'None'",
+        relies_on={f"{_MAP}.distributed_iteration_component.DistributedIterationComponent._map_run":
+                   "e45cb604929ff3468863fd1b485b32f379489ef43e67b4718145de9ef4e160d8",
+                   f"{_MAP}.distributed_iteration_component.DistributedIterationComponent._eval_body":
+                   "5f5e01607eb064fb965df9bb1b0d53b047662ceecd9151bc476a821d726aa1a3"},
+    ),
+    PrivateHook(
+        f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker._eval_job",
+        "moto runs each item of a map run in the parent's history and records no child execution; this "
+        "method is where one item runs, in its own job frame, so it is where a child execution is made.",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, job: "
+        "moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job.Job) -> None",
+        relies_on={f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker"
+                   "._eval_job": "c97e0ed4aba18b55041cf230e08702bac92d4aa7ad4f891330dd7a5fa906a72c",
+                   f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker"
+                   "._eval_pool": "8797235af229965ff2294510e693a602ece233165d80bc130a0dbd19bdd9963a"},
+    ),
+    PrivateHook(
+        f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker._map_run_record",
+        "read, not replaced: the map run a worker's items belong to (moto keeps it only on the worker).",
+        relies_on={f"{_MAP}.itemprocessor.distributed_item_processor_worker.DistributedItemProcessorWorker"
+                   ".__init__": "8b4738839a45c91a45f45405971020fea1363ea1eee3637c9e01c67c03f2c0bc"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_MAP}.itemprocessor.inline_item_processor_worker.InlineItemProcessorWorker._eval_input",
+        "called, not replaced: applies the Map's ItemSelector (or Parameters) to an item, in the parent's "
+        "context, as the replaced _eval_job must before the child starts.",
+        "(self, env_frame: moto.stepfunctions.parser.asl.eval.environment.Environment) -> None",
+        relies_on={f"{_MAP}.itemprocessor.inline_item_processor_worker.InlineItemProcessorWorker._eval_input":
+                   "c8a62d1f4864ec80d774a77d4a582cdf50ad6a56c51499f0bc50e3a7102ad843"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_MAP}.inline_iteration_component.InlineIterationComponent._launch_worker",
+        "called, not replaced: starts one worker thread of a map run on its job pool.",
+        "(self, env: 'Environment', eval_input: 'InlineIterationComponentEvalInput', job_pool: 'JobPool') "
+        "-> 'IterationWorker'",
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_MAP}.iteration_component.IterationComponent._get_iteration_program",
+        "called, not replaced: the parsed program every item of a map run runs.",
+        "(self) -> 'Program'",
+        replaced=False,
+    ),
+    # --- issue 13: deadline settlement (E7), callback tasks (E4, E5), throttles in Step Functions (E6) ---
+    PrivateHook(
+        "moto.stepfunctions.parser.asl.eval.callback.callback.Event",
+        "a callback task waits for its token, heartbeat and timeout on threading.Event objects this module makes "
+        "(real time, no setting): the module global is replaced so their waits count on the cloud's clock.",
+        relies_on={f"{_CALLBACK}.HeartbeatEndpoint.__init__":
+                   "d981f6c6fcf38982f1b2c55487e92780098ac12bd441636fcb7052e812983aa8",
+                   f"{_CALLBACK}.HeartbeatEndpoint.clear_and_wait":
+                   "2037f07deefe18f0e6546b60bb12b69904900734346ad453720021d95fb7bc01",
+                   f"{_CALLBACK}.CallbackEndpoint.__init__":
+                   "7a550442a6a5e18dd93aa23f4d7eaa0c462e98237834100feadb7369097d8333",
+                   f"{_CALLBACK}.CallbackEndpoint.wait":
+                   "85d0fa6224f12b372121a350ed1cd3b9c8c01cdd7e71117d198969da859c8251"},
+    ),
+    PrivateHook(
+        f"{_SFN}.state.exec.state_task.service.state_task_service_callback.StateTaskServiceCallback._from_error",
+        "moto names a heartbeat's expiry States.Timeout in this method (HeartbeatTimeoutError is a TimeoutError); "
+        "every service task without its own handling of that error comes here through super().",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, ex: Exception) -> "
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent",
+        relies_on={f"{_SFN}.state.exec.state_task.service.state_task_service_callback.StateTaskServiceCallback"
+                   "._eval_integration_pattern":
+                   "3b97ada1d4cb7280415bb9d160896565d4a520e56b5b85a0f42e42e6538c0ce9"},
+    ),
+    PrivateHook(
+        f"{_SFN}.common.error_name.error_equals_decl.ErrorEqualsDecl._eval_body",
+        "the same method as above, wrapped again: AWS lets States.Timeout match States.HeartbeatTimeout, moto "
+        "compares the names only.",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment) -> None",
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.CallbackEndpoint.interrupt_all",
+        "the one call every end of a callback task makes (output, failure, timeout, stop); moto keeps no closed "
+        "state, so a token of a finished task still answers SendTaskSuccess.",
+        "(self) -> None",
+        relies_on={f"{_SFN}.state.exec.state_task.service.state_task_service_callback.StateTaskServiceCallback"
+                   "._eval_integration_pattern":
+                   "3b97ada1d4cb7280415bb9d160896565d4a520e56b5b85a0f42e42e6538c0ce9"},
+    ),
+    PrivateHook(
+        f"{_SFN}.state.exec.state_task.state_task_lambda.StateTaskLambda._from_error",
+        "moto names every API error of a Task whose Resource is a Lambda function ARN 'Exception' in this method; "
+        "AWS names it Lambda.<code> as for lambda:invoke (a throttle: Lambda.TooManyRequestsException).",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, ex: Exception) -> "
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent",
+        relies_on={f"{_SFN}.state.exec.state_task.state_task_lambda.StateTaskLambda._from_error":
+                   "1a3cdc6f4b303bfe692e515f02bfdd8cea0cabcc2908ad1f5924096423b81a7f"},
     ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
@@ -640,3 +751,163 @@ def tag_lookups_narrowed(patches: PatchSet, enabled: Callable[[], bool]) -> None
 
     describe_tags.__doc__ = original.__doc__
     patches.replace(TagBackend, "describe_tags", describe_tags)
+
+
+# --- issue 13: distributed map runs (E1-E3) ---
+class MapRunHandler:
+    """What the local cloud does where moto runs a distributed map run (:mod:`pcf_local_cloud.map_runs` implements
+    it). ``record`` is moto's ``MapRunRecord``, ``env`` an interpreter ``Environment``, ``job`` a map-run ``Job``."""
+
+    def starting(self, env: Any, record: Any, items: int) -> None:
+        """Before any of the ``items`` runs; an exception fails the map run (and the Map state)."""
+        raise NotImplementedError
+
+    def workers(self, max_concurrency: int, items: int) -> int:
+        """How many local threads run the items."""
+        raise NotImplementedError
+
+    def run_item(self, env: Any, record: Any, job: Any, select_input: Callable[[], Any]) -> None:
+        """Run one item as a child execution in its job frame ``env``, setting ``job.job_output``;
+        ``select_input()`` applies the Map's ItemSelector in the parent's context and returns the child's input."""
+        raise NotImplementedError
+
+    def finished(self, env: Any, record: Any, items: int) -> None:
+        """After every item has ended; an exception fails the map run."""
+        raise NotImplementedError
+
+
+def emulate_map_runs(patches: PatchSet, handler: MapRunHandler) -> None:
+    """A distributed map run asks ``handler`` whether it may start and how many threads run it, runs each item
+    through ``handler.run_item`` and lets ``handler.finished`` judge the outcome; moto's job pool, worker threads
+    and map-run events stay as they are."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import job as jobs
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+        DistributedIterationComponent,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
+        DistributedItemProcessorWorker,
+    )
+    from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
+
+    def _map_run(component: Any, env: Any, eval_input: Any) -> None:
+        items: list[Any] = env.stack.pop()
+        record = eval_input.map_run_record
+        handler.starting(env, record, len(items))
+        pool = jobs.JobPool(job_program=component._get_iteration_program(), job_inputs=items)
+        for _ in range(handler.workers(record.max_concurrency, len(items))):
+            component._launch_worker(env=env, eval_input=eval_input, job_pool=pool)
+        pool.await_jobs()
+        failure = pool.get_worker_exception()
+        if failure is not None:
+            raise failure
+        env.stack.append([closed.job_output for closed in pool.get_closed_jobs()])
+        handler.finished(env, record, len(items))
+
+    def _eval_job(worker: Any, env: Any, job: Any) -> None:
+        def select_input() -> Any:
+            env.states.context_object.context_object_data["Map"] = MapData(
+                Item=ItemData(Index=job.job_index, Value=job.job_input))
+            env.states.reset(job.job_input)
+            env.stack.append(env.states.get_input())
+            worker._eval_input(env_frame=env)
+            return env.states.get_input()
+
+        handler.run_item(env, worker._map_run_record, job, select_input)
+
+    patches.replace(DistributedIterationComponent, "_map_run", _map_run)
+    patches.replace(DistributedItemProcessorWorker, "_eval_job", _eval_job)
+
+
+# --- issue 13: deadline settlement (E7), callback tasks (E4, E5), throttles in Step Functions (E6) ---
+def callback_waits_on(patches: PatchSet, make_event: Callable[[], Any]) -> None:
+    """The events a callback task waits on (its token, heartbeat and timeout) are made by ``make_event()``: an
+    object with ``threading.Event``'s ``is_set``/``set``/``clear``/``wait``."""
+    patches.replace(sfn_callback, "Event", make_event)
+
+
+def heartbeat_expiry_named(patches: PatchSet, error: str) -> None:
+    """A callback task whose heartbeat expired fails with the ``States.`` error ``error`` (event ``TaskTimedOut``
+    with that error), where moto reports ``States.Timeout``."""
+    original = vars(StateTaskServiceCallback)["_from_error"]
+    typ = StatesErrorNameType.from_name(error)
+
+    def _from_error(task: Any, env: Any, ex: Exception) -> Any:
+        failure = original(task, env, ex)
+        if not isinstance(ex, sfn_callback.HeartbeatTimeoutError):
+            return failure
+        details = dict(failure.event_details or {})
+        timed_out = dict(details.get("taskTimedOutEventDetails") or {})
+        timed_out["error"] = error
+        details["taskTimedOutEventDetails"] = timed_out
+        return FailureEvent(env=env, error_name=StatesErrorName(typ=typ), event_type=failure.event_type,
+                            event_details=details)
+
+    _from_error.__doc__ = original.__doc__
+    patches.replace(StateTaskServiceCallback, "_from_error", _from_error)
+
+
+def matched_by_error_equals(patches: PatchSet, matches: Callable[[list[str], str], bool]) -> None:
+    """A Retry or Catch clause also matches the error being handled when ``matches(clause names, error name)``;
+    otherwise moto's matching (and what :func:`unmatched_by_error_equals` refuses) applies."""
+    original = vars(ErrorEqualsDecl)["_eval_body"]
+
+    def _eval_body(decl: ErrorEqualsDecl, env: Any) -> None:
+        error = getattr(env.stack[-1], "error_name", None)
+        names = [str(getattr(name, "error_name", "")) for name in decl.error_names]
+        if isinstance(error, str) and matches(names, error):
+            env.stack.pop()
+            env.stack.append(True)
+            return
+        original(decl, env)
+
+    _eval_body.__doc__ = original.__doc__
+    patches.replace(ErrorEqualsDecl, "_eval_body", _eval_body)
+
+
+_CLOSED = "_pcf_closed"
+
+
+def callback_closes_on_end(patches: PatchSet) -> None:
+    """Each callback task's token is marked closed when the task ends (see :func:`callback_closed`)."""
+    original = vars(sfn_callback.CallbackEndpoint)["interrupt_all"]
+
+    def interrupt_all(endpoint: Any) -> None:
+        endpoint.__dict__[_CLOSED] = True
+        original(endpoint)
+
+    interrupt_all.__doc__ = original.__doc__
+    patches.replace(sfn_callback.CallbackEndpoint, "interrupt_all", interrupt_all)
+
+
+def callback_endpoint(execution: Any, token: str) -> Any | None:
+    """The callback endpoint of ``token`` in ``execution`` (moto's model), if the token is one of its tasks'."""
+    worker = getattr(execution, "exec_worker", None)
+    env = getattr(worker, "env", None)
+    pool = getattr(env, "callback_pool_manager", None)
+    return None if pool is None else pool.get(token)
+
+
+def callback_closed(endpoint: Any) -> bool:
+    """Whether the task of ``endpoint`` has ended, or was already answered (success or failure)."""
+    return bool(endpoint.__dict__.get(_CLOSED)) or endpoint.get_outcome() is not None
+
+
+def lambda_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> None:
+    """A Task whose ``Resource`` is a Lambda function ARN and whose invocation the Lambda API refused fails with
+    the error ``name(<API error code>)`` (moto: ``Exception``)."""
+    original = vars(StateTaskLambda)["_from_error"]
+
+    def _from_error(task: Any, env: Any, ex: Exception) -> Any:
+        failure = original(task, env, ex)
+        if not isinstance(ex, ClientError):
+            return failure
+        error = name(str(ex.response.get("Error", {}).get("Code", "")))
+        details = dict(failure.event_details or {})
+        failed = dict(details.get("lambdaFunctionFailedEventDetails") or {})
+        failed["error"] = error
+        details["lambdaFunctionFailedEventDetails"] = failed
+        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=failure.event_type,
+                            event_details=details)
+
+    _from_error.__doc__ = original.__doc__
+    patches.replace(StateTaskLambda, "_from_error", _from_error)

@@ -13,6 +13,7 @@ from moto.ec2.responses import EC2Response
 
 from pcf_local_cloud.async_invocations import AsyncInvoker, default_sqs_client
 from pcf_local_cloud.client_token import ClientTokens
+from pcf_local_cloud.deadlines import Deadlines
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
 from pcf_local_cloud.dynamodb_indexes import HashKeyIndexes
 from pcf_local_cloud.ebs_events import EbsApiEvents
@@ -23,16 +24,23 @@ from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
 from pcf_local_cloud.execution_signal import ExecutionEndSignal
+from pcf_local_cloud.faults import ThrottlingFaults
 from pcf_local_cloud.iam_enforcement import IamEnforcement, acting_as, bind_state_role
 from pcf_local_cloud.lambda_dispatch import LambdaDispatch
+from pcf_local_cloud.map_run_api import MapRunApi
+from pcf_local_cloud.map_run_children import MapRunChildren
+from pcf_local_cloud.map_runs import MapRuns
 from pcf_local_cloud.moto_private import observe_interpreter_clients
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.profile_associations import ProfileAssociations
 from pcf_local_cloud.schedules import Schedules
+from pcf_local_cloud.sfn_callbacks import CallbackTasks
 from pcf_local_cloud.sfn_execution_end import ExecutionEndPatch
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
+from pcf_local_cloud.sfn_lambda_errors import LambdaTaskErrors
 from pcf_local_cloud.sfn_limits import StepFunctionsLimits
+from pcf_local_cloud.sfn_task_tokens import ClosedTaskTokens
 from pcf_local_cloud.state import EmulationState
 from pcf_local_cloud.ticker import Ticker
 from pcf_local_cloud.waits import SYNC_FALLBACK_SECONDS, CloudWaits
@@ -42,14 +50,18 @@ _active: InstalledPatches | None = None
 
 
 class InstalledPatches:
-    """A live set of patches: what they read (``state``), the instance helpers, the Lambda handler registry
-    (``lambdas``), EventBridge's deliveries (``deliveries``) and schedules, and how to undo them."""
+    """A live set of patches: what they read (``state``), the deadlines of timed phases (``deadlines``), the
+    instance helpers, the Lambda handler registry (``lambdas``), EventBridge's deliveries (``deliveries``) and
+    schedules, and how to undo them."""
 
-    def __init__(self, state: EmulationState) -> None:
+    def __init__(self, state: EmulationState, faults: ThrottlingFaults | None = None) -> None:
         self.state = state
+        self.faults = faults if faults is not None else ThrottlingFaults()
+        self.deadlines = Deadlines(state.clock, batch=state.outbox.deferred)
+        self.callback_tasks = CallbackTasks(self.deadlines)
         self.ec2_events = Ec2Events(EventPublisher(state))
-        self.instances = InstancePhases(state, self.ec2_events)
-        self.volumes = VolumePhases(state, self.ec2_events)
+        self.instances = InstancePhases(state, self.ec2_events, self.deadlines)
+        self.volumes = VolumePhases(state, self.ec2_events, self.deadlines)
         self.lambdas = LambdaDispatch(state.clock, run_as=acting_as)  # an invocation runs under its function's role
         self.deliveries = DeliveryLog()
         self.eventbridge = EventBridgeTargets(self.deliveries, AsyncInvoker(state.wall_time, default_sqs_client))
@@ -59,6 +71,8 @@ class InstalledPatches:
         self.sfn_limits = StepFunctionsLimits()
         self.dynamodb_indexes = HashKeyIndexes()  # issue 13: Query by partition key without a table scan
         self.instance_index = InstanceIdIndex()  # issue 13: instances by id, tags by resource, without scans
+        self.map_run_children = MapRunChildren()
+        self.map_runs = MapRuns(self.map_run_children, self.execution_ends.notify)
         self._ticker: Ticker | None = None
         self._patches = PatchSet()
 
@@ -81,11 +95,17 @@ class InstalledPatches:
             self.lambdas.limits.install(self._patches)
             self.iam.install()
             sfn_integration = StepFunctionsIntegration()
-            observe_interpreter_clients(self._patches, (bind_state_role, sfn_integration.observe_client))
+            observe_interpreter_clients(self._patches, (bind_state_role, sfn_integration.observe_client,
+                                                        self.faults.observe_interpreter_client))
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             sfn_integration.install(self._patches)
             self.sfn_limits.install(self._patches)
+            self.callback_tasks.install(self._patches)
+            ClosedTaskTokens().install(self._patches)
+            LambdaTaskErrors().install(self._patches)
             ExecutionEndPatch(self.execution_ends).install(self._patches)
+            self.map_runs.install(self._patches)  # distributed map runs: children, threshold, IAM
+            MapRunApi(self.map_run_children).install(self._patches)
             EbsApiEvents(self.ec2_events).install(self._patches)
             ProfileAssociations().install(self._patches)
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request
@@ -93,7 +113,9 @@ class InstalledPatches:
             self.schedules.install(self._patches)
             self.dynamodb_indexes.install(self._patches)
             self.instance_index.install(self._patches)
+            self.deadlines.start()
         except BaseException:
+            self.deadlines.stop()
             self.iam.uninstall()
             self.lambdas.runtime.restore()
             self._patches.restore()
@@ -101,8 +123,8 @@ class InstalledPatches:
 
     # -- time-driven work ---------------------------------------------------------------------------
     def settle_due(self) -> int:
-        """Apply every instance transition and volume creation whose time has come, publishing their events
-        now (in the calling thread); the number settled."""
+        """Apply every instance transition and volume creation whose time has come and that ``deadlines`` has
+        not settled yet, publishing their events now (in the calling thread); the number settled."""
         return self.instances.settle_due() + self.volumes.settle_due()
 
     def fire_schedules(self) -> int:
@@ -110,13 +132,12 @@ class InstalledPatches:
         return self.schedules.fire_due()
 
     def tick(self) -> None:
-        """What the ticker does: :meth:`settle_due`, then :meth:`fire_schedules`."""
-        self.settle_due()
+        """What the ticker does: :meth:`fire_schedules` (transitions settle at their deadlines without it)."""
         self.fire_schedules()
 
     def start_ticker(self, interval_s: float = 1.0) -> Ticker:
-        """Run :meth:`tick` every ``interval_s`` real seconds on a background thread (replaces a running one);
-        :meth:`uninstall` stops it."""
+        """Run :meth:`tick` every ``interval_s`` real seconds on a background thread (replaces a running one), so
+        scheduled rules fire on a real clock; :meth:`uninstall` stops it."""
         self.stop_ticker()
         self._ticker = Ticker(self.tick, interval_s).start()
         return self._ticker
@@ -132,9 +153,11 @@ class InstalledPatches:
         return self._ticker
 
     def uninstall(self) -> None:
-        """Stop the ticker and put every original moto attribute back (idempotent)."""
+        """Stop the ticker and the deadlines and put every original moto attribute back (idempotent)."""
         global _active
         self.stop_ticker()
+        self.deadlines.stop()
+        self.callback_tasks.events.expire_all()  # callback waits on a stepped clock would never end
         with _lock:
             self.iam.uninstall()
             self.lambdas.runtime.restore()
@@ -143,18 +166,19 @@ class InstalledPatches:
                 _active = None
 
 
-def install_patches(state: EmulationState) -> InstalledPatches:
+def install_patches(state: EmulationState, faults: ThrottlingFaults | None = None) -> InstalledPatches:
     """Patch moto to honour ``ClientToken``, to time EC2 transitions by ``state``'s clock, to run Lambda
     functions in-process (``patches.lambdas``), to publish EC2's events and deliver EventBridge rules to Lambda
     and Step Functions (``patches.deliveries``), and to fire scheduled rules (``fire_schedules``).
 
+    ``faults`` also throttles the clients moto's Step Functions interpreter makes (a fresh, idle set if omitted).
     Raises ``RuntimeError`` if a set is already installed.
     """
     global _active
     with _lock:
         if _active is not None:
             raise RuntimeError("local-cloud patches are already installed in this process")
-        patches = InstalledPatches(state)
+        patches = InstalledPatches(state, faults)
         patches._install()
         _active = patches
         return patches

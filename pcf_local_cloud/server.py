@@ -4,8 +4,8 @@
 detached) serves moto's ``ThreadedMotoServer`` on 127.0.0.1 with the local-cloud patches installed in this
 process (real clock), Step Functions execution switched on, and the whole control plane deployed: the state
 table, every Lambda function of ``app.py`` (run in this process) and the ``particle`` and ``apply`` state
-machines. On the real clock a ticker settles due transitions every second (their EC2 events are delivered
-then, and scheduled rules fire), where the patch set has one. Then it writes the state file
+machines. Timed transitions settle at their deadlines (their EC2 events are delivered then); a ticker fires
+scheduled rules every second, where the patch set has one. Then it writes the state file
 (``server_state``) and serves until SIGTERM or SIGINT, when it removes the state file and exits (executions
 still running are abandoned: the cloud lives in this process's memory).
 
@@ -216,7 +216,7 @@ class LocalCloudServer:
         log.info("control plane deployed: %s", ", ".join(deployment.state_machine_arns.values()))
         start_ticker = getattr(patches, "start_ticker", None)  # patch sets that publish events and fire schedules
         if start_ticker is not None:
-            start_ticker(TICK_SECONDS)  # on the real clock: transitions settle, events and schedules fire on time
+            start_ticker(TICK_SECONDS)  # on the real clock: scheduled rules fire on time
         sfn = cloud.client("stepfunctions")
         control = ControlServer(lambda timeout_s: wait_until_quiet(patches, sfn, timeout_s), host=HOST).start()
         self._cleanup.append(control.stop)

@@ -1,7 +1,7 @@
 """A background thread that calls a function every ``interval_s`` seconds of real time, until stopped.
 
-The local cloud applies due transitions lazily and fires schedules on demand; with a real clock (a server, a
-long-running job) a ticker does both regularly, so events go out on time without anyone reading.
+The local cloud fires scheduled EventBridge rules on demand; with a real clock (a server, a long-running job) a
+ticker fires them regularly. (Timed EC2 transitions no longer need it: ``deadlines`` settles each at its time.)
 """
 
 from __future__ import annotations

@@ -163,6 +163,29 @@ class LeaseInput(ParticleStep):
                          MIN_LEASE_SECONDS + self.max_polls * (self.wait_seconds + POLL_BOUND_SECONDS)))
 
 
+class ConvergeInput(LeaseInput):
+    """One visit of a particle by its execution: the spec generation the execution converges it to (0: look it
+    up), and the lease sizing of :class:`LeaseInput` for the lease a transition takes."""
+
+    generation: int = Field(default=0, ge=0, description="the generation this execution planned; 0: look it up")
+    parents: list[str] = Field(default_factory=list, max_length=100,
+                               description="the parents of the planned spec, read with the particle")
+
+
+class ConvergeOutput(_Message):
+    """Where one visit left the particle: ``done`` (in its desired state, its lease given back) or ``later``
+    (visit again: a transition is in progress, a parent is not ready, or another execution holds the lease);
+    the transition it carried out, if any, and what it last observed (``state`` is absent when it read nothing)."""
+
+    pcf_id: str
+    action: Literal["done", "later"]
+    reason: str
+    generation: int = 0
+    acted: TransitionName | None = None
+    state: Literal["running", "stopped", "terminated", "pending"] | None = None
+    resource_id: str | None = None
+
+
 class LeaseOutput(_Message):
     pcf_id: str
     owner: str
@@ -179,9 +202,13 @@ class ParticleResult(_Message):
 
 
 class ParticleFailure(ParticleStep):
-    """A particle's execution failed: what the Map's Catch caught (``Error`` and ``Cause``)."""
+    """A particle's execution failed: what the Map's Catch caught (``Error`` and ``Cause``); in a paged run, the
+    run partition and level it failed in (the failure is recorded there for ``check_level``)."""
 
     failure: dict[str, Any]
+    run: str | None = None
+    phase: Literal["stop", "start"] | None = None
+    level: int | None = Field(default=None, ge=0)
 
 
 class LevelResults(_Message):
@@ -221,3 +248,82 @@ class SummaryOutput(_Message):
     pcf_id: str
     particles: int
     states: dict[str, int]
+
+
+# -- paged runs (issue 13): the workflow state carries page numbers, never particle ids or results -------------
+Phase = Literal["stop", "start"]
+
+
+class RunLevel(_Message):
+    """One level of a paged run: its phase, its position in the phase, its particles and its page numbers."""
+
+    phase: Phase
+    level: int = Field(ge=0)
+    particles: int = Field(ge=1)
+    pages: list[int]
+
+
+class PageRef(_Message):
+    """One page of a run's level."""
+
+    phase: Phase
+    level: int = Field(ge=0)
+    page: int = Field(ge=0)
+
+
+class RunPlanOutput(_Message):
+    """A run planned into pages of the run partition: its levels in order and the pages whose specs
+    ``plan_page`` still stores (none for a heal: its specs are stored already)."""
+
+    pcf_id: str
+    particles: int
+    levels: list[RunLevel]
+    unstored: list[PageRef]
+    settings: ApplySettings = Field(default_factory=ApplySettings)
+
+
+class PageStep(PageRef):
+    """A page of the run partition ``run`` (an execution ARN, or a rollback's key), worked on by ``execution``."""
+
+    run: str = Field(min_length=1)
+    execution: str = Field(min_length=1)
+
+
+class PageItem(_Message):
+    """What a particle's visits need from its page: the generation the run planned and the parents it was
+    planned with (read with it)."""
+
+    pcf_id: str
+    generation: int = Field(ge=0)
+    parents: list[str] = Field(default_factory=list)
+
+
+class PageItems(_Message):
+    items: list[PageItem]
+
+
+class LevelCheck(_Message):
+    """A level of a run to check once its pages ran: the failures ``particle_failed`` recorded for it."""
+
+    run: str = Field(min_length=1)
+    phase: Phase
+    level: int = Field(ge=0)
+    particles: int = Field(ge=1)
+
+
+class SummaryStep(_Message):
+    """One page of a run's summary: the counts so far and where the listing of its pages goes on (``None``:
+    from the start)."""
+
+    run: str = Field(min_length=1)
+    pcf_id: str
+    cursor: str | None = None
+    particles: int = Field(default=0, ge=0)
+    states: dict[str, int] = Field(default_factory=dict)
+
+
+class SummaryPage(SummaryOutput):
+    """The counts so far; ``cursor`` is ``None`` once every page was read."""
+
+    run: str
+    cursor: str | None = None

@@ -89,15 +89,19 @@ def check_level(level: LevelResults,
     results carry none)."""
     failed = [result for result in level.results if result.error]
     if failed:
-        first = failed[0]
         named = failed[:NAMED_FAILURES]
         known = causes([r.pcf_id for r in named if not r.cause])
-        detail = "; ".join(_failure_text(r.pcf_id, r.error or "", r.cause or known.get(r.pcf_id, ""))
-                           for r in named)
-        more = f"; and {len(failed) - NAMED_FAILURES} more" if len(failed) > NAMED_FAILURES else ""
-        raise named_error(first.error or "ApplyFailed",
-                          f"{len(failed)} of {len(level.results)} particle(s) failed: {detail}{more}")
+        raise level_failed([(r.pcf_id, r.error or "", r.cause or known.get(r.pcf_id, "")) for r in named],
+                           len(failed), len(level.results))
     return LevelOutput(particles=len(level.results), converged=len(level.results))
+
+
+def level_failed(first: list[tuple[str, str, str]], failed: int, particles: int) -> Exception:
+    """The error a level with ``failed`` failed particles of ``particles`` ends in: the first failure's own name,
+    the first :data:`NAMED_FAILURES` (``(pcf_id, error, cause)``) named with their causes."""
+    detail = "; ".join(_failure_text(pcf_id, error, cause) for pcf_id, error, cause in first[:NAMED_FAILURES])
+    more = f"; and {failed - NAMED_FAILURES} more" if failed > NAMED_FAILURES else ""
+    return named_error(first[0][1] or "ApplyFailed", f"{failed} of {particles} particle(s) failed: {detail}{more}")
 
 
 def _failure_text(pcf_id: str, error: str, cause: str) -> str:

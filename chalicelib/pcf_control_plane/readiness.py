@@ -15,7 +15,7 @@ that may never come.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from pcf.core import State
 from pcf.core.decision import Action, Decision
@@ -36,16 +36,17 @@ def in_desired_state(record: ParticleRecord, observed: State | None = None) -> b
 
 
 def parents_first(decision: Decision, particle: Particle, parents: Mapping[str, ParticleRecord],
-                  execution: str) -> Decision:
+                  execution: str, trusted: Collection[str] = ()) -> Decision:
     """``decision``, unless it starts ``particle`` while a parent is not in its desired state: then ``wait``,
-    naming the parents waited for (see the module docstring)."""
+    naming the parents waited for (see the module docstring). The stored observation of a parent in ``trusted``
+    (one this execution converged, whoever recorded its last observation) is trusted too."""
     if decision.action is not Action.start:
         return decision
     waiting = []
     for parent in sorted(particle.parents, key=lambda p: p.pcf_id):
         record = parents.get(parent.pcf_id) or ParticleRecord(pcf_id=parent.pcf_id)
-        observed = None if record.observation is None or record.observation.cause != execution \
-            else State[record.observation.state]
+        own = record.observation is not None and (record.observation.cause == execution or parent.pcf_id in trusted)
+        observed = State[record.observation.state] if own and record.observation is not None else None
         if observed is None:
             observed = _read(parent)
         if not in_desired_state(record, observed):

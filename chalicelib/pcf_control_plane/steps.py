@@ -11,10 +11,11 @@ import contextvars
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pcf.core import State
-from pcf.core.apply_engine import plan_levels
+from pcf.core.apply_engine import PlannedLevel, plan_levels
 from pcf.core.aws_resource import AWSResource
 from pcf.core.builder import build
 from pcf.core.decision import Action, decide_for
@@ -61,7 +62,9 @@ from pcf_control_plane.store import (
     ParticleFlags,
     ParticleRecord,
     ParticleSpec,
+    RunFailure,
     StateStore,
+    StoredSpec,
 )
 from pcf_control_plane.store.models import desired_name, observed_name
 
@@ -75,6 +78,17 @@ re-creation gets a fresh ClientToken scope while a retried creation keeps its ow
 
 RECENT_HISTORY = 5
 """History items read back per failed particle to find its recorded failure (it is among the newest)."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A definition's plan before anything is stored: its root, how many particles run, their levels (in order)
+    and the specs to store."""
+
+    pcf_id: str
+    particles: int
+    levels: list[PlannedLevel]
+    specs: list[ParticleSpec]
 
 
 class ControlPlane:
@@ -100,6 +114,22 @@ class ControlPlane:
         members and what they bring along, the others keeping their stored desired states: ``member_plan``)."""
         if request.heal is not None:
             return plan_heal(self.store, request)
+        planned = self.planned(request)
+        generations = self.store_specs(planned.specs, request.execution)
+        phases: dict[Literal["stop", "start"], list[list[str]]] = {}
+        for level in planned.levels:
+            phases.setdefault(level.phase, []).append(level.pcf_ids)
+        return PlanOutput(
+            pcf_id=planned.pcf_id,
+            particles=planned.particles,
+            phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],
+            generations=generations,
+            settings=request.settings(),
+        )
+
+    def planned(self, request: PlanInput) -> Planned:
+        """The definition of ``request`` built and validated, its levels and the spec of every member to store
+        (with ``only``, those run and those never stored); nothing is written."""
         assert request.definition is not None
         with render_batch():  # every member's user data template checked in one child process
             root = build(request.definition)
@@ -110,7 +140,6 @@ class ControlPlane:
         if request.only is not None:  # some members: the others keep their stored desired states
             planned, unstored = choose_members(list(members), request, self.store)
             written = planned + unstored
-        levels = plan_levels(planned)
         quasiparticle = root.pcf_id if isinstance(root, Quasiparticle) else None
         group_policy = root.normalized_definition if isinstance(root, Quasiparticle) else {}
         exports = exports_by_parent(members)
@@ -127,19 +156,9 @@ class ControlPlane:
             ),
             exports=exports.get(particle.pcf_id, ()),
         ) for particle in written]  # every member is checked before anything is written
-        generations = self._store_specs(specs, request.execution)
-        phases: dict[Literal["stop", "start"], list[list[str]]] = {}
-        for level in levels:
-            phases.setdefault(level.phase, []).append(level.pcf_ids)
-        return PlanOutput(
-            pcf_id=root.pcf_id,
-            particles=len(planned),
-            phases=[PlannedPhase(phase=phase, levels=ids) for phase, ids in phases.items()],
-            generations=generations,
-            settings=request.settings(),
-        )
+        return Planned(pcf_id=root.pcf_id, particles=len(planned), levels=plan_levels(planned), specs=specs)
 
-    def _store_specs(self, specs: list[ParticleSpec], execution: str) -> dict[str, int]:
+    def store_specs(self, specs: list[ParticleSpec], execution: str) -> dict[str, int]:
         """Each spec and its ``plan`` history item, ``PLAN_WRITERS`` particles at a time; the generations."""
 
         def store(spec: ParticleSpec) -> int:
@@ -163,11 +182,11 @@ class ControlPlane:
         newer plan replaced the generation this execution converges it to (``generations``)."""
         spec, stored = load_particle(self.store, step.pcf_id)
         parents = load_parents(self.store, spec)
-        particle = self._observed(spec, parents)
+        particle = self.observe(spec, parents)
         observed = particle.observed_state
         assert observed is not None
         decision = decide_for(particle, observed)
-        resource_id = self._record(step, spec, particle, stored.observation)
+        resource_id = self.store_observation(step, spec, particle, stored.observation).resource_id
         known = step.generation if isinstance(step, SyncInput) else 0
         generation = check_planned(self.store, spec, step.execution, known)
         decision = parents_first(decision, particle, parents, step.execution)
@@ -181,9 +200,9 @@ class ControlPlane:
         spec, stored = load_particle(self.store, request.pcf_id)
         if request.generation:
             check_planned(self.store, spec, request.execution, request.generation)
-        particle = self._observed(spec)
+        particle = self.observe(spec)
         last = stored.observation
-        particle.idempotency_scope = f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
+        particle.idempotency_scope = idempotency_scope(spec, last)
         creates = request.action == "start" and particle.observed_state is State.terminated
         particle.run_transition(Action(request.action))
         detail: dict[str, Any] = {"action": request.action, "generation": spec.generation}
@@ -193,7 +212,7 @@ class ControlPlane:
         output = TransitionOutput(pcf_id=request.pcf_id, action=request.action, generation=spec.generation)
         return self._observe_after(request, spec, particle, last, output)
 
-    def _observe_after(self, request: TransitionInput, spec: ParticleSpec, particle: Particle,
+    def _observe_after(self, request: TransitionInput, spec: StoredSpec, particle: Particle,
                        previous: Observation | None, output: TransitionOutput) -> TransitionOutput:
         """The state the transition left the particle in (``pending`` as a rule), stored at once: the
         resource id is known to event handling before its first event, and followers see the change without
@@ -201,7 +220,7 @@ class ControlPlane:
         whole (already done) transition being retried."""
         try:
             particle.sync_state()
-            resource_id = self._record(request, spec, particle, previous)
+            resource_id = self.store_observation(request, spec, particle, previous).resource_id
         except Exception as error:
             if retryable_error(error) is None:
                 raise
@@ -209,10 +228,22 @@ class ControlPlane:
         state = particle.observed_state
         return output.model_copy(update={"state": state.name if state else None, "resource_id": resource_id})
 
-    def _record(self, step: ParticleStep, spec: ParticleSpec, particle: Particle,
-                previous: Observation | None) -> str | None:
+    def store_observation(self, step: ParticleStep, spec: StoredSpec, particle: Particle,
+                          previous: Observation | None) -> Observation:
         """Store what ``particle`` was just seen as (newer wins) and a history item when its state changed;
-        its resource id."""
+        the observation stored."""
+        observation = self.observation_of(step, spec, particle, previous)
+        self.store.record_observation(step.pcf_id, observation)
+        if previous is None or previous.state != observation.state:
+            self.store.add_history(step.pcf_id, HistoryKind.observation,
+                                   {"state": observation.state, "resource_id": observation.resource_id},
+                                   step.execution)
+        return observation
+
+    def observation_of(self, step: ParticleStep, spec: StoredSpec, particle: Particle,
+                       previous: Observation | None) -> Observation:
+        """What ``particle`` was just seen as, caused by ``step``'s execution, newer than ``previous``: its
+        resource id, snapshot (with the last resource ever seen and the values it exports)."""
         observed = particle.observed_state
         assert observed is not None
         resource_id = resource_id_of(particle)
@@ -223,14 +254,8 @@ class ControlPlane:
         # The step holds the lease and reads the cloud itself: its reading is the newest, even when the clock
         # has not moved since the last one (equal times are refused by the store's newer-wins rule).
         observed_at = max(self.clock(), previous.observed_at + 1e-6) if previous else self.clock()
-        self.store.record_observation(step.pcf_id, Observation(
-            state=observed_name(observed), observed_at=observed_at, resource_id=resource_id,
-            snapshot=snapshot, cause=step.execution,
-        ))
-        if previous is None or previous.state != observed.name:
-            self.store.add_history(step.pcf_id, HistoryKind.observation,
-                                   {"state": observed.name, "resource_id": resource_id}, step.execution)
-        return resource_id
+        return Observation(state=observed_name(observed), observed_at=observed_at, resource_id=resource_id,
+                           snapshot=snapshot, cause=step.execution)
 
     # -- leases ---------------------------------------------------------------------------------
     def acquire_lease(self, request: LeaseInput) -> LeaseOutput:
@@ -253,10 +278,17 @@ class ControlPlane:
 
     # -- outcomes -------------------------------------------------------------------------------
     def particle_failed(self, failure: ParticleFailure) -> ParticleResult:
-        """Record a particle's failed execution in its history; its error name and message, short."""
+        """Record a particle's failed execution in its history, and give its lease back if the execution holds it
+        (``converge`` keeps it between visits); its error name and message, short."""
         result = failure_result(failure.pcf_id, failure.failure)
-        self.store.add_history(failure.pcf_id, HistoryKind.error, {"error": result.error, "message": result.cause},
-                               failure.execution)
+        if failure.run is not None and failure.phase is not None and failure.level is not None:
+            self.store.record_failure(failure.run, RunFailure(
+                pcf_id=failure.pcf_id, phase=failure.phase, level=failure.level, error=result.error or "ApplyFailed",
+                cause=result.cause or "", at=self.clock()))  # with its error history item
+        else:
+            self.store.add_history(failure.pcf_id, HistoryKind.error,
+                                   {"error": result.error, "message": result.cause}, failure.execution)
+        self.release_lease(failure)
         return result
 
     def check_level(self, level: LevelResults) -> LevelOutput:
@@ -288,7 +320,7 @@ class ControlPlane:
         return SummaryOutput(pcf_id=root.pcf_id, particles=len(members), states=dict(sorted(states.items())))
 
     # -- helpers --------------------------------------------------------------------------------
-    def _observed(self, spec: Any, parents: Mapping[str, ParticleRecord] | None = None) -> Particle:
+    def observe(self, spec: Any, parents: Mapping[str, ParticleRecord] | None = None) -> Particle:
         """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved (from the parents'
         stored observations when they hold them, else from the cloud); ``parents`` when already read."""
         parents = load_parents(self.store, spec) if parents is None else parents
@@ -311,6 +343,12 @@ class ControlPlane:
             particle.get_and_replace_parent_variables()
         particle.sync_state()
         return particle
+
+
+def idempotency_scope(spec: StoredSpec, last: Observation | None) -> str:
+    """The ClientToken scope of a transition: the spec's generation and the last resource ever seen, so a retried
+    step never launches twice while a re-creation gets a fresh token."""
+    return f"g{spec.generation}:{(last.snapshot.get(LAST_RESOURCE) if last else None) or '-'}"
 
 
 def _storable_definition(particle: Particle) -> dict[str, Any]:

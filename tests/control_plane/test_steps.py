@@ -19,31 +19,20 @@ from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf_control_plane.errors import LeaseHeldError, UnknownParticleError
 from pcf_control_plane.messages import LeaseInput, ParticleStep, PlanInput, TransitionInput
 from pcf_control_plane.steps import ControlPlane
-from pcf_control_plane.store import DynamoDBStateStore, HistoryKind, InMemoryStateStore, ParticleSpec
+from pcf_control_plane.store import DynamoDBStateStore, HistoryKind, ParticleSpec
 from pcf_control_plane.store.table import create_table
 from pcf_local_cloud.clock import VirtualClock
 from tests.store.store_support import CallCounter
 from tests.support.ec2_calls import Calls
+from tests.support.steps import STORES, instance, live_instances, steps_over
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:test-1"
 
 
-def instance(name: str, ami_id: str, **extra: Any) -> dict[str, Any]:
-    return {"pcf_name": name, "flavor": "ec2_instance", **extra,
-            "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
-                             "custom_config": {"instance_name": f"cp-{name}"}}}
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
+@pytest.fixture(params=STORES)
 def control_plane(request: pytest.FixtureRequest, cloud: Any, clock: VirtualClock) -> ControlPlane:
     """The steps over each store implementation (DynamoDB on the local cloud)."""
-    if request.param == "memory":
-        store: Any = InMemoryStateStore(clock=clock.now)
-    else:
-        client = cloud.client("dynamodb")
-        create_table(client, "pcf-state", sleep=lambda _: None)
-        store = DynamoDBStateStore(client, "pcf-state", clock=clock.now, sleep=clock.sleep)
-    return ControlPlane(store, cloud.client_factory, clock=clock.now, deployment="test")
+    return steps_over(request.param, cloud, clock)
 
 
 def drive(cp: ControlPlane, pcf_id: str, clock: VirtualClock, execution: str = EXECUTION) -> list[str]:
@@ -63,14 +52,6 @@ def drive(cp: ControlPlane, pcf_id: str, clock: VirtualClock, execution: str = E
         raise AssertionError(f"{pcf_id} did not converge")
     cp.release_lease(ParticleStep(pcf_id=pcf_id, execution=execution))
     return taken
-
-
-def live_instances(ec2: Any, name: str) -> list[dict[str, Any]]:
-    reservations = ec2.describe_instances(Filters=[
-        {"Name": "tag:PCFName", "Values": [name]},
-        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
-    ])["Reservations"]
-    return [i for r in reservations for i in r["Instances"]]
 
 
 def throttle_read_backs(monkeypatch: pytest.MonkeyPatch, code: str = "RequestLimitExceeded",

@@ -46,7 +46,8 @@ def test_a_volume_lifecycle_emits_the_two_notifications_aws_documents(
     volume_id = ec2.create_volume(Size=8, AvailabilityZone=ZONE)["VolumeId"]
     assert recorder.events == []  # still creating
     clock.advance(2)
-    assert ebs_lc.settle_due() == 1
+    assert [e["detail"]["event"] for e in recorder.events] == ["createVolume"]  # at its deadline, with no read
+    assert ebs_lc.settle_due() == 0
     ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device="/dev/sdf")
     ec2.detach_volume(VolumeId=volume_id, InstanceId=instance_id)
     assert len(recorder.events) == 1  # AWS sends nothing when an attach or a detach succeeds
@@ -64,10 +65,15 @@ def test_a_volume_lifecycle_emits_the_two_notifications_aws_documents(
     assert deleted["resources"] == [volume_arn(volume_id)]
 
 
-def test_create_volume_is_announced_once_by_a_read(ebs_lc: LocalCloud, recorder: Recorder, clock: VirtualClock) -> None:
+def test_create_volume_is_announced_once_at_its_deadline_whatever_reads_follow(
+    ebs_lc: LocalCloud, recorder: Recorder, clock: VirtualClock
+) -> None:
     ec2 = ebs_lc.client("ec2")
     volume_id = ec2.create_volume(Size=8, AvailabilityZone=ZONE)["VolumeId"]
-    clock.advance(2)
+    clock.advance(1.9)
+    assert recorder.events == []
+    clock.advance(0.1)
+    assert len(recorder.events) == 1
     assert ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["State"] == "available"
     ec2.describe_volumes(VolumeIds=[volume_id])
     assert ebs_lc.settle_due() == 0

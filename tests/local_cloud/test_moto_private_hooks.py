@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import importlib
 import inspect
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,8 @@ from pcf_local_cloud.moto_private import HOOKS, RECORDED_MOTO, PrivateHook
 from pcf_local_cloud.patching import active_patches
 
 HOOK_MODULE = "moto_private.py"
-GENERIC_NAMES = {"time", "_state"}
-"""Hooked names the package's own code also uses for its own things (a module, a private attribute)."""
+GENERIC_NAMES = {"time", "_state", "Event"}
+"""Hooked names the package's own code also uses for its own things (a module, a private attribute, a class)."""
 INTERPRETER_CLIENTS = "moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for"
 
 
@@ -65,6 +66,9 @@ def problems(hook: PrivateHook) -> list[str]:
     if inspect.ismodule(owner) and name == "time":
         if own.get("time") is not time:
             found.append("the module no longer imports the time module as `time`")
+    elif inspect.ismodule(owner) and name == "Event":
+        if own.get("Event") is not threading.Event:
+            found.append("the module no longer makes its events with threading.Event as `Event`")
     elif name in own or (isinstance(owner, type) and hasattr(owner, name)):
         if hook.signature is not None:
             signature = str(inspect.signature(own[name] if name in own else getattr(owner, name)))

@@ -41,12 +41,22 @@ def test_created_table_matches_the_cloudformation_resource(dynamodb_client: Any)
 
     assert _shape(described) == _shape(properties)
     assert {index["IndexName"] for index in described["GlobalSecondaryIndexes"]} == {
-        "by_deployment", "by_resource", "by_quasiparticle"
+        "by_deployment", "by_resource", "by_resource2", "by_quasiparticle"
     }
     assert described["BillingModeSummary"]["BillingMode"] == properties["BillingMode"] == "PAY_PER_REQUEST"
     ttl = dynamodb_client.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", PURGE_AT)
     assert properties["TimeToLiveSpecification"] == {"AttributeName": PURGE_AT, "Enabled": True}
+
+
+def test_by_resource2_is_by_resource_plus_the_wait() -> None:
+    indexes = {index["IndexName"]: index for index in key_schema()["GlobalSecondaryIndexes"]}
+    old, new = indexes["by_resource"], indexes["by_resource2"]
+    assert old["KeySchema"] == new["KeySchema"]
+    old_attributes = set(old["Projection"]["NonKeyAttributes"])
+    new_attributes = set(new["Projection"]["NonKeyAttributes"])
+    assert new_attributes - old_attributes == {"wait_token", "wait_for", "wait_owner", "wait_generation"}
+    assert old_attributes < new_attributes
 
 
 def test_cloudformation_resource_is_durable() -> None:

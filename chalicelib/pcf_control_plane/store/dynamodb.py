@@ -8,12 +8,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pcf_control_plane.store import items
+from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family
+from pcf_control_plane.store.dynamodb_converge import DynamoConverge, observation_refusal, wait_condition
 from pcf_control_plane.store.dynamodb_io import ConditionFailed, DynamoIO
-from pcf_control_plane.store.errors import ConflictError, StoreError
+from pcf_control_plane.store.dynamodb_runs import DynamoRuns
+from pcf_control_plane.store.errors import ConflictError, IndexNotReadyError, StoreError
 from pcf_control_plane.store.interface import (
+    DEFAULT_FIRST_FAILURES,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_PAGE_LISTING,
     DEFAULT_PAGE_SIZE,
+    WAIT_UNCHECKED,
     StateStore,
+    WaitExpectation,
     check_limit,
     check_page_size,
     check_ttl,
@@ -41,12 +48,15 @@ from pcf_control_plane.store.models import (
     RecordResult,
     SpecSummary,
     StoredSpec,
+    Wait,
 )
+from pcf_control_plane.store.runs import LevelFailures, PageListing, RunFailure, RunMeta, RunPage
 from pcf_control_plane.store.serialization import deserialize_item, serialize, serialize_item
 from pcf_control_plane.store.table import (
     BY_DEPLOYMENT,
     BY_QUASIPARTICLE,
     BY_RESOURCE,
+    BY_RESOURCE2,
     DEPLOYMENT_KEY,
     OBSERVED_AT,
     PCF_ID,
@@ -90,6 +100,8 @@ class DynamoDBStateStore(StateStore):
         self._query_limit = query_limit
         self._max_attempts = max_attempts
         self._history_ids = HistoryIds()
+        self._runs = DynamoRuns(self._io, clock, history_ttl_seconds)
+        self._converge = DynamoConverge(self._io, clock, history_ttl_seconds, self._history_ids, max_attempts)
 
     # desired specs ------------------------------------------------------------------------------
 
@@ -162,28 +174,39 @@ class DynamoDBStateStore(StateStore):
         return items.observation_from(item) if item else None
 
     def find_by_resource_id(self, resource_id: str) -> str | None:
-        found = [deserialize_item(item) for item in self._io.query_items(
-            IndexName=BY_RESOURCE, KeyConditionExpression="#rid = :rid",
-            ExpressionAttributeNames={"#rid": RESOURCE_ID}, ExpressionAttributeValues={":rid": serialize(resource_id)},
-        )]
-        if not found:
-            return None
-        return max((item.get(OBSERVED_AT, 0), item[PCF_ID]) for item in found)[1]
+        found, _ = self._by_resource(resource_id)
+        return _newest(found)[PCF_ID]["S"] if found else None
+
+    def _by_resource(self, resource_id: str) -> tuple[list[dict[str, Any]], bool]:
+        """The index items naming ``resource_id``, from ``by_resource2``; while that index is not readable
+        (backfilling after the deploy that adds it), from ``by_resource`` (``False``: no wait attributes)."""
+        query = {"KeyConditionExpression": "#rid = :rid", "ExpressionAttributeNames": {"#rid": RESOURCE_ID},
+                 "ExpressionAttributeValues": {":rid": serialize(resource_id)}}
+        try:
+            return list(self._io.query_items(IndexName=BY_RESOURCE2, **query)), True
+        except IndexNotReadyError:
+            return list(self._io.query_items(IndexName=BY_RESOURCE, **query)), False
 
     # events --------------------------------------------------------------------------------------
 
     def view_by_resource_id(self, resource_id: str) -> ParticleView | None:
-        """One query of the resource index, which holds the observation and the spec summary (the newest
-        observation wins if two name the resource). An item without a summary (written before summaries were
-        kept) is completed from the particle's own items."""
-        found = list(self._io.query_items(
-            IndexName=BY_RESOURCE, KeyConditionExpression="#rid = :rid",
-            ExpressionAttributeNames={"#rid": RESOURCE_ID}, ExpressionAttributeValues={":rid": serialize(resource_id)},
-        ))
+        """One query of the resource index, which holds the observation, the spec summary and the wait (the
+        newest observation wins if two name the resource). An item without a summary (written before summaries
+        were kept), or one found in the old index while the new one backfills, is read from the particle's own
+        items (one BatchGetItem more)."""
+        found, with_wait = self._by_resource(resource_id)
         if not found:
             return None
-        newest = max(found, key=lambda item: (float(item.get(OBSERVED_AT, {}).get("N", 0)), item[PCF_ID]["S"]))
-        return items.view_from(newest) or self._view_of(newest[PCF_ID]["S"])
+        newest = _newest(found)
+        return (items.view_from(newest) if with_wait else None) or self._view_of(newest[PCF_ID]["S"])
+
+    def _view_of(self, pcf_id: str) -> ParticleView:
+        state = self.read_family(pcf_id, ()).particle
+        return ParticleView(pcf_id=pcf_id, spec=state.spec.summary() if state.spec else None,
+                            observation=state.observation, wait=state.wait)
+
+    def _wait_of(self, pcf_id: str) -> Wait | None:
+        return self.read_family(pcf_id, ()).particle.wait
 
     def record_observed(
         self,
@@ -194,12 +217,19 @@ class DynamoDBStateStore(StateStore):
         also: Sequence[tuple[HistoryKind | str, Mapping[str, Any]]] = (),
         *,
         unless_leased: bool = False,
+        wait_token: WaitExpectation = WAIT_UNCHECKED,
     ) -> RecordResult:
-        """One ``TransactWriteItems``: the observation (newer wins, snapshot kept), its history items and, with
-        ``unless_leased``, a check that no lease is held; all of it, or nothing."""
+        """One ``TransactWriteItems``: the observation (newer wins, snapshot kept, and the wait condition when
+        ``wait_token`` is given), its history items and, with ``unless_leased``, a check that no lease is held;
+        all of it, or nothing."""
         when = observation.observed_at
-        writes: list[dict[str, Any]] = [{"Update": {
-            "TableName": self._table, **items.observation_update(pcf_id, observation, keep_snapshot=True)}}]
+        checked = wait_token is not WAIT_UNCHECKED
+        condition, values = wait_condition(None if wait_token is WAIT_UNCHECKED else wait_token)
+        update = items.observation_update(pcf_id, observation, keep_snapshot=True,
+                                          and_condition=condition if checked else None, condition_values=values)
+        if checked:
+            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        writes: list[dict[str, Any]] = [{"Update": {"TableName": self._table, **update}}]
         for item_kind, item_detail in ((kind, detail), *also):
             item = HistoryItem(pcf_id=pcf_id, item_id=self._history_ids.next(when), kind=HistoryKind(item_kind),
                                at=when, cause=observation.cause, detail=copy.deepcopy(dict(item_detail)),
@@ -213,6 +243,8 @@ class DynamoDBStateStore(StateStore):
                 self._io.call("transact_write_items", TransactItems=writes)
             except ConditionFailed as refused:
                 if not _conflict_only(refused.reasons):
+                    if checked and refused.reasons and refused.reasons[0].get("Code") == "ConditionalCheckFailed":
+                        return observation_refusal(refused.reasons[0].get("Item"), observation)
                     return _refusal(refused.reasons, unless_leased)
                 continue  # another transaction was writing the same item: nothing was written, try again
             return RecordResult(status="recorded")
@@ -262,6 +294,55 @@ class DynamoDBStateStore(StateStore):
     def delete_particle(self, pcf_id: str) -> None:
         for sort_key in (SPEC_SK, OBSERVATION_SK, LEASE_SK):  # the spec first: it is what makes a particle listed
             self._io.call("delete_item", TableName=self._table, Key=items.item_key(pcf_id, sort_key))
+
+    # converge and waits -------------------------------------------------------------------------
+
+    def read_family(self, pcf_id: str, parents: Iterable[str]) -> Family:
+        return self._converge.read_family(pcf_id, parents)
+
+    def commit_converge(self, commit: ConvergeCommit) -> CommitResult:
+        return self._converge.commit(commit)
+
+    def arm_wait(self, pcf_id: str, wait: Wait, resource_id: str) -> bool:
+        return self._converge.arm_wait(pcf_id, wait, resource_id)
+
+    def resolve_wait(self, pcf_id: str, observation: Observation, wait: Wait,
+                     detail: Mapping[str, Any]) -> RecordResult:
+        return self._converge.resolve(pcf_id, observation, wait, detail)
+
+    # run partitions ----------------------------------------------------------------------------
+
+    def put_run(self, meta: RunMeta, pages: Sequence[RunPage]) -> None:
+        self._runs.put(meta, pages)
+
+    def get_run(self, execution: str) -> RunMeta | None:
+        return self._runs.meta(execution)
+
+    def set_rolling_back(self, execution: str, rolling_back: bool = True) -> bool:
+        return self._runs.set_rolling_back(execution, rolling_back)
+
+    def get_page(self, execution: str, phase: str, level: int, page: int) -> RunPage | None:
+        return self._runs.page(execution, phase, level, page)
+
+    def set_page_generations(self, execution: str, phase: str, level: int, page: int,
+                             gens: Mapping[str, int]) -> bool:
+        return self._runs.set_generations(execution, phase, level, page, gens)
+
+    def list_pages(self, execution: str, cursor: str | None = None,
+                   limit: int = DEFAULT_PAGE_LISTING) -> PageListing:
+        check_page_size(limit)
+        return self._runs.list(execution, cursor, limit)
+
+    def record_failure(self, execution: str, failure: RunFailure) -> HistoryItem:
+        return self._runs.record_failure(execution, failure)
+
+    def level_failures(self, execution: str, phase: str, level: int,
+                       first: int = DEFAULT_FIRST_FAILURES) -> LevelFailures:
+        check_limit(first)
+        return self._runs.failures(execution, phase, level, first)
+
+    def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
+        return self._runs.created(execution, pcf_ids)
 
     # leases --------------------------------------------------------------------------------------
 
@@ -355,6 +436,11 @@ class DynamoDBStateStore(StateStore):
     def _get_raw(self, pcf_id: str, sort_key: str) -> dict[str, Any] | None:
         request = {"TableName": self._table, "Key": items.item_key(pcf_id, sort_key), "ConsistentRead": True}
         return self._io.call("get_item", **request).get("Item")
+
+
+def _newest(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The index item with the newest observation (then the greatest pcf_id)."""
+    return max(found, key=lambda item: (float(item.get(OBSERVED_AT, {}).get("N", 0)), item[PCF_ID]["S"]))
 
 
 def _conflict_only(reasons: list[dict[str, Any]]) -> bool:

@@ -11,9 +11,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pcf_control_plane.store.errors import StoreError
+from pcf_control_plane.store.errors import IdempotencyMismatchError, IndexNotReadyError, StoreError
 
 BATCH_GET_MAX_KEYS = 100
+BATCH_WRITE_MAX_ITEMS = 25
+"""BatchWriteItem takes at most 25 put or delete requests (BatchWriteItem API reference)."""
+_INDEX_NOT_READY = ("backfilling global secondary index", "does not have the specified index")
 _RACE_REASONS = {"ConditionalCheckFailed", "TransactionConflict"}
 
 
@@ -56,6 +59,10 @@ class DynamoIO:
             if code == "TransactionCanceledException" and _lost_race(error.response):
                 raise ConditionFailed(code, error.response.get("CancellationReasons")) from error
             message = error.response.get("Error", {}).get("Message", "")
+            if code == "IdempotentParameterMismatchException":
+                raise IdempotencyMismatchError(f"DynamoDB {operation}: {message}") from error
+            if code == "ValidationException" and any(text in message for text in _INDEX_NOT_READY):
+                raise IndexNotReadyError(f"DynamoDB {operation} on {self.table_name}: {message}") from error
             raise StoreError(f"DynamoDB {operation} on {self.table_name} failed: {code}: {message}") from error
         except BotoCoreError as error:
             raise StoreError(f"DynamoDB {operation} on {self.table_name} failed: {error}") from error
@@ -94,6 +101,24 @@ class DynamoIO:
             else:
                 raise StoreError(f"BatchGetItem on {self.table_name} left keys unprocessed {self._max_attempts} times")
         return items
+
+    def batch_write(self, items: list[dict[str, Any]]) -> int:
+        """Put ``items`` (low-level), 25 a call, unprocessed items sent again with backoff; the calls made."""
+        calls = 0
+        for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
+            request = {self.table_name: [{"PutRequest": {"Item": item}}
+                                         for item in items[start:start + BATCH_WRITE_MAX_ITEMS]]}
+            for attempt in range(self._max_attempts):
+                answer = self.call("batch_write_item", RequestItems=request)
+                calls += 1
+                request = answer.get("UnprocessedItems") or {}
+                if not request:
+                    break
+                self._sleep(min(self._max_backoff, self._backoff * 2**attempt))
+            else:
+                raise StoreError(f"BatchWriteItem on {self.table_name} left items unprocessed {self._max_attempts} "
+                                 "times")
+        return calls
 
 
 def _lost_race(response: dict[str, Any]) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
+from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family
 from pcf_control_plane.store.models import (
     HistoryItem,
     HistoryKind,
@@ -21,10 +23,23 @@ from pcf_control_plane.store.models import (
     ParticleView,
     RecordResult,
     StoredSpec,
+    Wait,
 )
+from pcf_control_plane.store.runs import LevelFailures, PageListing, RunFailure, RunMeta, RunPage
 
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_HISTORY_LIMIT = 100
+DEFAULT_PAGE_LISTING = 50
+DEFAULT_FIRST_FAILURES = 5
+
+
+class _Unchecked(Enum):
+    UNCHECKED = "unchecked"
+
+
+WAIT_UNCHECKED = _Unchecked.UNCHECKED
+"""``record_observed(wait_token=WAIT_UNCHECKED)`` (the default): the write does not look at the armed wait."""
+WaitExpectation = str | None | Literal[_Unchecked.UNCHECKED]
 
 
 class StateStore(ABC):
@@ -92,7 +107,11 @@ class StateStore(ABC):
         """The particle's spec summary and observation, read from its own items."""
         record = self.get_particle(pcf_id) or ParticleRecord(pcf_id=pcf_id)
         return ParticleView(pcf_id=pcf_id, spec=record.spec.summary() if record.spec else None,
-                            observation=record.observation)
+                            observation=record.observation, wait=self._wait_of(pcf_id))
+
+    def _wait_of(self, pcf_id: str) -> Wait | None:
+        """The wait armed on the particle (an implementation reads it with the observation)."""
+        return self.read_family(pcf_id, ()).particle.wait
 
     def record_observed(
         self,
@@ -103,15 +122,21 @@ class StateStore(ABC):
         also: Sequence[tuple[HistoryKind | str, Mapping[str, Any]]] = (),
         *,
         unless_leased: bool = False,
+        wait_token: WaitExpectation = WAIT_UNCHECKED,
     ) -> RecordResult:
         """Record what was seen elsewhere (an event): the observation's state, time, resource id and cause,
         newer wins, the stored snapshot kept; with it, and only with it, a history item (``kind``, ``detail``)
         and each of ``also``, caused by the observation's cause, at its time. ``unless_leased``: nothing is
-        written while a lease is held. The DynamoDB store does it all in one transaction."""
+        written while a lease is held. ``wait_token``: a token, written only if that wait or none is armed;
+        ``None``, only if none is (``wait_changed`` otherwise, with the armed wait). Checked in that order:
+        stale, wait, lease. The DynamoDB store does it all in one transaction."""
         with self._atomic():
             previous = self.get_observation(pcf_id)
             if previous is not None and previous.observed_at >= observation.observed_at:
                 return RecordResult(status="stale")
+            armed = None if wait_token is WAIT_UNCHECKED else self._wait_of(pcf_id)
+            if armed is not None and armed.token != wait_token:
+                return RecordResult(status="wait_changed", wait=armed)
             lease = self.current_lease(pcf_id) if unless_leased else None
             if lease is not None:
                 return RecordResult(status="leased", lease=lease)
@@ -126,6 +151,78 @@ class StateStore(ABC):
     def _atomic(self) -> AbstractContextManager[Any]:
         """Held around ``record_observed``'s checks and writes (an implementation's lock); nothing here."""
         return nullcontext()
+
+    # converge and waits -------------------------------------------------------------------------
+
+    @abstractmethod
+    def read_family(self, pcf_id: str, parents: Iterable[str]) -> Family:
+        """``pcf_id``'s spec, observation, unexpired lease, wait and ``converged_by``, and each of ``parents``'
+        spec, observation, wait and ``converged_by``: one consistent read (DynamoDB: one BatchGetItem per 100
+        keys). ``Family.unread_parents`` names parents the stored spec has that were not asked for."""
+
+    @abstractmethod
+    def commit_converge(self, commit: ConvergeCommit) -> CommitResult:
+        """Write ``commit`` at once (see ``ConvergeCommit``); idempotent under ``commit.token`` for 10 minutes:
+        the same commit again has no second effect, another one is ``IdempotencyMismatchError``. A stale
+        observation or a lease that is not the execution's does not stop the rest (reported in the result)."""
+
+    @abstractmethod
+    def arm_wait(self, pcf_id: str, wait: Wait, resource_id: str) -> bool:
+        """What the ``Await`` task's UpdateItem does: set ``wait`` on the observation only if it names
+        ``resource_id`` and its state is not ``wait.want`` yet; ``False`` (nothing written) otherwise."""
+
+    @abstractmethod
+    def resolve_wait(self, pcf_id: str, observation: Observation, wait: Wait,
+                     detail: Mapping[str, Any]) -> RecordResult:
+        """An event that brings what ``wait`` waits for: the observation (newer wins, snapshot kept) only if
+        ``wait`` is still the armed one, ``converged_by = wait.owner``, the lease released if ``wait.owner`` holds
+        it (or nobody does), history ``observation`` (``detail`` plus ``run``) and ``lease`` (``acquired: False``),
+        all at once. ``stale``, ``wait_changed`` (with the armed wait) or ``leased`` (another execution's lease)
+        write nothing. The wait stays on the item (the next ``Await`` or commit replaces it)."""
+
+    # run partitions ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def put_run(self, meta: RunMeta, pages: Sequence[RunPage]) -> None:
+        """Write a run's ``META`` and ``pages`` (DynamoDB: BatchWriteItem, 25 items a call). Every page must be one
+        of ``meta``'s; a page whose specs are too large is ``PageTooLargeError``, raised before anything is
+        written."""
+
+    @abstractmethod
+    def get_run(self, execution: str) -> RunMeta | None:
+        """The run's ``META``, or ``None``."""
+
+    @abstractmethod
+    def set_rolling_back(self, execution: str, rolling_back: bool = True) -> bool:
+        """Set the run's ``rolling_back`` flag; ``False`` when there is no such run."""
+
+    @abstractmethod
+    def get_page(self, execution: str, phase: str, level: int, page: int) -> RunPage | None:
+        """One page with its specs and generations, or ``None`` (a consistent read)."""
+
+    @abstractmethod
+    def set_page_generations(self, execution: str, phase: str, level: int, page: int,
+                             gens: Mapping[str, int]) -> bool:
+        """Store the generations ``plan_page`` wrote for the page's particles; ``False`` when there is no page."""
+
+    @abstractmethod
+    def list_pages(self, execution: str, cursor: str | None = None,
+                   limit: int = DEFAULT_PAGE_LISTING) -> PageListing:
+        """Up to ``limit`` pages of the run after ``cursor``, in key order, ids and generations only."""
+
+    @abstractmethod
+    def record_failure(self, execution: str, failure: RunFailure) -> HistoryItem:
+        """The failure in the run partition and an ``error`` history item of the particle, at once; the same
+        failure recorded again overwrites both (no second history item)."""
+
+    @abstractmethod
+    def level_failures(self, execution: str, phase: str, level: int,
+                       first: int = DEFAULT_FIRST_FAILURES) -> LevelFailures:
+        """The first ``first`` failures of a level (pcf_id order) and their count."""
+
+    @abstractmethod
+    def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
+        """Those of ``pcf_ids`` whose resource the run created (a commit with ``created``)."""
 
     # leases --------------------------------------------------------------------------------------
 

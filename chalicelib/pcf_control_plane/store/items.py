@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pcf_control_plane.store.keys import LEASE_SK, OBSERVATION_SK, SPEC_SK, particle_pk
@@ -19,6 +20,7 @@ from pcf_control_plane.store.models import (
     ParticleView,
     SpecSummary,
     StoredSpec,
+    Wait,
 )
 from pcf_control_plane.store.serialization import deserialize_item, serialize, serialize_item
 from pcf_control_plane.store.table import (
@@ -33,6 +35,11 @@ from pcf_control_plane.store.table import (
     SK,
     SPEC_SUMMARY,
     STATE,
+    WAIT_ATTRIBUTES,
+    WAIT_FOR,
+    WAIT_GENERATION,
+    WAIT_OWNER,
+    WAIT_TOKEN,
 )
 
 LEASE_PURGE_GRACE_SECONDS = 86400
@@ -83,28 +90,57 @@ def spec_from(item: dict[str, Any]) -> StoredSpec:
     )
 
 
-def observation_update(pcf_id: str, observation: Observation, *, keep_snapshot: bool = False) -> dict[str, Any]:
+def observation_update(
+    pcf_id: str,
+    observation: Observation,
+    *,
+    keep_snapshot: bool = False,
+    also_set: Mapping[str, Any] | None = None,
+    also_remove: Sequence[str] = (),
+    and_condition: str | None = None,
+    condition_values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """UpdateItem arguments writing ``observation`` only if it is newer than the stored one (with
-    ``keep_snapshot``, the stored snapshot stays: an event carries none)."""
+    ``keep_snapshot``, the stored snapshot stays: an event carries none). ``also_set``/``also_remove``: more
+    attributes to set or remove (names used as they are); ``and_condition``: a condition both must hold, in the
+    attribute names ``#<name>`` of ``WAIT_ATTRIBUTES`` and ``condition_values``."""
     names = {"#pcf": PCF_ID, "#state": STATE, "#at": OBSERVED_AT, "#cause": CAUSE, "#rid": RESOURCE_ID}
-    values = {":pcf": pcf_id, ":state": observation.state, ":at": observation.observed_at,
-              ":cause": observation.cause}
-    expression = "SET #pcf = :pcf, #state = :state, #at = :at, #cause = :cause"
+    values: dict[str, Any] = {":pcf": pcf_id, ":state": observation.state, ":at": observation.observed_at,
+                              ":cause": observation.cause}
+    sets = ["#pcf = :pcf", "#state = :state", "#at = :at", "#cause = :cause"]
+    removes = []
     if not keep_snapshot:
         names["#snap"], values[":snap"] = "snapshot", observation.snapshot
-        expression += ", #snap = :snap"
+        sets.append("#snap = :snap")
     if observation.resource_id is None:
-        expression += " REMOVE #rid"
+        removes.append("#rid")
     else:
-        expression += ", #rid = :rid"
+        sets.append("#rid = :rid")
         values[":rid"] = observation.resource_id
+    for n, (name, value) in enumerate((also_set or {}).items()):
+        names[f"#s{n}"], values[f":s{n}"] = name, value
+        sets.append(f"#s{n} = :s{n}")
+    for n, name in enumerate(also_remove):
+        names[f"#r{n}"] = name
+        removes.append(f"#r{n}")
+    condition = "(attribute_not_exists(#at) OR #at < :at)"
+    if and_condition:
+        condition += f" AND ({and_condition})"
+        names.update({f"#{name}": name for name in WAIT_ATTRIBUTES if f"#{name}" in and_condition})
+        values.update(condition_values or {})
     return {
         "Key": item_key(pcf_id, OBSERVATION_SK),
-        "UpdateExpression": expression,
-        "ConditionExpression": "attribute_not_exists(#at) OR #at < :at",
+        "UpdateExpression": update_expression(sets, removes),
+        "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": serialize_item(values),
     }
+
+
+def update_expression(sets: Sequence[str], removes: Sequence[str]) -> str:
+    """``SET a, b REMOVE c, d`` (either clause left out when empty)."""
+    clauses = [f"SET {', '.join(sets)}" if sets else "", f"REMOVE {', '.join(removes)}" if removes else ""]
+    return " ".join(clause for clause in clauses if clause)
 
 
 def observation_from(item: dict[str, Any]) -> Observation | None:
@@ -140,7 +176,29 @@ def view_from(item: dict[str, Any]) -> ParticleView | None:
     if SPEC_SUMMARY not in data:
         return None
     return ParticleView(pcf_id=data[PCF_ID], spec=SpecSummary.model_validate(data[SPEC_SUMMARY]),
-                        observation=observation_from(item))
+                        observation=observation_from(item), wait=wait_from(data))
+
+
+def wait_from(data: Mapping[str, Any]) -> Wait | None:
+    """The wait on a (deserialized) observation item, or ``None`` when none is armed."""
+    if WAIT_TOKEN not in data:
+        return None
+    return Wait(token=data[WAIT_TOKEN], want=data[WAIT_FOR], owner=data[WAIT_OWNER],
+                generation=data[WAIT_GENERATION])
+
+
+def arm_wait_update(pcf_id: str, wait: Wait, resource_id: str) -> dict[str, Any]:
+    """UpdateItem arguments of the ``Await`` task (the ASL's ``aws-sdk:dynamodb:updateItem`` sends the same):
+    set the wait only if the observation names ``resource_id`` and is not in ``wait.want`` yet."""
+    return {
+        "Key": item_key(pcf_id, OBSERVATION_SK),
+        "UpdateExpression": "SET #wt = :wt, #wf = :wf, #wo = :wo, #wg = :wg",
+        "ConditionExpression": "#rid = :rid AND #state <> :wf",
+        "ExpressionAttributeNames": {"#wt": WAIT_TOKEN, "#wf": WAIT_FOR, "#wo": WAIT_OWNER, "#wg": WAIT_GENERATION,
+                                     "#rid": RESOURCE_ID, "#state": STATE},
+        "ExpressionAttributeValues": serialize_item({":wt": wait.token, ":wf": wait.want, ":wo": wait.owner,
+                                                     ":wg": wait.generation, ":rid": resource_id}),
+    }
 
 
 def lease_free_check(pcf_id: str, now: float) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import secrets
@@ -13,6 +14,11 @@ SPEC_SK = "SPEC"
 OBSERVATION_SK = "OBS"
 LEASE_SK = "LEASE"
 HISTORY_PREFIX = "H#"
+RUN_PREFIX = "R#"
+META_SK = "META"
+PAGE_PREFIX = "PG#"
+CREATED_PREFIX = "C#"
+FAILURE_PREFIX = "F#"
 
 
 def particle_pk(pcf_id: str) -> str:
@@ -23,6 +29,31 @@ def particle_pk(pcf_id: str) -> str:
 def pcf_id_of(pk: str) -> str:
     """The pcf_id in a particle partition key."""
     return pk.removeprefix(PARTICLE_PREFIX)
+
+
+def run_pk(execution: str) -> str:
+    """The partition key of every item of one run (an apply execution): ``R#<execution ARN>``."""
+    return f"{RUN_PREFIX}{execution}"
+
+
+def page_sk(phase: str, level: int, page: int) -> str:
+    """A page's sort key, ``PG#<phase>#<level:03>#<page:05>``: pages sort by phase, level, page."""
+    return f"{PAGE_PREFIX}{phase}#{level:03d}#{page:05d}"
+
+
+def created_sk(pcf_id: str) -> str:
+    """The sort key of the mark saying the run created ``pcf_id``'s resource."""
+    return f"{CREATED_PREFIX}{pcf_id}"
+
+
+def failure_prefix(phase: str, level: int) -> str:
+    """The sort-key prefix of a level's failures."""
+    return f"{FAILURE_PREFIX}{phase}#{level:03d}#"
+
+
+def failure_sk(phase: str, level: int, pcf_id: str) -> str:
+    """The sort key of ``pcf_id``'s failure in a level."""
+    return f"{failure_prefix(phase, level)}{pcf_id}"
 
 
 def deployment_key(deployment: str, pcf_id: str, shards: int) -> str:
@@ -59,6 +90,16 @@ class HistoryIds:
             sequence = next(self._counter)
         millis = max(0, int(at * 1000))
         return f"{HISTORY_PREFIX}{millis:013d}#{sequence:010d}{secrets.token_hex(4)}"
+
+
+def fixed_history_id(at: float, seed: str, index: int = 0) -> str:
+    """The ``index``-th (0-99) history item id for time ``at`` that is the same for the same ``seed``: a write
+    retried with the same seed overwrites its own items instead of adding more, and items of one seed keep their
+    order (ids keep the ``H#<ms>#<18 chars>`` shape)."""
+    if not 0 <= index < 100:
+        raise ValueError("index must be in 0-99")
+    millis = max(0, int(at * 1000))
+    return f"{HISTORY_PREFIX}{millis:013d}#{hashlib.sha256(seed.encode()).hexdigest()[:16]}{index:02d}"
 
 
 def history_expiry(at: float, ttl_seconds: float | None) -> float | None:

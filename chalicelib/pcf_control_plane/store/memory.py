@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family, ParticleState
+from pcf_control_plane.store.idempotency import IdempotencyWindow
 from pcf_control_plane.store.interface import (
+    DEFAULT_FIRST_FAILURES,
     DEFAULT_HISTORY_LIMIT,
+    DEFAULT_PAGE_LISTING,
     DEFAULT_PAGE_SIZE,
     StateStore,
     check_limit,
@@ -18,6 +22,7 @@ from pcf_control_plane.store.interface import (
     check_ttl,
 )
 from pcf_control_plane.store.keys import HistoryIds, history_expiry
+from pcf_control_plane.store.memory_runs import MemoryRuns
 from pcf_control_plane.store.models import (
     HistoryItem,
     HistoryKind,
@@ -25,8 +30,11 @@ from pcf_control_plane.store.models import (
     Observation,
     ParticleRecord,
     ParticleSpec,
+    RecordResult,
     StoredSpec,
+    Wait,
 )
+from pcf_control_plane.store.runs import LevelFailures, PageListing, RunFailure, RunMeta, RunPage, failure_history
 
 
 class InMemoryStateStore(StateStore):
@@ -41,6 +49,10 @@ class InMemoryStateStore(StateStore):
         self._leases: dict[str, Lease] = {}
         self._history: dict[str, dict[str, HistoryItem]] = {}
         self._history_ids = HistoryIds()
+        self._waits: dict[str, Wait] = {}
+        self._converged_by: dict[str, str] = {}
+        self._runs = MemoryRuns()
+        self._tokens: IdempotencyWindow[CommitResult] = IdempotencyWindow(clock)
 
     # desired specs ------------------------------------------------------------------------------
 
@@ -108,12 +120,131 @@ class InMemoryStateStore(StateStore):
             self._specs.pop(pcf_id, None)
             self._observations.pop(pcf_id, None)
             self._leases.pop(pcf_id, None)
+            self._waits.pop(pcf_id, None)
+            self._converged_by.pop(pcf_id, None)
 
     def _record(self, pcf_id: str) -> ParticleRecord | None:
         spec, observation = self.get_spec(pcf_id), self.get_observation(pcf_id)
         if spec is None and observation is None:
             return None
         return ParticleRecord(pcf_id=pcf_id, spec=spec, observation=observation)
+
+    # converge and waits -------------------------------------------------------------------------
+
+    def read_family(self, pcf_id: str, parents: Iterable[str]) -> Family:
+        with self._lock:
+            return Family(particle=self._state(pcf_id, with_lease=True),
+                          parents={pid: self._state(pid, with_lease=False)
+                                   for pid in dict.fromkeys(parents) if pid != pcf_id})
+
+    def _state(self, pcf_id: str, *, with_lease: bool) -> ParticleState:
+        return ParticleState(pcf_id=pcf_id, spec=self.get_spec(pcf_id), observation=self.get_observation(pcf_id),
+                             lease=self.current_lease(pcf_id) if with_lease else None,
+                             wait=self._waits.get(pcf_id), converged_by=self._converged_by.get(pcf_id))
+
+    def _wait_of(self, pcf_id: str) -> Wait | None:
+        with self._lock:
+            return self._waits.get(pcf_id)
+
+    def commit_converge(self, commit: ConvergeCommit) -> CommitResult:
+        fingerprint = commit.fingerprint()
+        pcf_id = commit.pcf_id
+        with self._lock:
+            replayed = self._tokens.replay(commit.token, fingerprint)
+            if replayed is not None:
+                return replayed
+            recorded = self.record_observation(pcf_id, commit.observation)
+            self._waits.pop(pcf_id, None)
+            if commit.converged:
+                self._converged_by[pcf_id] = commit.execution
+            for item in commit.history_items(self._history_ttl):
+                self._history.setdefault(pcf_id, {})[item.item_id] = item
+            if commit.created:
+                self._runs.mark_created(commit.execution, pcf_id)
+            released = False
+            if commit.release_lease:
+                held = self._leases.get(pcf_id)
+                released = held is None or held.owner == commit.execution
+                if released:
+                    self._leases.pop(pcf_id, None)
+            result = CommitResult(observation="recorded" if recorded else "stale", lease_released=released)
+            self._tokens.complete(commit.token, fingerprint, result)
+            return result
+
+    def arm_wait(self, pcf_id: str, wait: Wait, resource_id: str) -> bool:
+        with self._lock:
+            current = self._observations.get(pcf_id)
+            if current is None or current.resource_id != resource_id or current.state == wait.want:
+                return False
+            self._waits[pcf_id] = wait
+            return True
+
+    def resolve_wait(self, pcf_id: str, observation: Observation, wait: Wait,
+                     detail: Mapping[str, Any]) -> RecordResult:
+        with self._lock:
+            previous = self._observations.get(pcf_id)
+            if previous is not None and previous.observed_at >= observation.observed_at:
+                return RecordResult(status="stale")
+            armed = self._waits.get(pcf_id)
+            if armed is None or armed.token != wait.token:
+                return RecordResult(status="wait_changed", wait=armed)
+            held = self._leases.get(pcf_id)
+            if held is not None and held.owner != wait.owner:
+                return RecordResult(status="leased", lease=held)
+            snapshot = previous.snapshot if previous else observation.snapshot
+            self._observations[pcf_id] = observation.model_copy(update={"snapshot": snapshot}, deep=True)
+            self._converged_by[pcf_id] = wait.owner
+            self._leases.pop(pcf_id, None)
+            at, cause = observation.observed_at, observation.cause
+            self.add_history(pcf_id, HistoryKind.observation, {**detail, "run": wait.owner}, cause, at=at)
+            self.add_history(pcf_id, HistoryKind.lease, {"acquired": False, "run": wait.owner}, cause, at=at)
+            return RecordResult(status="recorded")
+
+    # run partitions ----------------------------------------------------------------------------
+
+    def put_run(self, meta: RunMeta, pages: Sequence[RunPage]) -> None:
+        with self._lock:
+            self._runs.put(meta, pages)
+
+    def get_run(self, execution: str) -> RunMeta | None:
+        with self._lock:
+            return self._runs.meta(execution)
+
+    def set_rolling_back(self, execution: str, rolling_back: bool = True) -> bool:
+        with self._lock:
+            return self._runs.set_rolling_back(execution, rolling_back)
+
+    def get_page(self, execution: str, phase: str, level: int, page: int) -> RunPage | None:
+        with self._lock:
+            return self._runs.page(execution, phase, level, page)
+
+    def set_page_generations(self, execution: str, phase: str, level: int, page: int,
+                             gens: Mapping[str, int]) -> bool:
+        with self._lock:
+            return self._runs.set_generations(execution, phase, level, page, gens)
+
+    def list_pages(self, execution: str, cursor: str | None = None,
+                   limit: int = DEFAULT_PAGE_LISTING) -> PageListing:
+        check_page_size(limit)
+        with self._lock:
+            return self._runs.list(execution, cursor, limit)
+
+    def record_failure(self, execution: str, failure: RunFailure) -> HistoryItem:
+        item = failure_history(execution, failure, self._history_ttl)
+        with self._lock:
+            self._runs.add_failure(execution, failure)
+            self._history.setdefault(failure.pcf_id, {})[item.item_id] = item
+        return item.model_copy(deep=True)
+
+    def level_failures(self, execution: str, phase: str, level: int,
+                       first: int = DEFAULT_FIRST_FAILURES) -> LevelFailures:
+        check_limit(first)
+        with self._lock:
+            return self._runs.failures(execution, phase, level, first)
+
+    def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
+        with self._lock:
+            return self._runs.created(execution, pcf_ids)
 
     # leases --------------------------------------------------------------------------------------
 

@@ -146,24 +146,39 @@ class ParticleRecord(_Record):
     observation: Observation | None = None
 
 
+class Wait(_Record):
+    """An execution waiting for a particle to reach ``want``: the Step Functions task ``token`` its ``Await`` task
+    wrote on the observation item, with the execution (``owner``) and the spec ``generation`` it converges."""
+
+    token: str = Field(min_length=1)
+    want: ObservedState
+    owner: str = Field(min_length=1)
+    generation: int = Field(ge=1)
+
+
 class ParticleView(_Record):
-    """What a healing decision needs of a particle: its spec's summary, last observation and lease.
+    """What a healing decision needs of a particle: its spec's summary, last observation, lease and wait.
 
     ``lease`` is the lease as read by whoever built the view; ``view_by_resource_id`` does not read it (an
-    event's write checks it instead: ``record_observed(..., unless_leased=True)``)."""
+    event's write checks it instead: ``record_observed(..., unless_leased=True)``). ``wait``: the wait armed on
+    the particle, if any (``view_by_resource_id`` reads it with the observation)."""
 
     pcf_id: str
     spec: SpecSummary | None = None
     observation: Observation | None = None
     lease: Lease | None = None
+    wait: Wait | None = None
 
 
 class RecordResult(_Record):
-    """What ``record_observed`` did: ``recorded``; ``stale`` (an observation as new or newer is stored); or
-    ``leased`` (asked to write only while no lease is held, and ``lease`` is held). Only ``recorded`` wrote."""
+    """What ``record_observed`` (or ``resolve_wait``) did: ``recorded``; ``stale`` (an observation as new or newer
+    is stored); ``leased`` (asked to write only while no lease is held, and ``lease`` is held; for
+    ``resolve_wait``: the lease is another execution's); or ``wait_changed`` (the write expected another wait
+    than the stored one, which is ``wait``, ``None`` when none is armed). Only ``recorded`` wrote."""
 
-    status: Literal["recorded", "stale", "leased"]
+    status: Literal["recorded", "stale", "leased", "wait_changed"]
     lease: Lease | None = None
+    wait: Wait | None = None
 
 
 class Lease(_Record):

@@ -27,10 +27,21 @@ STATE = "state"
 CAUSE = "cause"
 SPEC_SUMMARY = "spec_summary"
 PURGE_AT = "purge_at"
-"""The TTL attribute (epoch seconds): set on history items when history expires, and on leases."""
+"""The TTL attribute (epoch seconds): set on history items when history expires, on leases, and on every item of
+a run partition (``R#<execution>``, 30 days)."""
+WAIT_TOKEN = "wait_token"
+WAIT_FOR = "wait_for"
+WAIT_OWNER = "wait_owner"
+WAIT_GENERATION = "wait_generation"
+CONVERGED_BY = "converged_by"
+"""On the observation item: the task token an execution waits on (written by its ``Await`` task), the state it
+waits for, the execution, the generation it converges; and the execution that last converged the particle."""
+WAIT_ATTRIBUTES = (WAIT_TOKEN, WAIT_FOR, WAIT_OWNER, WAIT_GENERATION)
 
 BY_DEPLOYMENT = "by_deployment"
 BY_RESOURCE = "by_resource"
+BY_RESOURCE2 = "by_resource2"
+"""``by_resource`` plus the wait (``docs/deploying.md``: added beside ``by_resource``, which a later deploy drops)."""
 BY_QUASIPARTICLE = "by_quasiparticle"
 
 
@@ -57,6 +68,14 @@ _INDEXES: list[dict[str, Any]] = [
         "KeySchema": _key(RESOURCE_ID),
         "Projection": {"ProjectionType": "INCLUDE",
                        "NonKeyAttributes": [PCF_ID, OBSERVED_AT, STATE, CAUSE, SPEC_SUMMARY]},
+    },
+    # the same, with the wait an execution's Await task armed: the event handler's one query returns both.
+    # DynamoDB cannot change an index's projection, so this is a new index; by_resource goes in a later deploy.
+    {
+        "IndexName": BY_RESOURCE2,
+        "KeySchema": _key(RESOURCE_ID),
+        "Projection": {"ProjectionType": "INCLUDE",
+                       "NonKeyAttributes": [PCF_ID, OBSERVED_AT, STATE, CAUSE, SPEC_SUMMARY, *WAIT_ATTRIBUTES]},
     },
     # quasiparticle membership (only spec items carry quasiparticle)
     {

@@ -1,0 +1,154 @@
+"""One visit of a particle by the execution converging it: read, decide, act once, read back, commit.
+
+The ``converge`` step does in one Lambda call what the particle machine's ``AcquireLease → Sync → transition →
+Sync → Release`` did in five. It reads the particle with its parents (one read: ``read_family``), observes it in
+the cloud, and
+
+- answers ``done`` when the particle is in its desired state, giving the lease back if this execution held it and
+  marking the particle ``converged_by`` the execution;
+- answers ``later`` while a transition is in progress, a parent is not in its desired state (``readiness``) or
+  another execution holds the lease;
+- otherwise takes the lease (held until a visit finds the particle done, or ``particle_failed`` gives it back),
+  carries out the transition with the same ClientToken scope as the ``transition`` step, reads the particle back
+  and answers as above.
+
+Everything a visit records goes in one commit (``commit_converge``: the observation, the history items in order,
+the ``created`` mark, ``converged_by`` and the lease's release), and a visit that changes nothing writes nothing.
+A lease is taken only to act: a particle already in its desired state is recorded and left, with no lease, unless
+another execution holds it (then ``later``: that execution may be about to change it). The caller visits again
+after ``later`` and bounds the visits; the generation (``generations``) comes from the plan, or the first visit
+looks it up and the caller passes it back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from pcf.core import State
+from pcf.core.decision import TRANSITIONS, Action, Decision, decide_for
+from pcf.core.particle import Particle
+from pcf_control_plane.aws_errors import retryable_error
+from pcf_control_plane.errors import UnknownParticleError
+from pcf_control_plane.generations import check_planned
+from pcf_control_plane.messages import ConvergeInput, ConvergeOutput, TransitionName
+from pcf_control_plane.readiness import parents_first
+from pcf_control_plane.steps import ControlPlane, idempotency_scope
+from pcf_control_plane.store import Family, HistoryKind, Observation, ParticleRecord, StoredSpec
+from pcf_control_plane.store.converge import ConvergeCommit, HistoryEntry, ParticleState, commit_token
+
+
+def converge(plane: ControlPlane, step: ConvergeInput) -> ConvergeOutput:
+    """Bring ``step``'s particle one transition closer to its desired state (see the module docstring)."""
+    family = _family(plane, step)
+    own = family.particle
+    assert own.spec is not None
+    spec = own.spec
+    generation = check_planned(plane.store, spec, step.execution, step.generation)
+    if own.lease is not None and own.lease.owner != step.execution:
+        return ConvergeOutput(pcf_id=step.pcf_id, action="later", generation=generation,
+                              reason=f"its lease is held by {own.lease.owner}")
+    visit = _Visit(plane, step, spec, own, generation)
+    parents = {pcf_id: _record(state) for pcf_id, state in family.parents.items()}
+    trusted = {pcf_id for pcf_id, state in family.parents.items() if state.converged_by == step.execution}
+    particle = plane.observe(spec, parents)
+    seen = visit.seen(particle)
+    decision = parents_first(_decision(particle), particle, parents, step.execution, trusted=trusted)
+    if decision.action not in TRANSITIONS:
+        return visit.answer(decision, seen)
+    if not visit.held:
+        if not plane.store.acquire_lease(step.pcf_id, step.execution, step.lease_seconds()):
+            return visit.answer(Decision(Action.wait, "another execution took its lease"), seen)
+        visit.took_lease()
+    action = decision.action
+    visit.act(particle, action, seen)
+    try:
+        particle.sync_state()
+    except Exception as error:  # best effort, as the transition step's read-back: the next visit reads it
+        if retryable_error(error) is None:
+            raise
+        return visit.answer(Decision(Action.wait, f"{action.value} done; its read-back was throttled"), seen)
+    return visit.answer(_decision(particle), visit.seen(particle, after=seen))
+
+
+class _Visit:
+    """What one visit has done so far, and the commit that records it."""
+
+    def __init__(self, plane: ControlPlane, step: ConvergeInput, spec: StoredSpec, own: ParticleState,
+                 generation: int) -> None:
+        self.plane, self.step, self.spec, self.own, self.generation = plane, step, spec, own, generation
+        self.held = own.lease is not None
+        self.history: list[HistoryEntry] = []
+        self.created = False
+        self.acted: Action | None = None
+
+    def seen(self, particle: Particle, after: Observation | None = None) -> Observation:
+        """What ``particle`` was just seen as (newer than ``after``, else than the stored observation); a history
+        item when its state changed."""
+        previous = after or self.own.observation
+        observation = self.plane.observation_of(self.step, self.spec, particle, previous)
+        if previous is None or previous.state != observation.state:
+            self.history.append(HistoryEntry(kind=HistoryKind.observation, detail={
+                "state": observation.state, "resource_id": observation.resource_id}))
+        return observation
+
+    def took_lease(self) -> None:
+        self.held = True
+        self.history.append(HistoryEntry(kind=HistoryKind.lease, detail={"acquired": True}))
+
+    def act(self, particle: Particle, action: Action, seen: Observation) -> None:
+        """Carry out ``action`` with the ``transition`` step's ClientToken scope."""
+        particle.idempotency_scope = idempotency_scope(self.spec, seen)
+        self.created = action is Action.start and particle.observed_state is State.terminated
+        particle.run_transition(action)
+        self.acted = action
+        detail: dict[str, Any] = {"action": action.value, "generation": self.spec.generation}
+        if self.created:
+            detail["created"] = True
+        self.history.append(HistoryEntry(kind=HistoryKind.transition, detail=detail))
+
+    def answer(self, decision: Decision, seen: Observation) -> ConvergeOutput:
+        """Commit what the visit did (nothing when it changed nothing) and answer ``done`` or ``later``."""
+        done = decision.action is Action.done
+        release = done and self.held
+        if release:
+            self.history.append(HistoryEntry(kind=HistoryKind.lease, detail={"acquired": False}))
+        if self._changes(seen, done):
+            self.plane.store.commit_converge(ConvergeCommit(
+                pcf_id=self.step.pcf_id, execution=self.step.execution, observation=seen,
+                token=commit_token(self.step.execution, self.step.pcf_id, seen.observed_at, len(self.history)),
+                history=tuple(self.history), created=self.created, converged=done, release_lease=release))
+        return ConvergeOutput(pcf_id=self.step.pcf_id, action="done" if done else "later", reason=decision.reason,
+                              generation=self.generation, acted=_named(self.acted) if self.acted else None,
+                              state=seen.state, resource_id=seen.resource_id)
+
+    def _changes(self, seen: Observation, done: bool) -> bool:
+        stored = self.own.observation
+        unchanged = stored is not None and (stored.state, stored.resource_id, stored.snapshot) == (
+            seen.state, seen.resource_id, seen.snapshot)
+        marked = not done or self.own.converged_by == self.step.execution
+        return bool(self.history) or not unchanged or not marked
+
+
+def _family(plane: ControlPlane, step: ConvergeInput) -> Family:
+    """The particle and its parents in one read (a second when its stored parents are not the ones given)."""
+    family = plane.store.read_family(step.pcf_id, step.parents)
+    if family.particle.spec is None:
+        raise UnknownParticleError(f"{step.pcf_id}: no desired spec is stored; run the plan step first")
+    if family.unread_parents:
+        family = plane.store.read_family(step.pcf_id, family.particle.parents)
+    return family
+
+
+def _record(state: ParticleState) -> ParticleRecord:
+    return ParticleRecord(pcf_id=state.pcf_id, spec=state.spec, observation=state.observation)
+
+
+def _named(action: Action) -> TransitionName:
+    assert action in TRANSITIONS
+    return cast(TransitionName, action.value)
+
+
+def _decision(particle: Particle) -> Decision:
+    observed = particle.observed_state
+    assert observed is not None
+    return decide_for(particle, observed)

@@ -1,0 +1,108 @@
+"""Throttling inside Step Functions: the calls moto's interpreter makes for states get the injected throttles too,
+with no retry of their own, and fail with the names AWS gives them, which an ASL ``Retry`` can retry."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from pcf_local_cloud.cloud import LocalCloud
+from pcf_local_cloud.deployment import ADMIN_POLICY, EMPTY_ZIP, _ensure_role
+from tests.support.executions import finished
+
+INVOKE = "arn:aws:states:::lambda:invoke"
+
+
+@pytest.fixture
+def role(cloud: LocalCloud) -> str:
+    return _ensure_role(cloud.client("iam"), "throttles-role", ADMIN_POLICY)
+
+
+@pytest.fixture
+def function_arn(cloud: LocalCloud, role: str) -> str:
+    arn = cloud.client("lambda").create_function(FunctionName="work", Runtime="python3.11", Role=role,
+                                                 Handler="app.h", Code={"ZipFile": EMPTY_ZIP})["FunctionArn"]
+    cloud.register_handler("work", lambda event, context: {"done": True})
+    return str(arn)
+
+
+def run(cloud: LocalCloud, role: str, task: dict[str, Any], name: str) -> tuple[dict[str, Any], list[str]]:
+    """Run a machine of the single Task ``task``; its description and the errors of its failed tasks."""
+    sfn = cloud.client("stepfunctions")
+    definition = {"StartAt": "Work", "States": {"Work": {"Type": "Task", "End": True, **task}}}
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+    finished(sfn, arn)
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    errors = [details["error"] for event in events for key, details in event.items()
+              if key.endswith("FailedEventDetails") and "error" in details and event["type"] != "ExecutionFailed"]
+    return dict(sfn.describe_execution(executionArn=arn)), errors
+
+
+def test_a_throttled_lambda_invoke_fails_with_lambda_too_many_requests_and_is_not_retried_by_the_client(
+    cloud: LocalCloud, role: str, function_arn: str
+) -> None:
+    faults = cloud.inject_throttling(1.0, services=("lambda",))
+    described, errors = run(cloud, role, {"Resource": INVOKE, "Parameters": {"FunctionName": function_arn}}, "one")
+    assert (described["status"], described["error"]) == ("FAILED", "Lambda.TooManyRequestsException")
+    assert errors == ["Lambda.TooManyRequestsException"]
+    assert faults.requests["lambda"] == 1  # max_attempts 0: Step Functions itself does not retry
+
+
+def test_a_throttled_lambda_arn_task_is_named_as_the_integration_is(
+    cloud: LocalCloud, role: str, function_arn: str
+) -> None:
+    cloud.inject_throttling(1.0, services=("lambda",))
+    described, _ = run(cloud, role, {"Resource": function_arn}, "by-arn")
+    assert (described["status"], described["error"]) == ("FAILED", "Lambda.TooManyRequestsException")
+
+
+def first_seed_throttling_once(rate: float) -> int:
+    """A seed whose first draw is throttled at ``rate`` and whose second is not."""
+    return next(seed for seed in range(1000)
+                if (draws := random.Random(seed)) and draws.random() < rate <= draws.random())
+
+
+def test_an_asl_retry_on_the_throttle_name_gets_the_task_through(
+    cloud: LocalCloud, role: str, function_arn: str
+) -> None:
+    faults = cloud.inject_throttling(0.5, services=("lambda",), seed=first_seed_throttling_once(0.5))
+    retry = [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 3}]
+    task = {"Resource": INVOKE, "Parameters": {"FunctionName": function_arn}, "Retry": retry}
+    described, errors = run(cloud, role, task, "retried")
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["Payload"] == {"done": True}
+    assert errors == ["Lambda.TooManyRequestsException"]
+    assert (faults.injected["lambda"], faults.requests["lambda"]) == (1, 2)
+
+
+def test_a_throttled_aws_sdk_dynamodb_call_fails_with_dynamodb_throttling(cloud: LocalCloud, role: str) -> None:
+    cloud.client("dynamodb").create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    faults = cloud.inject_throttling(1.0, services=("dynamodb",))
+    task = {"Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem",
+            "Parameters": {"TableName": "t", "Item": {"pk": {"S": "a"}}}}
+    described, errors = run(cloud, role, task, "put")
+    assert (described["status"], described["error"]) == ("FAILED", "DynamoDb.ThrottlingException")
+    assert errors == ["DynamoDb.ThrottlingException"]
+    assert faults.requests["dynamodb"] == 1
+
+
+def test_throttled_step_functions_and_lambda_clients_get_awss_answers(cloud: LocalCloud, function_arn: str) -> None:
+    cloud.inject_throttling(1.0, services=("stepfunctions", "lambda"))
+    sfn, lam = cloud.client("stepfunctions"), cloud.client("lambda")
+    for call, code, status in ((lambda: sfn.list_state_machines(), "ThrottlingException", 400),
+                               (lambda: lam.invoke(FunctionName="work"), "TooManyRequestsException", 429)):
+        with pytest.raises(Exception) as raised:
+            call()
+        response = getattr(raised.value, "response", {})
+        assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+
+
+def test_unknown_services_are_refused(cloud: LocalCloud) -> None:
+    with pytest.raises(ValueError, match="sqs"):
+        cloud.inject_throttling(0.5, services=("sqs",))

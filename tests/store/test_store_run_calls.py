@@ -1,0 +1,196 @@
+"""DynamoDB calls of the issue-13 store operations (counted with ``ApiCallCounter``), the index fallback while
+``by_resource2`` backfills, batch-write retries, and the in-memory token window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from benchmarks.counting import ApiCallCounter
+from pcf_control_plane.store import (
+    DynamoDBStateStore,
+    HistoryKind,
+    IdempotencyMismatchError,
+    InMemoryStateStore,
+    LevelPages,
+    Observation,
+    RunFailure,
+    RunMeta,
+    RunPage,
+    StoreError,
+)
+from tests.store.conftest import TABLE
+from tests.store.store_support import FakeClock, spec
+from tests.store.test_store_converge import CHILD, DAD, MOM, RUN, WAIT, _armed, _commit
+
+EVENT = Observation(state="running", observed_at=11.0, resource_id="i-child", cause="event:e-1")
+
+
+def _calls(client: Any) -> ApiCallCounter:
+    counter = ApiCallCounter()
+    counter.hook("dynamodb", client)
+    return counter
+
+
+def _by_operation(counter: ApiCallCounter) -> dict[str, int]:
+    return {op: sum(phases.values()) for op, phases in counter.snapshot().by_operation("dynamodb").items()}
+
+
+def test_each_converge_operation_is_one_call(dynamodb_client: Any, dynamo_store: DynamoDBStateStore) -> None:
+    _armed(dynamo_store)
+    counter = _calls(dynamodb_client)
+
+    dynamo_store.read_family(CHILD, [MOM, DAD])
+    assert _by_operation(counter) == {"BatchGetItem": 1}
+    counter.reset()
+    view = dynamo_store.view_by_resource_id("i-child")
+    assert view is not None and view.wait == WAIT and _by_operation(counter) == {"Query": 1}
+    counter.reset()
+    assert dynamo_store.resolve_wait(CHILD, EVENT, WAIT, {}).status == "recorded"
+    assert _by_operation(counter) == {"TransactWriteItems": 1}
+    counter.reset()
+    dynamo_store.commit_converge(_commit(20.0, created=True, converged=True, release_lease=True))
+    assert _by_operation(counter) == {"TransactWriteItems": 1}
+    counter.reset()
+    assert dynamo_store.arm_wait(CHILD, WAIT.model_copy(update={"want": "stopped"}), "i-child")
+    assert _by_operation(counter) == {"UpdateItem": 1}
+
+
+def test_a_refused_part_of_a_commit_costs_one_more_transaction(
+    dynamodb_client: Any, dynamo_store: DynamoDBStateStore
+) -> None:
+    _armed(dynamo_store)
+    dynamo_store.release_lease(CHILD, RUN)
+    dynamo_store.acquire_lease(CHILD, "someone-else", 600)
+    counter = _calls(dynamodb_client)
+    sent: list[str] = []
+    dynamodb_client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems",
+                                         lambda params, **_: sent.append(params["ClientRequestToken"]))
+
+    result = dynamo_store.commit_converge(_commit(5.0, release_lease=True))
+
+    assert (result.observation, result.lease_released) == ("stale", False)
+    assert _by_operation(counter) == {"TransactWriteItems": 2}
+    assert sent[0] == _commit(5.0).token and len(set(sent)) == 2 and all(len(token) <= 36 for token in sent)
+
+
+def test_a_run_of_many_pages_is_written_25_items_a_call(
+    dynamodb_client: Any, dynamo_store: DynamoDBStateStore
+) -> None:
+    meta = RunMeta(execution=RUN, pcf_id="distributed_master_worker:big", particles=2000,
+                   levels=(LevelPages(phase="start", level=0, pages=50),))
+    pages = [RunPage(phase="start", level=0, page=n, ids=(f"ec2_instance:p{n}",), specs=(spec(f"ec2_instance:p{n}"),))
+             for n in range(50)]
+    counter = _calls(dynamodb_client)
+
+    dynamo_store.put_run(meta, pages)
+    assert _by_operation(counter) == {"BatchWriteItem": 3}  # 51 items
+    counter.reset()
+    listing = dynamo_store.list_pages(RUN, limit=50)
+    assert len(listing.pages) == 50 and _by_operation(counter) == {"Query": 1}
+    counter.reset()
+    dynamo_store.get_page(RUN, "start", 0, 7)
+    dynamo_store.set_page_generations(RUN, "start", 0, 7, {"ec2_instance:p7": 1})
+    assert _by_operation(counter) == {"GetItem": 1, "UpdateItem": 1}
+    counter.reset()
+    for n in range(8):
+        dynamo_store.record_failure(RUN, RunFailure(pcf_id=f"ec2_instance:p{n}", phase="start", level=0,
+                                                    error="Boom", at=1.0))
+    assert _by_operation(counter) == {"TransactWriteItems": 8}
+    counter.reset()
+    assert dynamo_store.level_failures(RUN, "start", 0, first=5).count == 8
+    assert _by_operation(counter) == {"Query": 2}  # the first five, then the count
+    counter.reset()
+    assert dynamo_store.created_marks(RUN, [page.ids[0] for page in pages]) == set()
+    assert _by_operation(counter) == {"BatchGetItem": 1}
+
+
+def test_unprocessed_batch_writes_are_sent_again(dynamodb_client: Any, fake_clock: FakeClock) -> None:
+    class Unprocessing:
+        """Leaves the last item of the first two batch writes unprocessed, as a throttled table would."""
+
+        def __init__(self) -> None:
+            self.refusals = 2
+
+        def __getattr__(self, name: str) -> Any:
+            call = getattr(dynamodb_client, name)
+            if name != "batch_write_item":
+                return call
+
+            def partial(RequestItems: dict[str, Any]) -> dict[str, Any]:
+                requests = RequestItems[TABLE]
+                if self.refusals and len(requests) > 1:
+                    self.refusals -= 1
+                    call(RequestItems={TABLE: requests[:-1]})
+                    return {"UnprocessedItems": {TABLE: requests[-1:]}}
+                return call(RequestItems=RequestItems)
+
+            return partial
+
+    store = DynamoDBStateStore(Unprocessing(), TABLE, clock=fake_clock, sleep=fake_clock.sleep)
+    meta = RunMeta(execution=RUN, pcf_id="x:y", particles=3, levels=(LevelPages(phase="start", level=0, pages=3),))
+    pages = [RunPage(phase="start", level=0, page=n, ids=(f"ec2_instance:p{n}",)) for n in range(3)]
+    store.put_run(meta, pages)
+
+    assert len(fake_clock.slept) == 1  # the retried single item is not refused again (one item is not "> 1")
+    assert [page.page for page in store.list_pages(RUN).pages] == [0, 1, 2]
+    assert store.get_run(RUN) == meta
+
+
+def _refusing_new_index(client: Any, message: str) -> Any:
+    class Backfilling:
+        def __init__(self) -> None:
+            self.queried: list[str] = []
+
+        def __getattr__(self, name: str) -> Any:
+            call = getattr(client, name)
+            if name != "query":
+                return call
+
+            def query(**kwargs: Any) -> Any:
+                self.queried.append(kwargs.get("IndexName", "table"))
+                if kwargs.get("IndexName") == "by_resource2":
+                    raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "Query")
+                return call(**kwargs)
+
+            return query
+
+    return Backfilling()
+
+
+@pytest.mark.parametrize("message", [
+    "Cannot read from backfilling global secondary index: by_resource2",
+    "The table does not have the specified index: by_resource2",
+])
+def test_events_read_the_old_index_while_the_new_one_is_not_ready(
+    dynamodb_client: Any, fake_clock: FakeClock, message: str
+) -> None:
+    _armed(DynamoDBStateStore(dynamodb_client, TABLE, clock=fake_clock))
+    backfilling = _refusing_new_index(dynamodb_client, message)
+    store = DynamoDBStateStore(backfilling, TABLE, clock=fake_clock)
+
+    view = store.view_by_resource_id("i-child")
+
+    assert view is not None and view.wait == WAIT and view.spec is not None
+    assert store.find_by_resource_id("i-child") == CHILD
+    assert backfilling.queried == ["by_resource2", "by_resource", "by_resource2", "by_resource"]
+
+
+def test_other_query_errors_are_not_taken_for_a_backfill(dynamodb_client: Any, fake_clock: FakeClock) -> None:
+    store = DynamoDBStateStore(_refusing_new_index(dynamodb_client, "Query condition missed key schema element"),
+                               TABLE, clock=fake_clock)
+    with pytest.raises(StoreError, match="missed key schema"):
+        store.view_by_resource_id("i-child")
+
+
+def test_the_memory_token_window_is_ten_minutes(fake_clock: FakeClock) -> None:
+    store = InMemoryStateStore(clock=fake_clock)
+    store.commit_converge(_commit(20.0))
+    fake_clock.advance(599)
+    with pytest.raises(IdempotencyMismatchError):
+        store.commit_converge(_commit(30.0))
+    fake_clock.advance(1)  # 10 minutes after the first request completed: a new request
+    assert store.commit_converge(_commit(30.0)).observation == "recorded"
+    assert [h.kind for h in store.list_history(CHILD)].count(HistoryKind.lease) == 2
