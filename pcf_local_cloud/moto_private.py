@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +35,10 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.retry.retry_outcome import RetryOutcome
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout, TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
@@ -44,7 +49,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
@@ -56,6 +62,8 @@ RECORDED_MOTO = "5.2.5"
 _SFN = "moto.stepfunctions.parser.asl.component"
 _MAP = f"{_SFN}.state.exec.state_map.iteration"
 _CALLBACK = "moto.stepfunctions.parser.asl.eval.callback.callback"
+_EXECUTE = f"{_SFN}.state.exec.execute_state"
+_CALLBACK_TASK = f"{_SFN}.state.exec.state_task.service.state_task_service_callback.StateTaskServiceCallback"
 
 
 @dataclass(frozen=True)
@@ -346,6 +354,101 @@ HOOKS: tuple[PrivateHook, ...] = (
         "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent",
         relies_on={f"{_SFN}.state.exec.state_task.state_task_lambda.StateTaskLambda._from_error":
                    "1a3cdc6f4b303bfe692e515f02bfdd8cea0cabcc2908ad1f5924096423b81a7f"},
+    ),
+    # --- issue 13: callback tasks, part 2 ---
+    PrivateHook(
+        f"{_EXECUTE}.ExecutionState.from_state_props",
+        "moto gives a state with HeartbeatSeconds and no TimeoutSeconds a TimeoutSeconds of 60 in this method (AWS: "
+        "99999999); every execution state's parsing passes through it (subclasses call super()).",
+        "(self, state_props: moto.stepfunctions.parser.asl.component.state.state_props.StateProps) -> None",
+        relies_on={f"{_EXECUTE}.ExecutionState.from_state_props":
+                   "16c725c841c95f2c81f88fa3c488a8aed4a285ee5d303e7f038aedf0449c0ace"},
+    ),
+    PrivateHook(
+        f"{_EXECUTE}.threading",
+        "moto counts a state's TimeoutSeconds on a threading.Event this module global makes, in real time, with no "
+        "setting: replaced by a namespace whose Event counts on the cloud's clock.",
+        relies_on={f"{_EXECUTE}.ExecutionState._evaluate_with_timeout":
+                   "c56deda08a42e98d3958bfb2ab95de74c7ec7a515085614a80e1ea4948722485"},
+    ),
+    PrivateHook(
+        f"{_EXECUTE}.Thread",
+        "the thread a state's work runs in, made from this module global right after the timeout's event: "
+        "replaced so that the work (a callback task's wait) knows the timeout it runs under.",
+        relies_on={f"{_EXECUTE}.ExecutionState._evaluate_with_timeout":
+                   "c56deda08a42e98d3958bfb2ab95de74c7ec7a515085614a80e1ea4948722485"},
+    ),
+    PrivateHook(
+        f"{_CALLBACK_TASK}._eval_wait_for_task_token",
+        "the one place a .waitForTaskToken task waits for its answer, heartbeat and timeout; moto waits for the "
+        "heartbeat here and leaves TimeoutSeconds to the per-state thread, so the two deadlines race.",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, timeout_seconds: int, "
+        "callback_endpoint: moto.stepfunctions.parser.asl.eval.callback.callback.CallbackEndpoint, "
+        "heartbeat_endpoint: moto.stepfunctions.parser.asl.eval.callback.callback.HeartbeatEndpoint | None) -> "
+        "moto.stepfunctions.parser.asl.eval.callback.callback.CallbackOutcome",
+        relies_on={f"{_CALLBACK_TASK}._eval_wait_for_task_token":
+                   "061c4a80d1bdcb0af3cdb56fa544ddae349f8e11f0c2255620284424f195c148",
+                   f"{_CALLBACK_TASK}._eval_integration_pattern":
+                   "3b97ada1d4cb7280415bb9d160896565d4a520e56b5b85a0f42e42e6538c0ce9"},
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.CallbackEndpoint._notify_event",
+        "read, not replaced: the event an answer (or interrupt_all) sets, to wait on it until a deadline.",
+        relies_on={f"{_CALLBACK}.CallbackEndpoint.__init__":
+                   "7a550442a6a5e18dd93aa23f4d7eaa0c462e98237834100feadb7369097d8333"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.HeartbeatEndpoint._next_heartbeat_event",
+        "read, not replaced: the event a heartbeat, an answer or interrupt_all sets, to wait on it until the "
+        "earlier of the heartbeat's and the timeout's deadlines.",
+        relies_on={f"{_CALLBACK}.HeartbeatEndpoint.__init__":
+                   "d981f6c6fcf38982f1b2c55487e92780098ac12bd441636fcb7052e812983aa8",
+                   f"{_CALLBACK}.HeartbeatEndpoint.notify":
+                   "3c7b61c1202c08b3e875c1f8ac70d900c8750b976430d9a8b62095647551d4e7"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.HeartbeatEndpoint._heartbeat_seconds",
+        "read, not replaced: the task's HeartbeatSeconds as moto evaluated it.",
+        relies_on={f"{_CALLBACK}.HeartbeatEndpoint.__init__":
+                   "d981f6c6fcf38982f1b2c55487e92780098ac12bd441636fcb7052e812983aa8"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.CallbackPoolManager._pool",
+        "read, not replaced: every callback endpoint of an execution (moto offers only a lookup by token), to end "
+        "the waits of a stopped execution.",
+        relies_on={f"{_CALLBACK}.CallbackPoolManager.__init__":
+                   "072d647a2ea8040bd61bb0c312dca3f1437228f0024e693e1a19b9af9d939cf6"},
+        replaced=False,
+    ),
+    PrivateHook(
+        "moto.stepfunctions.parser.asl.eval.environment.Environment.set_error",
+        "moto overwrites any program state with an error here, so a task that fails after StopExecution turns "
+        "the ABORTED execution FAILED; every failure of a program or frame is recorded through it.",
+        "(self, error: 'ExecutionFailedEventDetails') -> 'None'",
+        relies_on={"moto.stepfunctions.parser.asl.eval.environment.Environment.set_error":
+                   "6447409d405612c0e642e5e7d1942f8b48298485b7cb23630a18c78392f633d2"},
+    ),
+    PrivateHook(
+        f"{_EXECUTE}.ExecutionState._handle_retry",
+        "moto evaluates a state's Retry (and sleeps its interval) here even once the execution is stopped; "
+        "_eval_state calls it for every failure.",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, failure_event: "
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent) -> "
+        "moto.stepfunctions.parser.asl.component.common.retry.retry_outcome.RetryOutcome",
+        relies_on={f"{_EXECUTE}.ExecutionState._eval_state":
+                   "88a5f8e4c72b10849ada6345c535c9eb30519136b9bb838952f2d9b5ce38ff0b"},
+    ),
+    PrivateHook(
+        f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn._from_error",
+        "moto names an API error of a states:startExecution task StepFunctions.<code>Exception in this method, "
+        "doubling the suffix of a code that has one (ThrottlingException).",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, ex: Exception) -> "
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent",
+        relies_on={f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn._from_error":
+                   "7cdee0936130a4c15a18b0bc03087d23215896a841429e6189a159c8ad13dd63"},
     ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
@@ -911,3 +1014,125 @@ def lambda_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> N
 
     _from_error.__doc__ = original.__doc__
     patches.replace(StateTaskLambda, "_from_error", _from_error)
+
+
+# --- issue 13: callback tasks, part 2 ---
+def timeout_when_unset(patches: PatchSet, seconds: int) -> None:
+    """An execution state without ``TimeoutSeconds``/``TimeoutSecondsPath`` times out after ``seconds``, also
+    when it has ``HeartbeatSeconds`` (moto: 60)."""
+    original = vars(ExecutionState)["from_state_props"]
+
+    def from_state_props(state: Any, state_props: Any) -> None:
+        original(state, state_props)
+        if state_props.get(Timeout) is None:
+            state.timeout = TimeoutSeconds(timeout_seconds=seconds)
+
+    from_state_props.__doc__ = original.__doc__
+    patches.replace(ExecutionState, "from_state_props", from_state_props)
+
+
+class _ThreadingWith:
+    """Looks like the ``threading`` module to the module it replaces it in, but makes its events with ``event``."""
+
+    def __init__(self, event: Callable[[], Any]) -> None:
+        self.Event = event
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+def state_timeouts_on(patches: PatchSet, event: Callable[[], Any], thread: Callable[..., threading.Thread]) -> None:
+    """moto's per-state timeout (``TimeoutSeconds``) waits on ``event()`` (``threading.Event``'s ``set``/``wait``),
+    made in the thread that evaluates the state just before ``thread(target=..., daemon=...)`` makes the thread
+    that runs the state's work."""
+    patches.replace(execute_state, "threading", _ThreadingWith(event))
+    patches.replace(execute_state, "Thread", thread)
+
+
+CallbackWait = Callable[[Any, int, Any, Any, Callable[[], Any]], Any]
+"""``wait(env, timeout_seconds, callback_endpoint, heartbeat_endpoint or None, moto_wait)`` -> moto's outcome."""
+
+
+def callback_waits_with(patches: PatchSet, wait: CallbackWait) -> None:
+    """A ``.waitForTaskToken`` task waits for its answer with ``wait`` (``moto_wait()`` is moto's own wait)."""
+    original = vars(StateTaskServiceCallback)["_eval_wait_for_task_token"]
+
+    def _eval_wait_for_task_token(task: Any, env: Any, timeout_seconds: int, callback_endpoint: Any,
+                                  heartbeat_endpoint: Any) -> Any:
+        return wait(env, timeout_seconds, callback_endpoint, heartbeat_endpoint,
+                    lambda: original(task, env, timeout_seconds, callback_endpoint, heartbeat_endpoint))
+
+    _eval_wait_for_task_token.__doc__ = original.__doc__
+    patches.replace(StateTaskServiceCallback, "_eval_wait_for_task_token", _eval_wait_for_task_token)
+
+
+def answer_event(callback_endpoint: Any) -> Any:
+    """The event an answer to the task (or the end of the task) sets."""
+    return callback_endpoint._notify_event
+
+
+def heartbeat_event(heartbeat_endpoint: Any) -> Any:
+    """The event a heartbeat, an answer or the end of the task sets."""
+    return heartbeat_endpoint._next_heartbeat_event
+
+
+def heartbeat_seconds(heartbeat_endpoint: Any) -> float:
+    """The task's ``HeartbeatSeconds``."""
+    return float(heartbeat_endpoint._heartbeat_seconds)
+
+
+def end_callback_tasks(env: Any) -> int:
+    """End the wait of every callback task (task token) of the execution whose environment is ``env``, as the
+    end of each task does (``interrupt_all``); how many tasks it had."""
+    pool = getattr(env, "callback_pool_manager", None)
+    endpoints = [] if pool is None else list(pool._pool.values())
+    for endpoint in endpoints:
+        endpoint.interrupt_all()
+    return len(endpoints)
+
+
+def stopped_stays_stopped(patches: PatchSet) -> None:
+    """An error recorded after an execution (or a frame of it) was stopped leaves it stopped (moto: ``FAILED``)."""
+    original = vars(Environment)["set_error"]
+
+    def set_error(env: Any, error: Any) -> None:
+        if isinstance(env.program_state(), ProgramStopped):
+            return
+        original(env, error)
+
+    set_error.__doc__ = original.__doc__
+    patches.replace(Environment, "set_error", set_error)
+
+
+def no_retry_once_ended(patches: PatchSet) -> None:
+    """A state whose execution is no longer running retries nothing (and sleeps no interval)."""
+    original = vars(ExecutionState)["_handle_retry"]
+
+    def _handle_retry(state: Any, env: Any, failure_event: Any) -> Any:
+        if not env.is_running():
+            return RetryOutcome.CannotRetry
+        return original(state, env, failure_event)
+
+    _handle_retry.__doc__ = original.__doc__
+    patches.replace(ExecutionState, "_handle_retry", _handle_retry)
+
+
+def sfn_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> None:
+    """A ``states:startExecution`` task (any pattern) refused by the Step Functions API fails with the error
+    ``name(<API error code>)``."""
+    original = vars(StateTaskServiceSfn)["_from_error"]
+
+    def _from_error(task: Any, env: Any, ex: Exception) -> Any:
+        failure = original(task, env, ex)
+        if not isinstance(ex, ClientError):
+            return failure
+        error = name(str(ex.response.get("Error", {}).get("Code", "")))
+        details = dict(failure.event_details or {})
+        failed = dict(details.get("taskFailedEventDetails") or {})
+        failed["error"] = error
+        details["taskFailedEventDetails"] = failed
+        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=failure.event_type,
+                            event_details=details)
+
+    _from_error.__doc__ = original.__doc__
+    patches.replace(StateTaskServiceSfn, "_from_error", _from_error)

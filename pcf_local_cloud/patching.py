@@ -40,6 +40,8 @@ from pcf_local_cloud.sfn_execution_end import ExecutionEndPatch
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
 from pcf_local_cloud.sfn_lambda_errors import LambdaTaskErrors
 from pcf_local_cloud.sfn_limits import StepFunctionsLimits
+from pcf_local_cloud.sfn_stops import StoppedExecutions
+from pcf_local_cloud.sfn_task_timeouts import TaskTimeouts
 from pcf_local_cloud.sfn_task_tokens import ClosedTaskTokens
 from pcf_local_cloud.state import EmulationState
 from pcf_local_cloud.ticker import Ticker
@@ -100,8 +102,10 @@ class InstalledPatches:
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             sfn_integration.install(self._patches)
             self.sfn_limits.install(self._patches)
+            TaskTimeouts(self.deadlines).install(self._patches)  # TimeoutSeconds on the clock, no 60 s default
             self.callback_tasks.install(self._patches)
             ClosedTaskTokens().install(self._patches)
+            StoppedExecutions(self.execution_ends).install(self._patches)  # a stop ends token waits at once
             LambdaTaskErrors().install(self._patches)
             ExecutionEndPatch(self.execution_ends).install(self._patches)
             self.map_runs.install(self._patches)  # distributed map runs: children, threshold, IAM
