@@ -15,6 +15,8 @@ from pcf_local_cloud.async_invocations import AsyncInvoker, default_sqs_client
 from pcf_local_cloud.client_token import ClientTokens
 from pcf_local_cloud.deadlines import Deadlines
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
+from pcf_local_cloud.dynamodb_idempotency import TransactionIdempotency
+from pcf_local_cloud.dynamodb_index_changes import IndexChanges
 from pcf_local_cloud.dynamodb_indexes import HashKeyIndexes
 from pcf_local_cloud.ebs_events import EbsApiEvents
 from pcf_local_cloud.ebs_phases import VolumePhases
@@ -93,6 +95,8 @@ class InstalledPatches:
             self.volumes.install(self._patches)
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
             AtomicDynamoDB().install(self._patches)
+            TransactionIdempotency(self.state.clock).install(self._patches)  # wraps the locked call_action
+            IndexChanges(self.state).install(self._patches)
             self.lambdas.install(self._patches)
             self.lambdas.limits.install(self._patches)
             self.iam.install()
@@ -171,7 +175,8 @@ class InstalledPatches:
 
 
 def install_patches(state: EmulationState, faults: ThrottlingFaults | None = None) -> InstalledPatches:
-    """Patch moto to honour ``ClientToken``, to time EC2 transitions by ``state``'s clock, to run Lambda
+    """Patch moto to honour ``ClientToken`` (and DynamoDB's ``ClientRequestToken``), to build DynamoDB indexes as
+    AWS does, to time EC2 transitions by ``state``'s clock, to run Lambda
     functions in-process (``patches.lambdas``), to publish EC2's events and deliver EventBridge rules to Lambda
     and Step Functions (``patches.deliveries``), and to fire scheduled rules (``fire_schedules``).
 
