@@ -8,7 +8,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks import cold_start_bench, import_bench, package_bench, sfn_cases, sfn_report, sizing_bench
+from benchmarks import (
+    cold_start_bench,
+    import_bench,
+    local_cloud_scale,
+    package_bench,
+    sfn_cases,
+    sfn_report,
+    sizing_bench,
+)
 
 DEFAULT_WIDTHS = (20, 40, 40)
 QUICK_WIDTHS = (2, 4, 4)
@@ -124,6 +132,8 @@ def jobs(args: argparse.Namespace) -> list[Job]:
     sizes = sizing_bench.QUICK_SIZES if args.quick else sizing_bench.SIZES
     chosen.append(Job(SIZING_CASE, lambda: sizing_bench.run(sizes)))
     chosen.append(Job(COLD_START_CASE, _cold_start))
+    scale = local_cloud_scale.QUICK_PARTICLES if args.quick else local_cloud_scale.PARTICLES
+    chosen.append(Job(local_cloud_scale.CASE, lambda: local_cloud_scale.run(scale)))
     return chosen
 
 
@@ -170,6 +180,7 @@ def print_results(results: Mapping[str, Any]) -> None:
         (PackageResult, lambda r: sfn_report.package_report(r.built, r.estimate, r.made)),
         (sizing_bench.SizingResult, lambda r: r.text()),
         (cold_start_bench.ColdStart, lambda r: r.text()),
+        (local_cloud_scale.ScaleResult, lambda r: r.text()),
         (str, lambda r: r),
     ]
     for kind, printer in printers:

@@ -21,7 +21,7 @@ from pcf_local_cloud.faults import SERVICES, ThrottlingFaults
 from pcf_local_cloud.lambda_dispatch import LambdaHandler
 from pcf_local_cloud.patching import InstalledPatches, install_patches
 from pcf_local_cloud.sessions import fake_session
-from pcf_local_cloud.state import EmulationState
+from pcf_local_cloud.state import DEFAULT_INDEX_BACKFILL_SECONDS, EmulationState
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 ACCOUNT_HEADER = "x-moto-account-id"
@@ -50,6 +50,8 @@ class LocalCloud:
         moto_config: extra ``mock_aws`` configuration, merged per service over the defaults.
         epoch: the Unix time the clock's current reading stands for (the wall time by default); events are
             stamped from it (``time``) and ``cron`` schedules are computed on it.
+        index_backfill_seconds: how long a global secondary index added by ``UpdateTable`` stays ``CREATING`` and
+            refuses reads, on ``clock`` (``state.DEFAULT_INDEX_BACKFILL_SECONDS`` by default).
     """
 
     def __init__(
@@ -64,11 +66,13 @@ class LocalCloud:
         mock_env_credentials: bool = False,
         moto_config: Mapping[str, Mapping[str, Any]] | None = None,
         epoch: float | None = None,
+        index_backfill_seconds: float = DEFAULT_INDEX_BACKFILL_SECONDS,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.clock: Clock = clock if clock is not None else RealClock()
-        self.state = EmulationState(self.clock, pending_seconds, volume_pending_seconds, epoch)
+        self.state = EmulationState(self.clock, pending_seconds, volume_pending_seconds, epoch,
+                                    index_backfill_seconds=index_backfill_seconds)
         self.make_default = make_default
         self._mock_env_credentials = mock_env_credentials
         self._extra_config = {key: dict(value) for key, value in (moto_config or {}).items()}
@@ -196,6 +200,17 @@ class LocalCloud:
         if value < 0:
             raise ValueError("volume_pending_seconds must be non-negative")
         self.state.volume_pending_seconds = value
+
+    @property
+    def index_backfill_seconds(self) -> float:
+        """How long an index added by ``UpdateTable`` backfills; settable, applies to indexes added afterwards."""
+        return self.state.index_backfill_seconds
+
+    @index_backfill_seconds.setter
+    def index_backfill_seconds(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("index_backfill_seconds must be non-negative")
+        self.state.index_backfill_seconds = value
 
     @property
     def patches(self) -> InstalledPatches:

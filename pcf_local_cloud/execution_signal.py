@@ -9,6 +9,7 @@ after ``fallback_seconds``), so a parent goes on at once and forty waiting paren
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 
 class ExecutionEndSignal:
@@ -43,3 +44,8 @@ class ExecutionEndSignal:
             if seen is not None:
                 self._changed.wait_for(lambda: self._ended != seen, timeout=self.fallback_seconds)
             self._seen.ended = self._ended
+
+    def wait_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """Until ``done()`` holds, checked now and after each end (``True``), at most ``timeout_s`` real seconds."""
+        with self._changed:
+            return self._changed.wait_for(done, timeout=timeout_s)

@@ -8,9 +8,8 @@ cloud's clock). Off (rate 0) until :meth:`ThrottlingFaults.configure` turns it o
 The hook goes on the clients of the cloud's ``ClientFactory`` and on those moto's Step Functions interpreter makes
 for its states (Lambda invocations, ``aws-sdk`` integrations, ``states:startExecution``): those keep moto's
 ``max_attempts 0``, as Step Functions itself does not retry; the state fails with the integration's error name
-(``Lambda.TooManyRequestsException``, ``DynamoDb.ThrottlingException``) and only the ASL's ``Retry`` retries it.
-(moto names a refused ``states:startExecution`` ``StepFunctions.<code>Exception``, which for this code doubles the
-suffix: not corrected here.)
+(``Lambda.TooManyRequestsException``, ``DynamoDb.ThrottlingException``, ``StepFunctions.ThrottlingException``: see
+``sfn_integration``) and only the ASL's ``Retry`` retries it.
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ hook, when moto changed under one: upgrade moto only with that test green.
 
 from __future__ import annotations
 
+import inspect
 import sys
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,13 +24,21 @@ from botocore import endpoint as botocore_endpoint
 from botocore import handlers as botocore_handlers
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
-from moto.ec2.models.instances import Instance
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.ec2.models.instances import Instance, InstanceBackend
+from moto.ec2.models.tags import TagBackend
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.retry.retry_outcome import RetryOutcome
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout, TimeoutSeconds
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
@@ -38,7 +49,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
 from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
@@ -50,6 +62,8 @@ RECORDED_MOTO = "5.2.5"
 _SFN = "moto.stepfunctions.parser.asl.component"
 _MAP = f"{_SFN}.state.exec.state_map.iteration"
 _CALLBACK = "moto.stepfunctions.parser.asl.eval.callback.callback"
+_EXECUTE = f"{_SFN}.state.exec.execute_state"
+_CALLBACK_TASK = f"{_SFN}.state.exec.state_task.service.state_task_service_callback.StateTaskServiceCallback"
 
 
 @dataclass(frozen=True)
@@ -157,6 +171,91 @@ HOOKS: tuple[PrivateHook, ...] = (
         "IAM must judge every client in the process (a handler's, moto's interpreter's), and botocore has no "
         "public hook for sessions not yet made: the hooks join botocore's list of built-in handlers.",
     ),
+    # --- issue 13: local-cloud scale (E8) ---
+    PrivateHook(
+        "moto.dynamodb.models.table.Table.query",
+        "moto answers every Query by sorting and scanning every item of the table (all_items); no setting or "
+        "public hook gives it fewer items. The wrapper runs moto's own query on a view of the table holding only "
+        "the candidates (whose all_items is moto's, over them); it reads Table.items, moto's item store.",
+        relies_on={"moto.dynamodb.models.table.Table.query":
+                   "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
+                   "moto.dynamodb.models.table.Table.all_items":
+                   "c80d2ee3c896acd0cab6ca35aaeae3ab3fb65858933f8a3403d4e027c240f31d",
+                   "moto.dynamodb.models.table.Table.__init__":
+                   "a56181a75aa270051d49daeb6a1f55b3eba543e6f58b4391e46d24a7cf8bbc74"},
+    ),
+    PrivateHook(
+        "moto.dynamodb.models.table.Table.put_item",
+        "every item moto stores goes through this method (PutItem, BatchWriteItem, transactions, PartiQL, an "
+        "UpdateItem that creates); the wrapper re-indexes the item it returns (Item.hash_key/range_key/attrs).",
+        "(self, item_attrs: dict[str, typing.Any], expected: dict[str, typing.Any] | None = None, "
+        "condition_expression: str | None = None, expression_attribute_names: dict[str, str] | None = None, "
+        "expression_attribute_values: dict[str, typing.Any] | None = None, overwrite: bool = False, "
+        "return_values_on_condition_check_failure: str | None = None) -> moto.dynamodb.models.dynamo_type.Item",
+        relies_on={"moto.dynamodb.models.table.Table.put_item":
+                   "de23933013ef842639046c19bcf7e418bce0474d810f6719368be4cedce11d47"},
+    ),
+    PrivateHook(
+        "moto.dynamodb.models.table.Table.delete_item",
+        "every item moto removes goes through this method (DeleteItem, BatchWriteItem, transactions, PartiQL); "
+        "the wrapper drops the key from the indexes.",
+        "(self, hash_key: moto.dynamodb.models.dynamo_type.DynamoType, "
+        "range_key: moto.dynamodb.models.dynamo_type.DynamoType | None) -> "
+        "moto.dynamodb.models.dynamo_type.Item | None",
+    ),
+    PrivateHook(
+        "moto.dynamodb.models.DynamoDBBackend.update_item",
+        "UpdateItem (alone or in a transaction) changes the stored item in place, so no put or delete shows it; "
+        "the wrapper re-indexes the key it reads the way this method does.",
+        relies_on={"moto.dynamodb.models.DynamoDBBackend.update_item":
+                   "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.get_reservations_by_instance_ids",
+        "DescribeInstances with InstanceIds copies and scans every reservation (all_reservations); the wrapper "
+        "runs moto's own method on a view of the backend holding only the reservations of those ids (it reads "
+        "InstanceBackend.reservations and Reservation.instances).",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.get_reservations_by_instance_ids":
+                   "81d1b3b2ba0c63a41a0ded57b7096876debaf1b4c703a0ca522dc4b40887cbc1",
+                   "moto.ec2.models.instances.InstanceBackend.all_reservations":
+                   "7d79bae1f47734079aa73ab5eb276f100da67bfb6c8329d788924f50d1c9e55e",
+                   "moto.ec2.models.instances.InstanceBackend.__init__":
+                   "523ce94ccdb33f8f6ed852b2a3e7350e9abdb9cf0fc620518b90d838376ee54d"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.get_multi_instances_by_id",
+        "Start/Stop/Terminate/Reboot and the local cloud's state guards look instances up here, by a scan of "
+        "every reservation; narrowed as above.",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.get_multi_instances_by_id":
+                   "ed55e524031809bd2bb2c9393f49a5837b13fbc59d5ec335df3a6ab7e40289d0"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.get_instance",
+        "one instance by id (attribute calls, the drift helpers), by a scan of every instance (all_instances); "
+        "narrowed as above.",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.get_instance":
+                   "483df6579b0ce8c6ffce0b7fd5d465e4886330af75dbd15aee0b410821bffa0f",
+                   "moto.ec2.models.instances.InstanceBackend.all_instances":
+                   "2cb65d24d00eb54728848ab9b0c60ea29c15a56a2fbc8fc080d4c15cc54364f6"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.describe_instances",
+        "DescribeInstances with an instance-id filter scans every reservation; narrowed as above.",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.describe_instances":
+                   "b0fd1607d57201d17ba8f90fb48dbb78f81e79a4abba3501811d39148873f7d2"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.tags.TagBackend.describe_tags",
+        "every EC2 resource reads its own tags through this method, which scans every tag of the region (a tag "
+        "filter over N instances costs N x all tags); for one exact resource id the wrapper runs moto's method "
+        "on a view holding that resource's entry of TagBackend.tags.",
+        relies_on={"moto.ec2.models.tags.TagBackend.describe_tags":
+                   "2a65a6b5f69a78e99f5d99277578a75c3416c5db3ef28db20a869e03eff1a03b",
+                   "moto.ec2.models.tags.TagBackend.__init__":
+                   "b89ca82a1778dfb802c9b4fb9108176a641eaca305a8a0ff6bc8bfddc76c7f37",
+                   "moto.ec2.models.core.TaggedEC2Resource.get_tags":
+                   "73ba6daeb7cb331e12f50ef0808a3668d1744ddc368bc7fac962182903edbd5c"},
+    ),
     # --- issue 13: distributed map runs (E1-E3) ---
     PrivateHook(
         f"{_MAP}.distributed_iteration_component.DistributedIterationComponent._map_run",
@@ -255,6 +354,101 @@ HOOKS: tuple[PrivateHook, ...] = (
         "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent",
         relies_on={f"{_SFN}.state.exec.state_task.state_task_lambda.StateTaskLambda._from_error":
                    "1a3cdc6f4b303bfe692e515f02bfdd8cea0cabcc2908ad1f5924096423b81a7f"},
+    ),
+    # --- issue 13: callback tasks, part 2 ---
+    PrivateHook(
+        f"{_EXECUTE}.ExecutionState.from_state_props",
+        "moto gives a state with HeartbeatSeconds and no TimeoutSeconds a TimeoutSeconds of 60 in this method (AWS: "
+        "99999999); every execution state's parsing passes through it (subclasses call super()).",
+        "(self, state_props: moto.stepfunctions.parser.asl.component.state.state_props.StateProps) -> None",
+        relies_on={f"{_EXECUTE}.ExecutionState.from_state_props":
+                   "16c725c841c95f2c81f88fa3c488a8aed4a285ee5d303e7f038aedf0449c0ace"},
+    ),
+    PrivateHook(
+        f"{_EXECUTE}.threading",
+        "moto counts a state's TimeoutSeconds on a threading.Event this module global makes, in real time, with no "
+        "setting: replaced by a namespace whose Event counts on the cloud's clock.",
+        relies_on={f"{_EXECUTE}.ExecutionState._evaluate_with_timeout":
+                   "c56deda08a42e98d3958bfb2ab95de74c7ec7a515085614a80e1ea4948722485"},
+    ),
+    PrivateHook(
+        f"{_EXECUTE}.Thread",
+        "the thread a state's work runs in, made from this module global right after the timeout's event: "
+        "replaced so that the work (a callback task's wait) knows the timeout it runs under.",
+        relies_on={f"{_EXECUTE}.ExecutionState._evaluate_with_timeout":
+                   "c56deda08a42e98d3958bfb2ab95de74c7ec7a515085614a80e1ea4948722485"},
+    ),
+    PrivateHook(
+        f"{_CALLBACK_TASK}._eval_wait_for_task_token",
+        "the one place a .waitForTaskToken task waits for its answer, heartbeat and timeout; moto waits for the "
+        "heartbeat here and leaves TimeoutSeconds to the per-state thread, so the two deadlines race.",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, timeout_seconds: int, "
+        "callback_endpoint: moto.stepfunctions.parser.asl.eval.callback.callback.CallbackEndpoint, "
+        "heartbeat_endpoint: moto.stepfunctions.parser.asl.eval.callback.callback.HeartbeatEndpoint | None) -> "
+        "moto.stepfunctions.parser.asl.eval.callback.callback.CallbackOutcome",
+        relies_on={f"{_CALLBACK_TASK}._eval_wait_for_task_token":
+                   "061c4a80d1bdcb0af3cdb56fa544ddae349f8e11f0c2255620284424f195c148",
+                   f"{_CALLBACK_TASK}._eval_integration_pattern":
+                   "3b97ada1d4cb7280415bb9d160896565d4a520e56b5b85a0f42e42e6538c0ce9"},
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.CallbackEndpoint._notify_event",
+        "read, not replaced: the event an answer (or interrupt_all) sets, to wait on it until a deadline.",
+        relies_on={f"{_CALLBACK}.CallbackEndpoint.__init__":
+                   "7a550442a6a5e18dd93aa23f4d7eaa0c462e98237834100feadb7369097d8333"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.HeartbeatEndpoint._next_heartbeat_event",
+        "read, not replaced: the event a heartbeat, an answer or interrupt_all sets, to wait on it until the "
+        "earlier of the heartbeat's and the timeout's deadlines.",
+        relies_on={f"{_CALLBACK}.HeartbeatEndpoint.__init__":
+                   "d981f6c6fcf38982f1b2c55487e92780098ac12bd441636fcb7052e812983aa8",
+                   f"{_CALLBACK}.HeartbeatEndpoint.notify":
+                   "3c7b61c1202c08b3e875c1f8ac70d900c8750b976430d9a8b62095647551d4e7"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.HeartbeatEndpoint._heartbeat_seconds",
+        "read, not replaced: the task's HeartbeatSeconds as moto evaluated it.",
+        relies_on={f"{_CALLBACK}.HeartbeatEndpoint.__init__":
+                   "d981f6c6fcf38982f1b2c55487e92780098ac12bd441636fcb7052e812983aa8"},
+        replaced=False,
+    ),
+    PrivateHook(
+        f"{_CALLBACK}.CallbackPoolManager._pool",
+        "read, not replaced: every callback endpoint of an execution (moto offers only a lookup by token), to end "
+        "the waits of a stopped execution.",
+        relies_on={f"{_CALLBACK}.CallbackPoolManager.__init__":
+                   "072d647a2ea8040bd61bb0c312dca3f1437228f0024e693e1a19b9af9d939cf6"},
+        replaced=False,
+    ),
+    PrivateHook(
+        "moto.stepfunctions.parser.asl.eval.environment.Environment.set_error",
+        "moto overwrites any program state with an error here, so a task that fails after StopExecution turns "
+        "the ABORTED execution FAILED; every failure of a program or frame is recorded through it.",
+        "(self, error: 'ExecutionFailedEventDetails') -> 'None'",
+        relies_on={"moto.stepfunctions.parser.asl.eval.environment.Environment.set_error":
+                   "6447409d405612c0e642e5e7d1942f8b48298485b7cb23630a18c78392f633d2"},
+    ),
+    PrivateHook(
+        f"{_EXECUTE}.ExecutionState._handle_retry",
+        "moto evaluates a state's Retry (and sleeps its interval) here even once the execution is stopped; "
+        "_eval_state calls it for every failure.",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, failure_event: "
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent) -> "
+        "moto.stepfunctions.parser.asl.component.common.retry.retry_outcome.RetryOutcome",
+        relies_on={f"{_EXECUTE}.ExecutionState._eval_state":
+                   "88a5f8e4c72b10849ada6345c535c9eb30519136b9bb838952f2d9b5ce38ff0b"},
+    ),
+    PrivateHook(
+        f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn._from_error",
+        "moto names an API error of a states:startExecution task StepFunctions.<code>Exception in this method, "
+        "doubling the suffix of a code that has one (ThrottlingException).",
+        "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, ex: Exception) -> "
+        "moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent",
+        relies_on={f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn._from_error":
+                   "7cdee0936130a4c15a18b0bc03087d23215896a841429e6189a159c8ad13dd63"},
     ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
@@ -441,6 +635,227 @@ def request_param(response: Any, name: str) -> Any:
 
 
 
+# --- issue 13: local-cloud scale (E8) ---
+
+QueryCandidates = Callable[[Any, "str | None", Any, list[tuple[str, Any]]], "list[Any] | None"]
+"""``candidates(table, index_name, hash_key, hash_conditions)``: the items a Query can only find among, or
+``None`` for the whole table."""
+ItemWritten = Callable[[Any, Any, Any], None]
+"""``written(table, hash_key, range_key)``: the item at that key may have changed (put, deleted, updated)."""
+ReservationsHolding = Callable[[Any, list[str]], "list[Any] | None"]
+"""``holding(backend, instance_ids)``: the reservations that hold those instances, in moto's order, or ``None``
+for every reservation."""
+
+
+class _NarrowedTable:
+    """A moto ``Table`` seen through only some of its items: moto's own ``all_items`` (its ordering) runs over
+    them, every other attribute is the table's."""
+
+    all_items = Table.all_items
+
+    def __init__(self, table: Any, items: Iterable[Any]) -> None:
+        self._table = table
+        narrowed: dict[Any, Any] = {}
+        for item in items:
+            if table.range_key_attr is None:
+                narrowed[item.hash_key] = item
+            else:
+                narrowed.setdefault(item.hash_key, {})[item.range_key] = item
+        self.items = narrowed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def dynamodb_query_candidates(patches: PatchSet, candidates: QueryCandidates) -> None:
+    """moto's ``Table.query`` runs over the items ``candidates`` returns (a superset of the items the Query can
+    match) instead of every item of the table; its key conditions, filters, ordering, paging and projection are
+    moto's own code, unchanged."""
+    original = vars(Table)["query"]
+    signature = inspect.signature(original)
+
+    def query(table: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(table, *args, **kwargs).arguments
+        found = candidates(table, bound.get("index_name"), bound.get("hash_key"),
+                           list(bound.get("hash_key_conditions") or []))
+        return original(table if found is None else _NarrowedTable(table, found), *args, **kwargs)
+
+    query.__doc__ = original.__doc__
+    patches.replace(Table, "query", query)
+
+
+def dynamodb_writes_observed(patches: PatchSet, written: ItemWritten) -> None:
+    """``written(table, hash_key, range_key)`` after every item moto puts, deletes or updates in place (every
+    write path ends in one of these three: PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems,
+    PartiQL), whether the call succeeded or not."""
+    put, delete = vars(Table)["put_item"], vars(Table)["delete_item"]
+    update = vars(DynamoDBBackend)["update_item"]
+
+    def put_item(table: Any, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        item = put(table, item_attrs, *args, **kwargs)
+        written(table, item.hash_key, item.range_key)
+        return item
+
+    def delete_item(table: Any, hash_key: Any, range_key: Any) -> Any:
+        try:
+            return delete(table, hash_key, range_key)
+        finally:
+            written(table, hash_key, range_key)
+
+    def update_item(backend: Any, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return update(backend, table_name, key, *args, **kwargs)
+        finally:
+            table = backend.tables.get(table_name)
+            if table is not None:
+                written(table, *_update_key(table, key))
+
+    for name, function, original in (("put_item", put_item, put), ("delete_item", delete_item, delete)):
+        function.__doc__ = original.__doc__
+        patches.replace(Table, name, function)
+    update_item.__doc__ = update.__doc__
+    patches.replace(DynamoDBBackend, "update_item", update_item)
+
+
+def _update_key(table: Any, key: Any) -> tuple[Any, Any]:
+    """The item key ``DynamoDBBackend.update_item`` reads from ``key``, as it reads it."""
+    if table.hash_key_attr in key and table.range_key_attr in key:
+        return DynamoType(key[table.hash_key_attr]), DynamoType(key[table.range_key_attr])
+    if table.hash_key_attr in key:
+        return DynamoType(key[table.hash_key_attr]), None
+    return DynamoType(key), None
+
+
+def table_items(table: Any) -> list[Any]:
+    """Every item moto holds in ``table`` (a snapshot, in no particular order)."""
+    if table.range_key_attr is None:
+        return list(table.items.values())
+    return [item for by_range in list(table.items.values()) for item in list(by_range.values())]
+
+
+def items_under(table: Any, hash_key: Any) -> list[Any]:
+    """The items of ``table`` whose partition key is ``hash_key`` (moto keeps them together)."""
+    found = dict.get(table.items, hash_key)  # not table.items[...]: a defaultdict would grow
+    if found is None:
+        return []
+    return [found] if table.range_key_attr is None else list(found.values())
+
+
+def stored_item(table: Any, hash_key: Any, range_key: Any) -> Any:
+    """The item at that key in ``table`` now, or ``None``."""
+    found = dict.get(table.items, hash_key)
+    if found is None or table.range_key_attr is None:
+        return found
+    return found.get(range_key) if range_key is not None else None
+
+
+def table_hash_attribute(table: Any) -> str:
+    """The name of ``table``'s partition-key attribute."""
+    return str(table.hash_key_attr)
+
+
+def item_key(item: Any) -> tuple[Any, Any]:
+    """``(hash_key, range_key)`` of a moto ``Item`` (range ``None`` without a sort key)."""
+    return item.hash_key, item.range_key
+
+
+def item_attribute(item: Any, name: str) -> Any:
+    """The ``DynamoType`` value of attribute ``name`` of a moto ``Item``, or ``None``."""
+    return item.attrs.get(name)
+
+
+class _NarrowedReservations:
+    """A moto EC2 backend seen through only some reservations: moto's own lookups run over them, every other
+    attribute is the backend's."""
+
+    all_reservations = InstanceBackend.all_reservations
+    all_instances = InstanceBackend.all_instances
+
+    def __init__(self, backend: Any, reservations: Iterable[Any]) -> None:
+        self._backend = backend
+        self.reservations = OrderedDict((reservation.id, reservation) for reservation in reservations)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+_INSTANCE_ID_FILTER = "instance-id"
+
+
+def instance_lookups_narrowed(patches: PatchSet, holding: ReservationsHolding) -> None:
+    """moto's lookups of instances by id (``DescribeInstances`` with ``InstanceIds`` or an ``instance-id`` filter,
+    ``get_multi_instances_by_id`` behind Start/Stop/Terminate/Reboot, ``get_instance``) run over the reservations
+    ``holding`` returns instead of every reservation; the answers and errors are moto's own code, unchanged."""
+    by_ids = vars(InstanceBackend)["get_reservations_by_instance_ids"]
+    multi = vars(InstanceBackend)["get_multi_instances_by_id"]
+    one = vars(InstanceBackend)["get_instance"]
+    describe = vars(InstanceBackend)["describe_instances"]
+
+    def narrowed(backend: Any, instance_ids: Iterable[str]) -> Any:
+        found = holding(backend, list(instance_ids))
+        return backend if found is None else _NarrowedReservations(backend, found)
+
+    def get_reservations_by_instance_ids(backend: Any, instance_ids: list[str], filters: Any = None) -> Any:
+        return by_ids(narrowed(backend, instance_ids), instance_ids, filters)
+
+    def get_multi_instances_by_id(backend: Any, instance_ids: list[str], filters: Any = None) -> Any:
+        return multi(narrowed(backend, instance_ids), instance_ids, filters)
+
+    def get_instance(backend: Any, instance_id: str) -> Any:
+        return one(narrowed(backend, [instance_id]), instance_id)
+
+    def describe_instances(backend: Any, filters: Any = None) -> Any:
+        ids = filters.get(_INSTANCE_ID_FILTER) if isinstance(filters, dict) else None
+        return describe(backend if ids is None else narrowed(backend, ids), filters)
+
+    for function, original in ((get_reservations_by_instance_ids, by_ids), (get_multi_instances_by_id, multi),
+                               (get_instance, one), (describe_instances, describe)):
+        function.__doc__ = original.__doc__
+        patches.replace(InstanceBackend, original.__name__, function)
+
+
+def ec2_reservations(backend: Any) -> Any:
+    """moto's ordered ``{reservation id: reservation}`` of an EC2 backend (the live mapping: read, never write)."""
+    return backend.reservations
+
+
+def reservation_instance_ids(reservation: Any) -> list[str]:
+    """The ids of the instances a moto ``Reservation`` holds."""
+    return [instance.id for instance in list(reservation.instances)]
+
+
+class _NarrowedTags:
+    """A moto EC2 tag backend seen through the tags of some resources only."""
+
+    def __init__(self, backend: Any, tags: dict[str, dict[str, str]]) -> None:
+        self._backend = backend
+        self.tags = tags
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+_RESOURCE_ID_FILTER = "resource-id"
+_GLOB = frozenset("*?[")
+
+
+def tag_lookups_narrowed(patches: PatchSet, enabled: Callable[[], bool]) -> None:
+    """moto's ``describe_tags`` filtered by one exact ``resource-id`` (what every resource's ``get_tags`` asks,
+    for each instance a ``DescribeInstances`` answer or tag filter reads) runs over that resource's tags instead
+    of every tag of the region, while ``enabled()``; any other filter runs as in moto."""
+    original = vars(TagBackend)["describe_tags"]
+
+    def describe_tags(backend: Any, filters: Any = None) -> Any:
+        ids = filters.get(_RESOURCE_ID_FILTER) if isinstance(filters, dict) else None
+        if not enabled() or not ids or len(ids) != 1 or not isinstance(ids[0], str) or _GLOB.intersection(ids[0]):
+            return original(backend, filters)
+        own = dict.get(backend.tags, ids[0])  # not tags[...]: a defaultdict would grow
+        return original(_NarrowedTags(backend, {} if own is None else {ids[0]: own}), filters)
+
+    describe_tags.__doc__ = original.__doc__
+    patches.replace(TagBackend, "describe_tags", describe_tags)
+
+
 # --- issue 13: distributed map runs (E1-E3) ---
 class MapRunHandler:
     """What the local cloud does where moto runs a distributed map run (:mod:`pcf_local_cloud.map_runs` implements
@@ -599,3 +1014,125 @@ def lambda_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> N
 
     _from_error.__doc__ = original.__doc__
     patches.replace(StateTaskLambda, "_from_error", _from_error)
+
+
+# --- issue 13: callback tasks, part 2 ---
+def timeout_when_unset(patches: PatchSet, seconds: int) -> None:
+    """An execution state without ``TimeoutSeconds``/``TimeoutSecondsPath`` times out after ``seconds``, also
+    when it has ``HeartbeatSeconds`` (moto: 60)."""
+    original = vars(ExecutionState)["from_state_props"]
+
+    def from_state_props(state: Any, state_props: Any) -> None:
+        original(state, state_props)
+        if state_props.get(Timeout) is None:
+            state.timeout = TimeoutSeconds(timeout_seconds=seconds)
+
+    from_state_props.__doc__ = original.__doc__
+    patches.replace(ExecutionState, "from_state_props", from_state_props)
+
+
+class _ThreadingWith:
+    """Looks like the ``threading`` module to the module it replaces it in, but makes its events with ``event``."""
+
+    def __init__(self, event: Callable[[], Any]) -> None:
+        self.Event = event
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+def state_timeouts_on(patches: PatchSet, event: Callable[[], Any], thread: Callable[..., threading.Thread]) -> None:
+    """moto's per-state timeout (``TimeoutSeconds``) waits on ``event()`` (``threading.Event``'s ``set``/``wait``),
+    made in the thread that evaluates the state just before ``thread(target=..., daemon=...)`` makes the thread
+    that runs the state's work."""
+    patches.replace(execute_state, "threading", _ThreadingWith(event))
+    patches.replace(execute_state, "Thread", thread)
+
+
+CallbackWait = Callable[[Any, int, Any, Any, Callable[[], Any]], Any]
+"""``wait(env, timeout_seconds, callback_endpoint, heartbeat_endpoint or None, moto_wait)`` -> moto's outcome."""
+
+
+def callback_waits_with(patches: PatchSet, wait: CallbackWait) -> None:
+    """A ``.waitForTaskToken`` task waits for its answer with ``wait`` (``moto_wait()`` is moto's own wait)."""
+    original = vars(StateTaskServiceCallback)["_eval_wait_for_task_token"]
+
+    def _eval_wait_for_task_token(task: Any, env: Any, timeout_seconds: int, callback_endpoint: Any,
+                                  heartbeat_endpoint: Any) -> Any:
+        return wait(env, timeout_seconds, callback_endpoint, heartbeat_endpoint,
+                    lambda: original(task, env, timeout_seconds, callback_endpoint, heartbeat_endpoint))
+
+    _eval_wait_for_task_token.__doc__ = original.__doc__
+    patches.replace(StateTaskServiceCallback, "_eval_wait_for_task_token", _eval_wait_for_task_token)
+
+
+def answer_event(callback_endpoint: Any) -> Any:
+    """The event an answer to the task (or the end of the task) sets."""
+    return callback_endpoint._notify_event
+
+
+def heartbeat_event(heartbeat_endpoint: Any) -> Any:
+    """The event a heartbeat, an answer or the end of the task sets."""
+    return heartbeat_endpoint._next_heartbeat_event
+
+
+def heartbeat_seconds(heartbeat_endpoint: Any) -> float:
+    """The task's ``HeartbeatSeconds``."""
+    return float(heartbeat_endpoint._heartbeat_seconds)
+
+
+def end_callback_tasks(env: Any) -> int:
+    """End the wait of every callback task (task token) of the execution whose environment is ``env``, as the
+    end of each task does (``interrupt_all``); how many tasks it had."""
+    pool = getattr(env, "callback_pool_manager", None)
+    endpoints = [] if pool is None else list(pool._pool.values())
+    for endpoint in endpoints:
+        endpoint.interrupt_all()
+    return len(endpoints)
+
+
+def stopped_stays_stopped(patches: PatchSet) -> None:
+    """An error recorded after an execution (or a frame of it) was stopped leaves it stopped (moto: ``FAILED``)."""
+    original = vars(Environment)["set_error"]
+
+    def set_error(env: Any, error: Any) -> None:
+        if isinstance(env.program_state(), ProgramStopped):
+            return
+        original(env, error)
+
+    set_error.__doc__ = original.__doc__
+    patches.replace(Environment, "set_error", set_error)
+
+
+def no_retry_once_ended(patches: PatchSet) -> None:
+    """A state whose execution is no longer running retries nothing (and sleeps no interval)."""
+    original = vars(ExecutionState)["_handle_retry"]
+
+    def _handle_retry(state: Any, env: Any, failure_event: Any) -> Any:
+        if not env.is_running():
+            return RetryOutcome.CannotRetry
+        return original(state, env, failure_event)
+
+    _handle_retry.__doc__ = original.__doc__
+    patches.replace(ExecutionState, "_handle_retry", _handle_retry)
+
+
+def sfn_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> None:
+    """A ``states:startExecution`` task (any pattern) refused by the Step Functions API fails with the error
+    ``name(<API error code>)``."""
+    original = vars(StateTaskServiceSfn)["_from_error"]
+
+    def _from_error(task: Any, env: Any, ex: Exception) -> Any:
+        failure = original(task, env, ex)
+        if not isinstance(ex, ClientError):
+            return failure
+        error = name(str(ex.response.get("Error", {}).get("Code", "")))
+        details = dict(failure.event_details or {})
+        failed = dict(details.get("taskFailedEventDetails") or {})
+        failed["error"] = error
+        details["taskFailedEventDetails"] = failed
+        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=failure.event_type,
+                            event_details=details)
+
+    _from_error.__doc__ = original.__doc__
+    patches.replace(StateTaskServiceSfn, "_from_error", _from_error)

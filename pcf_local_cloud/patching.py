@@ -15,9 +15,13 @@ from pcf_local_cloud.async_invocations import AsyncInvoker, default_sqs_client
 from pcf_local_cloud.client_token import ClientTokens
 from pcf_local_cloud.deadlines import Deadlines
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
+from pcf_local_cloud.dynamodb_idempotency import TransactionIdempotency
+from pcf_local_cloud.dynamodb_index_changes import IndexChanges
+from pcf_local_cloud.dynamodb_indexes import HashKeyIndexes
 from pcf_local_cloud.ebs_events import EbsApiEvents
 from pcf_local_cloud.ebs_phases import VolumePhases
 from pcf_local_cloud.ec2_events import Ec2Events
+from pcf_local_cloud.ec2_instance_index import InstanceIdIndex
 from pcf_local_cloud.ec2_phases import InstancePhases
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
@@ -38,6 +42,8 @@ from pcf_local_cloud.sfn_execution_end import ExecutionEndPatch
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
 from pcf_local_cloud.sfn_lambda_errors import LambdaTaskErrors
 from pcf_local_cloud.sfn_limits import StepFunctionsLimits
+from pcf_local_cloud.sfn_stops import StoppedExecutions
+from pcf_local_cloud.sfn_task_timeouts import TaskTimeouts
 from pcf_local_cloud.sfn_task_tokens import ClosedTaskTokens
 from pcf_local_cloud.state import EmulationState
 from pcf_local_cloud.ticker import Ticker
@@ -67,6 +73,8 @@ class InstalledPatches:
         self.execution_ends = ExecutionEndSignal(SYNC_FALLBACK_SECONDS)
         self.iam = IamEnforcement()
         self.sfn_limits = StepFunctionsLimits()
+        self.dynamodb_indexes = HashKeyIndexes()  # issue 13: Query by partition key without a table scan
+        self.instance_index = InstanceIdIndex()  # issue 13: instances by id, tags by resource, without scans
         self.map_run_children = MapRunChildren()
         self.map_runs = MapRuns(self.map_run_children, self.execution_ends.notify)
         self._ticker: Ticker | None = None
@@ -87,6 +95,8 @@ class InstalledPatches:
             self.volumes.install(self._patches)
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
             AtomicDynamoDB().install(self._patches)
+            TransactionIdempotency(self.state.clock).install(self._patches)  # wraps the locked call_action
+            IndexChanges(self.state).install(self._patches)
             self.lambdas.install(self._patches)
             self.lambdas.limits.install(self._patches)
             self.iam.install()
@@ -96,8 +106,10 @@ class InstalledPatches:
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             sfn_integration.install(self._patches)
             self.sfn_limits.install(self._patches)
+            TaskTimeouts(self.deadlines).install(self._patches)  # TimeoutSeconds on the clock, no 60 s default
             self.callback_tasks.install(self._patches)
             ClosedTaskTokens().install(self._patches)
+            StoppedExecutions(self.execution_ends).install(self._patches)  # a stop ends token waits at once
             LambdaTaskErrors().install(self._patches)
             ExecutionEndPatch(self.execution_ends).install(self._patches)
             self.map_runs.install(self._patches)  # distributed map runs: children, threshold, IAM
@@ -107,6 +119,8 @@ class InstalledPatches:
             defer_during(self._patches, EC2Response, "call_action", self.state.outbox)  # events after the request
             self.eventbridge.install(self._patches)
             self.schedules.install(self._patches)
+            self.dynamodb_indexes.install(self._patches)
+            self.instance_index.install(self._patches)
             self.deadlines.start()
         except BaseException:
             self.deadlines.stop()
@@ -161,7 +175,8 @@ class InstalledPatches:
 
 
 def install_patches(state: EmulationState, faults: ThrottlingFaults | None = None) -> InstalledPatches:
-    """Patch moto to honour ``ClientToken``, to time EC2 transitions by ``state``'s clock, to run Lambda
+    """Patch moto to honour ``ClientToken`` (and DynamoDB's ``ClientRequestToken``), to build DynamoDB indexes as
+    AWS does, to time EC2 transitions by ``state``'s clock, to run Lambda
     functions in-process (``patches.lambdas``), to publish EC2's events and deliver EventBridge rules to Lambda
     and Step Functions (``patches.deliveries``), and to fire scheduled rules (``fire_schedules``).
 

@@ -15,23 +15,40 @@
   ``States.HeartbeatTimeout`` matches only that. moto names it ``States.Timeout``. ``States.TaskFailed`` matches
   neither (it "matches any known error name except for States.Timeout"; moto already keeps ``States.`` names out).
 
-Left as moto has it: a callback task with both ``HeartbeatSeconds`` and ``TimeoutSeconds`` counts the latter in
-real time (moto's per-state timeout thread); without ``HeartbeatSeconds``, ``TimeoutSeconds`` is on the clock.
+- **One wait, the earlier deadline wins.** A callback task waits for its answer until the earlier of its
+  ``TimeoutSeconds`` (counted from the task's start, never reset: "the Timeout of a task ... is its maximum allowed
+  duration, regardless of the number of SendTaskHeartbeat requests received", API Reference, SendTaskHeartbeat,
+  https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html) and its heartbeat's
+  deadline (``HeartbeatSeconds`` after the last heartbeat, which "resets the Heartbeat clock"), and fails with
+  that deadline's error: ``States.Timeout`` or ``States.HeartbeatTimeout``. moto left the timeout to its
+  per-state thread, so a clock step past both could end with either error; here one thread decides, whatever the
+  step (the per-state timeout is handed over to it, ``sfn_task_timeouts``).
+- **A stopped execution's task stops waiting** (``sfn_stops`` ends the wait; the task then reports a timeout that
+  the stopped execution neither retries nor records as its outcome).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
+from typing import Any
+
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeTimedOut, HeartbeatTimedOut
 
 from pcf_local_cloud.deadlines import Deadlines
 from pcf_local_cloud.moto_private import (
+    answer_event,
     callback_closes_on_end,
     callback_waits_on,
+    callback_waits_with,
+    heartbeat_event,
     heartbeat_expiry_named,
+    heartbeat_seconds,
     matched_by_error_equals,
 )
 from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.sfn_task_timeouts import NEVER, current_task_timeout
 
 HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
 TIMEOUT = "States.Timeout"
@@ -62,6 +79,12 @@ class ClockEvent:
         with self._changed:
             self._flag = False
 
+    @property
+    def since(self) -> float:
+        """When this event was made or last ``set()``, on the cloud's clock."""
+        with self._changed:
+            return self._since
+
     def wait(self, timeout: float | None = None) -> bool:
         """Until set (``True``) or the cloud's clock reaches ``timeout`` seconds after this event's creation or its
         last ``set()`` (``False``)."""
@@ -71,17 +94,26 @@ class ClockEvent:
                 return self._changed.wait_for(lambda: self._flag, timeout)
         if timeout <= 0:
             return self.is_set()
+        return self.wait_until(self.since + timeout)
+
+    def wait_until(self, at: float | None, *, take: bool = False) -> bool:
+        """Until set (``True``) or the cloud's clock reads ``at`` (``False``; ``None``: no end), on either clock.
+        With ``take``, an event already set is cleared and ``True`` returned at once."""
         with self._changed:
+            if take and self._flag:
+                self._flag = False
+                return True
             self._expired = False
-            since = self._since
+        deadlines = self._events.deadlines
         self._events.waiting(self)
-        deadline = deadlines.at(since + timeout, self.expire)
+        deadline = None if at is None else deadlines.at(at, self.expire)
         try:
             with self._changed:
                 self._changed.wait_for(lambda: self._flag or self._expired)
                 return self._flag
         finally:
-            deadlines.cancel(deadline)
+            if deadline is not None:
+                deadlines.cancel(deadline)
             self._events.done(self)
 
     def expire(self) -> None:
@@ -138,6 +170,33 @@ class CallbackTasks:
 
     def install(self, patches: PatchSet) -> None:
         callback_waits_on(patches, self.events)
+        callback_waits_with(patches, wait_for_answer)
         heartbeat_expiry_named(patches, HEARTBEAT_TIMEOUT)
         matched_by_error_equals(patches, heartbeat_matches)
         callback_closes_on_end(patches)
+
+
+def wait_for_answer(env: Any, timeout_seconds: int, endpoint: Any, heartbeat: Any | None,
+                    moto_wait: Callable[[], Any]) -> Any:
+    """A callback task's wait (see the module docstring): the answer, or moto's outcome for the deadline that came
+    first. Outside a state's work thread (a ``.sync`` task's token thread) moto's own wait runs."""
+    timeout = current_task_timeout()
+    if timeout is None:
+        return moto_wait()
+    timed_out = CallbackOutcomeTimedOut(callback_id=endpoint.callback_id)
+    if not timeout.hand_over():
+        return timed_out
+    timeout_at = None if timeout_seconds >= NEVER else timeout.started + timeout_seconds
+    if heartbeat is None:
+        answer_event(endpoint).wait_until(timeout_at)
+        return endpoint.get_outcome() or timed_out
+    beat, every = heartbeat_event(heartbeat), heartbeat_seconds(heartbeat)
+    while env.is_running():
+        beat_at = beat.since + every
+        if beat.wait_until(beat_at if timeout_at is None else min(beat_at, timeout_at), take=True):
+            outcome = endpoint.get_outcome()
+            if outcome is not None:
+                return outcome
+            continue  # a heartbeat: its clock restarts
+        return timed_out if timeout_at is not None and timeout_at <= beat_at else HeartbeatTimedOut()
+    return timed_out

@@ -1,6 +1,7 @@
 """Callback tasks (``.waitForTaskToken``) in the local cloud: heartbeats and timeouts count on the cloud's clock,
-a heartbeat expiry is ``States.HeartbeatTimeout`` (which ``States.Timeout`` also catches), and a closed task's
-token is answered ``TaskTimedOut``."""
+a heartbeat expiry is ``States.HeartbeatTimeout`` (which ``States.Timeout`` also catches), the earlier of the two
+deadlines wins, there is no timeout unless one is set, ``StopExecution`` ends the wait at once, and a closed
+task's token is answered ``TaskTimedOut``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
 from pcf_local_cloud.deployment import ADMIN_POLICY, EMPTY_ZIP, _ensure_role
+from pcf_local_cloud.executions import stop_all
 from tests.support.executions import finished
 
 GENEROUS_S = 30.0
@@ -177,3 +179,89 @@ def test_the_token_of_an_ended_execution_is_closed_and_an_unknown_one_invalid(
     assert outcome(sfn, arn)["status"] == "FAILED"
     assert every_answer(sfn, token) == ["TaskTimedOut"] * 3
     assert every_answer(sfn, "not-a-token-of-any-task") == ["InvalidToken"] * 3
+
+
+# -- TimeoutSeconds: none unless set, counted on the clock from the task's start, never reset ----------------------
+def test_a_heartbeating_task_without_timeout_seconds_waits_as_long_as_its_heartbeats_come(
+    start: Any, tokens: Tokens, clock: VirtualClock
+) -> None:
+    sfn, arn = start({"Wait": waiting("answer", HeartbeatSeconds=300)})
+    token = tokens.next()
+    for _ in range(4):  # 1,000 s in all: far past moto's 60 s default
+        clock.advance(250)
+        sfn.send_task_heartbeat(taskToken=token)
+    sfn.send_task_success(taskToken=token, output=json.dumps({"late": True}))
+    described = outcome(sfn, arn)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["answer"] == {"late": True}
+
+
+def test_heartbeats_do_not_extend_timeout_seconds(start: Any, tokens: Tokens, clock: VirtualClock) -> None:
+    sfn, arn = start({"Wait": waiting("answer", HeartbeatSeconds=30, TimeoutSeconds=100,
+                                      **caught_by(["States.Timeout"])),
+                      "Caught": {"Type": "Pass", "End": True}})
+    token = tokens.next()
+    for _ in range(3):
+        clock.advance(25)
+        sfn.send_task_heartbeat(taskToken=token)
+    clock.advance(25)  # 100 s after the start; the last heartbeat was 25 s ago
+    described = outcome(sfn, arn)
+    assert json.loads(described["output"])["caught"]["Error"] == "States.Timeout"
+    assert timed_out_errors(sfn, arn) == ["States.Timeout"]
+
+
+@pytest.mark.parametrize(("beats", "error"), [(0, "States.HeartbeatTimeout"), (3, "States.Timeout")],
+                         ids=["heartbeat-first", "timeout-first"])
+def test_the_earlier_deadline_wins_when_the_clock_passes_both_at_once(
+    start: Any, tokens: Tokens, clock: VirtualClock, beats: int, error: str
+) -> None:
+    sfn, arn = start({"Wait": waiting("answer", HeartbeatSeconds=30, TimeoutSeconds=100,
+                                      **caught_by(["States.Timeout"])),
+                      "Caught": {"Type": "Pass", "End": True}})
+    token = tokens.next()
+    for _ in range(beats):  # heartbeats at 25, 50, 75: the next heartbeat deadline (105) is after the timeout
+        clock.advance(25)
+        sfn.send_task_heartbeat(taskToken=token)
+    clock.advance(10_000)
+    described = outcome(sfn, arn)
+    assert json.loads(described["output"])["caught"]["Error"] == error
+    assert timed_out_errors(sfn, arn) == [error]
+
+
+def test_an_answer_before_the_deadline_wins_even_if_the_clock_then_passes_it(
+    start: Any, tokens: Tokens, clock: VirtualClock
+) -> None:
+    sfn, arn = start({"Wait": waiting("answer", HeartbeatSeconds=30, TimeoutSeconds=100)})
+    token = tokens.next()
+    sfn.send_task_success(taskToken=token, output="{}")
+    clock.advance(10_000)
+    assert outcome(sfn, arn)["status"] == "SUCCEEDED"
+
+
+# -- StopExecution -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("handling", [{}, {"Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 60}]},
+                                      caught_by(["States.ALL"])], ids=["uncaught", "retried", "caught"])
+def test_stop_execution_aborts_a_task_waiting_for_its_token_at_once(
+    start: Any, tokens: Tokens, clock: VirtualClock, handling: dict[str, Any]
+) -> None:
+    sfn, arn = start({"Wait": waiting("answer", HeartbeatSeconds=300, **handling),
+                      "Caught": {"Type": "Pass", "End": True}})
+    token = tokens.next()
+    before = clock.now()
+    sfn.stop_execution(executionArn=arn, error="Stopped", cause="by the test")
+    described = sfn.describe_execution(executionArn=arn)  # no polling: ABORTED when StopExecution returns
+    assert described["status"] == "ABORTED"
+    assert every_answer(sfn, token) == ["TaskTimedOut"] * 3
+    assert clock.now() == before  # no Retry interval was slept on the cloud's clock
+    events = [event["type"] for event in sfn.get_execution_history(executionArn=arn)["events"]]
+    assert events[-1] == "ExecutionAborted"
+    assert "PassStateEntered" not in events  # the Catch's target never ran
+
+
+def test_stop_all_ends_executions_waiting_for_their_tokens(start: Any, tokens: Tokens) -> None:
+    sfn, first = start({"Wait": waiting("answer")})  # no deadline at all: only a stop ends it
+    tokens.next()
+    _, second = start({"Wait": waiting("answer", HeartbeatSeconds=300)})
+    tokens.next()
+    assert stop_all(sfn) == []
+    assert [sfn.describe_execution(executionArn=arn)["status"] for arn in (first, second)] == ["ABORTED"] * 2

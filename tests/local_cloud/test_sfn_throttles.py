@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from typing import Any
 
 import pytest
@@ -90,6 +91,43 @@ def test_a_throttled_aws_sdk_dynamodb_call_fails_with_dynamodb_throttling(cloud:
     assert (described["status"], described["error"]) == ("FAILED", "DynamoDb.ThrottlingException")
     assert errors == ["DynamoDb.ThrottlingException"]
     assert faults.requests["dynamodb"] == 1
+
+
+def test_a_throttled_start_execution_task_fails_with_step_functions_throttling_exception(
+    cloud: LocalCloud, role: str
+) -> None:
+    sfn, lam = cloud.client("stepfunctions"), cloud.client("lambda")
+    child = sfn.create_state_machine(name="child", roleArn=role, definition=json.dumps(
+        {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    disarmed = threading.Event()
+    for name in ("arm", "disarm"):
+        lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.h",
+                            Code={"ZipFile": EMPTY_ZIP})
+    cloud.register_handler("arm", lambda event, context: cloud.inject_throttling(1.0, services=("stepfunctions",))
+                           and {})
+    cloud.register_handler("disarm", lambda event, context: cloud.faults.off() or disarmed.set() or {})
+    states = {
+        "Arm": {"Type": "Task", "Resource": INVOKE, "Parameters": {"FunctionName": "arm"}, "ResultPath": None,
+                "Next": "Start"},
+        "Start": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution", "Next": "Disarm",
+                  "Parameters": {"StateMachineArn": child, "Input": {}},
+                  "Catch": [{"ErrorEquals": ["StepFunctions.ThrottlingException"], "ResultPath": "$.caught",
+                             "Next": "Disarm"}]},
+        "Disarm": {"Type": "Task", "Resource": INVOKE, "Parameters": {"FunctionName": "disarm"}, "ResultPath": None,
+                   "End": True},
+    }
+    machine = sfn.create_state_machine(name="parent", roleArn=role, definition=json.dumps(
+        {"StartAt": "Arm", "States": states}))["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="parent", input="{}")["executionArn"]
+    assert disarmed.wait(30), "the execution never reached Disarm"  # no test call while Step Functions is throttled
+    finished(sfn, arn)
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["caught"]["Error"] == "StepFunctions.ThrottlingException"
+    failed = [event["taskFailedEventDetails"] for event in sfn.get_execution_history(executionArn=arn)["events"]
+              if event["type"] == "TaskFailed"]
+    assert [(details["error"], details["resource"]) for details in failed] == [
+        ("StepFunctions.ThrottlingException", "startExecution")]
 
 
 def test_throttled_step_functions_and_lambda_clients_get_awss_answers(cloud: LocalCloud, function_arn: str) -> None:

@@ -1,5 +1,6 @@
 """DynamoDB calls of the issue-13 store operations (counted with ``ApiCallCounter``), the index fallback while
-``by_resource2`` backfills, batch-write retries, and the in-memory token window."""
+``by_resource2`` backfills (injected refusals, and the local cloud's own backfilling index after ``UpdateTable``),
+batch-write retries, and the in-memory token window."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from pcf_control_plane.store import (
     RunPage,
     StoreError,
 )
+from pcf_control_plane.store.table import BY_RESOURCE, BY_RESOURCE2, key_schema
+from pcf_local_cloud.clock import VirtualClock
+from pcf_local_cloud.cloud import LocalCloud
 from tests.store.conftest import TABLE
 from tests.store.store_support import FakeClock, spec
 from tests.store.test_store_converge import CHILD, DAD, MOM, RUN, WAIT, _armed, _commit
@@ -176,6 +180,39 @@ def test_events_read_the_old_index_while_the_new_one_is_not_ready(
     assert view is not None and view.wait == WAIT and view.spec is not None
     assert store.find_by_resource_id("i-child") == CHILD
     assert backfilling.queried == ["by_resource2", "by_resource", "by_resource2", "by_resource"]
+
+
+def test_events_read_the_old_index_until_the_deployed_new_one_has_backfilled(fake_clock: FakeClock) -> None:
+    """The rollout of docs/deploying.md on the local cloud: a table made without ``by_resource2``, then one
+    ``UpdateTable`` adding it, which backfills for ``backfill`` seconds of the cloud's clock."""
+    backfill, clock = 300.0, VirtualClock()
+    with LocalCloud(clock=clock, index_backfill_seconds=backfill) as cloud:
+        client = cloud.client("dynamodb")
+        schema = key_schema()
+        new_index = next(gsi for gsi in schema["GlobalSecondaryIndexes"] if gsi["IndexName"] == BY_RESOURCE2)
+        schema["GlobalSecondaryIndexes"].remove(new_index)
+        client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST", **schema)
+        store = DynamoDBStateStore(client, TABLE, clock=fake_clock)
+        queried: list[str] = []
+        client.meta.events.register("before-parameter-build.dynamodb.Query",
+                                    lambda params, **_: queried.append(params.get("IndexName", "table")))
+        _armed(store)
+
+        def event_view() -> Any:
+            queried.clear()
+            view = store.view_by_resource_id("i-child")
+            assert view is not None and view.wait == WAIT and view.spec is not None
+            return list(queried)
+
+        assert event_view() == [BY_RESOURCE2, BY_RESOURCE]  # not created yet
+        client.update_table(TableName=TABLE, AttributeDefinitions=schema["AttributeDefinitions"],
+                            GlobalSecondaryIndexUpdates=[{"Create": new_index}])
+        assert event_view() == [BY_RESOURCE2, BY_RESOURCE]  # backfilling
+        clock.advance(backfill - 1)
+        assert event_view() == [BY_RESOURCE2, BY_RESOURCE]
+        clock.advance(1)
+        assert event_view() == [BY_RESOURCE2]  # readable: the view and the wait in one query
+        assert store.find_by_resource_id("i-child") == CHILD
 
 
 def test_other_query_errors_are_not_taken_for_a_backfill(dynamodb_client: Any, fake_clock: FakeClock) -> None:

@@ -1,0 +1,121 @@
+"""The local cloud at 10,000 particles (issue 13, E8): one call's time with the local cloud's indexes and with
+moto's scans (``unindexed()``), side by side, on the same data.
+
+The state table is filled as 10,000 particles would fill it (a spec, an observation and 6 history items each:
+80,000 items) and 10,000 instances are launched one reservation each, tagged ``PCFName``/``PCFDeployment``;
+both fills go straight to moto's backends (the API would take tens of minutes). Each figure is the mean wall
+time of ``repeats`` calls through a boto3 client (request signing, moto's parsing and serialization included).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.dynamodb.models import dynamodb_backends
+
+from pcf_control_plane.store.table import create_table
+from pcf_local_cloud.cloud import LocalCloud
+
+CASE = "local cloud at scale"
+PARTICLES, QUICK_PARTICLES = 10_000, 1_000
+HISTORY_ITEMS = 6
+SCANNED_TAG_FILTER_LIMIT = 2_000
+"""Above this many instances moto's own tag filter (instances x tags) is not timed: minutes per call."""
+TABLE = "pcf-scale-bench"
+
+
+@dataclass
+class ScaleResult:
+    particles: int
+    items: int
+    fill_seconds: float
+    rows: list[tuple[str, float, float | None]] = field(default_factory=list)
+    """(call, ms indexed, ms with moto's scan or ``None`` when not timed)."""
+
+    def text(self) -> str:
+        lines = [f"Local cloud at scale: {self.items} DynamoDB items, {self.particles} EC2 instances (one "
+                 f"reservation each), filled in {self.fill_seconds:.0f} s; mean ms per call",
+                 f"  {'call':<58} {'indexed':>9} {'moto scan':>10} {'speed-up':>9}"]
+        for name, indexed, scanned in self.rows:
+            scan_text = f"{scanned:10.1f}" if scanned is not None else f"{'not run':>10}"
+            ratio = f"{scanned / indexed:8.0f}x" if scanned is not None and indexed > 0 else f"{'':>9}"
+            lines.append(f"  {name:<58} {indexed:9.1f} {scan_text} {ratio}")
+        return "\n".join(lines)
+
+
+def _mean_ms(call: Callable[[], Any], repeats: int, context: Callable[[], AbstractContextManager[Any]]) -> float:
+    with context():
+        call()  # warm: a lazily built index is not what a steady call costs
+        began = time.perf_counter()
+        for _ in range(repeats):
+            call()
+        return (time.perf_counter() - began) / repeats * 1000
+
+
+def _fill_table(cloud: LocalCloud, particles: int) -> int:
+    create_table(cloud.client("dynamodb"), TABLE, sleep=lambda _: None)
+    table = dynamodb_backends[cloud.account_id][cloud.region].get_table(TABLE)
+    for i in range(particles):
+        pcf_id, deployment = f"pcf-{i:06d}", {"S": f"bench#{i % 16}"}
+        common = {"pk": {"S": f"P#{pcf_id}"}, "pcf_id": {"S": pcf_id}}
+        table.put_item({**common, "sk": {"S": "SPEC"}, "deployment_key": deployment, "quasiparticle": {"S": "q"}})
+        table.put_item({**common, "sk": {"S": "OBS"}, "deployment_key": deployment, "state": {"S": "running"},
+                        "resource_id": {"S": f"i-{i:017x}"}})
+        for h in range(HISTORY_ITEMS):
+            table.put_item({**common, "sk": {"S": f"H#{h:03d}"}, "cause": {"S": "bench"}})
+    return len(table)
+
+
+def _launch(cloud: LocalCloud, particles: int) -> list[str]:
+    backend = cloud.ec2_backend()
+    image = cloud.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return [backend.run_instances(image, 1, None, [], instance_type="t3.micro", is_instance_type_default=False,
+                                  region_name=cloud.region,
+                                  tags={"instance": {"PCFName": f"bench-{i}", "PCFDeployment": "bench"}}
+                                  ).instances[0].id for i in range(particles)]
+
+
+def run(particles: int = PARTICLES, repeats: int = 5) -> ScaleResult:
+    """Fill a fresh local cloud for ``particles`` and time each call indexed and with moto's scan."""
+    with LocalCloud() as cloud:
+        began = time.perf_counter()
+        items = _fill_table(cloud, particles)
+        ids = _launch(cloud, particles)
+        result = ScaleResult(particles, items, time.perf_counter() - began)
+        ddb, ec2 = cloud.client("dynamodb"), cloud.client("ec2")
+        middle = particles // 2
+        calls: list[tuple[str, Callable[[], Any], Callable[[], AbstractContextManager[Any]], bool]] = [
+            ("Query by_resource (GSI) = one instance id", lambda: ddb.query(
+                TableName=TABLE, IndexName="by_resource", KeyConditionExpression="resource_id = :r",
+                ExpressionAttributeValues={":r": {"S": f"i-{middle:017x}"}}),
+             cloud.patches.dynamodb_indexes.unindexed, True),
+            ("Query by_deployment (GSI) = one shard, Limit 100", lambda: ddb.query(
+                TableName=TABLE, IndexName="by_deployment", KeyConditionExpression="deployment_key = :d",
+                ExpressionAttributeValues={":d": {"S": "bench#3"}}, Limit=100),
+             cloud.patches.dynamodb_indexes.unindexed, True),
+            ("Query table pk = one particle (its 8 items)", lambda: ddb.query(
+                TableName=TABLE, KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": f"P#pcf-{middle:06d}"}}),
+             cloud.patches.dynamodb_indexes.unindexed, True),
+            ("DescribeInstances InstanceIds=[one]", lambda: ec2.describe_instances(InstanceIds=[ids[middle]]),
+             cloud.patches.instance_index.unindexed, True),
+            ("DescribeInstances instance-id filter, 200 ids", lambda: ec2.describe_instances(
+                Filters=[{"Name": "instance-id", "Values": ids[middle:middle + 200]}]),
+             cloud.patches.instance_index.unindexed, True),
+            ("DescribeInstances tag:PCFName + tag:PCFDeployment", lambda: ec2.describe_instances(
+                Filters=[{"Name": "tag:PCFName", "Values": [f"bench-{middle}"]},
+                         {"Name": "tag:PCFDeployment", "Values": ["bench"]}]),
+             cloud.patches.instance_index.unindexed, particles <= SCANNED_TAG_FILTER_LIMIT),
+            ("TransactWriteItems, one Put (moto copies the table; not indexed)", lambda: ddb.transact_write_items(
+                TransactItems=[{"Put": {"TableName": TABLE, "Item": {"pk": {"S": "P#x"}, "sk": {"S": "H#x"}}}}]),
+             nullcontext, False),
+        ]
+        for name, call, unindexed, compare in calls:
+            indexed = _mean_ms(call, repeats, nullcontext)
+            scanned = _mean_ms(call, max(1, repeats // 2), unindexed) if compare else None
+            result.rows.append((name, indexed, scanned))
+        return result
