@@ -32,9 +32,10 @@ from pcf_control_plane.errors import UnknownParticleError
 from pcf_control_plane.generations import check_planned
 from pcf_control_plane.messages import ConvergeInput, ConvergeOutput, TransitionName
 from pcf_control_plane.readiness import parents_first
-from pcf_control_plane.steps import ControlPlane, idempotency_scope
+from pcf_control_plane.steps import LAST_RESOURCE, ControlPlane, idempotency_scope
 from pcf_control_plane.store import Family, HistoryKind, Observation, ParticleRecord, StoredSpec
 from pcf_control_plane.store.converge import ConvergeCommit, HistoryEntry, ParticleState, commit_token
+from pcf_control_plane.store.models import ObservedState
 
 
 def converge(plane: ControlPlane, step: ConvergeInput) -> ConvergeOutput:
@@ -80,6 +81,7 @@ class _Visit:
         self.history: list[HistoryEntry] = []
         self.created = False
         self.acted: Action | None = None
+        self.found: ObservedState | None = None
         self.seen_at = 0.0
 
     def seen(self, particle: Particle, after: Observation | None = None) -> Observation:
@@ -100,6 +102,7 @@ class _Visit:
     def act(self, particle: Particle, action: Action, seen: Observation) -> None:
         """Carry out ``action`` with the ``transition`` step's ClientToken scope."""
         particle.idempotency_scope = idempotency_scope(self.spec, seen)
+        self.found = seen.state
         self.created = action is Action.start and particle.observed_state is State.terminated
         particle.run_transition(action)
         self.acted = action
@@ -126,7 +129,9 @@ class _Visit:
                 history=tuple(self.history), created=self.created, converged=done, release_lease=release))
         return ConvergeOutput(pcf_id=self.step.pcf_id, action="done" if done else "later", reason=decision.reason,
                               generation=self.generation, acted=_named(self.acted) if self.acted else None,
-                              state=seen.state, resource_id=seen.resource_id)
+                              state=seen.state, resource_id=seen.resource_id,
+                              found=self.found if self.acted else None,
+                              last_resource_id=seen.snapshot.get(LAST_RESOURCE))
 
     def _changes(self, seen: Observation, done: bool) -> bool:
         stored = self.own.observation

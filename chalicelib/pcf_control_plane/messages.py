@@ -170,6 +170,10 @@ class ConvergeOutput(_Message):
     state: Literal["running", "stopped", "terminated", "pending"] | None = None
     resource_id: str | None = None
     lease_holder: str | None = None
+    found: Literal["running", "stopped", "terminated", "pending"] | None = None
+    """The state the visit found before it acted (only when ``acted``)."""
+    last_resource_id: str | None = None
+    """The last resource id ever seen (kept once the resource is gone: a terminated one's)."""
 
 
 class ParticleResult(_Message):

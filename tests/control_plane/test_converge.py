@@ -14,7 +14,7 @@ from pcf_control_plane.store import HistoryKind
 from pcf_local_cloud.clock import VirtualClock
 from tests.store.store_support import CallCounter
 from tests.support.ec2_calls import Calls
-from tests.support.steps import STORES, instance, live_instances, steps_over
+from tests.support.steps import STORES, instance, live_instances, plan_all, steps_over
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:converge-1"
 OTHER = "arn:aws:states:us-east-1:123456789012:execution:apply:converge-2"
@@ -45,7 +45,7 @@ def kinds(steps: ControlPlane, pcf_id: str) -> list[tuple[str, Any]]:
 def test_a_new_particle_is_launched_on_the_first_visit_and_done_on_the_one_after_it_is_running(
     steps: ControlPlane, ami: str, slow_ec2: Any, clock: VirtualClock
 ) -> None:
-    steps.plan(PlanInput(definition=instance("fresh", ami), desired_state="running", execution=EXECUTION))
+    plan_all(steps, PlanInput(definition=instance("fresh", ami), desired_state="running", execution=EXECUTION))
 
     first = visit(steps, "ec2_instance:fresh")
     [launched] = live_instances(slow_ec2, "cp-fresh")
@@ -69,11 +69,11 @@ def test_a_new_particle_is_launched_on_the_first_visit_and_done_on_the_one_after
 def test_a_particle_already_in_its_desired_state_is_recorded_and_left_without_a_lease(
     steps: ControlPlane, ami: str, clock: VirtualClock
 ) -> None:
-    steps.plan(PlanInput(definition=instance("up", ami), desired_state="running", execution=EXECUTION))
+    plan_all(steps, PlanInput(definition=instance("up", ami), desired_state="running", execution=EXECUTION))
     visit(steps, "ec2_instance:up")
     clock.advance(5)
     visit(steps, "ec2_instance:up", generation=1)
-    steps.plan(PlanInput(definition=instance("up", ami), desired_state="running", execution=OTHER))
+    plan_all(steps, PlanInput(definition=instance("up", ami), desired_state="running", execution=OTHER))
     before = len(steps.store.list_history("ec2_instance:up"))
 
     again = visit(steps, "ec2_instance:up", execution=OTHER)
@@ -90,7 +90,7 @@ def test_a_particle_already_in_its_desired_state_is_recorded_and_left_without_a_
 def test_a_lease_held_by_another_execution_means_later_and_nothing_is_done(
     steps: ControlPlane, ami: str, slow_ec2: Any
 ) -> None:
-    steps.plan(PlanInput(definition=instance("busy", ami), desired_state="running", execution=EXECUTION))
+    plan_all(steps, PlanInput(definition=instance("busy", ami), desired_state="running", execution=EXECUTION))
     assert steps.store.acquire_lease("ec2_instance:busy", OTHER, 600)
 
     answer = visit(steps, "ec2_instance:busy")
@@ -104,7 +104,7 @@ def test_a_lease_held_by_another_execution_means_later_and_nothing_is_done(
 def test_a_child_waits_for_its_parent_without_launching(
     steps: ControlPlane, ami: str, slow_ec2: Any, clock: VirtualClock
 ) -> None:
-    steps.plan(PlanInput(definition={"pcf_name": "pair", "flavor": "quasiparticle", "particles": [
+    plan_all(steps, PlanInput(definition={"pcf_name": "pair", "flavor": "quasiparticle", "particles": [
         instance("dad", ami), instance("son", ami, parents=["ec2_instance:dad"])]},
         desired_state="running", execution=EXECUTION))
 
@@ -123,7 +123,7 @@ def test_a_child_waits_for_its_parent_without_launching(
 def test_a_visit_retried_after_its_launch_launches_nothing_more(
     steps: ControlPlane, ami: str, slow_ec2: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps.plan(PlanInput(definition=instance("twice", ami), desired_state="running", execution=EXECUTION))
+    plan_all(steps, PlanInput(definition=instance("twice", ami), desired_state="running", execution=EXECUTION))
     real_commit = steps.store.commit_converge
 
     def lost_after_the_launch(commit: Any) -> Any:
@@ -143,11 +143,11 @@ def test_a_visit_retried_after_its_launch_launches_nothing_more(
 def test_a_newer_plan_supersedes_the_visit_and_the_failure_gives_the_lease_back(
     steps: ControlPlane, ami: str, clock: VirtualClock
 ) -> None:
-    steps.plan(PlanInput(definition=instance("raced", ami), desired_state="running", execution=EXECUTION))
+    plan_all(steps, PlanInput(definition=instance("raced", ami), desired_state="running", execution=EXECUTION))
     first = visit(steps, "ec2_instance:raced")
     assert first.acted == "start"
     clock.advance(1)
-    steps.plan(PlanInput(definition=instance("raced", ami), desired_state="terminated", execution=OTHER))
+    plan_all(steps, PlanInput(definition=instance("raced", ami), desired_state="terminated", execution=OTHER))
 
     with pytest.raises(SupersededError, match="generation 2"):
         visit(steps, "ec2_instance:raced", generation=first.generation)
@@ -161,7 +161,7 @@ def test_a_newer_plan_supersedes_the_visit_and_the_failure_gives_the_lease_back(
 def test_a_visit_reads_the_cloud_once_and_a_launch_three_times(
     steps: ControlPlane, ami: str, slow_cloud: Any, clock: VirtualClock
 ) -> None:
-    steps.plan(PlanInput(definition=instance("counted", ami), desired_state="running", execution=EXECUTION))
+    plan_all(steps, PlanInput(definition=instance("counted", ami), desired_state="running", execution=EXECUTION))
     calls = Calls(slow_cloud)
     first = visit(steps, "ec2_instance:counted")
     launch = list(calls.names)
@@ -176,7 +176,7 @@ def test_a_launch_is_three_dynamodb_calls_and_the_last_visit_two(
     slow_cloud: Any, clock: VirtualClock, ami: str
 ) -> None:
     steps = steps_over("dynamodb", slow_cloud, clock, table="pcf-counted")
-    steps.plan(PlanInput(definition=instance("costly", ami), desired_state="running", execution=EXECUTION))
+    plan_all(steps, PlanInput(definition=instance("costly", ami), desired_state="running", execution=EXECUTION))
     client = slow_cloud.client("dynamodb")
     with CallCounter(client) as launch:
         first = visit(steps, "ec2_instance:costly", generation=1)
@@ -198,7 +198,7 @@ def test_a_launch_is_three_dynamodb_calls_and_the_last_visit_two(
 def test_a_child_reads_its_parents_with_itself_and_trusts_a_parent_its_execution_converged(
     steps: ControlPlane, ami: str, slow_cloud: Any, clock: VirtualClock
 ) -> None:
-    steps.plan(PlanInput(definition={"pcf_name": "kin", "flavor": "quasiparticle", "particles": [
+    plan_all(steps, PlanInput(definition={"pcf_name": "kin", "flavor": "quasiparticle", "particles": [
         instance("mom", ami), instance("kid", ami, parents=["ec2_instance:mom"])]},
         desired_state="running", execution=EXECUTION))
     visit(steps, "ec2_instance:mom", generation=1)
