@@ -33,7 +33,7 @@ _ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-
 @dataclass(frozen=True)
 class ControlPlaneEndpoint:
     """An ``apply`` state machine ready to start: ``default_wait_seconds`` between polls of a particle when
-    ``--wait-seconds`` is not given, ``poll_seconds`` between reads of the histories, ``max_child_reads`` particle
+    ``--wait-seconds`` is not given, ``poll_seconds`` between reads of the histories, ``max_child_reads`` page
     histories read per poll (``None``: all); ``lambda_client`` releases leases on Ctrl-C (``pcf_cli.stop_run``)."""
 
     sfn: Any

@@ -4,6 +4,7 @@ visits), as they run, then how it ended: ``docs/cli.md``, "Following an executio
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +13,12 @@ from typing import Any
 
 TERMINAL_EVENTS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 ENTERED_SUFFIX = "StateEntered"
+TARGETS = {"start": "running", "stop": "stopped", "terminate": "terminated"}
+"""The state each transition heads for (``update`` keeps the state and changes the definition)."""
+UPDATE_REASON = "definition differs from the desired one"
+ROLLBACK_REASON = "terminating what this execution created"
+_PAGE_ID = re.compile(r"^page:(?P<phase>[a-z]+)-(?P<level>\d+)-(?P<page>\d+)$")
+"""How ``PageFailed`` names a page that failed as a whole (``page:<phase>-<level>-<page>``, from 0)."""
 
 
 @dataclass(frozen=True)
@@ -93,10 +100,11 @@ class HistoryCursor:
 
 @dataclass
 class _Execution:
-    """What is known of one execution being read: its cursor and the task state of each event id."""
+    """What is known of one execution being read: its cursor, whether it is a page of a rollback, and the task
+    state of each event id."""
 
     cursor: HistoryCursor
-    pcf_id: str | None = None
+    rollback: bool = False
     last_read: int = -1
     states: dict[int, str] = field(default_factory=dict)
 
@@ -112,7 +120,7 @@ class _Execution:
 
 
 class ExecutionFollower:
-    """Reads an ``apply`` execution and its particle executions incrementally; ``events()`` yields progress
+    """Reads an ``apply`` execution and its page executions incrementally; ``events()`` yields progress
     until the execution ends, then ``outcome`` tells how it ended (pacing: ``docs/cli.md``, "Following an
     execution"). ``max_child_reads`` bounds the child histories read per poll (``None``: all); the parent's is read
     when no child runs, after one ended, and every ``parent_every`` polls."""
@@ -165,7 +173,7 @@ class ExecutionFollower:
         return self._sorted(found)
 
     def discover_children(self) -> list[str]:
-        """The ARNs of the particle executions started so far, reading the parent's history for new ones
+        """The ARNs of the page executions started so far, reading the parent's history for new ones
         (what else it tells is dropped: used when the run is being stopped)."""
         for event in self.parent.cursor.read_new():
             self._parent_event(event)
@@ -192,8 +200,11 @@ class ExecutionFollower:
         return sorted(events, key=lambda e: e.at)
 
     def _add_child(self, arn: str | None) -> None:
+        """A page execution the parent started: a rollback's when the parent had begun rolling back (its events
+        are read in order, so a page is tagged by where it was started, whenever its own history is read)."""
         if arn and arn not in self.children:
-            self.children[arn] = _Execution(HistoryCursor(self.sfn, arn, page_size=self.page_size))
+            self.children[arn] = _Execution(HistoryCursor(self.sfn, arn, page_size=self.page_size),
+                                            rollback=self._rolling_back)
 
     def _parent_event(self, event: dict[str, Any]) -> list[FollowEvent]:
         state = self.parent.state_of(event)
@@ -229,7 +240,12 @@ class ExecutionFollower:
                 f"{particles} particle{'' if particles == 1 else 's'} in {pages} page{'' if pages == 1 else 's'}")
 
     def _failed(self, output: dict[str, Any], at: float) -> FollowEvent:
+        """A particle's failure (``RecordFailure``), or a whole page's (``PageFailed``: named by its level and page,
+        counted from 1 as the level lines count)."""
         pcf_id = str(output.get("pcf_id"))
+        page = _PAGE_ID.match(pcf_id)
+        if page:
+            pcf_id = f"{page['phase']} level {int(page['level']) + 1} page {int(page['page']) + 1}"
         detail = f"{output['error']}: {output.get('cause') or ''}".rstrip(": ")
         return FollowEvent("failed", pcf_id, at, self._states.get(pcf_id), detail=detail)
 
@@ -243,20 +259,34 @@ class ExecutionFollower:
             return [self._failed(output, at)]
         if state != "Converge" or not output.get("pcf_id"):
             return []
-        pcf_id = str(output["pcf_id"])
-        found = []
-        if output.get("acted"):
-            kind = "rollback" if self._rolling_back else "transition"
-            found.append(FollowEvent(kind, pcf_id, at, self._states.get(pcf_id), str(output["acted"]),
-                                     str(output.get("reason") or "")))
-        observed = output.get("state")
-        if observed and self._states.get(pcf_id) != observed:
-            self._states[pcf_id] = str(observed)
-            found.append(FollowEvent("observed", pcf_id, at, str(observed), resource_id=output.get("resource_id")))
-        if output.get("action") == "done":
+        return self._visited(str(output["pcf_id"]), output, at, rollback=child.rollback)
+
+    def _visited(self, pcf_id: str, visit: dict[str, Any], at: float, *, rollback: bool) -> list[FollowEvent]:
+        """What one ``converge`` visit tells: the state it found when that is news, the transition it carried out,
+        the state it left the particle in, and ``done``. A visit that changed nothing tells nothing."""
+        found: list[FollowEvent] = []
+        acted, before = visit.get("acted"), visit.get("found")
+        if acted and before:
+            found += self._observed(pcf_id, str(before), at, None if before == "terminated" else
+                                    visit.get("last_resource_id"))
+        if acted:
+            kind = "rollback" if rollback else "transition"
+            detail = ROLLBACK_REASON if rollback else _reason(str(acted), self._states.get(pcf_id))
+            found.append(FollowEvent(kind, pcf_id, at, self._states.get(pcf_id), str(acted), detail))
+        if visit.get("state"):
+            found += self._observed(pcf_id, str(visit["state"]), at, visit.get("resource_id"))
+        if visit.get("action") == "done":
             found.append(FollowEvent("done", pcf_id, at, self._states.get(pcf_id), "done",
-                                     str(output.get("reason") or ""), output.get("resource_id")))
+                                     str(visit.get("reason") or ""),
+                                     visit.get("resource_id") or visit.get("last_resource_id")))
         return found
+
+    def _observed(self, pcf_id: str, state: str, at: float, resource_id: str | None) -> list[FollowEvent]:
+        """An ``observed`` event when ``state`` is not the last one told for ``pcf_id``."""
+        if self._states.get(pcf_id) == state:
+            return []
+        self._states[pcf_id] = state
+        return [FollowEvent("observed", pcf_id, at, state, resource_id=resource_id)]
 
     def _outcome(self) -> ExecutionOutcome:
         described = self.sfn.describe_execution(executionArn=self.execution_arn)
@@ -268,6 +298,14 @@ class ExecutionFollower:
                                     stopped_at=stopped)
         error = described.get("error") or f"Execution{status.title().replace('_', '')}"
         return ExecutionOutcome(status, None, error, cause_message(described.get("cause")), started, stopped)
+
+
+def _reason(action: str, before: str | None) -> str:
+    """Why a visit acted, as the decision words it (``stopped -> running``), from the state last told for the
+    particle (``-> running`` when none was)."""
+    if action not in TARGETS:
+        return UPDATE_REASON
+    return f"{before or ''} -> {TARGETS[action]}".lstrip()
 
 
 def cause_message(cause: Any) -> str:

@@ -49,7 +49,7 @@ def to_apply_event(event: FollowEvent) -> ApplyEvent:
 class StepFunctionsApply:
     """Starts and follows executions on ``endpoint`` into one progress display on ``progress`` (it starts at the
     first event); notes go to ``note``. ``sleep`` paces the reads of the histories (made cancellable by
-    ``cancellation``) and the wait for stopped executions: on Ctrl-C the execution, its particle executions and their
+    ``cancellation``) and the wait for stopped executions: on Ctrl-C the execution, its page executions and their
     leases are stopped and released (``pcf_cli.stop_run``), then ``RunInterrupted`` says so."""
 
     def __init__(self, endpoint: ControlPlaneEndpoint, progress: TextIO | Console, *, quiet: bool = False,

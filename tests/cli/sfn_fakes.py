@@ -1,5 +1,12 @@
 """A fake Step Functions client serving hand-written histories, paged as AWS pages them (or, like moto, not
-at all), and builders of the events the ``apply`` and ``particle`` machines record."""
+at all), and builders of the events the ``apply`` and ``page`` machines record.
+
+The shapes are those of real histories of the local cloud (a ``pcf run`` of a pair, and of a pair whose child
+times out and is rolled back): the parent's ``Plan`` output, its ``Pages`` Map entered with the level, its
+``RunPage`` tasks submitted with the page execution's ARN, ``RollingBack``; a page's ``Converge`` visits and
+``RecordFailure``, each a Lambda task whose ``LambdaFunctionSucceeded`` follows its ``TaskStateEntered`` through
+``previousEventId``.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +18,21 @@ from typing import Any
 _NOW = [1_800_000_000.0]
 PARENT = "arn:aws:states:us-east-1:123456789012:execution:pcf-serverless-dev-apply:run-1"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:pcf-serverless-dev-apply"
+PAGE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:pcf-serverless-dev-page"
 
 
 def child_arn(name: str) -> str:
-    return f"arn:aws:states:us-east-1:123456789012:execution:pcf-serverless-dev-particle:{name}"
+    """A page execution's ARN (the parent names them with ``States.UUID()``)."""
+    return f"arn:aws:states:us-east-1:123456789012:execution:pcf-serverless-dev-page:{name}"
+
+
+def page_input(phase: str, level: int, page: int, *, execution: str = PARENT, rollback: bool = False) -> dict[str, Any]:
+    """What ``RunPage`` gives a page execution (levels and pages count from 0; a rollback's pages are in the run
+    partition ``<execution>/rollback``)."""
+    return {"run": f"{execution}/rollback" if rollback else execution, "execution": execution, "phase": phase,
+            "level": level, "page": page, "settings": {"wait_seconds": 0, "max_polls": 120, "rollback": rollback,
+                                                       "concurrency": 40},
+            "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": execution}
 
 
 @dataclass
@@ -45,15 +63,34 @@ class History:
     def started(self, input: dict[str, Any]) -> None:
         self.add("ExecutionStarted", executionStartedEventDetails={"input": json.dumps(input)})
 
+    def plan(self, pcf_id: str, levels: list[dict[str, Any]]) -> None:
+        """The parent's ``Plan``: the run's levels as page numbers, never particle ids."""
+        self.task("Plan", {"pcf_id": pcf_id, "particles": sum(level["particles"] for level in levels),
+                           "levels": levels, "unstored": [], "page_concurrency": 1,
+                           "settings": {"wait_seconds": 0, "max_polls": 120, "rollback": False, "concurrency": 40}})
+
+    def level(self, phase: str, level: int, particles: int, pages: int) -> None:
+        """The parent's ``Pages`` Map entered for one level."""
+        described = {"phase": phase, "level": level, "particles": particles, "pages": list(range(pages))}
+        self.add("MapStateEntered", stateEnteredEventDetails={"name": "Pages", "input": json.dumps(
+            {"level": described, "execution": PARENT, "run": PARENT, "page_concurrency": 1})})
+
     def submitted(self, arn: str) -> None:
-        entered = self.add("TaskStateEntered", stateEnteredEventDetails={"name": "RunParticle", "input": "{}"})
-        self.add("TaskSubmitted", entered, taskSubmittedEventDetails={
+        """The parent's ``RunPage`` started the page execution ``arn``."""
+        entered = self.add("TaskStateEntered", stateEnteredEventDetails={"name": "RunPage", "input": "{}"})
+        scheduled = self.add("TaskScheduled", entered, taskScheduledEventDetails={
+            "resourceType": "states", "resource": "startExecution.sync:2", "region": "us-east-1",
+            "parameters": json.dumps({"StateMachineArn": PAGE_MACHINE})})
+        started = self.add("TaskStarted", scheduled, taskStartedEventDetails={
+            "resourceType": "states", "resource": "startExecution.sync:2"})
+        self.add("TaskSubmitted", started, taskSubmittedEventDetails={
             "resourceType": "states", "resource": "startExecution.sync:2",
             "output": json.dumps({"ExecutionArn": arn, "StartDate": "2027-01-15T08:00:00Z"})})
 
-    def level(self, pcf_ids: list[str]) -> None:
-        self.add("MapStateEntered", stateEnteredEventDetails={"name": "Particles",
-                                                              "input": json.dumps({"pcf_ids": pcf_ids})})
+    def rolling_back(self) -> None:
+        """The parent's ``RollingBack`` pass: the rollback's levels run next."""
+        entered = self.add("PassStateEntered", stateEnteredEventDetails={"name": "RollingBack", "input": "{}"})
+        self.add("PassStateExited", entered, stateExitedEventDetails={"name": "RollingBack", "output": "{}"})
 
     def succeeded(self, output: dict[str, Any]) -> None:
         self.add("ExecutionSucceeded", executionSucceededEventDetails={"output": json.dumps(output)})
@@ -90,6 +127,17 @@ class FakeStepFunctions:
         return self.descriptions[executionArn]
 
 
-def sync(pcf_id: str, state: str, action: str, reason: str, resource_id: str | None = None) -> dict[str, Any]:
-    """A ``sync_state`` answer."""
-    return {"pcf_id": pcf_id, "state": state, "action": action, "reason": reason, "resource_id": resource_id}
+def visit(pcf_id: str, action: str, reason: str, *, state: str | None = None, resource_id: str | None = None,
+          acted: str | None = None, found: str | None = None, last_resource_id: str | None = None,
+          lease_holder: str | None = None) -> dict[str, Any]:
+    """A ``converge`` answer (``ConvergeOutput``). ``found`` (the state the visit found before it acted) and
+    ``last_resource_id`` (the last resource id seen, kept once the resource is gone) are left out unless given:
+    they are the two fields the follower asks ``ConvergeOutput`` for, and it works without them."""
+    answer: dict[str, Any] = {"pcf_id": pcf_id, "action": action, "reason": reason, "generation": 1,
+                              "acted": acted, "state": state, "resource_id": resource_id,
+                              "lease_holder": lease_holder}
+    if found is not None:
+        answer["found"] = found
+    if last_resource_id is not None:
+        answer["last_resource_id"] = last_resource_id
+    return answer

@@ -109,3 +109,12 @@ def test_a_waiting_thread_gives_up_once_cancelled() -> None:
     worker.join(timeout=2)
 
     assert outcome == ["interrupted"]
+
+
+def test_a_level_of_a_paged_run_is_its_label_and_no_particle_record() -> None:
+    printer, stream = printer_at(100.0)
+
+    printer(ApplyEvent(EventKind.level, "", detail="start level 2: 85 particles in 3 pages", at=101.0))
+
+    assert stream.getvalue().splitlines() == ["[   1.0s] start level 2: 85 particles in 3 pages"]
+    assert printer.records == {}, "a level line names no particle"

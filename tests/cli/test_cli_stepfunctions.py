@@ -14,6 +14,7 @@ from pcf_cli import stepfunctions_engine
 from pcf_cli.stages import read_stage
 from pcf_cli.stepfunctions_engine import StepFunctionsApply
 from pcf_control_plane.store import DynamoDBStateStore
+from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
 from tests.cli.cli_support import CliResult, CliRunner
 from tests.support.tags import named
@@ -99,13 +100,15 @@ def test_progress_lines_follow_the_execution_level_by_level(
     lines = [re.sub(r"^\[\s*[\d.]+s\] ", "", line) for line in result.err_lines if line.startswith("[")]
     instance_a = instances(cloud)["cli-a"][1]
     assert lines[:5] == [
-        f"start level 1: {A}",
+        "start level 1: 1 particle in 1 page",
         f"{A} terminated",
         f"{A} start: terminated -> running",
         f"{A} terminated -> running  {instance_a}",
         f"{A} done: running as desired",
     ]
-    assert lines[5] == f"start level 2: {B}", "the child's level starts after its parent converged"
+    assert lines[5] == "start level 2: 1 particle in 1 page", "the child's level starts after its parent converged"
+    assert lines[6:] == [f"{B} terminated", f"{B} start: terminated -> running",
+                         f"{B} terminated -> running  {instances(cloud)['cli-b'][1]}", f"{B} done: running as desired"]
     assert result.err_lines[0].startswith("target: local")
     assert "engine: stepfunctions, state machine pcf-serverless-dev-apply (in the local cloud" in result.err
     assert "[" not in result.out, "progress goes to stderr, the summary alone to stdout"
@@ -125,7 +128,7 @@ def test_a_particle_held_pending_fails_the_execution_with_its_named_error(
     assert result.code == 1
     assert result.err_lines[-2].startswith(
         "pcf: error: ParticleTimeoutError: 1 of 1 particle(s) failed: ec2_instance:a: ParticleTimeoutError: "
-        "ec2_instance:a did not reach its desired state after 2 polls (last seen: pending)"
+        "ec2_instance:a did not reach its desired state after 2 visits (last seen: pending)"
     )
     assert re.search(rf"{A}\s+FAILED: ParticleTimeoutError: ", result.err)
     assert "max polls 2" in result.err
@@ -237,32 +240,28 @@ def running_executions(cloud: LocalCloud) -> list[str]:
             for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"], statusFilter="RUNNING")["executions"]]
 
 
-def test_ctrl_c_stops_the_execution_and_its_particle_executions_and_releases_their_leases(
-    sfn_cli: CliRunner, cloud: LocalCloud, ami_id: str, monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
+def test_ctrl_c_stops_the_execution_and_its_page_executions_and_releases_their_leases(
+    sfn_cli: CliRunner, slow_cloud: LocalCloud, clock: VirtualClock, known_ami_id: str,
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
 ) -> None:
-    ec2 = cloud.client("ec2")
-    names = ("a", "b", "c")
-    stage = read_stage("dev")
-    stuck = {}
-    for name in names:  # each particle finds its instance pending, and waits: three particle executions run
-        tags = [{"Key": "PCFName", "Value": f"cli-{name}"}, {"Key": "PCFDeployment", "Value": stage.deployment}]
-        stuck[name] = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
-            {"ResourceType": "instance", "Tags": tags}])["Instances"][0]["InstanceId"]
-        cloud.hold_pending(stuck[name])
+    names = ("a", "b", "c")  # one level of three: one page; each particle is started and stays pending (the
+    # virtual clock stands still), so its page's visits hold its lease, waiting for it
     sfn_cli.write("pcf.json", {"pcf_name": "trio", "flavor": "quasiparticle",
-                               "particles": [instance(name, ami_id) for name in names]})
-    store = DynamoDBStateStore(cloud.client("dynamodb"), stage.table_name)
+                               "particles": [instance(name, known_ami_id) for name in names]})
+    store = DynamoDBStateStore(slow_cloud.client("dynamodb"), read_stage("dev").table_name)
     pcf_ids = [f"ec2_instance:{name}" for name in names]
     held: list[str | None] = []
+
+    def pending() -> bool:
+        return all((seen := store.get_observation(p)) is not None and seen.state == "pending" for p in pcf_ids)
 
     class Interrupted(StepFunctionsApply):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
 
-            def sleep(seconds: float) -> None:  # Ctrl-C once the three particle executions hold their leases
-                if len(running_executions(cloud)) == 4 and all(  # and have seen their instances pending
-                        store.current_lease(p) and store.get_observation(p) for p in pcf_ids):
+            def sleep(seconds: float) -> None:  # Ctrl-C once the page holds the three leases, its instances pending
+                if len(running_executions(slow_cloud)) == 2 and all(store.current_lease(p) for p in pcf_ids) and (
+                        pending()):
                     held.extend(lease.owner for p in pcf_ids if (lease := store.current_lease(p)))
                     raise KeyboardInterrupt
                 time.sleep(0.1)
@@ -272,21 +271,21 @@ def test_ctrl_c_stops_the_execution_and_its_particle_executions_and_releases_the
     monkeypatch.setattr(stepfunctions_engine, "StepFunctionsApply", Interrupted)
     capfd.readouterr()
 
-    result = sfn_cli("run", "--wait-seconds", "1", "-q", cloud=cloud)
+    result = sfn_cli("run", "--wait-seconds", "1", "-q", cloud=slow_cloud)
 
     assert result.code == 130
-    name = next(e["name"] for e in executions(cloud) if e["name"].startswith("pcf-run-trio-"))
+    name = next(e["name"] for e in executions(slow_cloud) if e["name"].startswith("pcf-run-trio-"))
     assert result.err_lines == [
-        f"pcf: error: interrupted: stopped execution {name} and 3 particle executions, released 3 leases"
+        f"pcf: error: interrupted: stopped execution {name} and 1 page execution, released 3 leases"
     ]
     assert len(held) == 3 and all(owner.endswith(f":{name}") for owner in held), held
-    assert running_executions(cloud) == [], "nothing of the run goes on"
+    assert running_executions(slow_cloud) == [], "nothing of the run goes on"
     assert [store.current_lease(p) for p in pcf_ids] == [None, None, None]
-    assert [store.get_observation(p).state for p in pcf_ids] == ["pending"] * 3, "what was reached is recorded"
+    assert pending(), "what was reached is recorded"
     leaked = capfd.readouterr()
     assert (leaked.out, leaked.err) == ("", ""), "no metric JSON, log or traceback from the functions"
-    for name in names:
-        cloud.release_pending(stuck[name])
-    time.sleep(1.5)  # a stopped particle would have started its instance by now
-    assert {tag: state for tag, (state, _) in instances(cloud).items()} == {f"cli-{n}": "running" for n in names}
-    assert running_executions(cloud) == []
+    clock.advance(5)
+    time.sleep(1.5)  # a page still visiting would have recorded its particles running by now
+    assert {tag: state for tag, (state, _) in instances(slow_cloud).items()} == {f"cli-{n}": "running" for n in names}
+    assert pending(), "no visit after the stop"
+    assert running_executions(slow_cloud) == []

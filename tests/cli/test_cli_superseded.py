@@ -30,17 +30,18 @@ def instance(ami_id: str) -> dict[str, Any]:
                              "custom_config": {"instance_name": "cli-sup-a"}}}
 
 
-def terminate_once_the_run_holds_the_lease(cloud: LocalCloud, definition: dict[str, Any], started: list[str]) -> None:
-    """Start a ``terminate`` execution of ``definition`` as soon as an execution holds ``A``'s lease."""
+def terminate_once_the_run_visited(cloud: LocalCloud, definition: dict[str, Any], started: list[str]) -> None:
+    """Start a ``terminate`` execution of ``definition`` as soon as the run's first visit recorded ``A`` (it found
+    its instance pending, and visits it again: a visit takes the lease only to act)."""
     sfn = cloud.client("stepfunctions")
     for _ in range(3000):
         machines = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                     if m["name"].endswith("-apply")]
         try:
-            lease = DynamoDBStateStore(cloud.client("dynamodb"), TABLE).current_lease(A) if machines else None
+            seen = DynamoDBStateStore(cloud.client("dynamodb"), TABLE).get_observation(A) if machines else None
         except StoreError:  # the CLI is still creating the table
-            lease = None
-        if lease is not None:
+            seen = None
+        if seen is not None:
             request = {"definition": definition, "desired_state": "terminated", "wait_seconds": 1, "max_polls": 60}
             started.append(sfn.start_execution(stateMachineArn=machines[0], name="terminate-meanwhile",
                                                input=json.dumps(request))["executionArn"])
@@ -56,10 +57,10 @@ def test_a_superseded_run_exits_non_zero_and_says_why(
     ec2 = cloud.client("ec2")
     held = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
         {"ResourceType": "instance", "Tags": named("cli-sup-a", stage="dev")}])["Instances"][0]["InstanceId"]
-    cloud.hold_pending(held)  # the run holds the lease while its instance is pending
+    cloud.hold_pending(held)  # the run visits its particle again and again while its instance is pending
     sfn_cli.write("pcf.json", instance(ami_id))
     started: list[str] = []
-    meanwhile = threading.Thread(target=terminate_once_the_run_holds_the_lease,
+    meanwhile = threading.Thread(target=terminate_once_the_run_visited,
                                  args=(cloud, instance(ami_id), started))
     meanwhile.start()
 

@@ -218,8 +218,8 @@ def test_the_output_has_a_progress_line_per_event_and_a_table_per_phase(lifecycl
         assert f"== phase {number}/5: pcf {verb} -> {state} ==" in text
     assert "== phase 4/5: self-healing ==" in text
     assert re.search(r"^execution: pcf-run-cluster-\d{8}T\d{6}Z-[0-9a-f]{4} \(cluster\)$", text, re.M)
-    assert re.search(r"^\[\s+[\d.]+s\] start level 2: ec2_instance:worker-0, ec2_instance:worker-1, "
-                     r"ec2_instance:worker-2$", text, re.M)
+    assert re.search(r"^\[\s+[\d.]+s\] start level 2: 3 particles in 1 page$", text, re.M)
+    assert re.search(r"^\[\s+[\d.]+s\] ec2_instance:worker-2\s+done: running as desired$", text, re.M)
     assert re.search(r"^\[\s+[\d.]+s\] ec2_instance:master\s+stop: running -> stopped$", text, re.M)
     assert re.search(r"^ec2_instance:master\s+stopped\s+i-\w+\s+stop$", text, re.M)
 

@@ -12,10 +12,12 @@ import pytest
 
 from pcf_cli.follow import ExecutionFollower
 from pcf_cli.stop_run import SETTLE_POLL_SECONDS, STOP_CAUSE, STOP_ERROR, StopReport, stop_run
-from tests.cli.sfn_fakes import MACHINE, PARENT, FakeStepFunctions, History, child_arn
+from tests.cli.sfn_fakes import MACHINE, PAGE_MACHINE, PARENT, FakeStepFunctions, History, child_arn, page_input
 
-PARTICLE = "arn:aws:states:us-east-1:123456789012:stateMachine:pcf-serverless-dev-particle"
-RELEASE = "arn:aws:lambda:us-east-1:123456789012:function:pcf-serverless-dev-release_lease"
+LOAD = "arn:aws:lambda:us-east-1:123456789012:function:pcf-serverless-dev-load_page"
+RELEASE = "arn:aws:lambda:us-east-1:123456789012:function:pcf-serverless-dev-release_page"
+PAGES = {"a": 0, "b": 1, "c": 2, "late": 3, "theirs": 0}
+"""The page number of each named page execution (pages of start level 1)."""
 OTHER_PARENT = "arn:aws:states:us-east-1:123456789012:execution:pcf-serverless-dev-apply:run-2"
 
 
@@ -25,7 +27,7 @@ class StopFailed(Exception):
 
 @dataclass
 class FakeSfn(FakeStepFunctions):
-    """:class:`FakeStepFunctions` that can stop executions, list them and describe the ``particle`` machine.
+    """:class:`FakeStepFunctions` that can stop executions, list them and describe the ``page`` machine.
 
     A stop takes effect at once (``ABORTED``), unless the execution ``lingers`` (it answers ``RUNNING`` to that
     many more ``describe_execution`` calls) or ``refuses`` (``stop_execution`` raises, after the execution took
@@ -80,25 +82,29 @@ class FakeSfn(FakeStepFunctions):
     def describe_state_machine(self, stateMachineArn: str) -> dict[str, Any]:
         if self.machine_error is not None:
             raise self.machine_error
-        assert stateMachineArn == PARTICLE
-        return {"stateMachineArn": PARTICLE, "definition": json.dumps({"StartAt": "Release", "States": {
-            "Release": {"Type": "Task", "Resource": RELEASE, "End": True}}})}
+        assert stateMachineArn == PAGE_MACHINE
+        return {"stateMachineArn": PAGE_MACHINE, "definition": json.dumps({"StartAt": "LoadPage", "States": {
+            "LoadPage": {"Type": "Task", "Resource": LOAD, "Next": "Particles"},
+            "Particles": {"Type": "Map", "ItemsPath": "$.items", "End": True}}})}
 
 
 @dataclass
 class FakeLambda:
-    """``invoke`` of the release function: answers a ``FunctionError`` for the pcf_ids in ``fails``."""
+    """``invoke`` of ``release_page``: gives back ``held`` leases of each page (by page number, 1 unless told), or
+    answers a ``FunctionError`` for the page numbers in ``fails``."""
 
-    fails: set[str] = field(default_factory=set)
+    fails: set[int] = field(default_factory=set)
+    held: dict[int, int] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
         event = json.loads(Payload)
         self.calls.append((FunctionName, event))
-        if event["pcf_id"] in self.fails:
+        if event["page"] in self.fails:
             body = {"errorMessage": "lease table unreachable", "errorType": "RuntimeError"}
             return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(body).encode())}
-        return {"StatusCode": 200, "Payload": io.BytesIO(b'{"released": true}')}
+        answer = {"released": self.held.get(event["page"], 1)}
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
 
 
 class Clock:
@@ -117,8 +123,8 @@ class Clock:
 
 
 def run(parent_status: str = "RUNNING", **children: str) -> tuple[FakeSfn, ExecutionFollower]:
-    """The ``apply`` execution ``run-1`` and, for each keyword, a particle execution ``ec2_instance:<name>``
-    with that status, started for ``run-1`` (its ``TaskSubmitted`` in the parent's history)."""
+    """The ``apply`` execution ``run-1`` and, for each keyword, a page execution ``<name>`` (page ``PAGES[name]`` of
+    start level 1) with that status, started for ``run-1`` (its ``TaskSubmitted`` in the parent's history)."""
     sfn = FakeSfn()
     history = History()
     history.started({"definition": {}})
@@ -126,7 +132,7 @@ def run(parent_status: str = "RUNNING", **children: str) -> tuple[FakeSfn, Execu
     sfn.start(PARENT, MACHINE, {"definition": {}}, status=parent_status)
     for name, status in children.items():
         history.submitted(child_arn(name))
-        sfn.start(child_arn(name), PARTICLE, {"pcf_id": f"ec2_instance:{name}", "execution": PARENT}, status=status)
+        sfn.start(child_arn(name), PAGE_MACHINE, page_input("start", 0, PAGES[name]), status=status)
     return sfn, ExecutionFollower(sfn, PARENT, sleep=no_sleep)
 
 
@@ -135,9 +141,12 @@ def no_sleep(seconds: float) -> None:
 
 
 def released(lambda_client: FakeLambda) -> list[str]:
+    """The names of the pages ``release_page`` was asked to release (each asked with exactly its page step)."""
     assert {name for name, _ in lambda_client.calls} <= {RELEASE}
-    assert all(event["execution"] == PARENT for _, event in lambda_client.calls)
-    return [event["pcf_id"] for _, event in lambda_client.calls]
+    names = {number: name for name, number in PAGES.items() if name != "theirs"}
+    for _, event in lambda_client.calls:
+        assert event == {"run": PARENT, "execution": PARENT, "phase": "start", "level": 0, "page": event["page"]}
+    return [names[event["page"]] for _, event in lambda_client.calls]
 
 
 # -- the happy path, as a reference --------------------------------------------------------------------------
@@ -145,14 +154,14 @@ def released(lambda_client: FakeLambda) -> list[str]:
 
 def test_the_run_its_children_and_their_leases_are_stopped_and_released() -> None:
     sfn, follower = run(a="RUNNING", b="RUNNING")
-    lambda_client = FakeLambda()
+    lambda_client = FakeLambda(held={0: 40, 1: 3})
 
     report = stop_run(sfn, follower, lambda_client=lambda_client, sleep=no_sleep, clock=Clock())
 
     assert sfn.stopped[0] == PARENT and sorted(sfn.stopped[1:]) == [child_arn("a"), child_arn("b")]
-    assert (report.stopped, report.children, report.released, report.problems) == (True, 2, 2, [])
-    assert sorted(released(lambda_client)) == ["ec2_instance:a", "ec2_instance:b"]
-    assert report.summary() == "stopped execution run-1 and 2 particle executions, released 2 leases"
+    assert (report.stopped, report.children, report.released, report.problems) == (True, 2, 43, [])
+    assert sorted(released(lambda_client)) == ["a", "b"]
+    assert report.summary() == "stopped execution run-1 and 2 page executions, released 43 leases"
 
 
 # -- the parent ----------------------------------------------------------------------------------------------
@@ -166,7 +175,7 @@ def test_a_parent_that_already_ended_is_reported_not_running() -> None:
 
     assert sfn.stopped == []
     assert (report.stopped, report.problems) == (False, [])
-    assert report.summary() == "execution run-1 was not running and 0 particle executions"
+    assert report.summary() == "execution run-1 was not running and 0 page executions"
 
 
 def test_a_parent_that_cannot_be_stopped_is_a_problem_and_its_children_are_stopped_anyway() -> None:
@@ -179,7 +188,7 @@ def test_a_parent_that_cannot_be_stopped_is_a_problem_and_its_children_are_stopp
 
     assert (report.stopped, report.children) == (False, 1)
     assert report.problems == ["run-1: StopFailed: cannot stop run-1", "1 still running after 1s"]
-    assert released(lambda_client) == ["ec2_instance:a"]
+    assert released(lambda_client) == ["a"]
 
 
 # -- stopping the children -----------------------------------------------------------------------------------
@@ -194,8 +203,8 @@ def test_a_child_that_ended_while_being_stopped_is_no_problem() -> None:
 
     assert report.problems == []
     assert report.children == 1, "only b was stopped"
-    assert released(lambda_client) == ["ec2_instance:b"], "a succeeded: its machine released its lease"
-    assert report.summary() == "stopped execution run-1 and 1 particle execution, released 1 lease"
+    assert released(lambda_client) == ["b"], "a succeeded: its visits gave its leases back"
+    assert report.summary() == "stopped execution run-1 and 1 page execution, released 1 lease"
 
 
 def test_a_child_that_cannot_be_stopped_and_still_runs_is_a_problem() -> None:
@@ -218,13 +227,13 @@ def test_children_still_running_past_the_timeout_are_reported_without_sleeping_f
     lambda_client = FakeLambda()
     report = stop_run(sfn, follower, lambda_client=lambda_client, sleep=clock.sleep, clock=clock, timeout_s=2.5)
 
-    assert report.problems == ["2 still running after 2.5s", "ec2_instance:a: lease kept: still running"], (
+    assert report.problems == ["2 still running after 2.5s", "start level 1 page 1: leases kept: still running"], (
         "run-1 and a; b ended after a few polls, c at once")
-    assert sorted(released(lambda_client)) == ["ec2_instance:b", "ec2_instance:c"], "a may still act: no release"
+    assert sorted(released(lambda_client)) == ["b", "c"], "a may still act: no release"
     assert set(clock.slept) == {SETTLE_POLL_SECONDS}
     assert clock.now == pytest.approx(2.5, abs=SETTLE_POLL_SECONDS)
     assert (report.stopped, report.children) == (True, 3)
-    assert "(2 still running after 2.5s; ec2_instance:a: lease kept: still running)" in report.summary()
+    assert "(2 still running after 2.5s; start level 1 page 1: leases kept: still running)" in report.summary()
 
 
 def test_it_waits_until_the_stopped_executions_ended() -> None:
@@ -245,22 +254,22 @@ def test_it_waits_until_the_stopped_executions_ended() -> None:
 def test_a_child_missing_from_the_history_is_found_by_its_input_and_stopped() -> None:
     sfn, follower = run(a="RUNNING")
     sfn.lingers[PARENT] = 1  # the parent takes a poll to end, as in moto
-    sfn.start(child_arn("late"), PARTICLE, {"pcf_id": "ec2_instance:late", "execution": PARENT})
-    sfn.start(child_arn("theirs"), PARTICLE, {"pcf_id": "ec2_instance:theirs", "execution": OTHER_PARENT})
+    sfn.start(child_arn("late"), PAGE_MACHINE, page_input("start", 0, PAGES["late"]))
+    sfn.start(child_arn("theirs"), PAGE_MACHINE, page_input("start", 0, 0, execution=OTHER_PARENT))
     lambda_client = FakeLambda()
     clock = Clock()
 
     report = stop_run(sfn, follower, lambda_client=lambda_client, sleep=clock.sleep, clock=clock)
 
     assert child_arn("late") in sfn.stopped
-    assert sfn.status(child_arn("theirs")) == "RUNNING", "another run's particle is left alone"
+    assert sfn.status(child_arn("theirs")) == "RUNNING", "another run's page is left alone"
     assert report.children == 2
-    assert sorted(released(lambda_client)) == ["ec2_instance:a", "ec2_instance:late"]
+    assert sorted(released(lambda_client)) == ["a", "late"]
 
 
 def test_a_child_missing_from_the_history_is_stopped_even_when_the_known_ones_stop_at_once() -> None:
     sfn, follower = run(a="RUNNING")
-    sfn.start(child_arn("late"), PARTICLE, {"pcf_id": "ec2_instance:late", "execution": PARENT})
+    sfn.start(child_arn("late"), PAGE_MACHINE, page_input("start", 0, PAGES["late"]))
     clock = Clock()
 
     report = stop_run(sfn, follower, lambda_client=FakeLambda(), sleep=clock.sleep, clock=clock)
@@ -278,7 +287,7 @@ def test_a_child_that_succeeded_is_not_released() -> None:
 
     report = stop_run(sfn, follower, lambda_client=lambda_client, sleep=no_sleep, clock=Clock())
 
-    assert sorted(released(lambda_client)) == ["ec2_instance:b", "ec2_instance:c"]
+    assert sorted(released(lambda_client)) == ["b", "c"]
     assert (report.children, report.released) == (1, 2)
 
 
@@ -289,7 +298,7 @@ def test_without_a_lambda_client_the_leases_are_not_released_and_it_says_so() ->
 
     assert report.problems == ["leases not released: no Lambda client"]
     assert report.released == 0
-    assert report.summary() == ("stopped execution run-1 and 1 particle execution "
+    assert report.summary() == ("stopped execution run-1 and 1 page execution "
                                 "(leases not released: no Lambda client)")
 
 
@@ -301,16 +310,16 @@ def test_without_a_lambda_client_nothing_is_missing_when_no_lease_is_held() -> N
     assert report.problems == []
 
 
-def test_a_release_function_error_names_the_particle_and_is_not_counted() -> None:
+def test_a_release_function_error_names_the_page_and_is_not_counted() -> None:
     sfn, follower = run(a="RUNNING", b="RUNNING", c="RUNNING")
-    lambda_client = FakeLambda(fails={"ec2_instance:b"})
+    lambda_client = FakeLambda(fails={1})
 
     report = stop_run(sfn, follower, lambda_client=lambda_client, sleep=no_sleep, clock=Clock())
 
-    assert sorted(released(lambda_client)) == ["ec2_instance:a", "ec2_instance:b", "ec2_instance:c"]
+    assert sorted(released(lambda_client)) == ["a", "b", "c"]
     assert report.released == 2
-    assert report.problems == ["ec2_instance:b: lease not released (Unhandled)"]
-    assert report.summary().endswith(", released 2 leases (ec2_instance:b: lease not released (Unhandled))")
+    assert report.problems == ["start level 1 page 2: leases not released (Unhandled)"]
+    assert report.summary().endswith(", released 2 leases (start level 1 page 2: leases not released (Unhandled))")
 
 
 def test_a_machine_that_cannot_be_described_leaves_every_lease_held_and_names_each() -> None:
@@ -323,8 +332,8 @@ def test_a_machine_that_cannot_be_described_leaves_every_lease_held_and_names_ea
     assert lambda_client.calls == []
     assert report.released == 0
     assert sorted(report.problems) == [
-        f"ec2_instance:{name}: lease not released: StopFailed: AccessDeniedException: states:DescribeStateMachine"
-        for name in ("a", "b")]
+        f"start level 1 page {page}: leases not released: StopFailed: AccessDeniedException: "
+        "states:DescribeStateMachine" for page in (1, 2)]
 
 
 # -- the summary ---------------------------------------------------------------------------------------------
@@ -332,13 +341,13 @@ def test_a_machine_that_cannot_be_described_leaves_every_lease_held_and_names_ea
 
 @pytest.mark.parametrize(("report", "line"), [
     (StopReport("run-1", stopped=True, children=1, released=1),
-     "stopped execution run-1 and 1 particle execution, released 1 lease"),
+     "stopped execution run-1 and 1 page execution, released 1 lease"),
     (StopReport("run-1", stopped=True, children=3, released=2),
-     "stopped execution run-1 and 3 particle executions, released 2 leases"),
+     "stopped execution run-1 and 3 page executions, released 2 leases"),
     (StopReport("run-1", stopped=False, children=0, released=0),
-     "execution run-1 was not running and 0 particle executions"),
+     "execution run-1 was not running and 0 page executions"),
     (StopReport("run-1", stopped=True, children=2, problems=["x: boom", "1 still running after 30s"]),
-     "stopped execution run-1 and 2 particle executions (x: boom; 1 still running after 30s)"),
+     "stopped execution run-1 and 2 page executions (x: boom; 1 still running after 30s)"),
 ])
 def test_the_summary_says_one_or_many(report: StopReport, line: str) -> None:
     assert report.summary() == line
