@@ -157,7 +157,7 @@ def global_options(function: Any) -> Any:
                      help="log what happens (-vv for debug); show tracebacks of unexpected errors"),
         click.option("--max-workers", type=POSITIVE, metavar="N", **kept,
                      help="particles of one level applied at once (default 16; --engine stepfunctions: the "
-                          "machine's concurrency, 1..40, default 40)"),
+                          "machine's concurrency, 1..1000, default 40)"),
         click.option("--no-color", is_flag=True, **kept, help="plain text even on a terminal (as NO_COLOR=1)"),
     ]
     for option in reversed(options):

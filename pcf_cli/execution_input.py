@@ -18,9 +18,9 @@ from typing import Any
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.particle.aws.ec2.ec2_definition import inline_template_file
 from pcf_cli.selection import Selection
-from pcf_control_plane.messages import MAX_PARTICLE_WAIT_SECONDS
+from pcf_control_plane.messages import MAX_CONCURRENCY, MAX_PARTICLE_WAIT_SECONDS, PAGE_SIZE
 
-MAX_CONCURRENCY = 40
+DEFAULT_CONCURRENCY = PAGE_SIZE
 MAX_POLLS = 10_000
 MAX_WAIT_SECONDS = 3600
 DEFAULT_MAX_POLLS = 120
@@ -37,7 +37,7 @@ class ExecutionSettings:
     wait_seconds: int = 5
     max_polls: int = DEFAULT_MAX_POLLS
     rollback: bool = False
-    concurrency: int = MAX_CONCURRENCY
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 def execution_settings(*, wait_seconds: int, timeout: float | None, rollback: bool,
@@ -48,7 +48,7 @@ def execution_settings(*, wait_seconds: int, timeout: float | None, rollback: bo
         raise DefinitionError("--wait-seconds", f"must be between 0 and {MAX_WAIT_SECONDS}, not {wait_seconds}")
     if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
         raise DefinitionError("--max-workers", f"{concurrency} is more than the {MAX_CONCURRENCY} particles a level "
-                                               "runs at once with --engine stepfunctions (the Map state's bound); "
+                                               f"runs at once with --engine stepfunctions (pages of {PAGE_SIZE}); "
                                                f"give 1..{MAX_CONCURRENCY}, or {DIRECT_HINT}")
     max_polls = DEFAULT_MAX_POLLS
     if timeout is not None:
@@ -60,8 +60,8 @@ def execution_settings(*, wait_seconds: int, timeout: float | None, rollback: bo
         if max_polls * wait_seconds > MAX_PARTICLE_WAIT_SECONDS:
             raise DefinitionError(
                 "--timeout", f"{timeout:g}s is more than the {MAX_PARTICLE_WAIT_SECONDS} s a particle may wait "
-                             "in the particle state machine; shorten --timeout")
-    return ExecutionSettings(wait_seconds, max_polls, rollback, concurrency or MAX_CONCURRENCY)
+                             "in the page state machine; shorten --timeout")
+    return ExecutionSettings(wait_seconds, max_polls, rollback, concurrency or DEFAULT_CONCURRENCY)
 
 
 def check_expressible(selection: Selection, cascade: bool) -> None:

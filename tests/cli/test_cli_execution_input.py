@@ -80,7 +80,7 @@ def test_timeout_becomes_polls_of_the_wait(wait: int, timeout: float | None, pol
 @pytest.mark.parametrize(
     ("options", "field", "reason"),
     [
-        ({"concurrency": 41}, "--max-workers", "more than the 40 particles"),
+        ({"concurrency": 1001}, "--max-workers", "more than the 1000 particles"),
         ({"wait_seconds": 3601}, "--wait-seconds", "between 0 and 3600"),
         ({"timeout": 1e9}, "--timeout", "more than 10000 polls"),
     ],

@@ -177,9 +177,9 @@ def test_direct_engine_applies_in_process_without_a_state_machine(
     [
         (["stop", "--cascade"], "pcf: error: --cascade: 'pair' is a whole definition: its members cascade "
                                 "already; name one member of a quasiparticle to cascade from it"),
-        (["run", "--max-workers", "41"], "pcf: error: --max-workers: 41 is more than the 40 particles a level runs "
-                                         "at once with --engine stepfunctions (the Map state's bound); give 1..40, "
-                                         "or use --engine direct"),
+        (["run", "--max-workers", "1001"], "pcf: error: --max-workers: 1001 is more than the 1000 particles a level "
+                                           "runs at once with --engine stepfunctions (pages of 40); give 1..1000, "
+                                           "or use --engine direct"),
         (["run", "--engine", "direct", "--wait-seconds", "1"],
          "pcf: error: --wait-seconds: applies to --engine stepfunctions only"),
         (["run", "--wait-seconds", "-1"], "pcf: error: --wait-seconds: -1 must not be negative"),
