@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from app import no_definition_files
 from pcf.core.pcf_exceptions import DefinitionError
+from pcf_control_plane import run_steps
 from pcf_control_plane.messages import PlanInput
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import InMemoryStateStore
@@ -317,11 +318,12 @@ def test_the_control_plane_plan_step_refuses_the_same_and_stores_nothing(
     os.chdir(folder)  # a Lambda's working directory holds no definition file: relative names must not resolve
     try:
         with watching() as watch, peak_memory() as peak, no_definition_files(), pytest.raises(DefinitionError) as e:
-            steps.plan(PlanInput(definition=copy.deepcopy(definition), execution="fuzz"))
+            run_steps.plan_run(steps, PlanInput(definition=copy.deepcopy(definition), execution="fuzz"))
     finally:
         os.chdir(cwd)
     assert e.value.field is not None and e.value.reason
     assert store.members_of("quasiparticle:fuzz") == [] and store.get_spec("ec2_instance:web") is None
+    assert store.get_run("fuzz") is None, "no run partition either"
     assert not marker.exists()
     assert outside(watch, folder) == [] and only_template_renderers(watch)
     assert peak[0] < PEAK_BYTES
