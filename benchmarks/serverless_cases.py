@@ -155,9 +155,9 @@ def _text(widths: tuple[int, ...], separator: str = ",") -> str:
 
 
 def header(args: argparse.Namespace) -> str:
-    return (f"Step Functions cases: the deployed control plane (apply.asl.json, one particle.asl.json execution per "
-            f"particle) on the local cloud, real clock; pending phase {args.pending_seconds:g} s, wait_seconds "
-            f"{args.wait_seconds}, concurrency {args.concurrency}")
+    return (f"Step Functions cases: the deployed control plane (apply.asl.json, one page.asl.json execution per "
+            f"page of up to 40 particles) on the local cloud, real clock; pending phase {args.pending_seconds:g} s, "
+            f"wait_seconds {args.wait_seconds}, concurrency {args.concurrency}")
 
 
 def print_results(results: Mapping[str, Any]) -> None:

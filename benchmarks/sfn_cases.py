@@ -1,12 +1,13 @@
 """The Step Functions benchmark cases: makespan against the critical path, state transitions per particle and
-per poll, and the largest history and payload of a big apply. Each returns a result the report prints."""
+per extra visit, and the largest history (parent and page) and payload of a big apply. Each returns a result the
+report prints. A particle is visited inside its page's execution (``page.asl.json``); what a page or the parent
+spends per page is shared among the page's particles."""
 
 from __future__ import annotations
 
 import math
 import statistics
 import sys
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,9 +20,9 @@ RATIO_FACTOR = 1.2
 RATIO_SLACK_SECONDS = 2.0
 """Makespan target: at most 1.2 x the critical path + 2 s."""
 HAPPY_PATH_TARGET = 15
-"""State transitions per particle on the happy path (one poll)."""
+"""State transitions per particle on the happy path (one visit, no poll)."""
 PER_POLL_TARGET = 4
-"""State transitions per extra poll."""
+"""State transitions per extra visit (a poll)."""
 MAX_HISTORY_EVENTS = 25_000
 MAX_PAYLOAD_BYTES = 256 * 1024
 
@@ -64,7 +65,7 @@ class MakespanResult:
         return self.run.succeeded and self.run.makespan <= self.target
 
     def level_durations(self) -> list[float]:
-        return [(end - start).total_seconds() for start, end in history.state_spans(self.run.parent, "Particles")]
+        return [(end - start).total_seconds() for start, end in history.state_spans(self.run.parent, "Pages")]
 
     def children(self) -> list[history.ChildTiming]:
         return history.child_timings(self.run.parent, self.run.tree)
@@ -91,8 +92,12 @@ class MakespanResult:
 
     def overshoots(self) -> list[float]:
         pending = self.run.pending_seconds
-        found = (history.transition_overshoot(events, pending) for events in self.run.children.values())
-        return [value for value in found if value is not None]
+        return [value for events in self.run.children.values()
+                for value in history.transition_overshoots(events, pending)]
+
+    def visits(self) -> list[int]:
+        """Visits (``converge`` calls) of each particle, over every page."""
+        return [p.visits for p in particle_transitions(self.run)]
 
 
 def run_makespan(
@@ -111,17 +116,18 @@ def run_makespan(
 
 @dataclass(frozen=True)
 class ParticleTransitions:
-    """One particle: its polls and the transitions it cost (its execution + its ``RunParticle`` entry)."""
+    """One particle: its visits and the transitions it cost (its own in its page, plus its share of the page's
+    and of the parent's per-page states); fractional where shared."""
 
     pcf_id: str
-    polls: int
-    transitions: int
-    by_state: Counter[str]
+    visits: int
+    transitions: float
+    by_state: dict[str, float]
 
 
 @dataclass
 class TransitionsResult:
-    """Transitions per particle from runs with different numbers of polls, and a fit over them."""
+    """Transitions per particle from runs with different numbers of visits, and a fit over them."""
 
     runs: list[ExecutionRun]
     per_run: list[list[ParticleTransitions]] = field(default_factory=list)
@@ -132,49 +138,65 @@ class TransitionsResult:
         return [p for particles in self.per_run for p in particles]
 
     def fit(self) -> tuple[float, float]:
-        """Least squares ``transitions = intercept + per_poll x polls`` over every particle of every run."""
-        xs = [p.polls for p in self.particles]
+        """Least squares ``transitions = intercept + per_visit x visits`` over every particle of every run."""
+        xs = [p.visits for p in self.particles]
         ys = [p.transitions for p in self.particles]
-        if len(set(xs)) < 2:  # one number of polls only: the cost of a poll cannot be told apart
+        if len(set(xs)) < 2:  # one number of visits only: the cost of a visit cannot be told apart
             return (float("nan"), float("nan"))
         slope, intercept = statistics.linear_regression(xs, ys)
         return intercept, slope
 
     @property
     def per_poll(self) -> float:
+        """Transitions per extra visit."""
         return self.fit()[1]
 
     @property
     def happy_path(self) -> float:
-        """Transitions of a particle with one poll (the sync after its transition): the fewest a start makes."""
+        """Transitions of a particle done in one visit (no poll): the fewest a start makes."""
         intercept, slope = self.fit()
         return intercept + slope
 
     @property
     def max_residual(self) -> float:
         intercept, slope = self.fit()
-        return max((abs(p.transitions - intercept - slope * p.polls) for p in self.particles), default=0.0)
+        return max((abs(p.transitions - intercept - slope * p.visits) for p in self.particles), default=0.0)
 
     def per_execution(self, run: ExecutionRun) -> int:
-        """Transitions of the parent that are not a particle's ``RunParticle``: per execution and level."""
+        """Transitions of the parent that are not per page: per execution and per level."""
         parent = history.transitions(run.parent)
-        return parent.total - parent.entered[history.RUN_PARTICLE]
+        return parent.total - _per_page(parent)
 
     @property
     def meets_target(self) -> bool:
         return self.happy_path <= HAPPY_PATH_TARGET + 1e-9 and self.per_poll <= PER_POLL_TARGET + 1e-9
 
 
+def _per_page(parent: history.Transitions) -> int:
+    """The parent's transitions spent per page: its per-page states and their retries (``RunPage`` is the
+    parent's only Task entered per page, so every retry in the parent past the per-level ones is ``RunPage``'s;
+    retries are counted with the per-page states, an over-estimate of the per-particle cost)."""
+    return sum(parent.entered[name] for name in history.PER_PAGE_STATES) + parent.retries
+
+
 def particle_transitions(run: ExecutionRun) -> list[ParticleTransitions]:
-    """Each particle's transitions: its child execution's, plus its share of the parent's ``RunParticle``."""
-    parent = history.transitions(run.parent)
-    run_particle = round(parent.entered[history.RUN_PARTICLE] / max(1, len(run.children)))
+    """Each particle's transitions: the states its visits entered in its page execution, plus an equal share
+    of the page's own states (``LoadPage``, the Map) among the page's particles, plus an equal share of the
+    parent's per-page transitions (``RunPage``) among all particles."""
+    pages = [history.page_transitions(events) for events in run.children.values()]
+    particles = sum(len(page.particles) for page in pages)
+    parent_share = _per_page(history.transitions(run.parent)) / max(1, particles)
     found = []
-    for timing in history.child_timings(run.parent, run.tree):
-        own = history.transitions(run.tree[timing.arn])
-        by_state = Counter(own.entered)
-        by_state[history.RUN_PARTICLE] += run_particle
-        found.append(ParticleTransitions(timing.pcf_id, timing.polls, own.total + run_particle, by_state))
+    for page in pages:
+        page_share = page.own.total / max(1, len(page.particles))
+        for pcf_id, own in page.particles.items():
+            by_state: dict[str, float] = dict(own.entered)
+            if own.retries:
+                by_state["(retries)"] = own.retries
+            by_state["(page's own)"] = page_share
+            by_state["(parent per page)"] = parent_share
+            found.append(ParticleTransitions(pcf_id, page.visits(pcf_id), own.total + page_share + parent_share,
+                                             by_state))
     return found
 
 
@@ -182,8 +204,8 @@ def run_transitions(
     particles: int, *, long_pending_seconds: float, wait_seconds: int, concurrency: int,
     sync_check_seconds: float | None,
 ) -> TransitionsResult:
-    """Two applies of ``particles`` independent instances: no pending phase (one poll each), then a pending
-    phase of ``long_pending_seconds`` polled every ``wait_seconds`` (several polls each)."""
+    """Two applies of ``particles`` independent instances from nothing to running: no pending phase (one visit
+    each), then a pending phase of ``long_pending_seconds`` visited every ``wait_seconds`` (several each)."""
     build = partial(definitions.independent, particles)
     runs = []
     for index, (pending, wait) in enumerate(((0.0, 0), (long_pending_seconds, wait_seconds))):
@@ -204,6 +226,7 @@ class HistorySize:
     wall_seconds: float
     parent_events: int
     largest_child_events: int
+    """The largest page execution's history."""
     total_events: int
     parent_payload: history.Payload
     child_payload: history.Payload

@@ -26,8 +26,12 @@ Tree = Mapping[str, Sequence[Event]]
 PAYLOAD_FIELDS = ("input", "output", "parameters")
 """Detail fields holding a payload passed between states (each limited to 256 KiB of UTF-8)."""
 SCHEDULED_TYPES = ("LambdaFunctionScheduled", "TaskScheduled", "ActivityScheduled")
-RUN_PARTICLE = "RunParticle"
-"""The apply machine's Task that runs one particle's child execution."""
+RUN_PAGE = "RunPage"
+"""The apply machine's Task that runs one page's child execution (up to 40 particles)."""
+PER_PAGE_STATES = (RUN_PAGE, "PageFailed")
+"""The apply machine's states entered once per page (in the ``Pages`` Map's iteration), not once per level."""
+VISIT = "Converge"
+"""The page machine's Task that visits one particle (the ``converge`` Lambda)."""
 
 
 @dataclass(frozen=True)
@@ -157,12 +161,13 @@ def state_spans(events: Iterable[Event], name: str) -> list[tuple[datetime, date
 
 @dataclass(frozen=True)
 class ChildTiming:
-    """One particle's child execution, timed from the parent's and its own history (seconds)."""
+    """One page's child execution, timed from the parent's and its own history (seconds)."""
 
     arn: str
-    pcf_id: str
+    page: str
+    """``<phase>/<level>/<page>`` from the page execution's input."""
     scheduled: datetime
-    """The parent's ``TaskScheduled`` of ``RunParticle``."""
+    """The parent's ``TaskScheduled`` of ``RunPage``."""
     start_date: datetime
     """``StartDate`` answered by ``StartExecution``."""
     started: datetime
@@ -170,8 +175,7 @@ class ChildTiming:
     ended: datetime
     """The child's last event."""
     noticed: datetime
-    """The parent's ``TaskSucceeded``/``TaskFailed`` of ``RunParticle``."""
-    polls: int
+    """The parent's ``TaskSucceeded``/``TaskFailed`` of ``RunPage``."""
 
     @property
     def start_call(self) -> float:
@@ -187,7 +191,7 @@ class ChildTiming:
 
 
 def child_timings(parent: Sequence[Event], tree: Tree) -> list[ChildTiming]:
-    """The timing of every ``RunParticle`` child execution the parent history started."""
+    """The timing of every ``RunPage`` child execution the parent history started."""
     scheduled: dict[str, datetime] = {}
     submitted: dict[str, tuple[str, datetime]] = {}
     noticed: dict[str, datetime] = {}
@@ -207,18 +211,15 @@ def child_timings(parent: Sequence[Event], tree: Tree) -> list[ChildTiming]:
         events = tree.get(arn)
         if not events or name not in scheduled:
             continue
-        first = details(events[0])
-        last = details(events[-1])
-        output = json.loads(last.get("output") or "{}") if isinstance(last.get("output"), str) else {}
+        page_input = _json(details(events[0]).get("input"))
         timings.append(ChildTiming(
             arn=arn,
-            pcf_id=str(json.loads(first.get("input") or "{}").get("pcf_id", "")),
+            page="/".join(str(page_input.get(key, "")) for key in ("phase", "level", "page")),
             scheduled=scheduled[name],
             start_date=start_date,
             started=events[0]["timestamp"],
             ended=events[-1]["timestamp"],
             noticed=noticed.get(arn, events[-1]["timestamp"]),
-            polls=int(output.get("polls", 0)),
         ))
     return timings
 
@@ -242,18 +243,86 @@ def peak_overlap(spans: Iterable[tuple[datetime, datetime]]) -> int:
     return peak
 
 
-def transition_overshoot(events: Sequence[Event], pending_seconds: float) -> float | None:
-    """Seconds from the end of the particle's transition (its Start/Stop/... step returning) to the step that
-    saw it done, beyond the pending phase: poll granularity plus step latency. ``None`` without a transition."""
-    done_at = transitioned_at = None
+def _json(value: Any) -> dict[str, Any]:
+    """A JSON object from a history payload string (empty for anything else)."""
+    if not isinstance(value, str):
+        return {}
+    try:
+        found = json.loads(value)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _owner(event: Event, by_id: Mapping[int, Event]) -> str:
+    """The particle an event of a page history belongs to: the ``pcf_id`` of its own input or of the nearest
+    earlier event of its chain that has one; ``""`` (the page's own) when the chain reaches a state event
+    without one (``LoadPage``, the ``Particles`` Map) or the execution's start."""
+    current: Event | None = event
+    while current is not None:
+        info = details(current)
+        pcf_id = _json(info.get("input")).get("pcf_id")
+        if pcf_id:
+            return str(pcf_id)
+        if info.get("name") or current["type"] == "ExecutionStarted":
+            return ""
+        current = by_id.get(int(current.get("previousEventId") or 0))
+    return ""
+
+
+@dataclass(frozen=True)
+class PageParticles:
+    """A page execution's transitions split between its particles and the page itself."""
+
+    own: Transitions
+    """States no particle's visit entered: ``LoadPage``, the ``Particles`` Map."""
+    particles: dict[str, Transitions]
+    """Each particle's states (by the ``pcf_id`` in the state's input: every state of a Map iteration has it)."""
+
+    def visits(self, pcf_id: str) -> int:
+        return self.particles[pcf_id].entered[VISIT]
+
+
+def page_transitions(events: Sequence[Event]) -> PageParticles:
+    """State transitions of one page history, attributed to the particle whose Map iteration entered them
+    (states, and retries: a Lambda scheduled again for the same state), the rest to the page."""
+    by_id = {int(event["id"]): event for event in events}
+    entered: dict[str, Counter[str]] = {}
+    tasks: Counter[str] = Counter()
+    scheduled: Counter[str] = Counter()
+    for event in events:
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            owner = _owner(event, by_id)
+            entered.setdefault(owner, Counter())[str(details(event).get("name", kind))] += 1
+            tasks[owner] += kind == "TaskStateEntered"
+        elif kind in SCHEDULED_TYPES:
+            scheduled[_owner(event, by_id)] += 1
+    found = {owner: Transitions(states, max(0, scheduled[owner] - tasks[owner])) for owner, states in entered.items()}
+    own = found.pop("", Transitions(Counter()))
+    return PageParticles(own, found)
+
+
+def visit_outputs(events: Iterable[Event]) -> Iterable[tuple[datetime, dict[str, Any]]]:
+    """(time, ``converge`` answer) of every visit of a page history that returned, in history order."""
     for event in events:
         info = details(event)
-        if event["type"] == "TaskStateExited" and info.get("name") in ("Start", "Stop", "Terminate", "Update"):
-            transitioned_at = event["timestamp"]
-        elif event["type"] == "TaskStateExited" and info.get("name") == "Sync":
-            sync = json.loads(info.get("output") or "{}").get("sync", {})
-            if sync.get("action") == "done":
-                done_at = event["timestamp"]
-    if transitioned_at is None or done_at is None:
-        return None
-    return (done_at - transitioned_at).total_seconds() - pending_seconds
+        if event["type"] == "TaskStateExited" and info.get("name") == VISIT:
+            step = _json(info.get("output")).get("step")
+            if isinstance(step, dict):
+                yield event["timestamp"], step
+
+
+def transition_overshoots(events: Sequence[Event], pending_seconds: float) -> list[float]:
+    """For each particle of a page that carried out a transition: seconds from the visit that acted (it returns
+    once the transition was asked for) to the visit that saw it done, beyond the pending phase (poll granularity
+    plus step latency). A particle done in the visit that acted overshoots by ``-pending_seconds``."""
+    acted_at: dict[str, datetime] = {}
+    found = []
+    for moment, step in visit_outputs(events):
+        pcf_id = str(step.get("pcf_id", ""))
+        if step.get("acted") and pcf_id not in acted_at:
+            acted_at[pcf_id] = moment
+        if step.get("action") == "done" and pcf_id in acted_at:
+            found.append((moment - acted_at[pcf_id]).total_seconds() - pending_seconds)
+    return found

@@ -89,21 +89,22 @@ def makespan_details(result: MakespanResult) -> str:
         f"{name} {stats.mean_cpu * 1000:.1f}" for name, stats in sorted(run.handlers.stats.items())))
     children = result.children()
     lines.append(
-        f"  child executions: StartExecution call s {_mean_max([c.start_call for c in children])}; "
+        f"  page executions ({len(children)}): StartExecution call s {_mean_max([c.start_call for c in children])}; "
         f"StartDate -> ExecutionStarted (worker thread, ASL parse) s {_mean_max([c.worker_start for c in children])}; "
         f"child end -> parent noticed s {_mean_max([c.notice for c in children])}; at most "
         f"{_peak(result)} running at once (concurrency {run.concurrency})"
     )
-    polls = [c.polls for c in children]
+    polls = result.visits()
     lines.append(
-        f"  polls per particle {_mean_max(polls)}; transition done -> seen done, beyond the pending phase, s "
+        f"  visits per particle {_mean_max(polls)}; visit that acted -> visit that saw it done, beyond the pending "
+        f"phase, s "
         f"{_mean_max(result.overshoots())}"
     )
     lines.extend(call_lines(run))
     transitions = tree_transitions(run.tree).total
     mean_polls = statistics.fmean(polls) if polls else 0.0
     lines.append(f"  state transitions {transitions} = {transitions / run.particles:.1f} per particle, the parent's "
-                 f"own included (at {mean_polls:.2f} polls each); parent history {len(run.parent)} events")
+                 f"own included (at {mean_polls:.2f} visits each); parent history {len(run.parent)} events")
     if not result.meets_target:
         lines.append(f"  missed: makespan {run.makespan:.2f} s > {result.target:.1f} s"
                      if run.succeeded else f"  missed: {run.status}, {run.running}/{run.particles} running")
@@ -127,7 +128,7 @@ def cpu_lines(run: ExecutionRun) -> list[str]:
     handlers = run.handlers.total_cpu
     checks = run.sync_checks * run.costs.describe_execution
     executions = len(run.tree)
-    parses = (executions - 1) * run.costs.parse.get("particle", 0.0) + run.costs.parse.get("apply", 0.0)
+    parses = (executions - 1) * run.costs.parse.get("page", 0.0) + run.costs.parse.get("apply", 0.0)
     rest = run.cpu_seconds - handlers - checks - parses
     bound = "CPU-bound: one interpreter, one GIL" if share >= 0.85 else "not CPU-bound"
     return [
@@ -135,7 +136,7 @@ def cpu_lines(run: ExecutionRun) -> list[str]:
         f"peak threads {run.peak_threads}",
         f"  CPU by cause: Lambda handlers {handlers:.1f} s ({run.handlers.invocations} invocations); "
         f".sync checks {run.sync_checks} x {run.costs.describe_execution * 1000:.1f} ms = {checks:.1f} s; "
-        f"ASL parses {executions} x ~{run.costs.parse.get('particle', 0.0) * 1000:.0f} ms = {parses:.1f} s; "
+        f"ASL parses {executions} x ~{run.costs.parse.get('page', 0.0) * 1000:.0f} ms = {parses:.1f} s; "
         f"the rest (moto's interpreter, history events, Lambda plumbing) {rest:.1f} s",
     ]
 
@@ -174,23 +175,24 @@ def call_lines(run: ExecutionRun) -> list[str]:
 def transitions_report(result: TransitionsResult) -> str:
     lines = ["sfn transitions (state transitions as AWS bills them: each state entered, plus each retry):"]
     for run, particles in zip(result.runs, result.per_run, strict=True):
-        pairs = sorted(Counter((p.polls, p.transitions) for p in particles).items())
+        pairs = sorted(Counter((p.visits, round(p.transitions, 2)) for p in particles).items())
         lines.append(
-            f"  {run.particles} particles, pending {run.pending_seconds:g} s, wait_seconds {run.wait_seconds}: "
-            f"{run.status}; (polls, transitions) per particle: "
-            + ", ".join(f"({polls}, {n}) x{count}" for (polls, n), count in pairs)
+            f"  {run.particles} particles in {len(run.children)} pages, pending {run.pending_seconds:g} s, "
+            f"wait_seconds {run.wait_seconds}: {run.status}; (visits, transitions) per particle: "
+            + ", ".join(f"({visits}, {n:g}) x{count}" for (visits, n), count in pairs)
             + f"; per execution, not per particle: {result.per_execution(run)} ({len(run.level_sizes)} level)"
         )
+        lines.extend("  " + line for line in call_lines(run))
     intercept, slope = result.fit()
-    lines.append(f"  fit over {len(result.particles)} particles: transitions = {intercept:.2f} + {slope:.2f} x polls "
+    lines.append(f"  fit over {len(result.particles)} particles: transitions = {intercept:.2f} + {slope:.2f} x visits "
                  f"(largest residual {result.max_residual:.2f})")
-    lines.append(f"  happy path (1 poll: the sync after the transition): {result.happy_path:.2f} per particle, "
-                 f"target <= {HAPPY_PATH_TARGET}; per extra poll: {result.per_poll:.2f}, target <= {PER_POLL_TARGET}: "
+    lines.append(f"  happy path (1 visit, no poll: acted and read back done): {result.happy_path:.2f} per particle, "
+                 f"target <= {HAPPY_PATH_TARGET}; per extra visit: {result.per_poll:.2f}, target <= {PER_POLL_TARGET}: "
                  f"{_verdict(result.meets_target)}")
-    fewest = min(result.particles, key=lambda p: p.polls, default=None)
+    fewest = min(result.particles, key=lambda p: p.visits, default=None)
     if fewest is not None:
-        lines.append("  one particle with the fewest polls, by state: "
-                     + ", ".join(f"{name} {n}" for name, n in fewest.by_state.items()))
+        lines.append("  one particle with the fewest visits, by state: "
+                     + ", ".join(f"{name} {n:.3g}" for name, n in fewest.by_state.items()))
     return "\n".join(lines)
 
 
@@ -201,7 +203,7 @@ def history_report(result: HistoryResult) -> str:
     lines = [f"sfn history (1 root -> n-1 children, pending 0, wait_seconds 0, .sync check "
              f"{sync_checking(result.sync_check_seconds)}: history content does not depend on it):"]
     header = (f"  {'particles':>9}  {'wall s':>7}  {'CPU s':>6}  {'handler ms':>10}  {'ddb ms':>6}  {'ec2 ms':>6}  "
-              f"{'parent events':>13}  {'largest child':>13}  {'all events':>10}  {'largest payload B':>17}  where")
+              f"{'parent events':>13}  {'largest page':>13}  {'all events':>10}  {'largest payload B':>17}  where")
     lines.extend([header, "  " + "-" * (len(header) - 2)])
     for size in result.sizes:
         payload = size.largest_payload
@@ -235,7 +237,8 @@ def history_report(result: HistoryResult) -> str:
 def _history_verdict(size: HistorySize) -> str:
     events_ok = size.parent_events <= MAX_HISTORY_EVENTS and size.largest_child_events <= MAX_HISTORY_EVENTS
     payload_ok = size.largest_payload.size <= MAX_PAYLOAD_BYTES
-    return (f"{size.particles} particles: parent {size.parent_events / MAX_HISTORY_EVENTS:.1%} of the event limit, "
+    return (f"{size.particles} particles: parent {size.parent_events / MAX_HISTORY_EVENTS:.1%}, largest page "
+            f"{size.largest_child_events / MAX_HISTORY_EVENTS:.1%} of the event limit, "
             f"largest payload {size.largest_payload.size / MAX_PAYLOAD_BYTES:.1%} of 256 KiB: "
             f"{_verdict(events_ok and payload_ok and size.succeeded)}")
 

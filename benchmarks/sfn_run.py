@@ -226,10 +226,13 @@ def _definitions(sfn: Any, machine_arns: Mapping[str, str]) -> dict[str, str]:
 
 
 def _level_sizes(parent: list[Mapping[str, Any]]) -> list[int]:
-    """The size of each level the plan made (from the ``Plan`` step's output in the parent history)."""
+    """The size of each level the plan made (from the ``Plan`` step's output in the parent history: levels of
+    pages with their particle counts)."""
     for event in parent:
         if event["type"] == "LambdaFunctionSucceeded":
             plan = json.loads(event["lambdaFunctionSucceededEventDetails"]["output"])
+            if "levels" in plan:
+                return [int(level["particles"]) for level in plan["levels"]]
             if "phases" in plan:
                 return [len(level) for phase in plan["phases"] for level in phase["levels"]]
     return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,13 @@ import pytest
 from benchmarks import definitions, sfn_history
 from benchmarks.import_bench import cumulative_us
 from benchmarks.package_bench import requirement_names
-from benchmarks.sfn_cases import HistorySize, ParticleTransitions, TransitionsResult, estimate_seconds
+from benchmarks.sfn_cases import (
+    HistorySize,
+    ParticleTransitions,
+    TransitionsResult,
+    estimate_seconds,
+    particle_transitions,
+)
 from pcf.core.graph import DependencyGraph
 from pcf.core.quasiparticle import Quasiparticle
 
@@ -47,39 +54,102 @@ class History:
         self.add("TaskStateExited", at + seconds, name=name, output="{}")
 
 
-def particle_history(polls: int, *, retries: int = 0) -> list[dict[str, Any]]:
-    """A particle execution on the happy path: lease, sync, start, ``polls`` waits, done, release."""
+def page_history(visits: dict[str, int], *, retries: int = 0, acted_visit: int = 1) -> list[dict[str, Any]]:
+    """A page execution: ``LoadPage``, then the ``Particles`` Map with one iteration per particle, interleaved
+    (every particle's visit 1, then every particle's visit 2, ...). A particle's visit ``acted_visit`` starts it,
+    its last visit answers ``done``; its first ``Converge`` fails ``retries`` times before succeeding."""
     h = History()
-    h.add("ExecutionStarted", 0, input=json.dumps({"pcf_id": "ec2_instance:a"}))
-    h.task("AcquireLease", "acquire_lease", 0.0, 0.01, failures=retries)
-    h.task("Sync", "sync_state", 0.1, 0.02)
-    h.add("ChoiceStateEntered", 0.2, name="Decide")
-    h.task("Start", "start", 0.2, 0.03)
-    for poll in range(polls):
-        h.add("PassStateEntered", 1 + poll, name="CountPoll")
-        h.add("WaitStateEntered", 1 + poll, name="Wait")
-        h.task("Sync", "sync_state", 2 + poll, 0.02)
-        h.add("ChoiceStateEntered", 2 + poll, name="Decide")
-    h.task("Release", "release_lease", 9, 0.01)
-    h.add("PassStateEntered", 9, name="Converged")
-    h.add("ExecutionSucceeded", 9, output=json.dumps({"pcf_id": "ec2_instance:a", "state": "running",
-                                                       "polls": polls}))
+    h.add("ExecutionStarted", 0, input=json.dumps({"phase": "start", "level": 0, "page": 3}))
+    h.add("TaskStateEntered", 0, name="LoadPage", input="{}")
+    h.add("LambdaFunctionScheduled", 0, input="{}")
+    h.add("LambdaFunctionSucceeded", 0.1, output="{}")
+    h.add("TaskStateExited", 0.1, name="LoadPage", output="{}")
+    h.add("MapStateEntered", 0.1, name="Particles", input="{}")
+    last: dict[str, int] = {}
+    for visit in range(1, max(visits.values()) + 1):
+        for pcf_id, count in visits.items():
+            if visit > count:
+                continue
+            item = {"pcf_id": pcf_id, "visits": visit}
+            at = 10.0 * visit
+            if visit > 1:
+                last[pcf_id] = h.add("PassStateEntered", at - 1, after=last[pcf_id], name="CountVisit",
+                                     input=json.dumps(item))
+                last[pcf_id] = h.add("WaitStateEntered", at - 1, after=last[pcf_id], name="Later",
+                                     input=json.dumps(item))
+            else:
+                last[pcf_id] = h.add("MapIterationStarted", at, after=6, index=list(visits).index(pcf_id))
+            last[pcf_id] = h.add("TaskStateEntered", at, after=last[pcf_id], name="Converge", input=json.dumps(item))
+            failures = retries if visit == 1 else 0
+            for attempt in range(1 + failures):
+                last[pcf_id] = h.add("LambdaFunctionScheduled", at, after=last[pcf_id], input=json.dumps(item))
+                kind = "LambdaFunctionSucceeded" if attempt == failures else "LambdaFunctionFailed"
+                last[pcf_id] = h.add(kind, at + 0.5, after=last[pcf_id])
+            step = {"pcf_id": pcf_id, "action": "done" if visit == count else "later",
+                    "acted": "start" if visit == acted_visit else None}
+            last[pcf_id] = h.add("TaskStateExited", at + 0.5, after=last[pcf_id], name="Converge",
+                                 output=json.dumps({**item, "step": step}))
+            last[pcf_id] = h.add("ChoiceStateEntered", at + 0.5, after=last[pcf_id], name="Decide",
+                                 input=json.dumps({**item, "step": step}))
+            if visit == count:
+                last[pcf_id] = h.add("SucceedStateEntered", at + 0.5, after=last[pcf_id], name="Done",
+                                     input=json.dumps({**item, "step": step}))
+    h.add("MapStateExited", 100, name="Particles", output="[]")
+    h.add("ExecutionSucceeded", 100, output="{}")
     return h.events
 
 
-def test_transitions_count_each_state_entered_and_each_retry() -> None:
-    one_poll = sfn_history.transitions(particle_history(1))
-    assert one_poll.total == 10
-    assert one_poll.entered == Counter({"Sync": 2, "Decide": 2, "AcquireLease": 1, "Start": 1, "CountPoll": 1,
-                                        "Wait": 1, "Release": 1, "Converged": 1})
-    assert sfn_history.transitions(particle_history(4)).total - one_poll.total == 3 * 4
-    retried = sfn_history.transitions(particle_history(1, retries=2))
-    assert retried.retries == 2 and retried.total == 12
+def test_a_page_history_splits_its_transitions_between_its_particles_and_the_page() -> None:
+    page = sfn_history.page_transitions(page_history({"ec2_instance:a": 1, "ec2_instance:b": 3}, retries=2))
+    assert page.own == sfn_history.Transitions(Counter({"LoadPage": 1, "Particles": 1}))
+    one = page.particles["ec2_instance:a"]
+    assert one.entered == Counter({"Converge": 1, "Decide": 1, "Done": 1}) and one.retries == 2
+    three = page.particles["ec2_instance:b"]
+    assert three.entered == Counter({"Converge": 3, "Decide": 3, "CountVisit": 2, "Later": 2, "Done": 1})
+    assert three.retries == 2 and three.total == 13
+    assert (page.visits("ec2_instance:a"), page.visits("ec2_instance:b")) == (1, 3)
 
 
-def test_the_fit_separates_the_happy_path_from_the_cost_of_a_poll() -> None:
-    per_run = [[ParticleTransitions("p", polls, 7 + 4 * polls, Counter()) for polls in (1, 1)],
-               [ParticleTransitions("p", polls, 7 + 4 * polls, Counter()) for polls in (3, 4)]]
+def test_a_transition_overshoots_from_the_visit_that_acted_to_the_visit_that_saw_it_done() -> None:
+    events = page_history({"ec2_instance:a": 3, "ec2_instance:b": 1, "ec2_instance:c": 2}, acted_visit=1)
+    assert sorted(sfn_history.transition_overshoots(events, 5.0)) == [-5.0, 5.0, 15.0]
+    assert sfn_history.transition_overshoots(page_history({"ec2_instance:a": 2}, acted_visit=0), 5.0) == []
+
+
+@dataclass
+class PagedRun:
+    """What ``particle_transitions`` reads of an ``ExecutionRun``: the parent history and the page histories."""
+
+    parent: list[dict[str, Any]]
+    children: dict[str, list[dict[str, Any]]]
+
+
+def test_each_particle_pays_its_visits_and_a_share_of_its_page_and_of_the_parents_per_page_states() -> None:
+    parent = History()
+    parent.add("ExecutionStarted", 0)
+    parent.task("Plan", "plan", 0, 0.1)
+    parent.add("MapStateEntered", 1, name="Levels")
+    parent.add("MapStateEntered", 1, name="Pages")
+    parent.add("TaskStateEntered", 1, name="RunPage")
+    parent.add("TaskScheduled", 1, resourceType="states")
+    parent.add("TaskStateEntered", 1, name="RunPage")
+    parent.add("TaskScheduled", 1, resourceType="states")
+    parent.add("TaskScheduled", 2, resourceType="states")  # one RunPage retried
+    run = PagedRun(parent.events, {"page-0": page_history({"ec2_instance:a": 1, "ec2_instance:b": 1}),
+                                   "page-1": page_history({"ec2_instance:c": 1, "ec2_instance:d": 3})})
+    found = {p.pcf_id: p for p in particle_transitions(run)}  # type: ignore[arg-type]
+    parent_share = (2 + 1) / 4  # two RunPage entries and one retry, over four particles
+    page_share = 2 / 2  # LoadPage and the Particles Map, over the page's two particles
+    assert found["ec2_instance:a"].transitions == pytest.approx(3 + page_share + parent_share)
+    assert found["ec2_instance:d"].transitions == pytest.approx(11 + page_share + parent_share)
+    assert found["ec2_instance:d"].visits == 3
+    assert found["ec2_instance:a"].by_state["(parent per page)"] == pytest.approx(parent_share)
+    assert TransitionsResult([], [list(found.values())]).per_execution(run) == 3  # type: ignore[arg-type]
+
+
+def test_the_fit_separates_the_happy_path_from_the_cost_of_a_visit() -> None:
+    per_run = [[ParticleTransitions("p", visits, 7 + 4 * visits, {}) for visits in (1, 1)],
+               [ParticleTransitions("p", visits, 7 + 4 * visits, {}) for visits in (3, 4)]]
     result = TransitionsResult([], per_run)
     assert result.happy_path == pytest.approx(11)
     assert result.per_poll == pytest.approx(4)
