@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
-from moto.ec2.models.instances import Instance, InstanceBackend
+from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
 from moto.ec2.models.tags import TagBackend
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
@@ -450,6 +451,25 @@ HOOKS: tuple[PrivateHook, ...] = (
         relies_on={f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn._from_error":
                    "7cdee0936130a4c15a18b0bc03087d23215896a841429e6189a159c8ad13dd63"},
     ),
+    # --- issue 13: atomic EC2 instance states (E7/E8 race) ---
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceState",
+        "read, not replaced: moto changes an instance's state by assigning name, then code, on the one object every "
+        "reader holds (reached through Instance._state), and its serializer reads code then name from it; a "
+        "reader between the two saw a name with another state's code. Changes go to a private copy (state_change) "
+        "and readers only ever get objects that never change.",
+        relies_on={"moto.ec2.models.instances.InstanceState.__init__":
+                   "c4e4cfad519471e0cb78bf29f4950bee7ab5f8db0c8f7431325391a32f30b21d",
+                   "moto.ec2.models.instances.Instance.start":
+                   "59967ab3c8e7deb113a4705bb5c46e8ac142dd32c010ecfbf84b9cf9f7805fef",
+                   "moto.ec2.models.instances.Instance.stop":
+                   "e6e7da70fc8a49d46afe440e03a2866d2c20471596cca62363da5b15124f2f33",
+                   "moto.ec2.models.instances.Instance.terminate":
+                   "b5e4ee68c4147215c34a058aaa11b7386c1106044ee7a288b0d98d5821bf48b7",
+                   "moto.ec2.models.instances.Instance.reboot":
+                   "a158fe9cdcb73f0ece6b3eb6ecd6be04987d96525a9dfd532d925627d79acec0"},
+        replaced=False,
+    ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
 
@@ -483,12 +503,13 @@ def instance_state_property(patches: PatchSet, before_read: Callable[[Instance],
 
 
 def stored_state(instance: Instance) -> Any:
-    """The ``InstanceState`` moto keeps for ``instance``, read without settling anything (``KeyError`` if none)."""
-    return instance.__dict__[_STATE]
+    """The ``InstanceState`` moto keeps for ``instance``, read without settling anything (``KeyError`` if none);
+    inside :func:`state_change` of ``instance``, this thread's private copy."""
+    return _current_state(instance)
 
 
 def _store_state(instance: Instance, value: Any) -> None:
-    instance.__dict__[_STATE] = value
+    _assign_state(instance, value)
 
 
 # -- sleeps --------------------------------------------------------------------------------------------------
@@ -1136,3 +1157,83 @@ def sfn_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> None
 
     _from_error.__doc__ = original.__doc__
     patches.replace(StateTaskServiceSfn, "_from_error", _from_error)
+
+
+# --- issue 13: atomic EC2 instance states (E7/E8 race) ---
+_changing = threading.local()
+"""Per thread: ``states`` (id(instance) -> the private copy being changed), ``launch`` (the state new instances
+are shown in, or ``None``)."""
+
+
+class _ShownState(InstanceState):
+    """An instance's state once readers may hold it: never changed in place, a change shows a new object."""
+
+    def __init__(self, name: str, code: int) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "code", code)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(vars(Instance).get(_STATE), property):
+            raise AttributeError(f"an instance state readers may hold is never changed in place (set {name!r} to "
+                                 f"{value!r}): change it inside moto_private.state_change(instance)")
+        object.__setattr__(self, name, value)  # the patches are gone: moto's own behaviour
+
+
+def _current_state(instance: Instance) -> Any:
+    drafts: dict[int, Any] | None = getattr(_changing, "states", None)
+    if drafts:
+        draft = drafts.get(id(instance))
+        if draft is not None:
+            return draft
+    return instance.__dict__[_STATE]
+
+
+def _assign_state(instance: Instance, value: Any) -> None:
+    drafts: dict[int, Any] | None = getattr(_changing, "states", None)
+    if drafts and id(instance) in drafts:
+        drafts[id(instance)] = InstanceState(value.name, value.code)  # moto may go on writing into it
+        return
+    launch: tuple[str, int] | None = getattr(_changing, "launch", None)
+    if launch is not None and _STATE not in instance.__dict__:
+        value = _ShownState(*launch)  # a new instance: born in the state it is launched in
+    instance.__dict__[_STATE] = value if isinstance(value, _ShownState) else _ShownState(value.name, value.code)
+
+
+@contextmanager
+def state_change(instance: Instance) -> Iterator[None]:
+    """Make the state changes of the block, moto's in-place ``name``/``code`` assignments included, visible to
+    other threads at once when it ends: inside, this thread reads and writes a private copy of ``instance``'s
+    state; the copy is then shown with one assignment (also if the block raises, as moto's writes would have
+    been). Re-entrant per instance."""
+    drafts: dict[int, Any] | None = getattr(_changing, "states", None)
+    if drafts is None:
+        drafts = _changing.states = {}
+    key = id(instance)
+    if key in drafts:
+        yield
+        return
+    shown = instance.__dict__[_STATE]
+    drafts[key] = InstanceState(shown.name, shown.code)
+    try:
+        yield
+    finally:
+        draft = drafts.pop(key)
+        if (draft.name, draft.code) != (shown.name, shown.code):
+            instance.__dict__[_STATE] = _ShownState(draft.name, draft.code)
+
+
+def store_state(instance: Instance, name: str, code: int) -> None:
+    """Set ``instance``'s state to ``(name, code)`` as one change (inside :func:`state_change`: its copy)."""
+    _assign_state(instance, _ShownState(name, code))
+
+
+@contextmanager
+def new_instances_shown_as(state: tuple[str, int] | None) -> Iterator[None]:
+    """Instances this thread creates within the block start in ``state`` (``None``: moto's), so that no reader
+    ever sees them in moto's initial state first."""
+    previous = getattr(_changing, "launch", None)
+    _changing.launch = state
+    try:
+        yield
+    finally:
+        _changing.launch = previous
