@@ -28,6 +28,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
 from moto.ec2.models.tags import TagBackend
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
@@ -469,6 +470,59 @@ HOOKS: tuple[PrivateHook, ...] = (
                    "moto.ec2.models.instances.Instance.reboot":
                    "a158fe9cdcb73f0ece6b3eb6ecd6be04987d96525a9dfd532d925627d79acec0"},
         replaced=False,
+    ),
+    # --- issue 13: EC2 tag index (E8) ---
+    PrivateHook(
+        "moto.ec2.models.tags.TagBackend.create_tags",
+        "every tag moto sets (CreateTags, TagSpecifications, add_tag/add_tags of any resource) is written here, "
+        "into TagBackend.tags; the wrapper re-indexes the resources it names.",
+        "(self, resource_ids: list[str], tags: dict[str, str]) -> bool",
+        relies_on={"moto.ec2.models.tags.TagBackend.create_tags":
+                   "e592167d384139b2d1cb0f7485b7663ffb2030056fcce977b7f0188d431b0058",
+                   "moto.ec2.models.core.TaggedEC2Resource.add_tags":
+                   "622c7ca5354f8a9a40461b45f65943e2c5245a2c854a3292ecc3540140826983"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.tags.TagBackend.delete_tags",
+        "DeleteTags with values removes tags here; re-indexed as above.",
+        "(self, resource_ids: list[str], tags: dict[str, str]) -> bool",
+        relies_on={"moto.ec2.models.tags.TagBackend.delete_tags":
+                   "ba6ed2f06defe9d98629baf72df28f3578c1e2da15e7eb7b138b290a60c5464c"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.tags.TagBackend.delete_tag_keys",
+        "DeleteTags by key removes tags here; re-indexed as above.",
+        "(self, resource_ids: list[str], tag_keys: list[str]) -> bool",
+        relies_on={"moto.ec2.models.tags.TagBackend.delete_tag_keys":
+                   "6e84870117228688994930d43b3bb0b0ff4d9797910608cee731d3ef4084c41c"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.describe_instances",
+        "wrapped again: a tag filter (tag:K with literal values) matches only instances whose tag K equals one of "
+        "the values (tag_filter_matches: fnmatch pattern or equality), so the wrapper runs moto's method over "
+        "the reservations of those instances only.",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.describe_instances":
+                   "b0fd1607d57201d17ba8f90fb48dbb78f81e79a4abba3501811d39148873f7d2",
+                   "moto.ec2.utils.tag_filter_matches":
+                   "b6bde3c78233a12e1627b1865fde9963d0a707e5bfc328fddd8f487088594d5e",
+                   "moto.ec2.utils.simple_aws_filter_to_re":
+                   "8a0bbb54a066e6d50100db5c16bc57c0e0969c7c79e0bef0564180ca3b21258d"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.elastic_block_store.EBSBackend.describe_volumes",
+        "DescribeVolumes filters every volume of the region, each reading its tags; a tag:K filter with literal "
+        "values matches by fnmatch on the tag's value (is_filter_matching), so the wrapper runs moto's method on a "
+        "view holding only the candidate volumes (it reads EBSBackend.volumes).",
+        "(self, volume_ids: list[str] | None = None, filters: Any = None) -> "
+        "list[moto.ec2.models.elastic_block_store.Volume]",
+        relies_on={"moto.ec2.models.elastic_block_store.EBSBackend.describe_volumes":
+                   "69316fdf20a80cc46d20daa22a7f92f92aa61fc75369a24c0d988b529d0c0bff",
+                   "moto.ec2.models.elastic_block_store.EBSBackend.__init__":
+                   "b75f1f6a4a84a271d19213231066eca8addb6c6c2dc2eb40425da0b98ce5fc2f",
+                   "moto.ec2.utils.is_filter_matching":
+                   "ee82879bee5740d99efd3f9d920a7922bf9e6597cc1bf81eaebcd0afbf2054dd",
+                   "moto.ec2.models.core.TaggedEC2Resource.get_filter_value":
+                   "d93e9241a7280929029944a63c5f1c7a94ba59a387558596f1475c39f8089918"},
     ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
@@ -1237,3 +1291,83 @@ def new_instances_shown_as(state: tuple[str, int] | None) -> Iterator[None]:
         yield
     finally:
         _changing.launch = previous
+
+
+# --- issue 13: EC2 tag index (E8) ---
+TagsWritten = Callable[[Any, list[str]], None]
+"""``written(backend, resource_ids)``: the tags of those resources of that EC2 backend may have changed."""
+TagCandidates = Callable[[Any, Any], "list[Any] | None"]
+"""``candidates(backend, filters)``: the resources (reservations, volumes) a tag-filtered describe can only find
+among, in moto's order, or ``None`` for all of them."""
+
+_TAG_WRITES = ("create_tags", "delete_tags", "delete_tag_keys")
+
+
+def tag_writes_observed(patches: PatchSet, written: TagsWritten) -> None:
+    """``written(backend, resource_ids)`` after every change moto makes to EC2 tags (``CreateTags``, ``DeleteTags``,
+    the ``TagSpecifications`` of ``RunInstances``/``CreateVolume`` and every other ``add_tags``: all end in these
+    three methods of ``TagBackend``, the only code that writes ``TagBackend.tags``), whether it succeeded or not."""
+    for name in _TAG_WRITES:
+        patches.replace(TagBackend, name, _tag_write_observed(vars(TagBackend)[name], written))
+
+
+def _tag_write_observed(original: Callable[..., Any], written: TagsWritten) -> Callable[..., Any]:
+    def write(backend: Any, resource_ids: list[str], tags: Any) -> Any:
+        try:
+            return original(backend, resource_ids, tags)
+        finally:
+            written(backend, list(resource_ids))
+
+    write.__name__ = original.__name__
+    write.__doc__ = original.__doc__
+    return write
+
+
+def resource_tags(backend: Any) -> Any:
+    """moto's ``{resource id: {key: value}}`` of an EC2 backend (the live mapping: read, never write)."""
+    return backend.tags
+
+
+def instance_tag_filters_narrowed(patches: PatchSet, candidates: TagCandidates) -> None:
+    """moto's ``DescribeInstances`` without ``InstanceIds`` runs over the reservations ``candidates(backend,
+    filters)`` returns (a superset of those its tag filters can match) instead of every reservation; moto's own
+    filter code still decides the answer. Installed over :func:`instance_lookups_narrowed`."""
+    original = vars(InstanceBackend)["describe_instances"]
+
+    def describe_instances(backend: Any, filters: Any = None) -> Any:
+        found = candidates(backend, filters)
+        return original(backend if found is None else _NarrowedReservations(backend, found), filters)
+
+    describe_instances.__doc__ = original.__doc__
+    patches.replace(InstanceBackend, "describe_instances", describe_instances)
+
+
+class _NarrowedVolumes:
+    """A moto EBS backend seen through only some volumes: moto's own ``describe_volumes`` runs over them."""
+
+    def __init__(self, backend: Any, volumes: Iterable[Any]) -> None:
+        self._backend = backend
+        self.volumes = {volume.id: volume for volume in volumes}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+def volume_tag_filters_narrowed(patches: PatchSet, candidates: TagCandidates) -> None:
+    """moto's ``DescribeVolumes`` without ``VolumeIds`` runs over the volumes ``candidates(backend, filters)``
+    returns (a superset of those its tag filters can match) instead of every volume; moto's own filter code still
+    decides the answer."""
+    owner = EBSBackend
+    original = vars(owner)["describe_volumes"]
+
+    def describe_volumes(backend: Any, volume_ids: list[str] | None = None, filters: Any = None) -> Any:
+        found = None if volume_ids else candidates(backend, filters)
+        return original(backend if found is None else _NarrowedVolumes(backend, found), volume_ids, filters)
+
+    describe_volumes.__doc__ = original.__doc__
+    patches.replace(owner, "describe_volumes", describe_volumes)
+
+
+def ebs_volumes(backend: Any) -> Any:
+    """moto's ``{volume id: volume}`` of an EC2 backend, in creation order (the live mapping: read, never write)."""
+    return backend.volumes
