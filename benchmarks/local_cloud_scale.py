@@ -2,9 +2,10 @@
 moto's scans (``unindexed()``), side by side, on the same data.
 
 The state table is filled as 10,000 particles would fill it (a spec, an observation and 6 history items each:
-80,000 items) and 10,000 instances are launched one reservation each, tagged ``PCFName``/``PCFDeployment``;
-both fills go straight to moto's backends (the API would take tens of minutes). Each figure is the mean wall
-time of ``repeats`` calls through a boto3 client (request signing, moto's parsing and serialization included).
+80,000 items), 10,000 instances are launched one reservation each and 10,000 volumes created, all tagged
+``PCFName``/``PCFDeployment``; the fills go straight to moto's backends (the API would take tens of minutes). Each
+figure is the mean wall time of ``repeats`` calls through a boto3 client (request signing, moto's parsing and
+serialization included).
 """
 
 from __future__ import annotations
@@ -79,12 +80,24 @@ def _launch(cloud: LocalCloud, particles: int) -> list[str]:
                                   ).instances[0].id for i in range(particles)]
 
 
+def _create_volumes(cloud: LocalCloud, particles: int) -> list[str]:
+    backend = cloud.ec2_backend()
+    zone = f"{cloud.region}a"
+    volumes = []
+    for i in range(particles):
+        volume = backend.create_volume(size=8, zone_name=zone)
+        volume.add_tags({"PCFName": f"bench-vol-{i}", "PCFDeployment": "bench"})
+        volumes.append(volume.id)
+    return volumes
+
+
 def run(particles: int = PARTICLES, repeats: int = 5) -> ScaleResult:
     """Fill a fresh local cloud for ``particles`` and time each call indexed and with moto's scan."""
     with LocalCloud() as cloud:
         began = time.perf_counter()
         items = _fill_table(cloud, particles)
         ids = _launch(cloud, particles)
+        _create_volumes(cloud, particles)
         result = ScaleResult(particles, items, time.perf_counter() - began)
         ddb, ec2 = cloud.client("dynamodb"), cloud.client("ec2")
         middle = particles // 2
@@ -108,6 +121,13 @@ def run(particles: int = PARTICLES, repeats: int = 5) -> ScaleResult:
              cloud.patches.instance_index.unindexed, True),
             ("DescribeInstances tag:PCFName + tag:PCFDeployment", lambda: ec2.describe_instances(
                 Filters=[{"Name": "tag:PCFName", "Values": [f"bench-{middle}"]},
+                         {"Name": "tag:PCFDeployment", "Values": ["bench"]}]),
+             cloud.patches.instance_index.unindexed, particles <= SCANNED_TAG_FILTER_LIMIT),
+            ("DescribeInstances tag:PCFDeployment, MaxResults 100 (page 1)", lambda: ec2.describe_instances(
+                Filters=[{"Name": "tag:PCFDeployment", "Values": ["bench"]}], MaxResults=100),
+             cloud.patches.instance_index.unindexed, particles <= SCANNED_TAG_FILTER_LIMIT),
+            ("DescribeVolumes tag:PCFName + tag:PCFDeployment", lambda: ec2.describe_volumes(
+                Filters=[{"Name": "tag:PCFName", "Values": [f"bench-vol-{middle}"]},
                          {"Name": "tag:PCFDeployment", "Values": ["bench"]}]),
              cloud.patches.instance_index.unindexed, particles <= SCANNED_TAG_FILTER_LIMIT),
             ("TransactWriteItems, one Put (moto copies the table; not indexed)", lambda: ddb.transact_write_items(

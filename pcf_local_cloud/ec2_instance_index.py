@@ -109,6 +109,10 @@ class InstanceIdIndex:
         finally:
             self._local.bypass = previous
 
+    def indexing(self) -> bool:
+        """Whether this thread's lookups use the indexes (not inside :meth:`unindexed`)."""
+        return not getattr(self._local, "bypass", False)
+
     def holding(self, backend: Any, instance_ids: list[str]) -> list[Any] | None:
         """The reservations of ``backend`` holding ``instance_ids``, in moto's order (``None``: scan them all)."""
         if getattr(self._local, "bypass", False):

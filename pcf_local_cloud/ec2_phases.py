@@ -15,10 +15,19 @@ Patched (all at moto's model/backend level, so a moto server process gets them t
   ``describe_instance_status``, moto's own checks) sees the settled state.
 - ``Instance.start`` / ``Instance.stop`` / ``Instance.terminate``: start the ``pending``, ``stopping`` or
   ``shutting-down`` phase.
-- ``InstanceBackend.run_instances``: new instances begin ``pending``.
+- ``Instance.reboot``: made atomic like the others (below).
+- ``InstanceBackend.run_instances``: new instances are created ``pending`` (no reader sees moto's initial
+  ``running`` first).
 - ``InstanceBackend.start_instances`` / ``InstanceBackend.stop_instances``: refuse, as EC2 does, to start an
   instance that is ``stopping``, ``shutting-down`` or ``terminated``, or to stop one that is ``pending``,
   ``shutting-down`` or ``terminated`` (``IncorrectInstanceState``; moto allows both).
+
+Each state change is atomic for every reader: a code always belongs to the name it is shown with (the pairs of
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InstanceState.html), and no reader sees a state a change
+only passes through inside the emulation (moto's final state before the transitional one is shown). moto writes
+``name`` then ``code`` on the one object its serializer reads ``code`` then ``name`` from, and a transition here
+rewrites moto's state at once; so every change runs inside ``moto_private.state_change`` (a private copy, shown
+whole at the end) and an object a reader got never changes.
 
 Every real change of an instance's state name (a transition starting, a phase settling, ``run_instances``,
 the drift helpers) is published as an ``EC2 Instance State-change Notification`` (see ``ec2_events``);
@@ -37,7 +46,13 @@ from moto.ec2.models.instances import Instance
 from pcf_local_cloud.deadlines import Deadlines
 from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.errors import incorrect_instance_state
-from pcf_local_cloud.moto_private import instance_state_property, stored_state
+from pcf_local_cloud.moto_private import (
+    instance_state_property,
+    new_instances_shown_as,
+    state_change,
+    store_state,
+    stored_state,
+)
 from pcf_local_cloud.patchset import PatchSet, defining_class
 from pcf_local_cloud.state import EmulationState
 
@@ -80,8 +95,7 @@ class Phase:
 
 
 def _set(instance: Instance, state: StateName) -> None:
-    current = stored_state(instance)
-    current.name, current.code = state
+    store_state(instance, *state)
 
 
 class InstancePhases:
@@ -97,7 +111,7 @@ class InstancePhases:
     # -- installation -------------------------------------------------------------------------------
     def install(self, patches: PatchSet) -> None:
         """Patch moto (see the module docstring); undone by ``patches.restore()``."""
-        self._originals = {name: vars(Instance)[name] for name in ("start", "stop", "terminate")}
+        self._originals = {name: vars(Instance)[name] for name in ("start", "stop", "terminate", "reboot")}
         instance_state_property(patches, self._settle)
         patches.replace(Instance, "start", self._make_transition(self._originals["start"], PENDING, RUNNING))
         patches.replace(Instance, "stop", self._make_transition(self._originals["stop"], STOPPING, STOPPED))
@@ -106,6 +120,7 @@ class InstancePhases:
             "terminate",
             self._make_transition(self._originals["terminate"], SHUTTING_DOWN, TERMINATED),
         )
+        patches.replace(Instance, "reboot", _make_atomic(self._originals["reboot"], self._emu))
         owner = defining_class(EC2Backend, "run_instances")
         patches.replace(owner, "run_instances", self._make_run_instances(vars(owner)["run_instances"]))
         owner = defining_class(EC2Backend, "start_instances")
@@ -146,7 +161,7 @@ class InstancePhases:
         events = self._events
 
         def transition(instance: Instance) -> Any:
-            with emu.lock:
+            with emu.lock, state_change(instance):
                 instance_dict = instance.__dict__
                 before = instance.state  # settles a due phase first
                 phase = instance_dict.get(PHASE_ATTR)
@@ -175,12 +190,12 @@ class InstancePhases:
 
         def run_instances(backend: Any, *args: Any, **kwargs: Any) -> Any:
             with emu.lock:
-                reservation = original(backend, *args, **kwargs)
                 seconds = emu.pending_seconds
+                with new_instances_shown_as(PENDING if seconds > 0 else None):
+                    reservation = original(backend, *args, **kwargs)
                 if seconds > 0:
                     ready_at = emu.clock.now() + seconds
                     for instance in reservation.instances:
-                        _set(instance, PENDING)
                         self._start_phase(instance, Phase(PENDING, RUNNING, ready_at))
                         events.instance_states(instance, None, [PENDING[0]])
                 else:
@@ -210,7 +225,7 @@ class InstancePhases:
         if not self._originals:
             raise RuntimeError("the instance-phase patches are not installed")
         moto_method = {"running": "start", "stopped": "stop", "terminated": "terminate"}.get(state_name)
-        with self._emu.lock:
+        with self._emu.lock, state_change(instance):
             instance.__dict__.pop(PHASE_ATTR, None)
             before = stored_state(instance).name  # as shown: a dropped phase never settles
             if moto_method is not None:
@@ -221,7 +236,7 @@ class InstancePhases:
 
     def hold(self, instance: Instance) -> None:
         """Keep ``instance`` ``pending`` until :meth:`release`; a ``running`` one is put back to ``pending``."""
-        with self._emu.lock:
+        with self._emu.lock, state_change(instance):
             name = instance.state
             if name not in ("pending", "running"):
                 raise ValueError(f"instance {instance.id} is {name}: only a pending or running one can be held")
@@ -267,6 +282,19 @@ def _phased_instances() -> list[Instance]:
             for reservation in list(backend.reservations.values()):
                 found.extend(i for i in list(reservation.instances) if PHASE_ATTR in i.__dict__)
     return found
+
+
+def _make_atomic(original: Callable[[Instance], Any], emu: EmulationState) -> Callable[[Instance], Any]:
+    """Wrap an ``Instance`` method that changes the state in place (``reboot``) so that readers see the change
+    whole."""
+
+    def atomic(instance: Instance) -> Any:
+        with emu.lock, state_change(instance):
+            return original(instance)
+
+    atomic.__name__ = original.__name__
+    atomic.__doc__ = original.__doc__
+    return atomic
 
 
 def _make_guard(

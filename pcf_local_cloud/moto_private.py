@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,8 @@ from moto.awslambda.models import LambdaFunction
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
-from moto.ec2.models.instances import Instance, InstanceBackend
+from moto.ec2.models.elastic_block_store import EBSBackend
+from moto.ec2.models.instances import Instance, InstanceBackend, InstanceState
 from moto.ec2.models.tags import TagBackend
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
@@ -450,6 +452,78 @@ HOOKS: tuple[PrivateHook, ...] = (
         relies_on={f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn._from_error":
                    "7cdee0936130a4c15a18b0bc03087d23215896a841429e6189a159c8ad13dd63"},
     ),
+    # --- issue 13: atomic EC2 instance states (E7/E8 race) ---
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceState",
+        "read, not replaced: moto changes an instance's state by assigning name, then code, on the one object every "
+        "reader holds (reached through Instance._state), and its serializer reads code then name from it; a "
+        "reader between the two saw a name with another state's code. Changes go to a private copy (state_change) "
+        "and readers only ever get objects that never change.",
+        relies_on={"moto.ec2.models.instances.InstanceState.__init__":
+                   "c4e4cfad519471e0cb78bf29f4950bee7ab5f8db0c8f7431325391a32f30b21d",
+                   "moto.ec2.models.instances.Instance.start":
+                   "59967ab3c8e7deb113a4705bb5c46e8ac142dd32c010ecfbf84b9cf9f7805fef",
+                   "moto.ec2.models.instances.Instance.stop":
+                   "e6e7da70fc8a49d46afe440e03a2866d2c20471596cca62363da5b15124f2f33",
+                   "moto.ec2.models.instances.Instance.terminate":
+                   "b5e4ee68c4147215c34a058aaa11b7386c1106044ee7a288b0d98d5821bf48b7",
+                   "moto.ec2.models.instances.Instance.reboot":
+                   "a158fe9cdcb73f0ece6b3eb6ecd6be04987d96525a9dfd532d925627d79acec0"},
+        replaced=False,
+    ),
+    # --- issue 13: EC2 tag index (E8) ---
+    PrivateHook(
+        "moto.ec2.models.tags.TagBackend.create_tags",
+        "every tag moto sets (CreateTags, TagSpecifications, add_tag/add_tags of any resource) is written here, "
+        "into TagBackend.tags; the wrapper re-indexes the resources it names.",
+        "(self, resource_ids: list[str], tags: dict[str, str]) -> bool",
+        relies_on={"moto.ec2.models.tags.TagBackend.create_tags":
+                   "e592167d384139b2d1cb0f7485b7663ffb2030056fcce977b7f0188d431b0058",
+                   "moto.ec2.models.core.TaggedEC2Resource.add_tags":
+                   "622c7ca5354f8a9a40461b45f65943e2c5245a2c854a3292ecc3540140826983"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.tags.TagBackend.delete_tags",
+        "DeleteTags with values removes tags here; re-indexed as above.",
+        "(self, resource_ids: list[str], tags: dict[str, str]) -> bool",
+        relies_on={"moto.ec2.models.tags.TagBackend.delete_tags":
+                   "ba6ed2f06defe9d98629baf72df28f3578c1e2da15e7eb7b138b290a60c5464c"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.tags.TagBackend.delete_tag_keys",
+        "DeleteTags by key removes tags here; re-indexed as above.",
+        "(self, resource_ids: list[str], tag_keys: list[str]) -> bool",
+        relies_on={"moto.ec2.models.tags.TagBackend.delete_tag_keys":
+                   "6e84870117228688994930d43b3bb0b0ff4d9797910608cee731d3ef4084c41c"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.instances.InstanceBackend.describe_instances",
+        "wrapped again: a tag filter (tag:K with literal values) matches only instances whose tag K equals one of "
+        "the values (tag_filter_matches: fnmatch pattern or equality), so the wrapper runs moto's method over "
+        "the reservations of those instances only.",
+        relies_on={"moto.ec2.models.instances.InstanceBackend.describe_instances":
+                   "b0fd1607d57201d17ba8f90fb48dbb78f81e79a4abba3501811d39148873f7d2",
+                   "moto.ec2.utils.tag_filter_matches":
+                   "b6bde3c78233a12e1627b1865fde9963d0a707e5bfc328fddd8f487088594d5e",
+                   "moto.ec2.utils.simple_aws_filter_to_re":
+                   "8a0bbb54a066e6d50100db5c16bc57c0e0969c7c79e0bef0564180ca3b21258d"},
+    ),
+    PrivateHook(
+        "moto.ec2.models.elastic_block_store.EBSBackend.describe_volumes",
+        "DescribeVolumes filters every volume of the region, each reading its tags; a tag:K filter with literal "
+        "values matches by fnmatch on the tag's value (is_filter_matching), so the wrapper runs moto's method on a "
+        "view holding only the candidate volumes (it reads EBSBackend.volumes).",
+        "(self, volume_ids: list[str] | None = None, filters: Any = None) -> "
+        "list[moto.ec2.models.elastic_block_store.Volume]",
+        relies_on={"moto.ec2.models.elastic_block_store.EBSBackend.describe_volumes":
+                   "69316fdf20a80cc46d20daa22a7f92f92aa61fc75369a24c0d988b529d0c0bff",
+                   "moto.ec2.models.elastic_block_store.EBSBackend.__init__":
+                   "b75f1f6a4a84a271d19213231066eca8addb6c6c2dc2eb40425da0b98ce5fc2f",
+                   "moto.ec2.utils.is_filter_matching":
+                   "ee82879bee5740d99efd3f9d920a7922bf9e6597cc1bf81eaebcd0afbf2054dd",
+                   "moto.ec2.models.core.TaggedEC2Resource.get_filter_value":
+                   "d93e9241a7280929029944a63c5f1c7a94ba59a387558596f1475c39f8089918"},
+    ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
 
@@ -483,12 +557,13 @@ def instance_state_property(patches: PatchSet, before_read: Callable[[Instance],
 
 
 def stored_state(instance: Instance) -> Any:
-    """The ``InstanceState`` moto keeps for ``instance``, read without settling anything (``KeyError`` if none)."""
-    return instance.__dict__[_STATE]
+    """The ``InstanceState`` moto keeps for ``instance``, read without settling anything (``KeyError`` if none);
+    inside :func:`state_change` of ``instance``, this thread's private copy."""
+    return _current_state(instance)
 
 
 def _store_state(instance: Instance, value: Any) -> None:
-    instance.__dict__[_STATE] = value
+    _assign_state(instance, value)
 
 
 # -- sleeps --------------------------------------------------------------------------------------------------
@@ -1136,3 +1211,163 @@ def sfn_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> None
 
     _from_error.__doc__ = original.__doc__
     patches.replace(StateTaskServiceSfn, "_from_error", _from_error)
+
+
+# --- issue 13: atomic EC2 instance states (E7/E8 race) ---
+_changing = threading.local()
+"""Per thread: ``states`` (id(instance) -> the private copy being changed), ``launch`` (the state new instances
+are shown in, or ``None``)."""
+
+
+class _ShownState(InstanceState):
+    """An instance's state once readers may hold it: never changed in place, a change shows a new object."""
+
+    def __init__(self, name: str, code: int) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "code", code)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(vars(Instance).get(_STATE), property):
+            raise AttributeError(f"an instance state readers may hold is never changed in place (set {name!r} to "
+                                 f"{value!r}): change it inside moto_private.state_change(instance)")
+        object.__setattr__(self, name, value)  # the patches are gone: moto's own behaviour
+
+
+def _current_state(instance: Instance) -> Any:
+    drafts: dict[int, Any] | None = getattr(_changing, "states", None)
+    if drafts:
+        draft = drafts.get(id(instance))
+        if draft is not None:
+            return draft
+    return instance.__dict__[_STATE]
+
+
+def _assign_state(instance: Instance, value: Any) -> None:
+    drafts: dict[int, Any] | None = getattr(_changing, "states", None)
+    if drafts and id(instance) in drafts:
+        drafts[id(instance)] = InstanceState(value.name, value.code)  # moto may go on writing into it
+        return
+    launch: tuple[str, int] | None = getattr(_changing, "launch", None)
+    if launch is not None and _STATE not in instance.__dict__:
+        value = _ShownState(*launch)  # a new instance: born in the state it is launched in
+    instance.__dict__[_STATE] = value if isinstance(value, _ShownState) else _ShownState(value.name, value.code)
+
+
+@contextmanager
+def state_change(instance: Instance) -> Iterator[None]:
+    """Make the state changes of the block, moto's in-place ``name``/``code`` assignments included, visible to
+    other threads at once when it ends: inside, this thread reads and writes a private copy of ``instance``'s
+    state; the copy is then shown with one assignment (also if the block raises, as moto's writes would have
+    been). Re-entrant per instance."""
+    drafts: dict[int, Any] | None = getattr(_changing, "states", None)
+    if drafts is None:
+        drafts = _changing.states = {}
+    key = id(instance)
+    if key in drafts:
+        yield
+        return
+    shown = instance.__dict__[_STATE]
+    drafts[key] = InstanceState(shown.name, shown.code)
+    try:
+        yield
+    finally:
+        draft = drafts.pop(key)
+        if (draft.name, draft.code) != (shown.name, shown.code):
+            instance.__dict__[_STATE] = _ShownState(draft.name, draft.code)
+
+
+def store_state(instance: Instance, name: str, code: int) -> None:
+    """Set ``instance``'s state to ``(name, code)`` as one change (inside :func:`state_change`: its copy)."""
+    _assign_state(instance, _ShownState(name, code))
+
+
+@contextmanager
+def new_instances_shown_as(state: tuple[str, int] | None) -> Iterator[None]:
+    """Instances this thread creates within the block start in ``state`` (``None``: moto's), so that no reader
+    ever sees them in moto's initial state first."""
+    previous = getattr(_changing, "launch", None)
+    _changing.launch = state
+    try:
+        yield
+    finally:
+        _changing.launch = previous
+
+
+# --- issue 13: EC2 tag index (E8) ---
+TagsWritten = Callable[[Any, list[str]], None]
+"""``written(backend, resource_ids)``: the tags of those resources of that EC2 backend may have changed."""
+TagCandidates = Callable[[Any, Any], "list[Any] | None"]
+"""``candidates(backend, filters)``: the resources (reservations, volumes) a tag-filtered describe can only find
+among, in moto's order, or ``None`` for all of them."""
+
+_TAG_WRITES = ("create_tags", "delete_tags", "delete_tag_keys")
+
+
+def tag_writes_observed(patches: PatchSet, written: TagsWritten) -> None:
+    """``written(backend, resource_ids)`` after every change moto makes to EC2 tags (``CreateTags``, ``DeleteTags``,
+    the ``TagSpecifications`` of ``RunInstances``/``CreateVolume`` and every other ``add_tags``: all end in these
+    three methods of ``TagBackend``, the only code that writes ``TagBackend.tags``), whether it succeeded or not."""
+    for name in _TAG_WRITES:
+        patches.replace(TagBackend, name, _tag_write_observed(vars(TagBackend)[name], written))
+
+
+def _tag_write_observed(original: Callable[..., Any], written: TagsWritten) -> Callable[..., Any]:
+    def write(backend: Any, resource_ids: list[str], tags: Any) -> Any:
+        try:
+            return original(backend, resource_ids, tags)
+        finally:
+            written(backend, list(resource_ids))
+
+    write.__name__ = original.__name__
+    write.__doc__ = original.__doc__
+    return write
+
+
+def resource_tags(backend: Any) -> Any:
+    """moto's ``{resource id: {key: value}}`` of an EC2 backend (the live mapping: read, never write)."""
+    return backend.tags
+
+
+def instance_tag_filters_narrowed(patches: PatchSet, candidates: TagCandidates) -> None:
+    """moto's ``DescribeInstances`` without ``InstanceIds`` runs over the reservations ``candidates(backend,
+    filters)`` returns (a superset of those its tag filters can match) instead of every reservation; moto's own
+    filter code still decides the answer. Installed over :func:`instance_lookups_narrowed`."""
+    original = vars(InstanceBackend)["describe_instances"]
+
+    def describe_instances(backend: Any, filters: Any = None) -> Any:
+        found = candidates(backend, filters)
+        return original(backend if found is None else _NarrowedReservations(backend, found), filters)
+
+    describe_instances.__doc__ = original.__doc__
+    patches.replace(InstanceBackend, "describe_instances", describe_instances)
+
+
+class _NarrowedVolumes:
+    """A moto EBS backend seen through only some volumes: moto's own ``describe_volumes`` runs over them."""
+
+    def __init__(self, backend: Any, volumes: Iterable[Any]) -> None:
+        self._backend = backend
+        self.volumes = {volume.id: volume for volume in volumes}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+def volume_tag_filters_narrowed(patches: PatchSet, candidates: TagCandidates) -> None:
+    """moto's ``DescribeVolumes`` without ``VolumeIds`` runs over the volumes ``candidates(backend, filters)``
+    returns (a superset of those its tag filters can match) instead of every volume; moto's own filter code still
+    decides the answer."""
+    owner = EBSBackend
+    original = vars(owner)["describe_volumes"]
+
+    def describe_volumes(backend: Any, volume_ids: list[str] | None = None, filters: Any = None) -> Any:
+        found = None if volume_ids else candidates(backend, filters)
+        return original(backend if found is None else _NarrowedVolumes(backend, found), volume_ids, filters)
+
+    describe_volumes.__doc__ = original.__doc__
+    patches.replace(owner, "describe_volumes", describe_volumes)
+
+
+def ebs_volumes(backend: Any) -> Any:
+    """moto's ``{volume id: volume}`` of an EC2 backend, in creation order (the live mapping: read, never write)."""
+    return backend.volumes

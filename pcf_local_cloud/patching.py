@@ -23,6 +23,7 @@ from pcf_local_cloud.ebs_phases import VolumePhases
 from pcf_local_cloud.ec2_events import Ec2Events
 from pcf_local_cloud.ec2_instance_index import InstanceIdIndex
 from pcf_local_cloud.ec2_phases import InstancePhases
+from pcf_local_cloud.ec2_tag_index import TagIndex
 from pcf_local_cloud.event_bus import EventPublisher
 from pcf_local_cloud.eventbridge_targets import DeliveryLog, EventBridgeTargets
 from pcf_local_cloud.execution_signal import ExecutionEndSignal
@@ -75,6 +76,7 @@ class InstalledPatches:
         self.sfn_limits = StepFunctionsLimits()
         self.dynamodb_indexes = HashKeyIndexes()  # issue 13: Query by partition key without a table scan
         self.instance_index = InstanceIdIndex()  # issue 13: instances by id, tags by resource, without scans
+        self.tag_index = TagIndex(self.instance_index)  # issue 13: tag filters over their candidates only
         self.map_run_children = MapRunChildren()
         self.map_runs = MapRuns(self.map_run_children, self.execution_ends.notify)
         self._ticker: Ticker | None = None
@@ -121,6 +123,7 @@ class InstalledPatches:
             self.schedules.install(self._patches)
             self.dynamodb_indexes.install(self._patches)
             self.instance_index.install(self._patches)
+            self.tag_index.install(self._patches)  # over the instance-id narrowing of describe_instances
             self.deadlines.start()
         except BaseException:
             self.deadlines.stop()
