@@ -14,9 +14,10 @@ answer is the one moto gives, only sooner.
 An item belongs to a GSI only when it carries the index's key attributes (AWS: "sparse indexes",
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-indexes-general-sparse-indexes.html); moto
 checks that itself on the candidates. Every item moto writes (PutItem, UpdateItem, DeleteItem, BatchWriteItem,
-TransactWriteItems, PartiQL) is re-read and re-indexed after the write; a table object moto replaces (a
-rolled-back transaction, a restore, a table deleted and created again) starts with no index and gets one again
-on its next Query. moto 5.2.5 never expires items by TTL, so no expiry path exists to follow.
+TransactWriteItems, PartiQL) is re-read and re-indexed after the write, and every item a cancelled transaction
+puts back (:mod:`pcf_local_cloud.dynamodb_transactions`) is re-read too; a table object moto replaces (a
+transaction under ``moto_copies()``, a restore, a table deleted and created again) starts with no index and gets
+one again on its next Query. moto 5.2.5 never expires items by TTL, so no expiry path exists to follow.
 
 ``unindexed()`` answers the calling thread's Queries with moto's scan, for comparisons and benchmarks.
 """

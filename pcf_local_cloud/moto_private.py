@@ -10,6 +10,7 @@ hook, when moto changed under one: upgrade moto only with that test green.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import sys
 import threading
@@ -25,6 +26,7 @@ from botocore import endpoint as botocore_endpoint
 from botocore import handlers as botocore_handlers
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
+from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -523,6 +525,52 @@ HOOKS: tuple[PrivateHook, ...] = (
                    "ee82879bee5740d99efd3f9d920a7922bf9e6597cc1bf81eaebcd0afbf2054dd",
                    "moto.ec2.models.core.TaggedEC2Resource.get_filter_value":
                    "d93e9241a7280929029944a63c5f1c7a94ba59a387558596f1475c39f8089918"},
+    ),
+    # --- issue 13: transactions ---
+    PrivateHook(
+        "moto.dynamodb.models.copy",
+        "moto's TransactWriteItems deep-copies every table it names (copy.deepcopy, this module global) before it "
+        "writes, to put the copies back when it cancels: seconds at 80,000 items. The module global is replaced "
+        "so that, inside a journaled transaction, a table's 'copy' is the table itself (moto's put-back is then a "
+        "no-op) while the journal puts back the items the transaction touched; every other copy is copy's own.",
+        relies_on={"moto.dynamodb.models.DynamoDBBackend.transact_write_items":
+                   "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4",
+                   "moto.dynamodb.models.DynamoDBBackend.update_item":
+                   "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f"},
+    ),
+    PrivateHook(
+        "moto.dynamodb.models.DynamoDBBackend.transact_write_items",
+        "the one method every TransactWriteItems runs (the handler calls it after validating the request); the "
+        "wrapper opens the transaction's journal around moto's own method and puts the touched items back when "
+        "it raises.",
+        "(self, transact_items: list[dict[str, typing.Any]]) -> None",
+        relies_on={"moto.dynamodb.models.DynamoDBBackend.transact_write_items":
+                   "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4"},
+    ),
+    PrivateHook(
+        "moto.dynamodb.models.DynamoDBBackend.get_item",
+        "moto's transaction reads each action's item with this method before it checks and writes it (and writes "
+        "no item it has not read: Put, Delete and Update write only the key they name, UpdateItem in place); the "
+        "wrapper shows the journal the key and its item as they were. It reads Table.items (moto's item store: "
+        "Table.get_item grows its defaultdict by an empty partition) and Table.stream_shard.items.",
+        "(self, table_name: str, keys: dict[str, typing.Any], projection_expressions: list[list[str]] | None = None)"
+        " -> moto.dynamodb.models.dynamo_type.Item | None",
+        relies_on={"moto.dynamodb.models.DynamoDBBackend.get_item":
+                   "290b95c46b38bc5ac8079668e9c449bba9b6b26f4a2872d80ca262115023e189",
+                   "moto.dynamodb.models.DynamoDBBackend.get_keys_value":
+                   "1f948797496ddc2cd4e4752e29e470d19ce757ca3406e07fed6bd90b331c1caa",
+                   "moto.dynamodb.models.DynamoDBBackend.put_item":
+                   "f5d9a5042c77b89e5f4c88b5884f7966b9dccd95b8b04090ee9e07afc5eea675",
+                   "moto.dynamodb.models.DynamoDBBackend.delete_item":
+                   "083a4bb1af18f6fd2feef40195a4c9c803da66cb2cacd14f87916c6e76930ea5",
+                   "moto.dynamodb.models.table.Table.get_item":
+                   "b08e98fe37b7e5836afe03b010d637ef50df5dea6cbecd9cf8816eef326a21cd",
+                   "moto.dynamodb.models.table.Table.put_item":
+                   "de23933013ef842639046c19bcf7e418bce0474d810f6719368be4cedce11d47",
+                   "moto.dynamodb.models.table.Table.delete_item":
+                   "1594f7b07616c8cb8cdf0fbf58d6f54eeac83f25d7ac7b14e832a08e10efd8f9",
+                   "moto.dynamodb.models.table.StreamShard.add":
+                   "357dc6da267e5dd7d46e18ee25d14b232a98679677906a2f02e4d454d1f11e03"},
     ),
 )
 """Every private hook, in the order :mod:`pcf_local_cloud.patching` installs them."""
@@ -1371,3 +1419,153 @@ def volume_tag_filters_narrowed(patches: PatchSet, candidates: TagCandidates) ->
 def ebs_volumes(backend: Any) -> Any:
     """moto's ``{volume id: volume}`` of an EC2 backend, in creation order (the live mapping: read, never write)."""
     return backend.volumes
+
+
+# --- issue 13: transactions ---
+class TransactionJournal:
+    """What the local cloud does where moto's ``TransactWriteItems`` copies whole tables
+    (:mod:`pcf_local_cloud.dynamodb_transactions` implements it)."""
+
+    def before(self, table: Any, hash_key: Any, range_key: Any) -> None:
+        """The transaction is about to read the item at this key of ``table`` (a moto ``Table``; the keys are
+        ``DynamoType`` values, ``range_key`` ``None`` without a sort key), and may then write it."""
+        raise NotImplementedError
+
+    def cancelled(self) -> None:
+        """moto's transaction raised (cancelled, refused, or failed): put back everything :meth:`before` saw."""
+        raise NotImplementedError
+
+
+_transactions = threading.local()
+
+
+class _CopyKeepingJournaledTables:
+    """Looks like the ``copy`` module to moto's DynamoDB backend, but a ``Table`` deep-copied inside a journaled
+    transaction is the table itself."""
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, Table) and getattr(_transactions, "journal", None) is not None:
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def dynamodb_transactions_journaled(patches: PatchSet, journal: Callable[[], TransactionJournal | None]) -> None:
+    """Each ``TransactWriteItems`` of moto's backend asks ``journal()`` for its journal. With one, moto's own method
+    runs unchanged but copies no table (its put-back of the 'copies' is a no-op): ``journal.before(...)`` sees each
+    key before moto reads, checks and may write its item, and ``journal.cancelled()`` runs if the method raises,
+    whatever it raised. With ``None``, moto copies and puts back whole tables as it does unpatched."""
+    transact = vars(DynamoDBBackend)["transact_write_items"]
+    get_item = vars(DynamoDBBackend)["get_item"]
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        current = journal()
+        outer = getattr(_transactions, "journal", None)
+        _transactions.journal = current
+        try:
+            transact(backend, transact_items)
+        except BaseException:
+            if current is not None:
+                current.cancelled()
+            raise
+        finally:
+            _transactions.journal = outer
+
+    def journaled_get_item(backend: Any, table_name: str, keys: dict[str, Any],
+                           projection_expressions: list[list[str]] | None = None) -> Any:
+        current = getattr(_transactions, "journal", None)
+        if current is not None:
+            found = _table_and_key(backend, table_name, keys)
+            if found is not None:
+                current.before(*found)
+        return get_item(backend, table_name, keys, projection_expressions)
+
+    transact_write_items.__doc__ = transact.__doc__
+    journaled_get_item.__doc__ = get_item.__doc__
+    patches.replace(dynamodb_models, "copy", _CopyKeepingJournaledTables())
+    patches.replace(DynamoDBBackend, "transact_write_items", transact_write_items)
+    patches.replace(DynamoDBBackend, "get_item", journaled_get_item)
+
+
+def _table_and_key(backend: Any, table_name: str, keys: dict[str, Any]) -> tuple[Any, Any, Any] | None:
+    """``(table, hash_key, range_key)`` as moto's ``get_item`` reads them, or ``None`` where it refuses them (it
+    then raises the same refusal itself)."""
+    try:
+        table = backend.get_table(table_name)
+        hash_key, range_key = backend.get_keys_value(table, keys)
+    except Exception:  # whatever it is, moto's get_item (called next) raises it to the transaction
+        return None
+    return table, hash_key, range_key
+
+
+@dataclass(frozen=True)
+class ItemBefore:
+    """An item of a table as it was before a transaction touched it: a copy, or ``None`` if there was none."""
+
+    table: Any
+    hash_key: Any
+    range_key: Any
+    item: Any
+
+
+def item_before(table: Any, hash_key: Any, range_key: Any) -> ItemBefore:
+    """A copy of the item at this key of ``table`` now (moto updates items in place), or its absence."""
+    current = stored_item(table, hash_key, range_key)
+    return ItemBefore(table, hash_key, range_key, None if current is None else copy.deepcopy(current))
+
+
+def put_back(before: ItemBefore) -> None:
+    """Store ``before.item`` at its key again, or remove the key's item if there was none."""
+    table, hash_key, range_key, item = before.table, before.hash_key, before.range_key, before.item
+    if table.range_key_attr is None:
+        if item is None:
+            dict.pop(table.items, hash_key, None)
+        else:
+            table.items[hash_key] = item
+        return
+    partition = dict.get(table.items, hash_key)  # not items[...]: the defaultdict would grow
+    if item is not None:
+        if partition is None:
+            partition = dict.setdefault(table.items, hash_key, {})
+        partition[range_key] = item
+    elif partition is not None:
+        partition.pop(range_key, None)
+
+
+def partition_present(table: Any, hash_key: Any) -> bool:
+    """Whether ``table`` holds an entry for this partition key (moto's ``Table.get_item`` adds an empty one to a
+    table with a sort key)."""
+    return dict.get(table.items, hash_key) is not None
+
+
+def drop_partition_if_empty(table: Any, hash_key: Any) -> None:
+    """Remove the entry of this partition key from ``table`` if it holds no item (a table with a sort key)."""
+    partition = dict.get(table.items, hash_key)
+    if table.range_key_attr is not None and partition is not None and not partition:
+        dict.pop(table.items, hash_key, None)
+
+
+@dataclass(frozen=True)
+class StreamMark:
+    """Where a table's stream stood: its shard, the shard's record list and its length."""
+
+    table: Any
+    shard: Any
+    records: list[Any]
+    length: int
+
+
+def stream_mark(table: Any) -> StreamMark | None:
+    """Where the stream of ``table`` stands now (``None``: no stream)."""
+    shard = table.stream_shard
+    return None if shard is None else StreamMark(table, shard, shard.items, len(shard.items))
+
+
+def rewind_stream(mark: StreamMark) -> None:
+    """Withdraw the records added since ``mark`` (also when moto handed them to an event source mapping and
+    started a new list)."""
+    del mark.records[mark.length:]
+    mark.shard.items = mark.records
+    mark.table.stream_shard = mark.shard

@@ -18,6 +18,7 @@ from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
 from pcf_local_cloud.dynamodb_idempotency import TransactionIdempotency
 from pcf_local_cloud.dynamodb_index_changes import IndexChanges
 from pcf_local_cloud.dynamodb_indexes import HashKeyIndexes
+from pcf_local_cloud.dynamodb_transactions import TransactionUndo
 from pcf_local_cloud.ebs_events import EbsApiEvents
 from pcf_local_cloud.ebs_phases import VolumePhases
 from pcf_local_cloud.ec2_events import Ec2Events
@@ -77,6 +78,7 @@ class InstalledPatches:
         self.dynamodb_indexes = HashKeyIndexes()  # issue 13: Query by partition key without a table scan
         self.instance_index = InstanceIdIndex()  # issue 13: instances by id, tags by resource, without scans
         self.tag_index = TagIndex(self.instance_index)  # issue 13: tag filters over their candidates only
+        self.dynamodb_transactions = TransactionUndo(self.dynamodb_indexes.written)  # issue 13: no table copies
         self.map_run_children = MapRunChildren()
         self.map_runs = MapRuns(self.map_run_children, self.execution_ends.notify)
         self._ticker: Ticker | None = None
@@ -124,6 +126,7 @@ class InstalledPatches:
             self.dynamodb_indexes.install(self._patches)
             self.instance_index.install(self._patches)
             self.tag_index.install(self._patches)  # over the instance-id narrowing of describe_instances
+            self.dynamodb_transactions.install(self._patches)
             self.deadlines.start()
         except BaseException:
             self.deadlines.stop()

@@ -9,6 +9,7 @@ the hook is right again.
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import hashlib
 import importlib
@@ -28,7 +29,7 @@ from pcf_local_cloud.moto_private import HOOKS, RECORDED_MOTO, PrivateHook
 from pcf_local_cloud.patching import active_patches
 
 HOOK_MODULE = "moto_private.py"
-GENERIC_NAMES = {"time", "_state", "Event", "threading", "Thread"}
+GENERIC_NAMES = {"time", "_state", "Event", "threading", "Thread", "copy"}
 """Hooked names the package's own code also uses for its own things (modules, a private attribute, classes)."""
 INTERPRETER_CLIENTS = "moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for"
 
@@ -75,6 +76,9 @@ def problems(hook: PrivateHook) -> list[str]:
     elif inspect.ismodule(owner) and name == "Thread":
         if own.get("Thread") is not threading.Thread:
             found.append("the module no longer makes its threads with threading.Thread as `Thread`")
+    elif inspect.ismodule(owner) and name == "copy":
+        if own.get("copy") is not copy:
+            found.append("the module no longer imports the copy module as `copy`")
     elif name in own or (isinstance(owner, type) and hasattr(owner, name)):
         if hook.signature is not None:
             signature = str(inspect.signature(own[name] if name in own else getattr(owner, name)))
