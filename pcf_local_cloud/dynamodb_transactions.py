@@ -73,7 +73,7 @@ class UndoJournal(TransactionJournal):
 
     def cancelled(self) -> None:
         """Put every touched item back as it was, newest first, and tell the indexes."""
-        for before in reversed(list(self._items.values())):
+        for before in reversed(self._items.values()):
             put_back(before)
             self._written(before.table, before.hash_key, before.range_key)
         for (table_id, hash_key), present in self._partitions.items():
@@ -82,11 +82,6 @@ class UndoJournal(TransactionJournal):
         for _, mark in self._tables.values():
             if mark is not None:
                 rewind_stream(mark)
-
-    @property
-    def touched(self) -> int:
-        """How many keys the transaction has touched so far."""
-        return len(self._items)
 
 
 class TransactionUndo:
