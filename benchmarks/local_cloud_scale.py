@@ -1,5 +1,7 @@
 """The local cloud at 10,000 particles (issue 13, E8): one call's time with the local cloud's indexes and with
-moto's scans (``unindexed()``), side by side, on the same data.
+moto's scans (``unindexed()``), side by side, on the same data; and the process CPU of one ``TransactWriteItems``
+on tables of 0, 8,000 and 80,000 items with the local cloud's undo journal and with moto's copies of the table
+(``moto_copies()``).
 
 The state table is filled as 10,000 particles would fill it (a spec, an observation and 6 history items each:
 80,000 items), 10,000 instances are launched one reservation each and 10,000 volumes created, all tagged
@@ -29,6 +31,10 @@ SCANNED_TAG_FILTER_LIMIT = 2_000
 TABLE = "pcf-scale-bench"
 
 
+TRANSACTION_PARTICLES = (0, 1_000, 10_000)
+"""Table sizes (in particles, 8 items each) at which a transaction's CPU is measured, up to ``particles``."""
+
+
 @dataclass
 class ScaleResult:
     particles: int
@@ -36,6 +42,8 @@ class ScaleResult:
     fill_seconds: float
     rows: list[tuple[str, float, float | None]] = field(default_factory=list)
     """(call, ms indexed, ms with moto's scan or ``None`` when not timed)."""
+    transactions: list[tuple[int, str, float, float]] = field(default_factory=list)
+    """(items in the table, transaction, CPU ms journaled, CPU ms with moto's table copies)."""
 
     def text(self) -> str:
         lines = [f"Local cloud at scale: {self.items} DynamoDB items, {self.particles} EC2 instances (one "
@@ -45,6 +53,12 @@ class ScaleResult:
             scan_text = f"{scanned:10.1f}" if scanned is not None else f"{'not run':>10}"
             ratio = f"{scanned / indexed:8.0f}x" if scanned is not None and indexed > 0 else f"{'':>9}"
             lines.append(f"  {name:<58} {indexed:9.1f} {scan_text} {ratio}")
+        if self.transactions:
+            lines.append("  TransactWriteItems, process CPU ms per transaction (through a boto3 client)")
+            lines.append(f"  {'items':>8}  {'transaction':<48} {'journal':>9} {'moto copy':>10} {'speed-up':>9}")
+            for items, name, journaled, copied in self.transactions:
+                ratio = f"{copied / journaled:8.0f}x" if journaled > 0 else f"{'':>9}"
+                lines.append(f"  {items:>8}  {name:<48} {journaled:9.1f} {copied:10.1f} {ratio}")
         return "\n".join(lines)
 
 
@@ -57,9 +71,18 @@ def _mean_ms(call: Callable[[], Any], repeats: int, context: Callable[[], Abstra
         return (time.perf_counter() - began) / repeats * 1000
 
 
-def _fill_table(cloud: LocalCloud, particles: int) -> int:
-    create_table(cloud.client("dynamodb"), TABLE, sleep=lambda _: None)
-    table = dynamodb_backends[cloud.account_id][cloud.region].get_table(TABLE)
+def _cpu_ms(call: Callable[[], Any], repeats: int, context: Callable[[], AbstractContextManager[Any]]) -> float:
+    with context():
+        call()
+        began = time.process_time()
+        for _ in range(repeats):
+            call()
+        return (time.process_time() - began) / repeats * 1000
+
+
+def _fill_table(cloud: LocalCloud, particles: int, name: str = TABLE) -> int:
+    create_table(cloud.client("dynamodb"), name, sleep=lambda _: None)
+    table = dynamodb_backends[cloud.account_id][cloud.region].get_table(name)
     for i in range(particles):
         pcf_id, deployment = f"pcf-{i:06d}", {"S": f"bench#{i % 16}"}
         common = {"pk": {"S": f"P#{pcf_id}"}, "pcf_id": {"S": pcf_id}}
@@ -130,12 +153,50 @@ def run(particles: int = PARTICLES, repeats: int = 5) -> ScaleResult:
                 Filters=[{"Name": "tag:PCFName", "Values": [f"bench-vol-{middle}"]},
                          {"Name": "tag:PCFDeployment", "Values": ["bench"]}]),
              cloud.patches.instance_index.unindexed, particles <= SCANNED_TAG_FILTER_LIMIT),
-            ("TransactWriteItems, one Put (moto copies the table; not indexed)", lambda: ddb.transact_write_items(
+            ("TransactWriteItems, one Put (moto: copies of the table)", lambda: ddb.transact_write_items(
                 TransactItems=[{"Put": {"TableName": TABLE, "Item": {"pk": {"S": "P#x"}, "sk": {"S": "H#x"}}}}]),
-             nullcontext, False),
+             cloud.patches.dynamodb_transactions.moto_copies, True),
         ]
         for name, call, unindexed, compare in calls:
             indexed = _mean_ms(call, repeats, nullcontext)
             scanned = _mean_ms(call, max(1, repeats // 2), unindexed) if compare else None
             result.rows.append((name, indexed, scanned))
+        for size in [size for size in TRANSACTION_PARTICLES if size <= particles]:
+            table = TABLE if size == particles else f"{TABLE}-{size}"
+            filled = result.items if table == TABLE else _fill_table(cloud, size, table)
+            result.transactions.extend(_transaction_cpu(cloud, table, filled, repeats))
         return result
+
+
+def _transaction_cpu(cloud: LocalCloud, table: str, items: int, repeats: int) -> list[tuple[int, str, float, float]]:
+    """CPU of the shape the control plane commits (an observation update, two history puts, a lease check) on
+    ``table``, committed and cancelled (the check fails), with the journal and with moto's copies."""
+    ddb = cloud.client("dynamodb")
+    serial = iter(range(1 << 30))
+
+    def transaction(lease_free: bool) -> list[dict[str, Any]]:
+        n, pk = next(serial), {"S": "P#pcf-bench-txn"}
+        return [
+            {"Update": {"TableName": table, "Key": {"pk": pk, "sk": {"S": "OBS"}}, "UpdateExpression": "SET seen = :n",
+                        "ExpressionAttributeValues": {":n": {"N": str(n)}}}},
+            *({"Put": {"TableName": table, "Item": {"pk": pk, "sk": {"S": f"H#{n:09d}#{i}"}}}} for i in range(2)),
+            {"ConditionCheck": {"TableName": table, "Key": {"pk": pk, "sk": {"S": "LEASE"}},
+                                "ConditionExpression": ("attribute_not_exists(pk)" if lease_free
+                                                        else "attribute_exists(pk)")}},
+        ]
+
+    def commit() -> None:
+        ddb.transact_write_items(TransactItems=transaction(True))
+
+    def cancel() -> None:
+        try:
+            ddb.transact_write_items(TransactItems=transaction(False))
+        except ddb.exceptions.TransactionCanceledException:
+            return
+        raise AssertionError("the cancelled transaction committed")
+
+    copies = cloud.patches.dynamodb_transactions.moto_copies
+    copy_repeats = max(1, min(repeats, 40_000 // max(items, 1)))  # moto's copy: seconds each at 80,000 items
+    return [(items, name, _cpu_ms(call, repeats * 4, nullcontext), _cpu_ms(call, copy_repeats, copies))
+            for name, call in (("committed: Update + 2 Put + ConditionCheck", commit),
+                               ("cancelled: the ConditionCheck fails", cancel))]

@@ -529,8 +529,8 @@ HOOKS: tuple[PrivateHook, ...] = (
     # --- issue 13: transactions ---
     PrivateHook(
         "moto.dynamodb.models.copy",
-        "moto's TransactWriteItems deep-copies every table it names (copy.deepcopy, this module global) before it "
-        "writes, to put the copies back when it cancels: seconds at 80,000 items. The module global is replaced "
+        "moto's TransactWriteItems deep-copies the table of every action (copy.deepcopy, this module global) before "
+        "it writes, to put the copies back when it cancels: seconds at 80,000 items. The module global is replaced "
         "so that, inside a journaled transaction, a table's 'copy' is the table itself (moto's put-back is then a "
         "no-op) while the journal puts back the items the transaction touched; every other copy is copy's own.",
         relies_on={"moto.dynamodb.models.DynamoDBBackend.transact_write_items":
