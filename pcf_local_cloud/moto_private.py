@@ -1121,7 +1121,13 @@ def callback_closed(endpoint: Any) -> bool:
 def lambda_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> None:
     """A Task whose ``Resource`` is a Lambda function ARN and whose invocation the Lambda API refused fails with
     the error ``name(<API error code>)`` (moto: ``Exception``)."""
-    original = vars(StateTaskLambda)["_from_error"]
+    _task_errors_named(patches, StateTaskLambda, "lambdaFunctionFailedEventDetails", name)
+
+
+def _task_errors_named(patches: PatchSet, owner: type, details_key: str, name: Callable[[str], str]) -> None:
+    """``owner``'s failures caused by an API refusal (a ``ClientError``) are named ``name(<API error code>)``, in
+    the failure and in its history event's ``details_key``."""
+    original = vars(owner)["_from_error"]
 
     def _from_error(task: Any, env: Any, ex: Exception) -> Any:
         failure = original(task, env, ex)
@@ -1129,14 +1135,14 @@ def lambda_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> N
             return failure
         error = name(str(ex.response.get("Error", {}).get("Code", "")))
         details = dict(failure.event_details or {})
-        failed = dict(details.get("lambdaFunctionFailedEventDetails") or {})
+        failed = dict(details.get(details_key) or {})
         failed["error"] = error
-        details["lambdaFunctionFailedEventDetails"] = failed
+        details[details_key] = failed
         return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=failure.event_type,
                             event_details=details)
 
     _from_error.__doc__ = original.__doc__
-    patches.replace(StateTaskLambda, "_from_error", _from_error)
+    patches.replace(owner, "_from_error", _from_error)
 
 
 # --- issue 13: callback tasks, part 2 ---
@@ -1243,22 +1249,7 @@ def no_retry_once_ended(patches: PatchSet) -> None:
 def sfn_task_errors_named(patches: PatchSet, name: Callable[[str], str]) -> None:
     """A ``states:startExecution`` task (any pattern) refused by the Step Functions API fails with the error
     ``name(<API error code>)``."""
-    original = vars(StateTaskServiceSfn)["_from_error"]
-
-    def _from_error(task: Any, env: Any, ex: Exception) -> Any:
-        failure = original(task, env, ex)
-        if not isinstance(ex, ClientError):
-            return failure
-        error = name(str(ex.response.get("Error", {}).get("Code", "")))
-        details = dict(failure.event_details or {})
-        failed = dict(details.get("taskFailedEventDetails") or {})
-        failed["error"] = error
-        details["taskFailedEventDetails"] = failed
-        return FailureEvent(env=env, error_name=CustomErrorName(error), event_type=failure.event_type,
-                            event_details=details)
-
-    _from_error.__doc__ = original.__doc__
-    patches.replace(StateTaskServiceSfn, "_from_error", _from_error)
+    _task_errors_named(patches, StateTaskServiceSfn, "taskFailedEventDetails", name)
 
 
 # --- issue 13: atomic EC2 instance states (E7/E8 race) ---
