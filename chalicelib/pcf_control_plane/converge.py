@@ -28,10 +28,10 @@ from pcf.core import State
 from pcf.core.decision import TRANSITIONS, Action, Decision, decide_for
 from pcf.core.particle import Particle
 from pcf_control_plane.aws_errors import retryable_error
-from pcf_control_plane.errors import UnknownParticleError
 from pcf_control_plane.generations import check_planned
 from pcf_control_plane.messages import ConvergeInput, ConvergeOutput, TransitionName
 from pcf_control_plane.readiness import parents_first
+from pcf_control_plane.rebuild import unplanned
 from pcf_control_plane.steps import LAST_RESOURCE, ControlPlane, idempotency_scope
 from pcf_control_plane.store import Family, HistoryKind, Observation, ParticleRecord, StoredSpec
 from pcf_control_plane.store.converge import ConvergeCommit, HistoryEntry, ParticleState, commit_token
@@ -145,7 +145,7 @@ def _family(plane: ControlPlane, step: ConvergeInput) -> Family:
     """The particle and its parents in one read (a second when its stored parents are not the ones given)."""
     family = plane.store.read_family(step.pcf_id, step.parents)
     if family.particle.spec is None:
-        raise UnknownParticleError(f"{step.pcf_id}: no desired spec is stored; run the plan step first")
+        raise unplanned(step.pcf_id)
     if family.unread_parents:
         family = plane.store.read_family(step.pcf_id, family.particle.parents)
     return family

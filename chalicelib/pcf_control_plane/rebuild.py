@@ -16,22 +16,8 @@ def load_spec(store: StateStore, pcf_id: str) -> StoredSpec:
     """The particle's stored spec; ``UnknownParticleError`` when none is."""
     spec = store.get_spec(pcf_id)
     if spec is None:
-        raise _unplanned(pcf_id)
+        raise unplanned(pcf_id)
     return spec
-
-
-def load_particle(store: StateStore, pcf_id: str) -> tuple[StoredSpec, ParticleRecord]:
-    """The particle's spec and last observation in one read; ``UnknownParticleError`` without a spec."""
-    record = store.get_particle(pcf_id)
-    if record is None or record.spec is None:
-        raise _unplanned(pcf_id)
-    return record.spec, record
-
-
-def load_parents(store: StateStore, spec: StoredSpec) -> dict[str, ParticleRecord]:
-    """The spec and observation of each of the particle's parents, in one read (none without parents)."""
-    parent_ids = spec.definition.get("parents") or []
-    return store.get_many(parent_ids) if parent_ids else {}
 
 
 def rebuild(spec: StoredSpec, parents: Mapping[str, ParticleRecord], clients: ClientFactory) -> Particle:
@@ -40,14 +26,15 @@ def rebuild(spec: StoredSpec, parents: Mapping[str, ParticleRecord], clients: Cl
     for parent_id in spec.definition.get("parents") or []:
         record = parents.get(parent_id)
         if record is None or record.spec is None:
-            raise _unplanned(parent_id)
+            raise unplanned(parent_id)
         parent = _from_spec(record.spec, clients)
         particle.parents.add(parent)
         parent.children.add(particle)
     return particle
 
 
-def _unplanned(pcf_id: str) -> UnknownParticleError:
+def unplanned(pcf_id: str) -> UnknownParticleError:
+    """The error of a step given a particle with no stored spec."""
     return UnknownParticleError(f"{pcf_id}: no desired spec is stored; run the plan step first")
 
 

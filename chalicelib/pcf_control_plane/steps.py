@@ -37,7 +37,7 @@ from pcf_control_plane.messages import (
     PlanInput,
 )
 from pcf_control_plane.outcome import failure_result
-from pcf_control_plane.rebuild import load_parents, rebuild
+from pcf_control_plane.rebuild import rebuild
 from pcf_control_plane.store import (
     HistoryKind,
     Observation,
@@ -169,10 +169,9 @@ class ControlPlane:
         return result
 
     # -- helpers --------------------------------------------------------------------------------
-    def observe(self, spec: Any, parents: Mapping[str, ParticleRecord] | None = None) -> Particle:
-        """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved (from the parents'
-        stored observations when they hold them, else from the cloud); ``parents`` when already read."""
-        parents = load_parents(self.store, spec) if parents is None else parents
+    def observe(self, spec: StoredSpec, parents: Mapping[str, ParticleRecord]) -> Particle:
+        """The particle rebuilt and synced, its $lookup$ and $inherit$ values resolved (from ``parents``' stored
+        observations when they hold them, else from the cloud)."""
         particle = rebuild(spec, parents, self.clients)
         # The control plane never adopts a foreign resource (custom_config.adopt is library mode's): its role may
         # not retag another deployment's resources, and whoever starts an execution must not gain that power.
