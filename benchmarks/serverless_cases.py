@@ -112,8 +112,10 @@ def jobs(args: argparse.Namespace) -> list[Job]:
     common = {"pending_seconds": args.pending_seconds, "wait_seconds": args.wait_seconds,
               "concurrency": args.concurrency}
     makespan = f"sfn makespan {_text(widths, '->')}"
+    polling = f"{makespan}, polling"
     chosen = [Job(FLOOR_CASE, lambda: sfn_cases.run_makespan(FLOOR_CASE, (1,), **common)),
-              Job(makespan, lambda: sfn_cases.run_makespan(makespan, widths, **common))]
+              Job(makespan, lambda: sfn_cases.run_makespan(makespan, widths, **common)),
+              Job(polling, lambda: sfn_cases.run_makespan(polling, widths, waits="poll", **common))]
     if args.sync_check_seconds:
         compared = f"{makespan}, sync check {args.sync_check_seconds:g} s"
         chosen.append(Job(compared, lambda: sfn_cases.run_makespan(

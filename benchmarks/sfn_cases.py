@@ -102,12 +102,12 @@ class MakespanResult:
 
 def run_makespan(
     name: str, widths: tuple[int, ...], *, pending_seconds: float, wait_seconds: int, concurrency: int,
-    sync_check_seconds: float | None = None,
+    sync_check_seconds: float | None = None, waits: str = "events",
 ) -> MakespanResult:
-    """Apply ``layered(widths)`` with a pending phase on the real clock and time it."""
+    """Apply ``layered(widths)`` with a pending phase on the real clock and time it (``waits``: the apply's)."""
     run = run_apply(partial(definitions.layered, widths=widths), name="bench-makespan",
                     pending_seconds=pending_seconds, wait_seconds=wait_seconds, concurrency=concurrency,
-                    sync_check_seconds=sync_check_seconds)
+                    sync_check_seconds=sync_check_seconds, waits=waits)
     return MakespanResult(name, run, floor=run.particles == 1)
 
 

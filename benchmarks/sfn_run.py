@@ -129,13 +129,15 @@ def run_apply(
     max_polls: int = 200,
     timeout_s: float = 1800.0,
     sync_check_seconds: float | None = None,
+    waits: str = "events",
 ) -> ExecutionRun:
     """Deploy the control plane into a fresh local cloud and run one ``apply`` of ``build(image_id)``.
 
     A one-instance apply runs first, with no pending phase, so that one-off costs (the handlers' lazy
     imports, moto's first use of each service) are not in the measured execution. ``sync_check_seconds``
     replaces the local cloud's ``.sync`` wait (on each execution's end) with polling at that interval, for this
-    cloud only.
+    cloud only. ``waits``: the apply's ``waits`` setting (``events``: a particle in a transition waits for its
+    event; ``poll``: it is visited every ``wait_seconds``).
     """
     from pcf_control_plane import wiring
     from pcf_local_cloud.control_plane import deploy_control_plane
@@ -159,7 +161,7 @@ def run_apply(
             cloud.pending_seconds = pending_seconds
             cloud.volume_pending_seconds = pending_seconds
             request = {"definition": build(image_id), "desired_state": "running", "wait_seconds": wait_seconds,
-                       "max_polls": max_polls, "concurrency": concurrency}
+                       "max_polls": max_polls, "concurrency": concurrency, "waits": waits}
             with ThreadSampler() as threads, DescribeExecutionCalls().installed() as describes:
                 cpu_started = time.process_time()
                 started = time.monotonic()

@@ -3,9 +3,10 @@
 ``build(stage)`` returns the merge template: the two state machines (``page``, the particles of one page of a
 level, and ``apply``, which runs a ``page`` execution per page; each ``Definition`` read from
 ``state_machines/<name>.asl.json``, every ``${XArn}`` substituted with the ARN of Chalice's function resource
-``X`` and ``${PageStateMachineArn}`` with the page machine's), a role per machine
-(``lambda:InvokeFunction`` on exactly the functions it names; ``apply``'s may also start, follow and stop
-``page`` executions), the DynamoDB state table (named as the stage's ``PCF_TABLE_NAME``) and the outputs.
+``X``, ``${PageStateMachineArn}`` with the page machine's and ``${StateTableName}`` with the table's name), a role
+per machine (``lambda:InvokeFunction`` on exactly the functions it names; ``apply``'s may also start, follow and
+stop ``page`` executions; ``page``'s may update the table's items, to write its task tokens), the DynamoDB state
+table (named as the stage's ``PCF_TABLE_NAME``) and the outputs.
 ``lambda_policy(stage)`` is the least-privilege policy Chalice attaches to the functions' role
 (``.chalice/policy-<stage>.json``, ``autogen_policy`` off).
 
@@ -33,6 +34,8 @@ PAGE_STATE_MACHINE_ROLE = "PageStateMachineRole"
 MACHINES = {"page": PAGE_STATE_MACHINE, "apply": STATE_MACHINE}
 """Key (``state_machines/<key>.asl.json``) -> resource name, in creation order."""
 TABLE = "StateTable"
+TABLE_SUBSTITUTION = "StateTableName"
+"""``${StateTableName}`` in an ASL file: the state table's name (the page machine's ``Await`` writes to it)."""
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)Arn\}")
 SYNC_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 """The managed EventBridge rule through which a ``.sync`` Task learns that its child execution ended."""
@@ -82,6 +85,12 @@ def _child_execution_statements() -> list[dict[str, Any]]:
     ]
 
 
+def _table_update_statement() -> dict[str, Any]:
+    """What a machine whose ``Await`` task writes its token on a particle's observation item needs: UpdateItem on
+    the state table alone (no index, no other action)."""
+    return {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": {"Fn::GetAtt": [TABLE, "Arn"]}}
+
+
 def _role(policy_name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
     trust = {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
     return {
@@ -117,6 +126,9 @@ def build(stage: str) -> dict[str, Any]:
         if f"${{{PAGE_STATE_MACHINE}Arn}}" in json.dumps(asl):
             statements += _child_execution_statements()
             substitutions[f"{PAGE_STATE_MACHINE}Arn"] = {"Ref": PAGE_STATE_MACHINE}
+        if f"${{{TABLE_SUBSTITUTION}}}" in json.dumps(asl):
+            statements.append(_table_update_statement())
+            substitutions[TABLE_SUBSTITUTION] = {"Ref": TABLE}
         statements += operations.machine_observability_statements()
         role = f"{resource}Role"
         resources[role] = _role(f"{resource}Steps", statements)

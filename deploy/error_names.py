@@ -13,6 +13,8 @@ STATES_ERRORS: dict[str, str] = {
     "States.ALL": "Step Functions: the wildcard (it cannot catch States.DataLimitExceeded or States.Runtime)",
     "States.TaskFailed": "Step Functions: a Task failed",
     "States.Timeout": "Step Functions: a state or the execution ran past its TimeoutSeconds",
+    "States.HeartbeatTimeout": "Step Functions: a Task sent no heartbeat (a callback task: no answer) within "
+                               "its HeartbeatSeconds",
 }
 """Step Functions' own names (Developer Guide, "Error handling in Step Functions", error names)."""
 
@@ -30,11 +32,20 @@ STEP_FUNCTIONS_INTEGRATION_ERRORS: dict[str, str] = {
 """What the ``states:startExecution`` integration reports: ``StepFunctions.`` and the API's error code (the
 StartExecution API's codes carry no ``Exception`` suffix)."""
 
+DYNAMODB_SDK_ERRORS: dict[str, str] = {
+    f"DynamoDb.{code}{'' if code.endswith('Exception') else 'Exception'}": f"UpdateItem's {code}" for code in (
+        "ConditionalCheckFailedException", "ThrottlingException", "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded", "InternalServerError", "TransactionConflictException")
+}
+"""What the ``aws-sdk:dynamodb:updateItem`` integration reports: ``DynamoDb.`` and the API's error code, with
+``Exception`` appended to a code without it (Developer Guide, "AWS SDK service integrations": the service name and
+the error name in PascalCase, always with the ``Exception`` suffix)."""
+
 APP_ERRORS: tuple[str, ...] = ("ThrottlingError", "TransientAWSError", "LeaseHeldError")
 """Exception classes of ``pcf_control_plane.errors`` that the handlers raise for the workflow to match."""
 
 
 def known_error_names() -> dict[str, str]:
     """Every name a Retry or Catch may use -> where it comes from."""
-    return {**STATES_ERRORS, **LAMBDA_INTEGRATION_ERRORS, **STEP_FUNCTIONS_INTEGRATION_ERRORS,
+    return {**STATES_ERRORS, **LAMBDA_INTEGRATION_ERRORS, **STEP_FUNCTIONS_INTEGRATION_ERRORS, **DYNAMODB_SDK_ERRORS,
             **{name: "pcf_control_plane.errors" for name in APP_ERRORS}}

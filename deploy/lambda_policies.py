@@ -103,7 +103,7 @@ def lambda_policy(stage: str, role: str = "steps", environment: Mapping[str, str
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {sorted(ROLES)}")
     env = {**stage_environment(stage), **(environment or {})}
-    statements = [*_base(stage, env), *{"steps": _ec2_steps, "events": _healing, "reconcile": _reconciling,
+    statements = [*_base(stage, env), *{"steps": _ec2_steps, "events": _events, "reconcile": _reconciling,
                                         "store": lambda env: []}[role](env)]
     if any(function in ASYNC_FUNCTIONS for function in ROLES[role]):
         statements.append({"Sid": "FailedEvents", "Effect": "Allow", "Action": "sqs:SendMessage",
@@ -132,6 +132,13 @@ def _healing(env: dict[str, str]) -> list[dict[str, Any]]:
         "Action": "states:StartExecution",
         "Resource": f"arn:aws:states:*:*:stateMachine:{env['PCF_APPLY_STATE_MACHINE']}",
     }]
+
+
+def _events(env: dict[str, str]) -> list[dict[str, Any]]:
+    """Healing, and resuming the executions waiting for an event (``SendTaskSuccess`` has no resource-level
+    permissions: a task token names no resource)."""
+    return [*_healing(env), {"Sid": "ResumeWaitingParticles", "Effect": "Allow", "Action": "states:SendTaskSuccess",
+                             "Resource": "*"}]
 
 
 def _reconciling(env: dict[str, str]) -> list[dict[str, Any]]:

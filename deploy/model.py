@@ -114,7 +114,7 @@ def machine_policy(model: StageModel, key: str, function_arns: Mapping[str, str]
     """The policy of state machine ``key``'s role with the template's intrinsics resolved: the functions deployed at
     ``function_arns`` (app name -> ARN), the machines named as the model names them, ``conditions`` as in
     :func:`resolve_intrinsics`."""
-    from deploy.build_merge_template import function_resource_names
+    from deploy.build_merge_template import TABLE, function_resource_names
 
     attributes: dict[str, dict[str, str]] = {
         resource: {"Arn": function_arns[name], "Ref": model.functions[name].function_name}
@@ -122,6 +122,8 @@ def machine_policy(model: StageModel, key: str, function_arns: Mapping[str, str]
     for machine in model.machines.values():
         arn = f"arn:aws:states:{region}:{account}:stateMachine:{machine.name}"
         attributes[machine.resource] = {"Ref": arn, "Arn": arn, "Name": machine.name}
+    table = model.environment["PCF_TABLE_NAME"]
+    attributes[TABLE] = {"Ref": table, "Arn": f"arn:aws:dynamodb:{region}:{account}:table/{table}"}
     pseudo = {"AWS::Partition": "aws", "AWS::Region": region, "AWS::AccountId": account}
     statements = resolve_intrinsics(list(model.machines[key].statements), attributes, pseudo, conditions)
     return {"Version": "2012-10-17", "Statement": statements}

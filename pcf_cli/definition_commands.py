@@ -125,8 +125,8 @@ def converge_stepfunctions(args: SimpleNamespace, env: CliEnvironment) -> ExitCo
         if not args.quiet:
             env.note(f"target: {target.description}")
             env.note(f"engine: stepfunctions, {endpoint.description}; wait {settings.wait_seconds}s, "
-                     f"max polls {settings.max_polls}, concurrency {settings.concurrency}"
-                     f"{', rollback' if settings.rollback else ''}")
+                     f"max polls {settings.max_polls}, events awaited {settings.await_seconds}s at most, "
+                     f"concurrency {settings.concurrency}{', rollback' if settings.rollback else ''}")
         engine = StepFunctionsApply(endpoint, env.err, quiet=args.quiet, note=env.note, cancellation=cancellation)
         with cancellation.on_sigint():
             report = engine.run(planned)

@@ -18,7 +18,7 @@ from typing import Any
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf.particle.aws.ec2.ec2_definition import inline_template_file
 from pcf_cli.selection import Selection
-from pcf_control_plane.messages import MAX_CONCURRENCY, MAX_PARTICLE_WAIT_SECONDS, PAGE_SIZE
+from pcf_control_plane.messages import DEFAULT_AWAIT_SECONDS, MAX_CONCURRENCY, MAX_PARTICLE_WAIT_SECONDS, PAGE_SIZE
 
 DEFAULT_CONCURRENCY = PAGE_SIZE
 MAX_POLLS = 10_000
@@ -32,25 +32,29 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 @dataclass(frozen=True)
 class ExecutionSettings:
-    """How each execution runs: seconds between polls of a particle, polls before timing out, rollback, concurrency."""
+    """How each execution runs: seconds between polls of a particle, polls before timing out, rollback, concurrency,
+    and how long a particle waits for the event that ends its transition before it is visited anyway."""
 
     wait_seconds: int = 5
     max_polls: int = DEFAULT_MAX_POLLS
     rollback: bool = False
     concurrency: int = DEFAULT_CONCURRENCY
+    await_seconds: int = DEFAULT_AWAIT_SECONDS
 
 
 def execution_settings(*, wait_seconds: int, timeout: float | None, rollback: bool,
                        concurrency: int | None) -> ExecutionSettings:
     """The settings for the options given. ``timeout`` seconds become ``ceil(timeout / wait)`` polls, each poll
-    counted as at least one second (a wait of 0 polls back to back)."""
+    counted as at least one second (a wait of 0 polls back to back), and a particle waits for an event at most as
+    long as one poll's share of ``timeout`` (at most 60 s, at least 1 s), so that ``timeout`` holds when an event
+    never comes (a lost event, a resource stuck in its transition)."""
     if not 0 <= wait_seconds <= MAX_WAIT_SECONDS:
         raise DefinitionError("--wait-seconds", f"must be between 0 and {MAX_WAIT_SECONDS}, not {wait_seconds}")
     if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
         raise DefinitionError("--max-workers", f"{concurrency} is more than the {MAX_CONCURRENCY} particles a level "
                                                f"runs at once with --engine stepfunctions (pages of {PAGE_SIZE}); "
                                                f"give 1..{MAX_CONCURRENCY}, or {DIRECT_HINT}")
-    max_polls = DEFAULT_MAX_POLLS
+    max_polls, await_seconds = DEFAULT_MAX_POLLS, DEFAULT_AWAIT_SECONDS
     if timeout is not None:
         max_polls = max(1, math.ceil(timeout / max(wait_seconds, 1)))
         if max_polls > MAX_POLLS:
@@ -61,7 +65,8 @@ def execution_settings(*, wait_seconds: int, timeout: float | None, rollback: bo
             raise DefinitionError(
                 "--timeout", f"{timeout:g}s is more than the {MAX_PARTICLE_WAIT_SECONDS} s a particle may wait "
                              "in the page state machine; shorten --timeout")
-    return ExecutionSettings(wait_seconds, max_polls, rollback, concurrency or DEFAULT_CONCURRENCY)
+        await_seconds = min(DEFAULT_AWAIT_SECONDS, max(1, math.ceil(timeout / max_polls)))
+    return ExecutionSettings(wait_seconds, max_polls, rollback, concurrency or DEFAULT_CONCURRENCY, await_seconds)
 
 
 def check_expressible(selection: Selection, cascade: bool) -> None:
@@ -97,7 +102,8 @@ def execution_input(definition: dict[str, Any], desired_state: str | None, setti
     if desired_state:
         payload["desired_state"] = desired_state
     payload.update(member or {})
-    payload.update(wait_seconds=settings.wait_seconds, max_polls=settings.max_polls, rollback=settings.rollback,
+    payload.update(wait_seconds=settings.wait_seconds, max_polls=settings.max_polls,
+                   await_seconds=settings.await_seconds, rollback=settings.rollback,
                    concurrency=settings.concurrency)
     try:
         text = json.dumps(payload)

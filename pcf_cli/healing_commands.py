@@ -109,7 +109,8 @@ def heal(args: SimpleNamespace, env: CliEnvironment) -> ExitCode:
             settings = execution_settings(wait_seconds=endpoint.wait_seconds(args.wait_seconds), timeout=args.timeout,
                                           rollback=False, concurrency=None)
             name = new_execution_name("heal", "manual")
-            payload = {"heal": args.pcf_id, "wait_seconds": settings.wait_seconds, "max_polls": settings.max_polls}
+            payload = {"heal": args.pcf_id, "wait_seconds": settings.wait_seconds, "max_polls": settings.max_polls,
+                       "await_seconds": settings.await_seconds}
             arn = endpoint.sfn.start_execution(stateMachineArn=endpoint.apply_arn, name=name,
                                                input=json.dumps(payload))["executionArn"]
             if not args.quiet:

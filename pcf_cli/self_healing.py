@@ -4,6 +4,7 @@ self-healing act")."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ def heal_behind_the_back(out: TextIO, cloud: Any, endpoint: ControlPlaneEndpoint
             report.error = f"the heal execution succeeded but {instance_id} is {state}"
     finally:
         cloud.stop_ticker()
-    history = [item for item in store.list_history(pcf_id, limit=200, newest_first=False) if item.at >= since - 1]
+    history = [item for item in store.list_history(pcf_id, limit=200, newest_first=False) if _after(item, since)]
     say(out, f"\n{pcf_id} history since the stop (pcf history {pcf_id}):")
     out.write(table_text(HISTORY_HEADER, history_rows(history)))
     return HealAct(pcf_id, instance_id, name, report, state, history)
@@ -121,3 +122,9 @@ def instance_state(ec2: Any, instance_id: str) -> str:
 def say(out: TextIO, line: str) -> None:
     out.write(line + "\n")
     out.flush()
+
+
+def _after(item: Any, since: float) -> bool:
+    """Was the history ``item`` written since the stop at ``since``? An event's item counts from the stop's whole
+    second (EC2 stamps its events to the second, so the stop's own event may read a little earlier)."""
+    return bool(item.at >= since or (item.at >= math.floor(since) and str(item.cause).startswith("event:")))

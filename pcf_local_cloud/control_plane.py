@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deploy import stage_config
+from deploy.build_merge_template import TABLE_SUBSTITUTION
 from deploy.model import StageModel, machine_policy, stage_model
 from deploy.project_files import load_app, state_machine_file
 from pcf_local_cloud.deployment import LocalDeployment, deploy_chalice_app
@@ -70,7 +71,8 @@ def deploy_control_plane(
     app = load_app()
     model = stage_model(stage, variables)
     machines = {key: machine.definition_path for key, machine in model.machines.items()}
-    return deploy_chalice_app(cloud, app, stage=stage, state_machines=machines, roles=ModelRoles(model, cloud))
+    return deploy_chalice_app(cloud, app, stage=stage, state_machines=machines, roles=ModelRoles(model, cloud),
+                              extra_substitutions={TABLE_SUBSTITUTION: variables["PCF_TABLE_NAME"]})
 
 
 class ModelRoles:

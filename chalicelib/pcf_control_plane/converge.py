@@ -6,8 +6,11 @@ the cloud, and
 
 - answers ``done`` when the particle is in its desired state, giving the lease back if this execution held it and
   marking the particle ``converged_by`` the execution;
-- answers ``later`` while a transition is in progress, a parent is not in its desired state (``readiness``) or
-  another execution holds the lease;
+- answers ``await`` while a transition is in progress whose end AWS announces with an event (the flavor's
+  ``ResourceTable.awaited``), when the execution waits for events (``waits``): the page machine then waits for
+  the event handler to resume it instead of polling;
+- answers ``later`` while any other transition is in progress, a parent is not in its desired state
+  (``readiness``) or another execution holds the lease;
 - otherwise takes the lease (held until a visit finds the particle done, or ``particle_failed`` gives it back),
   carries out the transition with its ClientToken scoped by the generation and the last resource seen, reads the
   particle back and answers as above.
@@ -27,9 +30,10 @@ from typing import Any, cast
 from pcf.core import State
 from pcf.core.decision import TRANSITIONS, Action, Decision, decide_for
 from pcf.core.particle import Particle
+from pcf.core.resource_table import table_of
 from pcf_control_plane.aws_errors import retryable_error
 from pcf_control_plane.generations import check_planned
-from pcf_control_plane.messages import ConvergeInput, ConvergeOutput, TransitionName
+from pcf_control_plane.messages import ConvergeInput, ConvergeOutput, TransitionName, VisitAction
 from pcf_control_plane.readiness import parents_first
 from pcf_control_plane.rebuild import unplanned
 from pcf_control_plane.steps import LAST_RESOURCE, ControlPlane, idempotency_scope
@@ -46,7 +50,7 @@ def converge(plane: ControlPlane, step: ConvergeInput) -> ConvergeOutput:
     spec = own.spec
     generation = check_planned(plane.store, spec, step.execution, step.generation)
     if own.lease is not None and own.lease.owner != step.execution:
-        return ConvergeOutput(pcf_id=step.pcf_id, action="later", generation=generation,
+        return ConvergeOutput(pcf_id=step.pcf_id, action="later", generation=generation, visits=step.visits + 1,
                               reason=f"its lease is held by {own.lease.owner}", lease_holder=own.lease.owner)
     visit = _Visit(plane, step, spec, own, generation)
     parents = {pcf_id: _record(state) for pcf_id, state in family.parents.items()}
@@ -55,7 +59,7 @@ def converge(plane: ControlPlane, step: ConvergeInput) -> ConvergeOutput:
     seen = visit.seen(particle)
     decision = parents_first(_decision(particle), particle, parents, step.execution, trusted=trusted)
     if decision.action not in TRANSITIONS:
-        return visit.answer(decision, seen)
+        return visit.answer(decision, seen, awaits=_awaits(particle, step))
     if not visit.held:
         if not plane.store.acquire_lease(step.pcf_id, step.execution, step.lease_seconds()):
             return visit.answer(Decision(Action.wait, "another execution took its lease"), seen)
@@ -68,7 +72,7 @@ def converge(plane: ControlPlane, step: ConvergeInput) -> ConvergeOutput:
         if retryable_error(error) is None:
             raise
         return visit.answer(Decision(Action.wait, f"{action.value} done; its read-back was throttled"), seen)
-    return visit.answer(_decision(particle), visit.seen(particle, after=seen))
+    return visit.answer(_decision(particle), visit.seen(particle, after=seen), awaits=_awaits(particle, step))
 
 
 class _Visit:
@@ -111,8 +115,9 @@ class _Visit:
             detail["created"] = True
         self.history.append(HistoryEntry(kind=HistoryKind.transition, at=self.seen_at, detail=detail))
 
-    def answer(self, decision: Decision, seen: Observation) -> ConvergeOutput:
-        """Commit what the visit did (nothing when it changed nothing) and answer ``done`` or ``later``."""
+    def answer(self, decision: Decision, seen: Observation, awaits: bool = False) -> ConvergeOutput:
+        """Commit what the visit did (nothing when it changed nothing) and answer ``done``, ``await`` (``awaits``:
+        a wait that an event ends) or ``later``."""
         done = decision.action is Action.done
         release = done and self.held
         if done and self.own.converged_by != self.step.execution and not any(
@@ -127,8 +132,11 @@ class _Visit:
                 pcf_id=self.step.pcf_id, execution=self.step.execution, observation=seen,
                 token=commit_token(self.step.execution, self.step.pcf_id, seen.observed_at, len(self.history)),
                 history=tuple(self.history), created=self.created, converged=done, release_lease=release))
-        return ConvergeOutput(pcf_id=self.step.pcf_id, action="done" if done else "later", reason=decision.reason,
-                              generation=self.generation, acted=_named(self.acted) if self.acted else None,
+        action: VisitAction = "done" if done else "await" if awaits and seen.resource_id else "later"
+        return ConvergeOutput(pcf_id=self.step.pcf_id, action=action, reason=decision.reason,
+                              generation=self.generation, visits=self.step.visits + 1,
+                              want=self.spec.desired_state if action == "await" else None,
+                              acted=_named(self.acted) if self.acted else None,
                               state=seen.state, resource_id=seen.resource_id,
                               found=self.found if self.acted else None,
                               last_resource_id=seen.snapshot.get(LAST_RESOURCE))
@@ -138,7 +146,8 @@ class _Visit:
         unchanged = stored is not None and (stored.state, stored.resource_id, stored.snapshot) == (
             seen.state, seen.resource_id, seen.snapshot)
         marked = not done or self.own.converged_by == self.step.execution
-        return bool(self.history) or not unchanged or not marked
+        waited = done and self.own.wait is not None  # a wait left on it would be resolved by a later event
+        return bool(self.history) or not unchanged or not marked or waited
 
 
 def _family(plane: ControlPlane, step: ConvergeInput) -> Family:
@@ -158,6 +167,13 @@ def _record(state: ParticleState) -> ParticleRecord:
 def _named(action: Action) -> TransitionName:
     assert action in TRANSITIONS
     return cast(TransitionName, action.value)
+
+
+def _awaits(particle: Particle, step: ConvergeInput) -> bool:
+    """Is the particle in a transition whose end an event announces, for an execution that waits for events?"""
+    table = table_of(type(particle))
+    return (step.waits == "events" and particle.observed_state is State.pending and table is not None
+            and table.awaits_event(particle.current_state_definition))
 
 
 def _decision(particle: Particle) -> Decision:

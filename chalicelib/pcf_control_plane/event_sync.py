@@ -6,11 +6,17 @@ so an older or duplicate event never overwrites a newer observation (newer wins,
 adds no history. A stable state that differs from the desired one goes to the ``Healer``: a due heal is
 written together with a check that no lease is held (one transaction), then started. Three AWS calls for a
 healed event, two otherwise (three when a lease turns the heal down).
+
+An event that ends the transition an execution waits for (a wait armed on the particle by the page machine's
+``Await`` task, and a state other than ``pending``) resolves that wait instead: the observation, ``converged_by``,
+the waiting execution's lease given back and their history in one transaction (``resolve_wait``), then the
+execution resumed (``SendTaskSuccess``). No heal is considered: the waiting execution converges the particle.
+A redelivered event resumes again (a closed token is no error). Three AWS calls for such an event.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -18,8 +24,10 @@ from pcf.core import State
 from pcf.core.registry import get_particle_flavor
 from pcf_control_plane.aws_events import AwsEvent, RefusedEvent, parse_event
 from pcf_control_plane.healing import Healer, HealOutcome, derived_execution_name, history_detail, leased
-from pcf_control_plane.store import HistoryKind, Observation, RecordResult, StateStore
-from pcf_control_plane.store.models import observed_name
+from pcf_control_plane.resume import Resume
+from pcf_control_plane.store import HistoryKind, Observation, ParticleView, RecordResult, StateStore
+from pcf_control_plane.store.interface import WAIT_UNCHECKED
+from pcf_control_plane.store.models import Wait, observed_name
 
 EventStatus = Literal["refused", "ignored", "stale", "recorded"]
 
@@ -33,16 +41,20 @@ class EventResult(BaseModel):
     pcf_id: str | None = None
     state: str | None = None
     heal: HealOutcome | None = None
+    resumed: str | None = None
+    """The execution waiting for this event, resumed."""
 
 
 class EventSync:
     """Handles the events of one deployment in one account."""
 
-    def __init__(self, store: StateStore, healer: Healer, *, deployment: str, account: str) -> None:
+    def __init__(self, store: StateStore, healer: Healer, *, deployment: str, account: str,
+                 resume: Resume | None = None) -> None:
         self.store = store
         self.healer = healer
         self.deployment = deployment
         self.account = account
+        self.resume = resume
 
     def handle(self, raw: object) -> EventResult:
         """Check, record and (when drifted) heal; see the module docstring."""
@@ -64,25 +76,73 @@ class EventSync:
         observation = Observation(state=observed_name(state), observed_at=event_time(event, state, view.observation),
                                   resource_id=resource_id, cause=cause)
         detail = {"state": state.name, "resource_id": resource_id, "resource_state": status, "source": "event"}
-        name = derived_execution_name("heal", event.id)
-        decision = self.healer.decide(view, state)
-        written = self._record(view.pcf_id, observation, detail, decision, name)
+        seen = _Seen(event.id, view, state, observation, detail)
+        return self._handle(seen, view.wait, resolving=True)
+
+    def _handle(self, seen: _Seen, wait: Wait | None, *, resolving: bool) -> EventResult:
+        """Resolve ``wait`` with the event (``resolving``), else record it and heal what drifted."""
+        if resolving and wait is not None and self._ends_wait(seen.state):
+            return self._resolve(seen, wait)
+        name = derived_execution_name("heal", seen.event_id)
+        decision = self.healer.decide(seen.view, seen.state)
+        token = wait.token if wait is not None else None
+        written = self._record(seen, decision, name, token)
         if written.status == "leased":
             decision = leased(decision.action, written.lease)
-            written = self._record(view.pcf_id, observation, detail, decision, name)
+            written = self._record(seen, decision, name, token)
+        if written.status == "wait_changed" and written.wait is not None:
+            return self._handle(seen, written.wait, resolving=resolving)  # armed after the index gave the view
         if written.status == "stale":
-            return EventResult(status="stale", reason="an observation as new or newer is stored",
-                               event_id=event.id, pcf_id=view.pcf_id, state=state.name)
-        heal = self.healer.start(view.pcf_id, decision, name) if decision.status == "due" else decision
-        return EventResult(status="recorded", event_id=event.id, pcf_id=view.pcf_id, state=state.name, heal=heal)
+            return _stale(seen)
+        heal = self.healer.start(seen.pcf_id, decision, name) if decision.status == "due" else decision
+        return EventResult(status="recorded", event_id=seen.event_id, pcf_id=seen.pcf_id, state=seen.state.name,
+                           heal=heal)
 
-    def _record(self, pcf_id: str, observation: Observation, detail: dict[str, str], decision: HealOutcome,
-                name: str) -> RecordResult:
-        """The observation with its history, and the heal decision's; a heal only while no lease is held."""
+    def _ends_wait(self, state: State) -> bool:
+        return self.resume is not None and state is not State.pending
+
+    def _record(self, seen: _Seen, decision: HealOutcome, name: str, token: str | None) -> RecordResult:
+        """The observation with its history, and the heal decision's; a heal only while no lease is held; only
+        while the wait ``token`` (or none) is armed, when waits are resolved here."""
         heal_detail = history_detail(decision, name)
         also = [(HistoryKind.heal, heal_detail)] if heal_detail is not None else []
-        return self.store.record_observed(pcf_id, observation, HistoryKind.observation, detail, also,
-                                          unless_leased=decision.status == "due")
+        expected = token if self.resume is not None else WAIT_UNCHECKED
+        return self.store.record_observed(seen.pcf_id, seen.observation, HistoryKind.observation, seen.detail, also,
+                                          unless_leased=decision.status == "due", wait_token=expected)
+
+    def _resolve(self, seen: _Seen, wait: Wait) -> EventResult:
+        """Resume the execution waiting for this event and record the event with the wait resolved; a wait whose
+        task has ended (its token closed) is removed and the event handled as any other."""
+        assert self.resume is not None
+        output = {"pcf_id": seen.pcf_id, "state": seen.state.name, "event": seen.event_id,
+                  "resource_id": seen.observation.resource_id}
+        if self.resume(wait.token, output) == "closed":
+            self.store.clear_wait(seen.pcf_id, wait.owner, wait.token)
+            return self._handle(seen, None, resolving=False)
+        written = self.store.resolve_wait(seen.pcf_id, seen.observation, wait, seen.detail)
+        status: EventStatus = "stale" if written.status == "stale" else "recorded"
+        return EventResult(status=status, event_id=seen.event_id, pcf_id=seen.pcf_id, state=seen.state.name,
+                           resumed=wait.owner, reason="" if written.status in ("recorded", "stale") else (
+                               f"resumed; its wait had ended otherwise ({written.status})"))
+
+
+class _Seen(NamedTuple):
+    """What one event says of one particle."""
+
+    event_id: str
+    view: ParticleView
+    state: State
+    observation: Observation
+    detail: dict[str, str]
+
+    @property
+    def pcf_id(self) -> str:
+        return self.view.pcf_id
+
+
+def _stale(seen: _Seen) -> EventResult:
+    return EventResult(status="stale", reason="an observation as new or newer is stored", event_id=seen.event_id,
+                       pcf_id=seen.pcf_id, state=seen.state.name)
 
 
 def _what(event: AwsEvent) -> str:

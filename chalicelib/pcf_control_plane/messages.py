@@ -11,6 +11,7 @@ from pcf_control_plane.errors import ExecutionInputError
 DesiredState = Literal["running", "stopped", "terminated"]
 ActionName = Literal["done", "wait", "start", "stop", "terminate", "update"]
 TransitionName = Literal["start", "stop", "terminate", "update"]
+VisitAction = Literal["done", "await", "later"]
 PAGE_MACHINE_TIMEOUT_SECONDS = 86_400
 """The ``page`` machine's ``TimeoutSeconds`` (``state_machines/page.asl.json``): one day; a page's particles are
 visited all at once, so a page lasts as long as its slowest particle."""
@@ -25,6 +26,8 @@ MAX_PARTICLE_WAIT_SECONDS = 36_000
 PAGE_SIZE = 40
 """The most particles of a page: an inline Map runs at most 40 iterations at once (state-map-inline.html)."""
 MAX_CONCURRENCY = 1000
+DEFAULT_AWAIT_SECONDS = 60
+"""How long a particle waits for the event that ends its transition before it is visited anyway (a lost event)."""
 """The most particles of a level an execution runs at once: 25 pages of 40 (Lambda's default account concurrency
 is 1,000)."""
 
@@ -58,6 +61,12 @@ class ApplySettings(_Message):
     concurrency: int = Field(default=40, ge=1, le=MAX_CONCURRENCY,
                              description="particles of one level run at once: pages of up to 40 particles, "
                                          "several pages at once above 40")
+    waits: Literal["events", "poll"] = Field(
+        default="events", description="how a particle in a transition waits: for the EC2/EBS event that ends it "
+                                      "(polling only what ends unannounced), or by polling every wait_seconds")
+    await_seconds: int = Field(default=DEFAULT_AWAIT_SECONDS, ge=1, le=3600,
+                               description="seconds a particle waits for an event before it looks again (a lost "
+                                           "event); each look counts as a poll")
 
     def page_size(self) -> int:
         """Particles per page: a page runs all of its particles at once (an inline Map runs at most 40)."""
@@ -132,20 +141,25 @@ class ParticleStep(_Message):
 
 
 class LeaseInput(ParticleStep):
-    """Take a particle's lease. Without ``ttl_seconds`` it is sized to the particle's own time: ``max_polls`` polls of
-    ``wait_seconds`` plus :data:`POLL_BOUND_SECONDS` each, plus :data:`MIN_LEASE_SECONDS`, at most the particle
-    machine's timeout, so the lease never expires under a particle still converging."""
+    """Take a particle's lease. Without ``ttl_seconds`` it is sized to the particle's own time: ``max_polls`` visits,
+    each up to ``wait_seconds`` (``await_seconds`` when it may wait for an event) plus :data:`POLL_BOUND_SECONDS`,
+    plus :data:`MIN_LEASE_SECONDS`, at most the page machine's timeout, so the lease never expires under a particle
+    still converging."""
 
     ttl_seconds: float | None = Field(default=None, gt=0, le=PAGE_MACHINE_TIMEOUT_SECONDS)
     wait_seconds: int = Field(default=5, ge=0, le=3600)
     max_polls: int = Field(default=120, ge=1, le=10_000)
+    waits: Literal["events", "poll"] = Field(default="poll", description="as ``ApplySettings.waits``")
+    await_seconds: int = Field(default=DEFAULT_AWAIT_SECONDS, ge=1, le=3600,
+                               description="as ``ApplySettings.await_seconds``")
 
     def lease_seconds(self) -> float:
         """The lease's duration: ``ttl_seconds`` when given, else sized as the class says."""
         if self.ttl_seconds is not None:
             return self.ttl_seconds
+        visit = max(self.wait_seconds, self.await_seconds) if self.waits == "events" else self.wait_seconds
         return float(min(PAGE_MACHINE_TIMEOUT_SECONDS,
-                         MIN_LEASE_SECONDS + self.max_polls * (self.wait_seconds + POLL_BOUND_SECONDS)))
+                         MIN_LEASE_SECONDS + self.max_polls * (visit + POLL_BOUND_SECONDS)))
 
 
 class ConvergeInput(LeaseInput):
@@ -155,17 +169,23 @@ class ConvergeInput(LeaseInput):
     generation: int = Field(default=0, ge=0, description="the generation this execution planned; 0: look it up")
     parents: list[str] = Field(default_factory=list, max_length=100,
                                description="the parents of the planned spec, read with the particle")
+    visits: int = Field(default=0, ge=0, description="visits of the particle by this execution before this one")
 
 
 class ConvergeOutput(_Message):
-    """Where one visit left the particle: ``done`` (in its desired state, its lease given back) or ``later``
-    (visit again: a transition is in progress, a parent is not ready, or another execution holds the lease);
-    the transition it carried out, if any, and what it last observed (``state`` is absent when it read nothing)."""
+    """Where one visit left the particle: ``done`` (in its desired state, its lease given back), ``await`` (a
+    transition is in progress whose end AWS announces with an event: wait for it, see ``want``) or ``later``
+    (visit again after a while: a transition that ends unannounced, a parent not ready, another execution's
+    lease); the transition it carried out, if any, what it last observed (``state`` is absent when it read
+    nothing), and the visits so far, this one included."""
 
     pcf_id: str
-    action: Literal["done", "later"]
+    action: VisitAction
     reason: str
     generation: int = 0
+    visits: int = 1
+    want: DesiredState | None = None
+    """With ``await``: the desired state the particle is converging to (recorded on the wait)."""
     acted: TransitionName | None = None
     state: Literal["running", "stopped", "terminated", "pending"] | None = None
     resource_id: str | None = None

@@ -189,13 +189,14 @@ def _items(page: RunPage) -> PageItems:
 
 
 def release_page(plane: ControlPlane, step: PageStep) -> PageReleased:
-    """Give back the leases ``step.execution`` still holds on the page's particles (a run stopped midway: its
-    visits never reached ``done`` or ``particle_failed``); the others' leases are left alone."""
+    """Give back the leases ``step.execution`` still holds on the page's particles and remove its waits for events
+    (a run stopped midway: its visits never reached ``done`` or ``particle_failed``); the others' are left alone."""
     released = 0
     for pcf_id in _page(plane, step).ids:
         if plane.store.release_lease(pcf_id, step.execution):
             plane.store.add_history(pcf_id, HistoryKind.lease, {"acquired": False}, step.execution)
             released += 1
+        plane.store.clear_wait(pcf_id, step.execution)
     return PageReleased(released=released)
 
 

@@ -154,8 +154,8 @@ class ControlPlane:
 
     # -- outcomes -------------------------------------------------------------------------------
     def particle_failed(self, failure: ParticleFailure) -> ParticleResult:
-        """Record a particle's failed execution in its history, and give its lease back if the execution holds it
-        (``converge`` keeps it between visits); its error name and message, short."""
+        """Record a particle's failed execution in its history, give its lease back if the execution holds it
+        (``converge`` keeps it between visits) and remove its wait for an event; its error name and message, short."""
         result = failure_result(failure.pcf_id, failure.failure)
         if failure.run is not None and failure.phase is not None and failure.level is not None:
             self.store.record_failure(failure.run, RunFailure(
@@ -166,6 +166,7 @@ class ControlPlane:
                                    {"error": result.error, "message": result.cause}, failure.execution)
         if self.store.release_lease(failure.pcf_id, failure.execution):
             self.store.add_history(failure.pcf_id, HistoryKind.lease, {"acquired": False}, failure.execution)
+        self.store.clear_wait(failure.pcf_id, failure.execution)
         return result
 
     # -- helpers --------------------------------------------------------------------------------

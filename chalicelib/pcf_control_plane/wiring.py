@@ -8,6 +8,7 @@ from pcf.util.aws.clients import get_default_factory
 from pcf_control_plane.event_sync import EventSync
 from pcf_control_plane.healing import Healer, step_functions_starter
 from pcf_control_plane.reconcile import Reconciler
+from pcf_control_plane.resume import step_functions_resumer
 from pcf_control_plane.settings import Settings
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import DynamoDBStateStore
@@ -40,7 +41,8 @@ def event_sync(function_arn: str) -> EventSync:
     """Event handling for the deployment, accepting events of ``function_arn``'s account only."""
     account = function_arn.split(":")[4]
     plane = control_plane()
-    return EventSync(plane.store, healer(function_arn), deployment=plane.deployment, account=account)
+    return EventSync(plane.store, healer(function_arn), deployment=plane.deployment, account=account,
+                     resume=step_functions_resumer(plane.clients.client("stepfunctions")))
 
 
 def reset() -> None:

@@ -128,7 +128,7 @@ def test_pcf_run_on_aws_starts_the_stacks_machine_and_follows_it(
     assert result.code == 0, result.err
     assert {name: state for name, (state, _) in instances(cloud).items()} == {"cli-a": "running", "cli-b": "running"}
     assert ("engine: stepfunctions, state machine pcf-serverless-dev-apply (from stack pcf-serverless-dev); "
-            "wait 0s, max polls 120, concurrency 40") in result.err_lines
+            "wait 0s, max polls 120, events awaited 60s at most, concurrency 40") in result.err_lines
     assert re.search(r"ec2_instance:b\s+done: running as desired", result.err)
 
 

@@ -46,13 +46,13 @@ def test_names_use_utc_keep_only_safe_characters_and_fit_80() -> None:
 
 def test_the_input_carries_the_definition_state_and_settings() -> None:
     definition = cluster("c")
-    settings = ExecutionSettings(wait_seconds=1, max_polls=30, rollback=True, concurrency=8)
+    settings = ExecutionSettings(wait_seconds=1, max_polls=30, rollback=True, concurrency=8, await_seconds=2)
 
     sent = json.loads(execution_input(definition, "stopped", settings))
     applied = json.loads(execution_input(definition, None, settings))
 
     assert sent == {"definition": definition, "desired_state": "stopped", "wait_seconds": 1, "max_polls": 30,
-                    "rollback": True, "concurrency": 8}
+                    "await_seconds": 2, "rollback": True, "concurrency": 8}
     assert "desired_state" not in applied, "apply: the definition's own states"
 
 
@@ -67,11 +67,16 @@ def test_an_input_over_256_kb_or_not_json_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("wait", "timeout", "polls"),
-    [(5, None, 120), (5, 60, 12), (5, 61, 13), (1, 2, 2), (0, 3, 3), (0, 0.2, 1)],
+    ("wait", "timeout", "polls", "await_seconds"),
+    [(5, None, 120, 60), (5, 60, 12, 5), (5, 61, 13, 5), (1, 2, 2, 1), (0, 3, 3, 1), (0, 0.2, 1, 1),
+     (60, 7200, 120, 60), (5, 36_000, 7200, 5)],
 )
-def test_timeout_becomes_polls_of_the_wait(wait: int, timeout: float | None, polls: int) -> None:
+def test_timeout_becomes_polls_of_the_wait_and_bounds_a_wait_for_an_event(
+    wait: int, timeout: float | None, polls: int, await_seconds: int
+) -> None:
     settings = execution_settings(wait_seconds=wait, timeout=timeout, rollback=False, concurrency=None)
+    assert settings.await_seconds == await_seconds
+    assert timeout is None or await_seconds <= max(wait, 1), "a wait for an event lasts no longer than a poll"
 
     assert settings.max_polls == polls
     assert settings.wait_seconds == wait and settings.concurrency == 40 and not settings.rollback

@@ -17,6 +17,7 @@ from pcf_control_plane.store import DynamoDBStateStore
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
 from tests.cli.cli_support import CliResult, CliRunner
+from tests.support.executions import time_passing
 from tests.support.tags import named
 
 A, B = "ec2_instance:a", "ec2_instance:b"
@@ -123,7 +124,8 @@ def test_a_particle_held_pending_fails_the_execution_with_its_named_error(
     cloud.hold_pending(stuck)
     sfn_cli.write("pcf.json", pair(ami_id))
 
-    result = sfn_cli("run", "--timeout", "2", cloud=cloud)
+    with time_passing(cloud.clock, 0.5):  # no event comes: each wait for one ends with its 1 s heartbeat
+        result = sfn_cli("run", "--timeout", "2", cloud=cloud)
 
     assert result.code == 1
     assert result.err_lines[-2].startswith(

@@ -30,9 +30,12 @@ def instance(ami_id: str) -> dict[str, Any]:
                              "custom_config": {"instance_name": "cli-sup-a"}}}
 
 
-def terminate_once_the_run_visited(cloud: LocalCloud, definition: dict[str, Any], started: list[str]) -> None:
+def terminate_once_the_run_visited(cloud: LocalCloud, definition: dict[str, Any], started: list[str],
+                                   ran: threading.Event) -> None:
     """Start a ``terminate`` execution of ``definition`` as soon as the run's first visit recorded ``A`` (it found
-    its instance pending, and visits it again: a visit takes the lease only to act)."""
+    its instance pending, and waits for the event that ends its launch: a visit takes the lease only to act), then
+    let time pass on the cloud's clock until the run has ended (no event comes: its wait ends with its heartbeat,
+    and its next visit finds its plan replaced)."""
     sfn = cloud.client("stepfunctions")
     for _ in range(3000):
         machines = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
@@ -45,6 +48,8 @@ def terminate_once_the_run_visited(cloud: LocalCloud, definition: dict[str, Any]
             request = {"definition": definition, "desired_state": "terminated", "wait_seconds": 1, "max_polls": 60}
             started.append(sfn.start_execution(stateMachineArn=machines[0], name="terminate-meanwhile",
                                                input=json.dumps(request))["executionArn"])
+            while not ran.wait(0.05):
+                cloud.clock.advance(10)
             return
         time.sleep(0.01)
 
@@ -60,12 +65,14 @@ def test_a_superseded_run_exits_non_zero_and_says_why(
     cloud.hold_pending(held)  # the run visits its particle again and again while its instance is pending
     sfn_cli.write("pcf.json", instance(ami_id))
     started: list[str] = []
+    run_ended = threading.Event()
     meanwhile = threading.Thread(target=terminate_once_the_run_visited,
-                                 args=(cloud, instance(ami_id), started))
+                                 args=(cloud, instance(ami_id), started, run_ended))
     meanwhile.start()
 
     ran = sfn_cli("run", "--wait-seconds", "1", "--timeout", "60", cloud=cloud)
 
+    run_ended.set()
     meanwhile.join()
     cloud.release_pending(held)
     assert started and finished(cloud.client("stepfunctions"), started[0], attempts=1500) == "SUCCEEDED"

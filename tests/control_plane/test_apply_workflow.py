@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from pcf_control_plane import wiring
+from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.control_plane import deploy_control_plane
-from pcf_local_cloud.deployment import execution_tree_history
+from pcf_local_cloud.deployment import child_executions, execution_history, execution_tree_history
+from tests.support.executions import passing_time
 from tests.support.tags import named
 
 TABLE = "pcf-workflow-test"
@@ -33,6 +35,12 @@ def instance(name: str, ami_id: str, **extra: Any) -> dict[str, Any]:
 def run(deployment: Any, definition: dict[str, Any], state: str, name: str, max_polls: int = 50) -> Any:
     return deployment.run_execution("apply", {"definition": definition, "desired_state": state,
                                               "wait_seconds": 0, "max_polls": max_polls}, name=name)
+
+
+def _page_history(deployment: Any, result: Any) -> list[dict[str, Any]]:
+    """The history of the one page execution of an apply of one particle."""
+    [page] = child_executions(result.history)
+    return execution_history(deployment.cloud.client("stepfunctions"), page)
 
 
 def live(ec2: Any, name: str) -> list[dict[str, Any]]:
@@ -94,15 +102,23 @@ def test_a_persisted_particle_is_left_running(deployment: Any, ami_id: str, ec2:
 
 
 def test_a_particle_stuck_pending_fails_with_its_named_timeout(
-    deployment: Any, cloud: Any, ami_id: str, ec2: Any
+    deployment: Any, cloud: Any, clock: VirtualClock, ami_id: str, ec2: Any
 ) -> None:
+    """No event ever ends its transition: each wait for one ends with its heartbeat and a visit, until max_polls."""
     reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
         {"ResourceType": "instance", "Tags": named("wf-stuck")}])
     cloud.hold_pending(reservation["Instances"][0]["InstanceId"])
-    result = run(deployment, instance("stuck", ami_id), "running", "stuck", max_polls=3)
+    result = deployment.run_execution("apply", {
+        "definition": instance("stuck", ami_id), "desired_state": "running", "wait_seconds": 0, "max_polls": 3,
+        "await_seconds": 30}, name="stuck", sleep=passing_time(clock, 10))
     assert result.status == "FAILED"
     assert result.output["error"] == "ParticleTimeoutError"
+    assert "after 3 visits (last seen: pending)" in result.output["cause"]
     assert wiring.control_plane().store.current_lease("ec2_instance:stuck") is None
+    page = _page_history(deployment, result)
+    assert [e["taskTimedOutEventDetails"]["error"] for e in page if e["type"] == "TaskTimedOut"] == [
+        "States.HeartbeatTimeout"] * 2, "two waits for an event, each ended by its heartbeat"
+    assert not [e for e in page if e["type"] == "WaitStateEntered"], "no poll"
 
 
 def test_a_bad_definition_fails_the_execution_by_name_and_creates_nothing(

@@ -64,15 +64,17 @@ def deployment(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def start(cloud: Any, deployment: Any, name: str, definition: dict[str, Any], state: str) -> str:
     return str(cloud.client("stepfunctions").start_execution(
         stateMachineArn=deployment.state_machine_arns["apply"], name=name, input=json.dumps(
-            {"definition": definition, "desired_state": state, "wait_seconds": 1, "max_polls": 60}))["executionArn"])
+            {"definition": definition, "desired_state": state, "wait_seconds": 1, "max_polls": 60,
+             "await_seconds": 1}))["executionArn"])
 
 
 def test_a_run_and_a_terminate_started_together_do_not_both_succeed(
     deployment: Any, cloud: Any, clock: VirtualClock, ami_id: str, ec2: Any
 ) -> None:
     """The run launches the instance and holds the lease while it is pending; the terminate plans meanwhile (a
-    newer generation) and waits for the lease. The run fails by name at its next visit, giving the lease back; the
-    terminate then converges."""
+    newer generation) and waits for the lease. The run fails by name at its next visit (its wait for the launch's
+    event ends with its heartbeat, as the terminate's polls move the clock), giving the lease back; the terminate
+    then converges."""
     cloud.pending_seconds = 600.0  # each phase lasts until the test moves the cloud's clock
     run_arn = start(cloud, deployment, "duel-run", instance("duel", ami_id), "running")
     for _ in range(500):
@@ -85,13 +87,25 @@ def test_a_run_and_a_terminate_started_together_do_not_both_succeed(
 
     terminate_arn = start(cloud, deployment, "duel-terminate", instance("duel", ami_id), "terminated")
     sfn = cloud.client("stepfunctions")
-    assert finished(sfn, run_arn, attempts=1500) == "FAILED"
-    for _ in range(1500):  # the launch, then the termination, each settled by moving the clock
-        clock.advance(600)
+    for _ in range(1500):  # the run's wait for its launch's event ends with its heartbeat, on the cloud's clock
+        clock.advance(1)
+        if sfn.describe_execution(executionArn=run_arn)["status"] != "RUNNING":
+            break
+        time.sleep(0.02)
+    assert finished(sfn, run_arn, attempts=1) == "FAILED"
+    store = wiring.control_plane().store
+    waits: list[str] = []
+    for _ in range(1500):  # each wait of the terminate for an event (the launch's end, then its own) ends as the
+        wait = store.read_family(DUEL, []).particle.wait  # clock passes the end of the phase it waits for
+        if wait is not None and wait.owner == terminate_arn and wait.token not in waits:
+            waits.append(wait.token)
+            clock.advance(600)
         if sfn.describe_execution(executionArn=terminate_arn)["status"] != "RUNNING":
             break
         time.sleep(0.02)
     assert finished(sfn, terminate_arn, attempts=1) == "SUCCEEDED"
+    assert waits, "the terminate waited for events, never polled the pending launch"
+    clock.advance(600)  # the termination ends (when the terminate saw it gone already)
 
     failure = sfn.describe_execution(executionArn=run_arn)
     assert failure["error"] == "SupersededError"

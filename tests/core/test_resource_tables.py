@@ -69,6 +69,11 @@ def table_problems(flavor: type[Any], table: ResourceTable | None = None) -> lis
         problems.append("an unmanageable status is in state_lookup")
     if any(flavor.state_lookup.get(status) is State.running for status in table.gone):
         problems.append("a gone status reads as running")
+    not_transitional = sorted(s for s in table.awaited if flavor.state_lookup.get(s) is not State.pending)
+    if not_transitional:
+        problems.append(f"awaited {not_transitional} do not read as pending")
+    if table.awaited and not table.events:
+        problems.append("awaited statuses without an event to end them")
     if f"aws_resource.custom_config.{table.name_key}" not in flavor.UNIQUE_KEYS:
         problems.append(f"name_key {table.name_key} is not the flavor's unique key")
     permissions = table.permissions
@@ -109,7 +114,7 @@ def test_a_table_with_a_wrong_key_an_unknown_action_or_a_missing_transition_is_c
         **{k: v for k, v in table.permissions.transitions.items() if k != "update"},
         "stop": ("ec2:StopInstancez",)})
     broken = dataclasses.replace(table, id_key="InstanceIdent", gone=frozenset({"gone-away"}),
-                                 permissions=permissions)
+                                 permissions=permissions, awaited=frozenset({"pending", "running"}))
 
     problems = table_problems(EC2Instance, broken)  # checked as EC2Instance's: no class registers a broken table
 
@@ -117,6 +122,7 @@ def test_a_table_with_a_wrong_key_an_unknown_action_or_a_missing_transition_is_c
     assert any("gone-away" in p for p in problems)
     assert any("ec2:StopInstancez" in p for p in problems)
     assert any("transitions" in p for p in problems)
+    assert "awaited ['running'] do not read as pending" in problems
 
 
 def test_a_resource_flavor_without_a_table_is_caught() -> None:

@@ -128,13 +128,17 @@ def test_a_commit_token_is_a_client_request_token() -> None:
 # waits -------------------------------------------------------------------------------------------
 
 
-def test_a_wait_is_armed_only_on_the_recorded_resource_before_its_state(store: StateStore) -> None:
+def test_a_wait_is_armed_only_on_the_recorded_resource_while_it_is_pending(store: StateStore) -> None:
     store.record_observation(CHILD, observation(10.0, "running", resource_id="i-child"))
     assert store.arm_wait(CHILD, WAIT, "i-child") is False  # already running: the event came first
-    assert store.arm_wait(CHILD, WAIT.model_copy(update={"want": "stopped"}), "i-other") is False
+    store.record_observation(CHILD, observation(11.0, "stopped", resource_id="i-child"))
+    assert store.arm_wait(CHILD, WAIT, "i-child") is False  # its transition ended elsewhere: nothing to wait for
+    store.record_observation(CHILD, observation(12.0, "pending", resource_id="i-child"))
+    assert store.arm_wait(CHILD, WAIT, "i-other") is False
     assert store.arm_wait("ec2_instance:nobody", WAIT, "i-child") is False
     assert store.read_family(CHILD, []).particle.wait is None
-    assert store.arm_wait(CHILD, WAIT.model_copy(update={"want": "stopped"}), "i-child") is True
+    assert store.arm_wait(CHILD, WAIT, "i-child") is True
+    assert store.read_family(CHILD, []).particle.wait == WAIT
 
 
 def test_the_view_of_a_resource_carries_its_wait(store: StateStore) -> None:
@@ -204,3 +208,15 @@ def test_the_usual_record_checks_the_wait_it_saw(store: StateStore) -> None:
     fresh = event.model_copy(update={"observed_at": 30.0})
     assert store.record_observed(CHILD, fresh, HistoryKind.observation, {}, wait_token=None).status == "recorded"
     assert [h.at for h in store.list_history(CHILD) if h.kind is HistoryKind.observation] == [30.0, 12.0, 11.0]
+
+
+def test_a_wait_is_cleared_only_for_its_owner_and_token(store: StateStore) -> None:
+    _armed(store)
+    assert store.clear_wait(CHILD, "someone-else") is False
+    assert store.clear_wait(CHILD, RUN, "token-2") is False
+    assert store.read_family(CHILD, []).particle.wait == WAIT
+    assert store.clear_wait(CHILD, RUN, "token-1") is True
+    assert store.read_family(CHILD, []).particle.wait is None
+    assert store.clear_wait(CHILD, RUN) is False
+    _armed(store)
+    assert store.clear_wait(CHILD, RUN) is True, "without a token: whichever wait the owner armed"

@@ -58,7 +58,7 @@ def test_each_converge_operation_is_one_call(dynamodb_client: Any, dynamo_store:
     dynamo_store.commit_converge(_commit(20.0, created=True, converged=True, release_lease=True))
     assert _by_operation(counter) == {"TransactWriteItems": 1}
     counter.reset()
-    assert dynamo_store.arm_wait(CHILD, WAIT.model_copy(update={"want": "stopped"}), "i-child")
+    assert not dynamo_store.arm_wait(CHILD, WAIT.model_copy(update={"token": "token-2"}), "i-child")  # not pending
     assert _by_operation(counter) == {"UpdateItem": 1}
 
 

@@ -101,6 +101,14 @@ class ResourceTable:
     unmanageable: frozenset[str] = frozenset()
     """Statuses AWS documents that the framework cannot act on (a volume in ``error``): a sync raises saying so;
     they are deliberately absent from ``state_lookup``."""
+    awaited: frozenset[str] = frozenset()
+    """Transitional statuses (``state_lookup`` gives ``pending``) whose end AWS announces with one of ``events``:
+    the control plane waits for that event instead of polling (an instance's ``pending``; a volume's ``creating``,
+    not its ``attaching``, which ends with no notification)."""
+
+    def awaits_event(self, description: Mapping[str, Any] | None) -> bool:
+        """Does the resource ``description`` shows end its transition with an event (see ``awaited``)?"""
+        return bool(description) and self.status(description or {}) in self.awaited
 
     def resource_id(self, description: Mapping[str, Any] | None) -> str | None:
         """The resource's id in ``description``, when there is one."""

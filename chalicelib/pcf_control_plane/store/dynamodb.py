@@ -306,6 +306,9 @@ class DynamoDBStateStore(StateStore):
     def arm_wait(self, pcf_id: str, wait: Wait, resource_id: str) -> bool:
         return self._converge.arm_wait(pcf_id, wait, resource_id)
 
+    def clear_wait(self, pcf_id: str, owner: str, token: str | None = None) -> bool:
+        return self._converge.clear_wait(pcf_id, owner, token)
+
     def resolve_wait(self, pcf_id: str, observation: Observation, wait: Wait,
                      detail: Mapping[str, Any]) -> RecordResult:
         return self._converge.resolve(pcf_id, observation, wait, detail)

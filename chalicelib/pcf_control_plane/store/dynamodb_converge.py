@@ -18,6 +18,7 @@ from pcf_control_plane.store.table import (
     PK,
     SK,
     WAIT_ATTRIBUTES,
+    WAIT_OWNER,
     WAIT_TOKEN,
 )
 
@@ -110,6 +111,18 @@ class DynamoConverge:
         """The ``Await`` task's UpdateItem."""
         try:
             self._io.call("update_item", TableName=self._table, **items.arm_wait_update(pcf_id, wait, resource_id))
+        except ConditionFailed:
+            return False
+        return True
+
+    def clear_wait(self, pcf_id: str, owner: str, token: str | None = None) -> bool:
+        """One conditional UpdateItem removing the wait attributes."""
+        request = _plain_update(pcf_id, {}, WAIT_ATTRIBUTES)
+        request["ConditionExpression"] = "#owner = :owner" + (" AND #token = :token" if token is not None else "")
+        request["ExpressionAttributeNames"].update({"#owner": WAIT_OWNER, **({"#token": WAIT_TOKEN} if token else {})})
+        request["ExpressionAttributeValues"] = serialize_item({":owner": owner, **({":token": token} if token else {})})
+        try:
+            self._io.call("update_item", TableName=self._table, **request)
         except ConditionFailed:
             return False
         return True

@@ -169,7 +169,13 @@ class StateStore(ABC):
     @abstractmethod
     def arm_wait(self, pcf_id: str, wait: Wait, resource_id: str) -> bool:
         """What the ``Await`` task's UpdateItem does: set ``wait`` on the observation only if it names
-        ``resource_id`` and its state is not ``wait.want`` yet; ``False`` (nothing written) otherwise."""
+        ``resource_id`` and its state is still ``pending``; ``False`` (nothing written) otherwise."""
+
+    @abstractmethod
+    def clear_wait(self, pcf_id: str, owner: str, token: str | None = None) -> bool:
+        """Remove the wait ``owner`` armed on ``pcf_id`` (with ``token``: only that one), when it will never be
+        resumed (its execution failed or stopped, its task ended), so that no later event resolves it in that
+        execution's name; ``False`` when no such wait is armed."""
 
     @abstractmethod
     def resolve_wait(self, pcf_id: str, observation: Observation, wait: Wait,

@@ -13,6 +13,7 @@ from typing import Any
 
 from pcf_control_plane.store.keys import LEASE_SK, OBSERVATION_SK, SPEC_SK, particle_pk
 from pcf_control_plane.store.models import (
+    PENDING,
     HistoryItem,
     Lease,
     Observation,
@@ -188,16 +189,19 @@ def wait_from(data: Mapping[str, Any]) -> Wait | None:
 
 
 def arm_wait_update(pcf_id: str, wait: Wait, resource_id: str) -> dict[str, Any]:
-    """UpdateItem arguments of the ``Await`` task (the ASL's ``aws-sdk:dynamodb:updateItem`` sends the same):
-    set the wait only if the observation names ``resource_id`` and is not in ``wait.want`` yet."""
+    """UpdateItem arguments of the ``Await`` task (the page machine's ``aws-sdk:dynamodb:updateItem`` sends the
+    same, ``tests/control_plane/test_page_machine_await.py`` holds them equal): set the wait only if the observation
+    names ``resource_id`` and is still ``pending`` (an event that ended the transition first leaves nothing to
+    wait for)."""
     return {
         "Key": item_key(pcf_id, OBSERVATION_SK),
         "UpdateExpression": "SET #wt = :wt, #wf = :wf, #wo = :wo, #wg = :wg",
-        "ConditionExpression": "#rid = :rid AND #state <> :wf",
+        "ConditionExpression": "#rid = :rid AND #state = :pending",
         "ExpressionAttributeNames": {"#wt": WAIT_TOKEN, "#wf": WAIT_FOR, "#wo": WAIT_OWNER, "#wg": WAIT_GENERATION,
                                      "#rid": RESOURCE_ID, "#state": STATE},
         "ExpressionAttributeValues": serialize_item({":wt": wait.token, ":wf": wait.want, ":wo": wait.owner,
-                                                     ":wg": wait.generation, ":rid": resource_id}),
+                                                     ":wg": wait.generation, ":rid": resource_id,
+                                                     ":pending": PENDING}),
     }
 
 

@@ -24,6 +24,7 @@ from pcf_control_plane.store.interface import (
 from pcf_control_plane.store.keys import HistoryIds, history_expiry
 from pcf_control_plane.store.memory_runs import MemoryRuns
 from pcf_control_plane.store.models import (
+    PENDING,
     HistoryItem,
     HistoryKind,
     Lease,
@@ -174,9 +175,17 @@ class InMemoryStateStore(StateStore):
     def arm_wait(self, pcf_id: str, wait: Wait, resource_id: str) -> bool:
         with self._lock:
             current = self._observations.get(pcf_id)
-            if current is None or current.resource_id != resource_id or current.state == wait.want:
+            if current is None or current.resource_id != resource_id or current.state != PENDING:
                 return False
             self._waits[pcf_id] = wait
+            return True
+
+    def clear_wait(self, pcf_id: str, owner: str, token: str | None = None) -> bool:
+        with self._lock:
+            armed = self._waits.get(pcf_id)
+            if armed is None or armed.owner != owner or token not in (None, armed.token):
+                return False
+            del self._waits[pcf_id]
             return True
 
     def resolve_wait(self, pcf_id: str, observation: Observation, wait: Wait,

@@ -21,6 +21,8 @@ from pcf.core.graph import DependencyGraph
 
 DesiredState = Literal["running", "stopped", "terminated"]
 ObservedState = Literal["running", "stopped", "terminated", "pending"]
+PENDING: ObservedState = "pending"
+"""The observed state of a resource in a transition (whatever its own status calls it)."""
 DriftPolicy = Literal["revert", "report"]
 
 
@@ -147,8 +149,9 @@ class ParticleRecord(_Record):
 
 
 class Wait(_Record):
-    """An execution waiting for a particle to reach ``want``: the Step Functions task ``token`` its ``Await`` task
-    wrote on the observation item, with the execution (``owner``) and the spec ``generation`` it converges."""
+    """An execution waiting for a particle's transition to end (any state but ``pending``; ``want`` is the
+    desired state it converges it to): the Step Functions task ``token`` its ``Await`` task wrote on the
+    observation item, with the execution (``owner``) and the spec ``generation`` it converges."""
 
     token: str = Field(min_length=1)
     want: ObservedState

@@ -67,6 +67,7 @@ VOLUME_TABLE = ResourceTable(
     snapshot_fields=SNAPSHOT_FIELDS,
     snapshot=lambda description: picked(description, SNAPSHOT_FIELDS),
     events=(EventKind(EC2_SOURCE, VOLUME_NOTIFICATION, VolumeEvent),),
+    awaited=frozenset({"creating", "deleting"}),  # createVolume and deleteVolume are announced; an attach is not
     permissions=Permissions(
         describe=("ec2:DescribeVolumes", "ec2:DescribeVolumesModifications"),
         transitions={

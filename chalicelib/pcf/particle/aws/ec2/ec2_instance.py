@@ -148,6 +148,7 @@ INSTANCE_TABLE = ResourceTable(
     snapshot_fields=SNAPSHOT_FIELDS,
     snapshot=instance_snapshot,
     events=(EventKind(EC2_SOURCE, INSTANCE_STATE_CHANGE, InstanceStateEvent),),
+    awaited=frozenset({"pending", "stopping", "shutting-down"}),  # every state change is announced
     permissions=Permissions(
         describe=("ec2:DescribeInstances", "ec2:DescribeIamInstanceProfileAssociations"),
         transitions={
