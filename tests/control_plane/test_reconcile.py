@@ -3,13 +3,16 @@ batched read, recorded, then reverted by a healing execution or only reported, p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from pcf_control_plane import wiring
-from tests.support.deployments import deployed, reconcile_run
+from pcf_control_plane.aws_events import reconcile_request
+from pcf_local_cloud.deployment import INLINE_POLICY
+from tests.support.deployments import deployed, invoke_function, reconcile_run
 from tests.support.executions import finished
 
 
@@ -113,3 +116,18 @@ def test_an_unchanged_deployment_writes_nothing(deployment: Any, cloud: Any, ami
     second = reconcile(deployment)
     assert first["drifted"] == second["drifted"] == []
     assert second["observations_written"] == 0
+
+
+def test_the_machine_runs_under_its_role_which_must_allow_starting_its_own_page_executions(
+        deployment: Any, cloud: Any, ami_id: str) -> None:
+    bring_up(deployment, instance("g", ami_id), "g-up")
+    iam, role = cloud.client("iam"), "pcf-serverless-dev-reconcile-machine"
+    policy = json.loads(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY)["PolicyDocument"]))
+    policy["Statement"] = [s for s in policy["Statement"] if s["Action"] != "states:StartExecution"]
+    iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))
+
+    started = invoke_function(deployment, "reconcile", reconcile_request("123456789012", "us-east-1"))
+    assert finish(cloud, started["execution"]) == "FAILED"
+    failed = cloud.client("stepfunctions").describe_execution(executionArn=started["execution"])
+    assert failed["error"] == "States.Runtime"
+    assert "not authorized to perform: states:StartExecution" in failed["cause"]
