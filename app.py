@@ -302,25 +302,63 @@ def _count(name: str, value: float = 1) -> None:
 @raw_events
 @app.schedule(RECONCILE_RATE, name="reconcile")
 def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
-    """Every managed particle read in batches; drift recorded, then reverted or reported per its policy.
-    Invoked with ``{"detail": {"act": false}}`` it only reports (``pcf drift``)."""
+    """Start a run of the ``reconcile`` state machine, named after the schedule event (a redelivered event starts
+    nothing: ``duplicate``), unless a run is still going (``skipped``). ``{"detail": {"act": false}}``: a dry run."""
     raw = event.to_dict()
     return _reconcile(raw if isinstance(raw, dict) else {}, event.context)
 
 
 @observed()
 def _reconcile(raw: dict[str, Any], context: Any) -> dict[str, Any]:
-    from pcf_control_plane.wiring import reconciler
+    from pcf_control_plane.reconcile_start import execution_name, start_run
+    from pcf_control_plane.settings import Settings
+    from pcf_control_plane.wiring import control_plane
 
     run = _event_id(raw) or "manual"
     logger.set_correlation_id(run)
     detail = raw.get("detail")
     act = not (isinstance(detail, dict) and detail.get("act") is False)
-    with no_definition_files():
-        report = reconciler(_function_arn(context)).run(f"reconcile:{run}", act=act)
-    _count("ReconciledParticles", report.particles)
-    _count("DriftedParticles", len(report.drifted))
-    logger.info("reconciled", extra={"particles": report.particles, "drifted": len(report.drifted),
-                                     "written": report.observations_written, "ec2_calls": report.ec2_calls,
-                                     "seconds": report.seconds, "act": act})
-    return report.model_dump(mode="json")
+    machine = Settings.from_env().reconcile_machine_arn(_function_arn(context))
+    started = start_run(control_plane().clients.client("stepfunctions"), machine, execution_name(run), act=act,
+                        cause=f"reconcile:{run}")
+    _count(f"Reconcile{started.status.capitalize()}")
+    logger.info("reconcile", extra={"status": started.status, "execution": started.execution,
+                                    "reason": started.reason, "act": act})
+    return started.model_dump()
+
+
+@step("reconcile_begin")
+def reconcile_begin(event: dict[str, Any]) -> dict[str, Any]:
+    """Begin a reconciliation run: the deployment's listing cut into pages (ranges of keys, small)."""
+    from pcf_control_plane.messages import parse
+    from pcf_control_plane.reconcile_items import RunRequest
+    from pcf_control_plane.wiring import reconciler
+
+    return reconciler().begin(parse(RunRequest, event)).model_dump()
+
+
+@step("reconcile_page")
+def reconcile_page(event: dict[str, Any]) -> dict[str, Any]:
+    """Reconcile one page: its resources described in batches, observations and drifts recorded; its figures."""
+    from pcf_control_plane.messages import parse
+    from pcf_control_plane.reconcile_items import PageRequest
+    from pcf_control_plane.wiring import reconciler
+
+    return reconciler().page(parse(PageRequest, event)).model_dump()
+
+
+@step("reconcile_end")
+def reconcile_end(event: dict[str, Any]) -> dict[str, Any]:
+    """Hand a batch of the run's drifts to healing; at the last, the run's totals (``cursor`` null)."""
+    from pcf_control_plane.messages import parse
+    from pcf_control_plane.reconcile_items import EndRequest
+    from pcf_control_plane.wiring import healer_beside, reconciler
+
+    request = parse(EndRequest, event)
+    ended = reconciler(healer_beside(request.machine) if request.machine else None).end(request.execution,
+                                                                                      request.cursor)
+    if ended.summary is not None:
+        _count("ReconciledParticles", ended.summary.particles)
+        _count("DriftedParticles", ended.summary.drifted)
+        logger.info("reconciled", extra=ended.summary.model_dump())
+    return ended.model_dump()

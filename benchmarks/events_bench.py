@@ -117,7 +117,8 @@ def _mean_calls(samples: list[Counter[str]]) -> dict[str, float]:
 
 
 def seed_particles(cloud: Any, store: Any, count: int) -> None:
-    """``count`` running instances tagged with the deployment, with their specs and observations stored."""
+    """``count`` running instances tagged with the deployment and their names, with their specs and observations
+    stored."""
     from pcf.particle.aws.ec2.ec2_instance import INSTANCE_TABLE
     from pcf_control_plane.store import Observation, ParticleSpec
 
@@ -130,14 +131,16 @@ def seed_particles(cloud: Any, store: Any, count: int) -> None:
                                             {"Key": "PCFDeployment", "Value": DEPLOYMENT}]}])
         for offset, instance in enumerate(reservation["Instances"]):
             pcf_id = f"ec2_instance:r{made + offset}"
+            name_tag = [{"Key": "PCFName", "Value": f"r{made + offset}"}]
+            ec2.create_tags(Resources=[instance["InstanceId"]], Tags=name_tag)  # as an apply tags it: no drift
+            instance = {**instance, "Tags": [*instance.get("Tags", []), *name_tag]}
             store.put_spec(ParticleSpec(pcf_id=pcf_id, deployment=DEPLOYMENT, desired_state="running", definition={
                 "flavor": "ec2_instance", "pcf_name": f"r{made + offset}", "parents": [], "children": [],
                 "aws_resource": {"ImageId": AMI, "InstanceType": "t3.micro",
                                  "custom_config": {"instance_name": f"r{made + offset}"}}}))
             store.record_observation(pcf_id, Observation(
                 state="running", observed_at=time.time(), resource_id=instance["InstanceId"], cause="bench",
-                snapshot=INSTANCE_TABLE.snapshot({**instance,
-                                                  "Tags": [{"Key": "PCFDeployment", "Value": DEPLOYMENT}]})))
+                snapshot=INSTANCE_TABLE.snapshot(instance)))
         made += batch
         print(f"  seeded {made}/{count}", file=sys.stderr)
 
@@ -146,7 +149,6 @@ def reconcile_case(cloud: Any, counter: ServiceCalls, count: int) -> dict[str, A
     """Two passes over ``count`` particles (the first fills snapshots; the second is the steady state), with
     a stopped instance and a changed type to find."""
     from pcf_control_plane import wiring
-    from pcf_control_plane.aws_events import reconcile_request
 
     store = wiring.control_plane().store
     started = time.perf_counter()
@@ -161,12 +163,30 @@ def reconcile_case(cloud: Any, counter: ServiceCalls, count: int) -> dict[str, A
             ec2.stop_instances(InstanceIds=[first_id])
             ec2.modify_instance_attribute(InstanceId=second_id, InstanceType={"Value": "t3.large"})
         counter.take()
-        body, elapsed = invoke(cloud, "reconcile", reconcile_request("123456789012", "us-east-1"))
+        summary, elapsed = reconcile_steps(cloud, f"pass-{number}")
         calls = counter.take()
         calls.pop("lambda", None)
-        passes.append({"seconds": elapsed, "calls": dict(calls), "drifted": len(body["drifted"]),
-                       "written": body["observations_written"]})
+        passes.append({"seconds": elapsed, "calls": dict(calls), "drifted": summary["drifted"],
+                       "written": summary["observations_written"]})
     return {"particles": count, "seeding_s": seeding, "passes": passes}
+
+
+def reconcile_steps(cloud: Any, name: str) -> tuple[dict[str, Any], float]:
+    """A reconciliation run's steps invoked one after another, as the ``reconcile`` machine runs them (its pages one
+    at a time here): the run's totals and the time all its invocations took."""
+    execution = f"arn:aws:states:us-east-1:123456789012:execution:pcf-serverless-dev-reconcile:{name}"
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:pcf-serverless-dev-reconcile"
+    request = {"execution": execution, "cause": f"reconcile:{name}", "act": True}
+    begun, elapsed = invoke(cloud, "reconcile_begin", request)
+    for index, page in enumerate(begun["pages"]):
+        elapsed += invoke(cloud, "reconcile_page", {**request, "index": index, "page": page})[1]
+    cursor = None
+    while True:
+        ended, took = invoke(cloud, "reconcile_end", {"execution": execution, "cursor": cursor, "machine": machine})
+        elapsed += took
+        if ended["cursor"] is None:
+            return ended["summary"], elapsed
+        cursor = ended["cursor"]
 
 
 def main(argv: list[str] | None = None) -> int:

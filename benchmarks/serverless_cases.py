@@ -13,6 +13,7 @@ from benchmarks import (
     import_bench,
     local_cloud_scale,
     package_bench,
+    reconcile_bench,
     sfn_cases,
     sfn_report,
     sizing_bench,
@@ -134,6 +135,8 @@ def jobs(args: argparse.Namespace) -> list[Job]:
     sizes = sizing_bench.QUICK_SIZES if args.quick else sizing_bench.SIZES
     chosen.append(Job(SIZING_CASE, lambda: sizing_bench.run(sizes)))
     chosen.append(Job(COLD_START_CASE, _cold_start))
+    pages = 1 if args.quick else 2
+    chosen.append(Job(reconcile_bench.CASE, lambda: reconcile_bench.run(pages * reconcile_bench.PAGE_SIZE)))
     scale = local_cloud_scale.QUICK_PARTICLES if args.quick else local_cloud_scale.PARTICLES
     chosen.append(Job(local_cloud_scale.CASE, lambda: local_cloud_scale.run(scale)))
     return chosen
@@ -183,6 +186,7 @@ def print_results(results: Mapping[str, Any]) -> None:
         (sizing_bench.SizingResult, lambda r: r.text()),
         (cold_start_bench.ColdStart, lambda r: r.text()),
         (local_cloud_scale.ScaleResult, lambda r: r.text()),
+        (reconcile_bench.ReconcileResult, lambda r: r.text()),
         (str, lambda r: r),
     ]
     for kind, printer in printers:

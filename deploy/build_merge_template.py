@@ -1,12 +1,13 @@
 """The CloudFormation that ``chalice package --merge-template`` adds to Chalice's SAM output, and the Lambda policy.
 
-``build(stage)`` returns the merge template: the two state machines (``page``, the particles of one page of a
-level, and ``apply``, which runs a ``page`` execution per page; each ``Definition`` read from
-``state_machines/<name>.asl.json``, every ``${XArn}`` substituted with the ARN of Chalice's function resource
-``X``, ``${PageStateMachineArn}`` with the page machine's and ``${StateTableName}`` with the table's name), a role
-per machine (``lambda:InvokeFunction`` on exactly the functions it names; ``apply``'s may also start, follow and
-stop ``page`` executions; ``page``'s may update the table's items, to write its task tokens), the DynamoDB state
-table (named as the stage's ``PCF_TABLE_NAME``) and the outputs.
+``build(stage)`` returns the merge template: the three state machines (``page``, the particles of one page of a
+level; ``apply``, which runs a ``page`` execution per page; ``reconcile``, whose distributed Map reconciles a page
+of the deployment per child execution; each ``Definition`` read from ``state_machines/<name>.asl.json``, every
+``${XArn}`` substituted with the ARN of Chalice's function resource ``X``, ``${PageStateMachineArn}`` with the page
+machine's and ``${StateTableName}`` with the table's name), a role per machine (``lambda:InvokeFunction`` on
+exactly the functions it names; ``apply``'s may also start, follow and stop ``page`` executions; ``page``'s may
+update the table's items, to write its task tokens; ``reconcile``'s may start, follow and stop its own map-run
+children), the DynamoDB state table (named as the stage's ``PCF_TABLE_NAME``) and the outputs.
 ``lambda_policy(stage)`` is the least-privilege policy Chalice attaches to the functions' role
 (``.chalice/policy-<stage>.json``, ``autogen_policy`` off).
 
@@ -31,7 +32,8 @@ STATE_MACHINE = "ApplyStateMachine"
 STATE_MACHINE_ROLE = "ApplyStateMachineRole"
 PAGE_STATE_MACHINE = "PageStateMachine"
 PAGE_STATE_MACHINE_ROLE = "PageStateMachineRole"
-MACHINES = {"page": PAGE_STATE_MACHINE, "apply": STATE_MACHINE}
+RECONCILE_STATE_MACHINE = "ReconcileStateMachine"
+MACHINES = {"page": PAGE_STATE_MACHINE, "apply": STATE_MACHINE, "reconcile": RECONCILE_STATE_MACHINE}
 """Key (``state_machines/<key>.asl.json``) -> resource name, in creation order."""
 TABLE = "StateTable"
 TABLE_SUBSTITUTION = "StateTableName"
@@ -91,6 +93,18 @@ def _table_update_statement() -> dict[str, Any]:
     return {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": {"Fn::GetAtt": [TABLE, "Arn"]}}
 
 
+def _map_run_statements(machine_name: str) -> list[dict[str, Any]]:
+    """What a machine with a distributed Map needs to run its items as child executions of itself
+    (iam-policies-eg-dist-map.html). By name, not ``Ref``: the role cannot depend on the machine that uses it."""
+    prefix = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+    return [
+        {"Effect": "Allow", "Action": "states:StartExecution",
+         "Resource": {"Fn::Sub": f"{prefix}:stateMachine:{machine_name}"}},
+        {"Effect": "Allow", "Action": ["states:DescribeExecution", "states:StopExecution"],
+         "Resource": {"Fn::Sub": f"{prefix}:execution:{machine_name}/*"}},
+    ]
+
+
 def _role(policy_name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
     trust = {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
     return {
@@ -106,8 +120,10 @@ def _role(policy_name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
 def build(stage: str) -> dict[str, Any]:
     """The merge template for ``stage``; ``SystemExit`` if an ASL file names a function ``app.py`` lacks."""
     env = stage_environment(stage)
-    if env.get("PCF_APPLY_STATE_MACHINE") != state_machine_name(stage, "apply"):
-        raise SystemExit(f"stage {stage}: PCF_APPLY_STATE_MACHINE must be {state_machine_name(stage, 'apply')!r}")
+    for key in ("apply", "reconcile"):
+        variable = f"PCF_{key.upper()}_STATE_MACHINE"
+        if env.get(variable) != state_machine_name(stage, key):
+            raise SystemExit(f"stage {stage}: {variable} must be {state_machine_name(stage, key)!r}")
     known = function_resource_names()
     resources: dict[str, Any] = {TABLE: cloudformation_resource(env["PCF_TABLE_NAME"])}
     for resource, function in known.items():  # merged into Chalice's function: a name the CLI can find
@@ -129,6 +145,8 @@ def build(stage: str) -> dict[str, Any]:
         if f"${{{TABLE_SUBSTITUTION}}}" in json.dumps(asl):
             statements.append(_table_update_statement())
             substitutions[TABLE_SUBSTITUTION] = {"Ref": TABLE}
+        if '"DISTRIBUTED"' in json.dumps(asl):
+            statements += _map_run_statements(state_machine_name(stage, key))
         statements += operations.machine_observability_statements()
         role = f"{resource}Role"
         resources[role] = _role(f"{resource}Steps", statements)
@@ -154,6 +172,7 @@ def build(stage: str) -> dict[str, Any]:
         "Outputs": {
             "ApplyStateMachineArn": {"Value": {"Ref": STATE_MACHINE}},
             "PageStateMachineArn": {"Value": {"Ref": PAGE_STATE_MACHINE}},
+            "ReconcileStateMachineArn": {"Value": {"Ref": RECONCILE_STATE_MACHINE}},
             "TableName": {"Value": {"Ref": TABLE}},
             "FailedEventsQueueUrl": {"Value": {"Ref": operations.FAILED_EVENTS_QUEUE}},
         },

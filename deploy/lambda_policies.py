@@ -5,8 +5,10 @@
   lookups and passing roles to EC2.
 - ``store`` (every other step of the workflow): the state table.
 - ``events`` (``on_ec2_event``): the state table; starting executions of the stage's ``apply`` machine.
-- ``reconcile`` (``reconcile``): the state table; ``DescribeInstances``/``DescribeVolumes``; starting ``apply``
-  executions.
+- ``reconcile`` (``reconcile``, the schedule's): starting and listing executions of the stage's ``reconcile``
+  machine; no table.
+- ``reconcile_read`` (``reconcile_page``): the state table; ``DescribeInstances``/``DescribeVolumes``.
+- ``heal`` (``reconcile_end``): the state table; starting ``apply`` executions.
 
 Every role writes only to its stage's functions' log groups (created by the template, so never
 ``logs:CreateLogGroup``). The roles of functions invoked asynchronously (:data:`ASYNC_FUNCTIONS`) may send to the
@@ -33,6 +35,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "steps": ("converge",),
     "events": ("on_ec2_event",),
     "reconcile": ("reconcile",),
+    "reconcile_read": ("reconcile_page",),
+    "heal": ("reconcile_end",),
     "store": (),
 }
 """Role -> the functions that use it; ``store`` is every function not named elsewhere."""
@@ -103,26 +107,27 @@ def lambda_policy(stage: str, role: str = "steps", environment: Mapping[str, str
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {sorted(ROLES)}")
     env = {**stage_environment(stage), **(environment or {})}
-    statements = [*_base(stage, env), *{"steps": _ec2_steps, "events": _events, "reconcile": _reconciling,
-                                        "store": lambda env: []}[role](env)]
+    own = {"steps": _ec2_steps, "events": _events, "heal": _healing, "reconcile": _scheduling,
+           "reconcile_read": _describing, "store": lambda env: []}[role](env)
+    statements = [*_base(stage, env, table=role != "reconcile"), *own]
     if any(function in ASYNC_FUNCTIONS for function in ROLES[role]):
         statements.append({"Sid": "FailedEvents", "Effect": "Allow", "Action": "sqs:SendMessage",
                            "Resource": f"arn:aws:sqs:*:*:{failed_events_queue_name(stage)}"})
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _base(stage: str, env: dict[str, str]) -> list[dict[str, Any]]:
+def _base(stage: str, env: dict[str, str], *, table: bool = True) -> list[dict[str, Any]]:
     log_groups = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function_name(stage, '*')}"
-    return [
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": log_groups,  # the group and its streams: the name's trailing * matches ":log-stream:…" too
-        },
-        {"Sid": "StateTable", "Effect": "Allow", "Action": _DYNAMODB_ACTIONS,
-         "Resource": _table_arns(env["PCF_TABLE_NAME"])},
-    ]
+    logs = {
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": log_groups,  # the group and its streams: the name's trailing * matches ":log-stream:…" too
+    }
+    if not table:
+        return [logs]
+    return [logs, {"Sid": "StateTable", "Effect": "Allow", "Action": _DYNAMODB_ACTIONS,
+                   "Resource": _table_arns(env["PCF_TABLE_NAME"])}]
 
 
 def _healing(env: dict[str, str]) -> list[dict[str, Any]]:
@@ -141,9 +146,18 @@ def _events(env: dict[str, str]) -> list[dict[str, Any]]:
                              "Resource": "*"}]
 
 
-def _reconciling(env: dict[str, str]) -> list[dict[str, Any]]:
+def _describing(env: dict[str, str]) -> list[dict[str, Any]]:
     describe = sorted({table.describe.action for table in resource_tables().values()})
-    return [{"Sid": "Ec2ReadManaged", "Effect": "Allow", "Action": describe, "Resource": "*"}, *_healing(env)]
+    return [{"Sid": "Ec2ReadManaged", "Effect": "Allow", "Action": describe, "Resource": "*"}]
+
+
+def _scheduling(env: dict[str, str]) -> list[dict[str, Any]]:
+    return [{
+        "Sid": "StartReconcileRuns",
+        "Effect": "Allow",
+        "Action": ["states:ListExecutions", "states:StartExecution"],
+        "Resource": f"arn:aws:states:*:*:stateMachine:{env['PCF_RECONCILE_STATE_MACHINE']}",
+    }]
 
 
 def _ec2_steps(env: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -276,13 +276,13 @@ drift = command(
     cli, "drift", "what differs from the desired states, per particle (a dry run: nothing recorded or started)",
     healing_commands.drift, stage_option(),
     description="what differs from the desired states, per particle (a dry run: nothing recorded or started). "
-                "Invokes the stage's reconcile function with {\"act\": false}. Exit 0: no drift; 3: drift found; "
-                "2: bad input or a target without a deployed control plane.")
+                "Runs the stage's reconcile state machine with {\"act\": false} and waits for it. Exit 0: no drift; "
+                "3: drift found; 2: bad input or a target without a deployed control plane.")
 reconcile = command(
     cli, "reconcile", "reconcile now: drift recorded, then reverted (a healing apply) or reported, per particle "
     "policy", healing_commands.reconcile, stage_option(),
     description="reconcile now: drift recorded, then reverted (a healing apply) or reported, per particle policy. "
-                "Invokes the stage's reconcile function as its schedule does.")
+                "Runs the stage's reconcile state machine, as its schedule does, and waits for it.")
 heal = command(
     cli, "heal", "heal a stored particle now: an apply of it and its dependants at their stored desired states",
     healing_commands.heal, click.argument("pcf_id", metavar="PCF_ID"),

@@ -4,6 +4,7 @@ demand, on a target that keeps state (``docs/cli.md``, "drift, reconcile, heal a
 from __future__ import annotations
 
 import json
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,30 +20,86 @@ from pcf_cli.stages import read_stage
 from pcf_cli.stepfunctions_engine import follow_started
 from pcf_cli.store_commands import lasting, missing_table, no_table
 from pcf_cli.targets import Target, TargetSettings
-from pcf_control_plane.aws_events import reconcile_request
 
 DRIFT_HEADER = ("pcf_id", "observed -> desired", "differences", "action", "outcome")
 
 
-def invoke_reconcile(target: Target, stage: str, act: bool) -> dict[str, Any]:
-    """Invoke the stage's ``reconcile`` function on ``target``; its report."""
-    function = read_stage(stage).function_name("reconcile")
+RECONCILE_POLL_SECONDS = 1.0
+"""Seconds between two reads of a running reconciliation's progress."""
+
+
+def reconcile_machine_arn(target: Target, stage: str) -> str:
+    """The ARN of the stage's ``reconcile`` state machine on ``target`` (its account asked of STS, else found by
+    name); ``DefinitionError`` on ``--stage`` when it is not deployed there."""
+    name = f"{read_stage(stage).stack_name}-reconcile"
+    sfn = target.client_factory.client("stepfunctions")
     try:
         account = target.client_factory.client("sts").get_caller_identity()["Account"]
-    except Exception:  # the account is informative only; the function checks no schedule's account
-        account = ""
-    client = target.client_factory.client("lambda")
-    request = reconcile_request(account, target.region, act=act)
+        return f"arn:aws:states:{target.region}:{account}:stateMachine:{name}"
+    except Exception:  # no STS here: look the machine up by name
+        for page in sfn.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                if machine["name"] == name:
+                    return str(machine["stateMachineArn"])
+    raise _not_deployed(name, target)
+
+
+def _not_deployed(name: str, target: Target) -> DefinitionError:
+    return DefinitionError("--stage", f"no state machine {name} on {target.name} in {target.region}: deploy the "
+                                      "stage (docs/deploying.md), or pass --stage")
+
+
+def start_reconcile(target: Target, stage: str, act: bool, env: CliEnvironment) -> dict[str, Any]:
+    """Start a run of the stage's ``reconcile`` machine on ``target``, follow it to its end (a progress line per
+    page done) and return its report, read from the stage's table."""
+    from pcf_control_plane.reconcile import Reconciler
+    from pcf_control_plane.reconcile_start import execution_name, start_run
+    from pcf_control_plane.store import DynamoDBStateStore
+
+    settings = read_stage(stage)
+    machine = reconcile_machine_arn(target, stage)
+    sfn = target.client_factory.client("stepfunctions")
+    run = str(uuid.uuid4())
     try:
-        response = client.invoke(FunctionName=function, Payload=json.dumps(request).encode())
-    except client.exceptions.ResourceNotFoundException:
-        raise DefinitionError("--stage", f"no function {function} on {target.name} in {target.region}: deploy the "
-                                         "stage (docs/deploying.md), or pass --stage") from None
-    payload = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError"):
-        message = payload.get("errorMessage", payload) if isinstance(payload, dict) else payload
-        raise RuntimeError(f"{function} failed: {message}")
-    return dict(payload or {})
+        started = start_run(sfn, machine, execution_name(run), act=act, cause=f"reconcile:{run}",
+                            skip_if_running=False)
+    except sfn.exceptions.StateMachineDoesNotExist:
+        raise _not_deployed(machine.rsplit(":", 1)[-1], target) from None
+    store = DynamoDBStateStore(target.client_factory.client("dynamodb"), settings.table_name)
+    reader = Reconciler(store, None, None, deployment=settings.deployment, clock=target.now)
+    env.note(f"execution: {started.execution.rsplit(':', 1)[-1]} ({'reconcile' if act else 'dry run'})")
+    status = _follow(sfn, started.execution, reader, target, env)
+    if status["status"] != "SUCCEEDED":
+        raise RuntimeError(f"{started.execution.rsplit(':', 1)[-1]} {status['status'].lower()}: "
+                           f"{status.get('error', '')}: {status.get('cause', '')}")
+    return reader.report(started.execution).model_dump(mode="json")
+
+
+def _follow(sfn: Any, execution: str, reader: Any, target: Target, env: CliEnvironment) -> dict[str, Any]:
+    """Wait (the target's sleep) until ``execution`` ends, noting the pages done as they grow."""
+    from pcf_control_plane.reconcile_items import META_KEY, PAGE_PREFIX
+
+    done = -1
+    while True:
+        status = sfn.describe_execution(executionArn=execution)
+        meta = reader.store.get_run_items(execution, [META_KEY]).get(META_KEY)
+        if meta is not None:
+            pages = sum(len(found) for found in _pages_done(reader.store, execution, PAGE_PREFIX))
+            if pages != done:
+                done = pages
+                env.note(f"reconcile: {pages}/{meta['pages']} page(s) done")
+        if status["status"] != "RUNNING":
+            return dict(status)
+        target.sleep(RECONCILE_POLL_SECONDS)
+
+
+def _pages_done(store: Any, execution: str, prefix: str) -> Any:
+    cursor = None
+    while True:
+        found, cursor = store.query_run_items(execution, prefix, cursor, 1000)
+        yield found
+        if cursor is None:
+            return
 
 
 def drift_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -72,9 +129,9 @@ def print_reconcile(env: CliEnvironment, report: dict[str, Any], dry_run: bool) 
 
 
 def run_reconcile(args: SimpleNamespace, env: CliEnvironment, *, act: bool) -> dict[str, Any]:
-    """Invoke the stage's reconcile function on the command's target (``act``: or a dry run); print its report."""
+    """Run the stage's reconcile machine on the command's target (``act``: or a dry run); print its report."""
     with env.open_target(TargetSettings.of(args)) as target:
-        report = invoke_reconcile(lasting(target), args.stage, act=act)
+        report = start_reconcile(lasting(target), args.stage, act, env)
     print_reconcile(env, report, dry_run=not act)
     return report
 

@@ -1,7 +1,7 @@
 """The whole control plane deployed into a local cloud, as ``chalice deploy`` and the merge template would.
 
 One call creates the state table, every Lambda function of ``app.py`` (run in-process) and the state
-machines of ``state_machines/`` (the page machine first, so ``apply`` can name its ARN). The
+machines of ``state_machines/`` (the page machine first, so ``apply`` can name its ARN; then ``reconcile``). The
 functions read their settings from the environment, as on Lambda: the stage's ``environment_variables``
 from ``.chalice/config.json`` are set in this process (``setenv`` decides how).
 """
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 STATE_MACHINE_FILES: dict[str, Path] = {
     "page": state_machine_file("page"),
     "apply": state_machine_file("apply"),
+    "reconcile": state_machine_file("reconcile"),
 }
 """Creation order matters: ``apply`` starts ``page`` executions (``${PageStateMachineArn}``)."""
 DEFAULT_STAGE = "dev"

@@ -1,60 +1,69 @@
-"""Scheduled reconciliation: every managed particle read in batches, drift recorded, reverted or reported.
+"""Scheduled reconciliation, a page at a time: every managed particle read, drift recorded, reverted or reported.
 
-One run reads the deployment's particles from the store (a page per 500) and, for each flavor among them that
-has a resource table (``pcf.core.resource_table``), its resources tagged with the deployment (the table's
-paginated describe call: ``describe_instances`` a page per 1,000, ``describe_volumes`` per 500). Each particle's
-resource is found by its observed resource id, else by its name (``PCFName``; a name still to be looked up finds
-nothing); its state comes from the flavor's ``state_lookup`` and its configuration drift from the flavor
-(``drift``). A particle of a flavor without a table cannot be described and is left alone. An
-observation is written only when something changed (one write; a history item too when the state changed).
-A particle the decision function would act on is drifted: recorded (history ``drift``), then reverted by a
-healing ``apply`` (policy ``drift: revert``, the default) or only reported (``drift: report``). A drifted
-particle whose ancestor is being reverted is left to that ancestor's heal, which runs its dependants after it.
-A particle a rollback left out (``rolled_back_by``) is recorded, never started, created or updated (history
-``heal``, status ``rolled_back``) until a new apply plans it.
+A run has three steps, each a bounded invocation (the ``reconcile`` state machine runs them; ``Reconciler.run`` runs
+them in-process):
+
+- **begin** cuts the deployment's listing into pages of ``page_size`` (500) particles, reading keys only, and
+  returns their ranges (small: shard, first and last pcf_id).
+- **page** reads one page's particles and describes only their resources, in batches (``reconcile_describe``).
+  Each particle's state comes from its flavor's ``state_lookup`` and its configuration drift from the flavor
+  (``drift``); a particle of a flavor without a resource table is left alone. An observation is written only when
+  something changed (one write; a history item too when the state changed). A particle the decision function would
+  act on is drifted: recorded (history ``drift``) and kept in the run partition (``reconcile_items``) with the
+  page's figures. Memory holds one page, whatever the deployment's size.
+- **end** reads the drifts a batch at a time and hands each to the ``Healer``: reverted by a healing ``apply``
+  (policy ``drift: revert``, the default) or only reported (``drift: report``). A drifted particle whose ancestor is
+  being reverted is left to that ancestor's heal, which runs its dependants after it. A particle a rollback left out
+  (``rolled_back_by``) is recorded, never started, created or updated (history ``heal``, status ``rolled_back``)
+  until a new apply plans it. The last invocation sums the pages into the run's totals.
+
+A dry run (``act`` false) records nothing of the particles and starts nothing; it writes only its own run partition,
+which expires.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from pcf.core import State
 from pcf.core.decision import Action
 from pcf.core.registry import get_particle_flavor
 from pcf.core.resource_table import ResourceTable, resource_tables
-from pcf.util import pcf_util
-from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, NAME_TAG
-from pcf_control_plane.drift import config_differences, unresolved
-from pcf_control_plane.healing import Healer, HealOutcome, derived_execution_name, drift_action
+from pcf_control_plane.drift import config_differences
+from pcf_control_plane.healing import Healer, derived_execution_name, drift_action
+from pcf_control_plane.reconcile_describe import Entry, PageResources, flavors_of
+from pcf_control_plane.reconcile_items import (
+    DRIFT_PREFIX,
+    META_KEY,
+    PAGE_PREFIX,
+    SUMMARY_KEY,
+    Begun,
+    DriftRecord,
+    Ended,
+    PageRequest,
+    PageStats,
+    ParticleDrift,
+    ReconcileMeta,
+    RunRequest,
+    Summary,
+    drift_key,
+    page_key,
+)
 from pcf_control_plane.store import HistoryKind, Observation, ParticleRecord, ParticleView, StateStore
-from pcf_control_plane.store.models import observed_name, spec_graph
+from pcf_control_plane.store.models import observed_name
 
+__all__ = ["ParticleDrift", "ReconcileReport", "Reconciler"]
 
-class ParticleDrift(BaseModel):
-    """One drifted particle: what was seen, what it should be, and what was done about it."""
-
-    pcf_id: str
-    observed: str
-    desired: str
-    resource_id: str | None = None
-    differences: dict[str, tuple[Any, Any]] = Field(default_factory=dict)
-    action: str
-    policy: Literal["revert", "report"]
-    outcome: str
-    heal: HealOutcome | None = None
-
-
-class _Seen(NamedTuple):
-    record: ParticleRecord
-    table: ResourceTable
-    state: State
-    resource: Mapping[str, Any] | None
-    differences: dict[str, Any]
-    action: Action
+PAGE_SIZE = 500
+"""Particles per page."""
+HEAL_BATCH = 250
+"""Drifts one end invocation hands to the healer (each a few calls: a heal start and its history)."""
+_CREATING = (Action.start, Action.update)
 
 
 class ReconcileReport(BaseModel):
@@ -72,83 +81,108 @@ class Reconciler:
     """Reconciles one deployment (see the module docstring)."""
 
     def __init__(self, store: StateStore, ec2: Any, healer: Healer | None, *, deployment: str,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, page_size: int = PAGE_SIZE,
+                 heal_batch: int = HEAL_BATCH) -> None:
         self.store = store
         self.ec2 = ec2
         self.healer = healer
         self.deployment = deployment
         self.clock = clock
+        self.page_size = page_size
+        self.heal_batch = heal_batch
 
-    def run(self, cause: str, *, act: bool = True) -> ReconcileReport:
-        """One pass over every particle; ``act=False`` records nothing and starts nothing (a dry run)."""
-        started = time.perf_counter()
-        records = [record for page in self.store.list_particles(self.deployment) for record in page if record.spec]
-        specs = {record.pcf_id: spec for record in records if (spec := record.spec) is not None}
-        held = {spec.definition["flavor"] for spec in specs.values()}
-        tables = {flavor: table for flavor, table in resource_tables().items() if flavor in held}
-        graph = spec_graph(specs)
-        described, calls = self._describe(tables)
-        seen: list[_Seen] = []
-        written = 0
-        for record in records:
-            table = tables.get(specs[record.pcf_id].definition["flavor"])
-            if table is None:
-                continue  # nothing to describe it with
-            resource = self._resource_of(record, table, described)
-            state = self._state(record, table, resource)
-            differences = self._differences(record, state, resource)
-            view = ParticleView(pcf_id=record.pcf_id, spec=specs[record.pcf_id].summary(),
-                                observation=record.observation)
-            action = drift_action(view, state, definition_equivalent=not differences)
-            if act and self._observe(record, table, state, resource, cause):
-                written += 1
-            if action not in (Action.done, Action.wait):
-                seen.append(_Seen(record, table, state, resource, differences, action))
-        flags = {pcf_id: spec.flags for pcf_id, spec in specs.items()}
-        creating = (Action.start, Action.update)
-        reverting = {item.record.pcf_id for item in seen if flags[item.record.pcf_id].drift == "revert"
-                     and not (flags[item.record.pcf_id].rolled_back_by and item.action in creating)}
-        drifted = [self._drifted(item, cause, act, covered=bool(graph.ancestors(item.record.pcf_id) & reverting))
-                   for item in seen]
-        return ReconcileReport(cause=cause, particles=len(records), drifted=drifted, observations_written=written,
-                               ec2_calls=calls, seconds=round(time.perf_counter() - started, 3))
+    def run(self, cause: str, *, act: bool = True, execution: str | None = None) -> ReconcileReport:
+        """Every step in this process, one after another; ``act=False`` records nothing and starts nothing."""
+        execution = execution or f"local:{uuid.uuid4()}"
+        begun = self.begin(RunRequest(execution=execution, cause=cause, act=act))
+        for index, listed in enumerate(begun.pages):
+            self.page(PageRequest(execution=execution, index=index, page=listed, cause=cause, act=act))
+        ended = self.end(execution, None)
+        while ended.cursor is not None:
+            ended = self.end(execution, ended.cursor)
+        return self.report(execution)
 
-    # -- reading --------------------------------------------------------------------------------
-    def _describe(self, tables: Mapping[str, ResourceTable]) -> tuple[dict[str, dict[str, Any]], int]:
-        """Each flavor's resources tagged with the deployment, by id and by ``flavor:PCFName``; the calls made."""
-        tagged = [{"Name": f"tag:{DEPLOYMENT_TAG}", "Values": [self.deployment]}]
-        described: dict[str, dict[str, Any]] = {}
-        calls = 0
-        for flavor, table in tables.items():
-            pages = self.ec2.get_paginator(table.describe.operation).paginate(
-                Filters=tagged, PaginationConfig={"PageSize": table.describe.page_size})
-            for page in pages:
-                calls += 1
-                for resource in table.describe.resources(page):
-                    _index(described, flavor, table, resource)
-        return described, calls
+    # -- the steps -------------------------------------------------------------------------------
+    def begin(self, request: RunRequest) -> Begun:
+        """The deployment's pages (ranges of its listing), and the run's ``META``."""
+        pages = list(self.store.listing_ranges(self.deployment, self.page_size))
+        meta = ReconcileMeta(cause=request.cause, act=request.act, started_at=self.clock(), pages=len(pages),
+                             listed=sum(page.count for page in pages))
+        self.store.put_run_items(request.execution, {META_KEY: meta.model_dump(mode="json")})
+        return Begun(pages=pages)
 
-    @staticmethod
-    def _resource_of(record: ParticleRecord, table: ResourceTable,
-                     described: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
-        assert record.spec is not None
-        resource_id = record.observation.resource_id if record.observation else None
-        if resource_id and resource_id in described:
-            return described[resource_id]
-        name = ((record.spec.definition.get("aws_resource") or {}).get("custom_config") or {}).get(table.name_key)
-        if not name or unresolved(name):
-            return None  # a name looked up at apply time: only the observed id finds the resource
-        return described.get(f"{record.spec.definition['flavor']}:{name}")
+    def page(self, request: PageRequest) -> PageStats:
+        """Reconcile one page: observe, record drift, keep the page's drifts and figures in the run partition."""
+        started, cpu = time.perf_counter(), time.process_time()
+        records = [record for record in self.store.list_range(self.deployment, request.page) if record.spec]
+        tables = {flavor: table for flavor, table in resource_tables().items() if flavor in flavors_of(records)}
+        entries = [Entry(record, flavor, tables[flavor]) for record in records
+                   if (flavor := record.spec.definition["flavor"]) in tables]  # type: ignore[union-attr]
+        resources = PageResources(self.ec2, self.deployment)
+        found = resources.find(entries)
+        written, drifts = 0, {}
+        for entry in entries:
+            drift, changed = self._judge(entry, found[entry.record.pcf_id], request)
+            written += changed
+            if drift is not None:
+                drifts[drift_key(drift.pcf_id)] = drift.model_dump(mode="json")
+        stats = PageStats(index=request.index, particles=len(records), drifted=len(drifts), written=written,
+                          ec2_calls=resources.calls, seconds=round(time.perf_counter() - started, 3),
+                          cpu_seconds=round(time.process_time() - cpu, 3))
+        self.store.put_run_items(request.execution, {**drifts, page_key(request.index): stats.model_dump()})
+        return stats
 
-    @staticmethod
-    def _state(record: ParticleRecord, table: ResourceTable, resource: Mapping[str, Any] | None) -> State:
-        assert record.spec is not None
-        if resource is None:
-            return State.terminated
-        flavor = get_particle_flavor(record.spec.definition["flavor"])
-        return flavor.state_lookup.get(table.status(resource), State.pending)
+    def end(self, execution: str, cursor: str | None) -> Ended:
+        """Hand the next batch of drifts to the healer (a run that acts); at the last batch, the run's totals."""
+        meta = self._meta(execution)
+        if meta.act and self.healer is not None:
+            found, following = self.store.query_run_items(execution, DRIFT_PREFIX, cursor, self.heal_batch)
+            drifts = [DriftRecord.model_validate(document) for _, document in found]
+            handled = self._heal(execution, meta.cause, [drift for drift in drifts if not drift.handled])
+            if handled:
+                self.store.put_run_items(execution, {drift_key(d.pcf_id): d.model_dump(mode="json") for d in handled})
+            if following is not None:
+                return Ended(cursor=following)
+        summary = self._summary(execution, meta)
+        self.store.put_run_items(execution, {SUMMARY_KEY: summary.model_dump()})
+        return Ended(summary=summary)
 
-    # -- writing --------------------------------------------------------------------------------
+    def report(self, execution: str) -> ReconcileReport:
+        """The run's report, read from its run partition (every drift, in pcf_id order)."""
+        meta = self._meta(execution)
+        stored = self.store.get_run_items(execution, [SUMMARY_KEY]).get(SUMMARY_KEY)
+        summary = Summary.model_validate(stored) if stored else self._summary(execution, meta)
+        drifted = [DriftRecord.model_validate(document).public()
+                   for _, document in _all(self.store, execution, DRIFT_PREFIX)]
+        return ReconcileReport(cause=summary.cause, particles=summary.particles, drifted=drifted,
+                               observations_written=summary.observations_written, ec2_calls=summary.ec2_calls,
+                               seconds=summary.seconds)
+
+    # -- one particle ----------------------------------------------------------------------------
+    def _judge(self, entry: Entry, resource: Mapping[str, Any] | None,
+               request: PageRequest) -> tuple[DriftRecord | None, bool]:
+        """Observe one particle (``act``); its drift, if it drifted, recorded in its history (``act``)."""
+        record, _, table = entry
+        spec = record.spec
+        assert spec is not None
+        state = _state(record, table, resource)
+        differences = _differences(record, state, resource)
+        view = ParticleView(pcf_id=record.pcf_id, spec=spec.summary(), observation=record.observation)
+        action = drift_action(view, state, definition_equivalent=not differences)
+        changed = request.act and self._observe(record, table, state, resource, request.cause)
+        if action in (Action.done, Action.wait):
+            return None, changed
+        policy = spec.flags.drift
+        drift = DriftRecord(pcf_id=record.pcf_id, observed=state.name, desired=spec.desired_state,
+                            resource_id=table.resource_id(resource), differences=differences, action=action.value,
+                            policy=policy, outcome="reported", parents=list(spec.definition.get("parents") or []),
+                            reverting=policy == "revert" and not (spec.flags.rolled_back_by and action in _CREATING))
+        if request.act:
+            self.store.add_history(record.pcf_id, HistoryKind.drift, {
+                "observed": state.name, "desired": spec.desired_state, "action": action.value, "policy": policy,
+                "differences": {field: list(pair) for field, pair in differences.items()}}, request.cause)
+        return drift, changed
+
     def _observe(self, record: ParticleRecord, table: ResourceTable, state: State,
                  resource: Mapping[str, Any] | None, cause: str) -> bool:
         """Write the observation when the state, the resource or its snapshot fields changed."""
@@ -168,40 +202,101 @@ class Reconciler:
                                    {"state": state.name, "resource_id": resource_id, "source": "reconcile"}, cause)
         return True
 
-    @staticmethod
-    def _differences(record: ParticleRecord, state: State, resource: Mapping[str, Any] | None) -> dict[str, Any]:
-        assert record.spec is not None
-        if resource is None or state not in (State.running, State.stopped):
-            return {}
-        return config_differences(record.spec.definition["flavor"], record.spec.definition, resource)
+    # -- healing ---------------------------------------------------------------------------------
+    def _heal(self, execution: str, cause: str, drifts: list[DriftRecord]) -> list[DriftRecord]:
+        """Each drift reverted (a heal started, or why not), reported, or left to a reverting ancestor's heal."""
+        assert self.healer is not None
+        ancestry = _Ancestry(self.store)
+        reverting = [d for d in drifts if d.policy == "revert"]
+        covered = ancestry.covered(execution, reverting)
+        current = self.store.get_many(d.pcf_id for d in reverting if d.pcf_id not in covered)
+        handled = []
+        for drift in drifts:
+            update: dict[str, Any] = {"handled": True}
+            if drift.pcf_id in covered:
+                update["outcome"] = "covered by an ancestor's heal"
+            elif drift.policy == "revert":
+                record = current.get(drift.pcf_id) or ParticleRecord(pcf_id=drift.pcf_id)
+                view = ParticleView(pcf_id=drift.pcf_id, spec=record.spec.summary() if record.spec else None,
+                                    observation=record.observation, lease=self.store.current_lease(drift.pcf_id))
+                heal = self.healer.consider(view, State[drift.observed],
+                                            name=derived_execution_name("drift", cause, drift.pcf_id), cause=cause,
+                                            definition_equivalent=not drift.differences)
+                update.update(outcome=heal.status, heal=heal)
+            handled.append(drift.model_copy(update=update))
+        return handled
 
-    def _drifted(self, item: _Seen, cause: str, act: bool, *, covered: bool) -> ParticleDrift:
-        record, table, state, resource, differences, action = item
-        spec = record.spec
-        assert spec is not None
-        drift = ParticleDrift(pcf_id=record.pcf_id, observed=state.name, desired=spec.desired_state,
-                              resource_id=table.resource_id(resource), differences=differences, action=action.value,
-                              policy=spec.flags.drift, outcome="reported")
-        if not act:
-            return drift
-        self.store.add_history(record.pcf_id, HistoryKind.drift, {
-            "observed": state.name, "desired": spec.desired_state, "action": action.value, "policy": spec.flags.drift,
-            "differences": {field: list(pair) for field, pair in differences.items()}}, cause)
-        if spec.flags.drift == "report" or self.healer is None:
-            return drift
-        if covered:
-            return drift.model_copy(update={"outcome": "covered by an ancestor's heal"})
-        view = ParticleView(pcf_id=record.pcf_id, spec=spec.summary(), observation=record.observation,
-                            lease=self.store.current_lease(record.pcf_id))
-        name = derived_execution_name("drift", cause, record.pcf_id)
-        heal = self.healer.consider(view, state, name=name, cause=cause, definition_equivalent=not differences)
-        return drift.model_copy(update={"outcome": heal.status, "heal": heal})
+    # -- the run partition -----------------------------------------------------------------------
+    def _meta(self, execution: str) -> ReconcileMeta:
+        found = self.store.get_run_items(execution, [META_KEY]).get(META_KEY)
+        if found is None:
+            raise ValueError(f"execution: no reconciliation run {execution!r} was begun")
+        return ReconcileMeta.model_validate(found)
+
+    def _summary(self, execution: str, meta: ReconcileMeta) -> Summary:
+        pages = [PageStats.model_validate(document) for _, document in _all(self.store, execution, PAGE_PREFIX)]
+        return Summary(execution=execution, cause=meta.cause, act=meta.act, pages=len(pages),
+                       particles=sum(p.particles for p in pages), drifted=sum(p.drifted for p in pages),
+                       observations_written=sum(p.written for p in pages), ec2_calls=sum(p.ec2_calls for p in pages),
+                       seconds=round(max(0.0, self.clock() - meta.started_at), 3))
 
 
-def _index(described: dict[str, dict[str, Any]], flavor: str, table: ResourceTable,
-           resource: dict[str, Any]) -> None:
-    """``resource`` by its id, and by ``flavor:PCFName`` unless a live resource already holds that name."""
-    described[str(resource[table.id_key])] = resource
-    name = pcf_util.tags_to_dict(resource.get("Tags")).get(NAME_TAG)
-    if name and (table.status(resource) not in table.gone or f"{flavor}:{name}" not in described):
-        described[f"{flavor}:{name}"] = resource
+class _Ancestry:
+    """Which drifts have an ancestor being reverted in the same run: parents read from the store (specs of the
+    drifted particles' ancestors only, each once) and the ancestors' drifts from the run partition."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.parents: dict[str, list[str]] = {}
+
+    def covered(self, execution: str, drifts: Iterable[DriftRecord]) -> set[str]:
+        drifts = list(drifts)
+        ancestors = {drift.pcf_id: self._ancestors(drift) for drift in drifts}
+        wanted = sorted({a for found in ancestors.values() for a in found})
+        stored = self.store.get_run_items(execution, [drift_key(a) for a in wanted])
+        reverting = {key.removeprefix(DRIFT_PREFIX) for key, doc in stored.items() if doc.get("reverting")}
+        return {pcf_id for pcf_id, found in ancestors.items() if found & reverting}
+
+    def _ancestors(self, drift: DriftRecord) -> set[str]:
+        seen: set[str] = set()
+        frontier = set(drift.parents)
+        while frontier - seen:
+            frontier -= seen
+            seen |= frontier
+            self._read([pcf_id for pcf_id in frontier if pcf_id not in self.parents])
+            frontier = {parent for pcf_id in frontier for parent in self.parents.get(pcf_id, [])}
+        return seen
+
+    def _read(self, pcf_ids: list[str]) -> None:
+        if not pcf_ids:
+            return
+        found = self.store.get_many(pcf_ids)
+        for pcf_id in pcf_ids:
+            spec = found[pcf_id].spec if pcf_id in found else None
+            self.parents[pcf_id] = list(spec.definition.get("parents") or []) if spec else []
+
+
+def _all(store: StateStore, execution: str, prefix: str) -> Iterable[tuple[str, dict[str, Any]]]:
+    cursor: str | None = None
+    while True:
+        found, cursor = store.query_run_items(execution, prefix, cursor)
+        yield from found
+        if cursor is None:
+            return
+
+
+def _state(record: ParticleRecord, table: ResourceTable, resource: Mapping[str, Any] | None) -> State:
+    assert record.spec is not None
+    if resource is None:
+        return State.terminated
+    flavor = get_particle_flavor(record.spec.definition["flavor"])
+    return flavor.state_lookup.get(table.status(resource), State.pending)
+
+
+def _differences(record: ParticleRecord, state: State, resource: Mapping[str, Any] | None) -> dict[str, Any]:
+    assert record.spec is not None
+    if resource is None or state not in (State.running, State.stopped):
+        return {}
+    return config_differences(record.spec.definition["flavor"], record.spec.definition, resource)
+
+

@@ -31,9 +31,18 @@ def control_plane() -> ControlPlane:
 
 def healer(function_arn: str) -> Healer:
     """Starts healing executions of the ``apply`` machine in the region and account of ``function_arn``."""
+    return _healer(Settings.from_env().state_machine_arn(function_arn))
+
+
+def healer_beside(machine_arn: str) -> Healer:
+    """Starts healing executions of the ``apply`` machine in the region and account of the machine ``machine_arn``."""
+    return _healer(Settings.from_env().apply_arn_beside(machine_arn))
+
+
+def _healer(apply_arn: str) -> Healer:
     settings = Settings.from_env()
     plane = control_plane()
-    start = step_functions_starter(plane.clients.client("stepfunctions"), settings.state_machine_arn(function_arn))
+    start = step_functions_starter(plane.clients.client("stepfunctions"), apply_arn)
     return Healer(plane.store, start, wait_seconds=settings.heal_wait_seconds, max_polls=settings.heal_max_polls)
 
 
@@ -52,8 +61,8 @@ def reset() -> None:
         _control_plane = None
 
 
-def reconciler(function_arn: str) -> Reconciler:
-    """Reconciliation of the deployment, healing through the ``apply`` machine of ``function_arn``'s account."""
+def reconciler(healing: Healer | None = None) -> Reconciler:
+    """Reconciliation of the deployment; ``healing`` starts its heals (``None``: a step that heals nothing)."""
     plane = control_plane()
-    return Reconciler(plane.store, plane.clients.client("ec2"), healer(function_arn), deployment=plane.deployment,
+    return Reconciler(plane.store, plane.clients.client("ec2"), healing, deployment=plane.deployment,
                       clock=plane.clock)

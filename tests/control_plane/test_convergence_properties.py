@@ -12,11 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pcf_control_plane import wiring
-from pcf_control_plane.aws_events import reconcile_request
 from pcf_control_plane.store import StateStore
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
-from tests.support.deployments import ACCOUNT, REGION, deployed, instance_event, invoke_function
+from tests.support.deployments import deployed, instance_event, invoke_function, reconcile_run
 from tests.support.executions import finished
 
 PREFIX = "sweep"
@@ -132,7 +131,7 @@ def converge_and_check(cloud: LocalCloud, deployment: Any, clock: VirtualClock, 
         invoke_function(deployment, "on_ec2_event", event)
     wait_for_executions(cloud, deployment.state_machine_arns["apply"])
     for _ in range(RECONCILE_PASSES):  # lost events are the schedule's to catch
-        report = invoke_function(deployment, "reconcile", reconcile_request(ACCOUNT, REGION))
+        report = reconcile_run(deployment)
         wait_for_executions(cloud, deployment.state_machine_arns["apply"])
         if not report["drifted"]:
             break

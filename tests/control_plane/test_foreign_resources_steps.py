@@ -12,13 +12,12 @@ import pytest
 from pcf.core.pcf_exceptions import ForeignResourceError
 from pcf.util.pcf_util import tags_to_dict
 from pcf_control_plane import wiring
-from pcf_control_plane.aws_events import reconcile_request
 from pcf_control_plane.converge import converge
 from pcf_control_plane.messages import ConvergeInput, PlanInput
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import HistoryKind, InMemoryStateStore
 from pcf_local_cloud.clock import VirtualClock
-from tests.support.deployments import deployed, instance_event, invoke_function
+from tests.support.deployments import deployed, instance_event, invoke_function, reconcile_run
 from tests.support.steps import plan_all
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:apply:foreign-1"
@@ -105,7 +104,7 @@ def test_events_and_reconciliation_ignore_a_foreign_namesake(
     history = wiring.control_plane().store.list_history("ec2_instance:x")
 
     event = invoke_function(deployment, "on_ec2_event", instance_event(theirs, "stopped"))
-    report = invoke_function(deployment, "reconcile", reconcile_request("123456789012", "us-east-1", act=True))
+    report = reconcile_run(deployment)
 
     assert event["status"] == "ignored"
     assert report["drifted"] == []

@@ -11,10 +11,9 @@ import pytest
 
 from pcf_control_plane import wiring
 from pcf_control_plane.aws_events import reconcile_request
-from tests.support.deployments import deployed
+from pcf_local_cloud.deployment import INLINE_POLICY
+from tests.support.deployments import deployed, invoke_function, reconcile_run
 from tests.support.executions import finished
-
-FUNCTION = "pcf-serverless-dev-reconcile"
 
 
 @pytest.fixture
@@ -34,12 +33,8 @@ def bring_up(deployment: Any, definition: dict[str, Any], name: str) -> None:
     assert result.status == "SUCCEEDED", result.output
 
 
-def reconcile(cloud: Any, act: bool = True) -> dict[str, Any]:
-    event = reconcile_request("123456789012", "us-east-1", act=act)
-    response = cloud.client("lambda").invoke(FunctionName=FUNCTION, Payload=json.dumps(event).encode())
-    payload = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, payload
-    return payload
+def reconcile(deployment: Any, act: bool = True) -> dict[str, Any]:
+    return reconcile_run(deployment, act=act)
 
 
 def instance_id_of(pcf_id: str) -> str:
@@ -63,7 +58,7 @@ def test_the_schedule_finds_a_stopped_instance_and_a_changed_type_and_reverts_bo
     ec2.stop_instances(InstanceIds=[a])
     ec2.modify_instance_attribute(InstanceId=b, InstanceType={"Value": "t3.large"})
 
-    report = reconcile(cloud)
+    report = reconcile(deployment)
 
     assert report["particles"] == 3 and report["ec2_calls"] == 1  # instances only: no describe_volumes
     drift = {d["pcf_id"]: d for d in report["drifted"]}
@@ -79,14 +74,14 @@ def test_the_schedule_finds_a_stopped_instance_and_a_changed_type_and_reverts_bo
     store = wiring.control_plane().store
     [record] = [i for i in store.list_history("ec2_instance:b") if i.kind == "drift"]
     assert record.detail["differences"] == {"InstanceType": ["t3.micro", "t3.large"]}
-    assert reconcile(cloud)["drifted"] == [], "healed: nothing drifts any more"
+    assert reconcile(deployment)["drifted"] == [], "healed: nothing drifts any more"
 
 
 def test_a_dry_run_reports_and_changes_nothing(deployment: Any, cloud: Any, ami_id: str, ec2: Any) -> None:
     bring_up(deployment, instance("d", ami_id), "d-up")
     ec2.stop_instances(InstanceIds=[instance_id_of("ec2_instance:d")])
     before = wiring.control_plane().store.list_history("ec2_instance:d")
-    report = reconcile(cloud, act=False)
+    report = reconcile(deployment, act=False)
     assert [(d["pcf_id"], d["outcome"]) for d in report["drifted"]] == [("ec2_instance:d", "reported")]
     assert report["observations_written"] == 0
     assert wiring.control_plane().store.list_history("ec2_instance:d") == before
@@ -96,7 +91,7 @@ def test_a_dry_run_reports_and_changes_nothing(deployment: Any, cloud: Any, ami_
 def test_drift_report_policy_records_without_reverting(deployment: Any, cloud: Any, ami_id: str, ec2: Any) -> None:
     bring_up(deployment, instance("e", ami_id, drift="report"), "e-up")
     ec2.stop_instances(InstanceIds=[instance_id_of("ec2_instance:e")])
-    [item] = reconcile(cloud)["drifted"]
+    [item] = reconcile(deployment)["drifted"]
     assert (item["policy"], item["outcome"], item.get("heal")) == ("report", "reported", None)
     kinds = [i.kind for i in wiring.control_plane().store.list_history("ec2_instance:e")]
     assert "drift" in kinds and "heal" not in kinds
@@ -108,7 +103,7 @@ def test_a_drifted_child_is_left_to_its_drifted_parents_heal(deployment: Any, cl
     bring_up(deployment, {"pcf_name": "pair", "flavor": "quasiparticle", "particles": [
         instance("p", ami_id), instance("k", ami_id, parents=["ec2_instance:p"])]}, "pair-up")
     ec2.stop_instances(InstanceIds=[instance_id_of("ec2_instance:p"), instance_id_of("ec2_instance:k")])
-    drift = {d["pcf_id"]: d for d in reconcile(cloud)["drifted"]}
+    drift = {d["pcf_id"]: d for d in reconcile(deployment)["drifted"]}
     assert drift["ec2_instance:p"]["outcome"] == "started"
     assert drift["ec2_instance:k"]["outcome"] == "covered by an ancestor's heal"
     assert finish(cloud, drift["ec2_instance:p"]["heal"]["execution"]) == "SUCCEEDED"
@@ -117,7 +112,22 @@ def test_a_drifted_child_is_left_to_its_drifted_parents_heal(deployment: Any, cl
 
 def test_an_unchanged_deployment_writes_nothing(deployment: Any, cloud: Any, ami_id: str) -> None:
     bring_up(deployment, instance("f", ami_id), "f-up")
-    first = reconcile(cloud)
-    second = reconcile(cloud)
+    first = reconcile(deployment)
+    second = reconcile(deployment)
     assert first["drifted"] == second["drifted"] == []
     assert second["observations_written"] == 0
+
+
+def test_the_machine_runs_under_its_role_which_must_allow_starting_its_own_page_executions(
+        deployment: Any, cloud: Any, ami_id: str) -> None:
+    bring_up(deployment, instance("g", ami_id), "g-up")
+    iam, role = cloud.client("iam"), "pcf-serverless-dev-reconcile-machine"
+    policy = json.loads(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY)["PolicyDocument"]))
+    policy["Statement"] = [s for s in policy["Statement"] if s["Action"] != "states:StartExecution"]
+    iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy))
+
+    started = invoke_function(deployment, "reconcile", reconcile_request("123456789012", "us-east-1"))
+    assert finish(cloud, started["execution"]) == "FAILED"
+    failed = cloud.client("stepfunctions").describe_execution(executionArn=started["execution"])
+    assert failed["error"] == "States.Runtime"
+    assert "not authorized to perform: states:StartExecution" in failed["cause"]

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from pcf_control_plane import wiring
-from pcf_control_plane.aws_events import reconcile_request
-from tests.support.deployments import ACCOUNT, deployed, instance_event, invoke_function
+from tests.support.deployments import deployed, instance_event, invoke_function, reconcile_run
 
 BASE, BROKEN, TAIL = "ec2_instance:base", "ec2_instance:broken", "ec2_instance:tail"
 
@@ -75,7 +74,7 @@ def test_neither_the_schedule_nor_an_event_undoes_a_rollback_until_a_new_apply(
     ec2.stop_instances(InstanceIds=[store.get_observation(TAIL).resource_id])  # behind the framework's back
     before = executions(cloud, deployment)
 
-    report = invoke_function(deployment, "reconcile", reconcile_request(ACCOUNT, "us-east-1"))
+    report = reconcile_run(deployment)
     tail_id = store.get_observation(TAIL).resource_id
     event = invoke_function(deployment, "on_ec2_event", instance_event(tail_id, "stopped"))
 

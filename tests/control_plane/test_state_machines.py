@@ -35,9 +35,9 @@ def substituted(path: Path) -> str:
     return PLACEHOLDER.sub(lambda m: arn(m.group(1)), path.read_text())
 
 
-def test_there_are_the_apply_and_page_machines() -> None:
-    assert [p.name for p in MACHINES] == ["apply.asl.json", "page.asl.json"]
-    assert list(STATE_MACHINE_FILES) == ["page", "apply"], "page first: apply names its ARN"
+def test_there_are_the_apply_page_and_reconcile_machines() -> None:
+    assert [p.name for p in MACHINES] == ["apply.asl.json", "page.asl.json", "reconcile.asl.json"]
+    assert list(STATE_MACHINE_FILES) == ["page", "apply", "reconcile"], "page first: apply names its ARN"
 
 
 @pytest.mark.parametrize("path", MACHINES, ids=lambda p: p.name)

@@ -40,7 +40,7 @@ def test_the_wheel_holds_the_project_files_and_no_lambda_only_layout(installed: 
 
     assert json.loads((project / "chalice" / "config.json").read_text())["stages"]
     assert sorted(p.name for p in (project / "state_machines").glob("*.asl.json")) == [
-        "apply.asl.json", "page.asl.json"]
+        "apply.asl.json", "page.asl.json", "reconcile.asl.json"]
     assert (project / "app.py").read_text() == (REPO / "app.py").read_text()
     assert (installed / "pcf_cli" / "main.py").is_file() and (installed / "pcf_local_cloud" / "cloud.py").is_file()
     assert not (installed / "chalicelib").exists()

@@ -186,8 +186,10 @@ def test_each_role_may_do_only_what_its_functions_call(stage: str) -> None:
             "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
     assert actions("store") == base
     assert actions("events") == base | {"states:StartExecution", "states:SendTaskSuccess", "sqs:SendMessage"}
-    assert actions("reconcile") == base | {"states:StartExecution", "ec2:DescribeInstances", "ec2:DescribeVolumes",
-                                           "sqs:SendMessage"}
+    assert actions("reconcile") == {"logs:CreateLogStream", "logs:PutLogEvents", "states:StartExecution",
+                                    "states:ListExecutions", "sqs:SendMessage"}  # starts a run, reads no table
+    assert actions("reconcile_read") == base | {"ec2:DescribeInstances", "ec2:DescribeVolumes"}
+    assert actions("heal") == base | {"states:StartExecution"}
     assert "states:StartExecution" not in actions("steps")
     assert {"ec2:RunInstances", "ec2:TerminateInstances"} <= actions("steps")
     heal = next(st for st in lambda_policy(stage, "events")["Statement"] if st["Sid"] == "StartHealingExecutions")

@@ -52,3 +52,17 @@ def invoke_function(deployment: Any, name: str, payload: dict[str, Any]) -> dict
     result = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, f"{name} failed ({response['FunctionError']}): {result}"
     return result
+
+
+def reconcile_run(deployment: Any, *, act: bool = True) -> dict[str, Any]:
+    """Run the schedule's ``reconcile`` function as EventBridge would (a fresh event), wait for the ``reconcile``
+    execution it starts to succeed, and return the run's report (``ReconcileReport``) read from the store."""
+    from pcf_control_plane.aws_events import reconcile_request
+    from tests.support.executions import finished
+
+    started = invoke_function(deployment, "reconcile", reconcile_request(ACCOUNT, REGION, act=act))
+    assert started["status"] == "started", started
+    sfn = deployment.cloud.client("stepfunctions")
+    status = finished(sfn, started["execution"], attempts=3000)
+    assert status == "SUCCEEDED", sfn.describe_execution(executionArn=started["execution"])
+    return wiring.reconciler().report(started["execution"]).model_dump(mode="json")

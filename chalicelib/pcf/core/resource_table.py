@@ -32,6 +32,9 @@ class Describe:
     """The path from a page to the resources, through lists (``("Reservations", "Instances")``)."""
     page_size: int
     """Resources per call (the call's largest ``MaxResults``)."""
+    id_filter: str
+    """The filter selecting resources by id (``instance-id``): unlike the ids parameter, it does not fail the call
+    for an id that no longer exists."""
     service: str = "ec2"
 
     @property

@@ -21,6 +21,7 @@ from pcf_control_plane.store.errors import (
     StoreError,
 )
 from pcf_control_plane.store.interface import WAIT_UNCHECKED, StateStore
+from pcf_control_plane.store.listing import ListingRange
 from pcf_control_plane.store.memory import InMemoryStateStore
 from pcf_control_plane.store.models import (
     HistoryItem,
@@ -65,6 +66,7 @@ __all__ = [
     "Lease",
     "LevelFailures",
     "LevelPages",
+    "ListingRange",
     "Observation",
     "PageListing",
     "PageTooLargeError",

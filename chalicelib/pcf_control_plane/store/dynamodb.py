@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from pcf_control_plane.store import items
+from pcf_control_plane.store import items, run_items
 from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family
 from pcf_control_plane.store.dynamodb_converge import DynamoConverge, observation_refusal, wait_condition
 from pcf_control_plane.store.dynamodb_io import ConditionFailed, DynamoIO
@@ -18,6 +19,7 @@ from pcf_control_plane.store.interface import (
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_PAGE_LISTING,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_RUN_ITEMS,
     WAIT_UNCHECKED,
     StateStore,
     WaitExpectation,
@@ -36,7 +38,9 @@ from pcf_control_plane.store.keys import (
     listing_key,
     particle_pk,
     pcf_id_of,
+    run_pk,
 )
+from pcf_control_plane.store.listing import RUN_ITEM_MAX_BYTES, ListingRange, check_run_item_key
 from pcf_control_plane.store.models import (
     HistoryItem,
     HistoryKind,
@@ -61,6 +65,7 @@ from pcf_control_plane.store.table import (
     OBSERVED_AT,
     PCF_ID,
     PK,
+    PURGE_AT,
     QUASIPARTICLE,
     RESOURCE_ID,
     SK,
@@ -273,16 +278,48 @@ class DynamoDBStateStore(StateStore):
         if batch:
             yield batch
 
-    def _shard_records(self, dep_key: str) -> Iterator[ParticleRecord]:
-        """The records of one listing partition: its items come sorted by pcf_id, spec and observation adjacent."""
+    def listing_ranges(self, deployment: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ListingRange]:
+        check_page_size(page_size)
+        for shard in range(self._shards):
+            query = self._listing_query(listing_key(deployment, shard))
+            query["ProjectionExpression"] = "#pid"
+            query["ExpressionAttributeNames"]["#pid"] = PCF_ID
+            ids: list[str] = []
+            for item in self._io.query_items(**query):
+                pcf_id = item[PCF_ID]["S"]
+                if ids and ids[-1] == pcf_id:
+                    continue  # the spec and the observation of one particle are adjacent
+                if len(ids) == page_size:
+                    yield ListingRange(shard=shard, first=ids[0], last=ids[-1], count=len(ids))
+                    ids = []
+                ids.append(pcf_id)
+            if ids:
+                yield ListingRange(shard=shard, first=ids[0], last=ids[-1], count=len(ids))
+
+    def list_range(self, deployment: str, listed: ListingRange) -> list[ParticleRecord]:
+        if listed.shard >= self._shards:
+            raise ValueError(f"shard {listed.shard}: this table's listing has {self._shards} shard(s)")
+        return list(self._shard_records(listing_key(deployment, listed.shard), (listed.first, listed.last)))
+
+    def _listing_query(self, dep_key: str, between: tuple[str, str] | None = None) -> dict[str, Any]:
         query: dict[str, Any] = {
             "IndexName": BY_DEPLOYMENT,
             "KeyConditionExpression": "#dk = :dk",
             "ExpressionAttributeNames": {"#dk": DEPLOYMENT_KEY},
             "ExpressionAttributeValues": {":dk": serialize(dep_key)},
         }
+        if between is not None:
+            query["KeyConditionExpression"] += " AND #id BETWEEN :first AND :last"
+            query["ExpressionAttributeNames"]["#id"] = PCF_ID
+            query["ExpressionAttributeValues"].update({":first": serialize(between[0]), ":last": serialize(between[1])})
         if self._query_limit is not None:
             query["Limit"] = self._query_limit
+        return query
+
+    def _shard_records(self, dep_key: str, between: tuple[str, str] | None = None) -> Iterator[ParticleRecord]:
+        """The records of one listing partition (those from ``between[0]`` to ``between[1]``): its items come
+        sorted by pcf_id, spec and observation adjacent."""
+        query = self._listing_query(dep_key, between)
         group: list[dict[str, Any]] = []
         for item in self._io.query_items(**query):
             if group and group[0][PCF_ID]["S"] != item[PCF_ID]["S"]:
@@ -346,6 +383,39 @@ class DynamoDBStateStore(StateStore):
 
     def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
         return self._runs.created(execution, pcf_ids)
+
+    def put_run_items(self, execution: str, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        now = self._clock()
+        written = []
+        for sort_key, document in documents.items():
+            check_run_item_key(sort_key)
+            text = json.dumps(document, separators=(",", ":"), sort_keys=True)
+            if len(text) > RUN_ITEM_MAX_BYTES:
+                raise ValueError(f"run item {sort_key} is over {RUN_ITEM_MAX_BYTES:,} bytes")
+            written.append({**run_items.run_key(execution, sort_key), "doc": serialize(text),
+                            PURGE_AT: serialize(run_items.purge_at(now))})
+        self._io.batch_write(written)
+
+    def get_run_items(self, execution: str, sort_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        keys = [run_items.run_key(execution, key) for key in dict.fromkeys(sort_keys)]
+        found = self._io.batch_get(keys, projection=(SK, "doc"))
+        return {item[SK]["S"]: json.loads(item["doc"]["S"]) for item in found}
+
+    def query_run_items(self, execution: str, prefix: str, cursor: str | None = None,
+                        limit: int = DEFAULT_RUN_ITEMS) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+        check_limit(limit)
+        request: dict[str, Any] = {
+            "TableName": self._table, "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
+            "ExpressionAttributeValues": serialize_item({":pk": run_pk(execution), ":prefix": prefix}),
+            "Limit": limit, "ConsistentRead": True,
+        }
+        if cursor is not None:
+            request["ExclusiveStartKey"] = run_items.run_key(execution, cursor)
+        answer = self._io.call("query", **request)
+        found = [(item[SK]["S"], json.loads(item["doc"]["S"])) for item in answer.get("Items", [])]
+        last = answer.get("LastEvaluatedKey")
+        return found, last[SK]["S"] if last else None
 
     # leases --------------------------------------------------------------------------------------
 

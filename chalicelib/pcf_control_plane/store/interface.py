@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family
+from pcf_control_plane.store.listing import ListingRange
 from pcf_control_plane.store.models import (
     HistoryItem,
     HistoryKind,
@@ -31,6 +32,7 @@ DEFAULT_PAGE_SIZE = 500
 DEFAULT_HISTORY_LIMIT = 100
 DEFAULT_PAGE_LISTING = 50
 DEFAULT_FIRST_FAILURES = 5
+DEFAULT_RUN_ITEMS = 100
 
 
 class _Unchecked(Enum):
@@ -85,6 +87,16 @@ class StateStore(ABC):
     @abstractmethod
     def list_particles(self, deployment: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[list[ParticleRecord]]:
         """Every particle with a spec in ``deployment``, in batches of up to ``page_size`` records."""
+
+    @abstractmethod
+    def listing_ranges(self, deployment: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ListingRange]:
+        """The deployment's listing cut into ranges of up to ``page_size`` pcf_ids, shard by shard, in order; only
+        keys are read (DynamoDB: Queries of the ``by_deployment`` index projecting ``pcf_id``)."""
+
+    @abstractmethod
+    def list_range(self, deployment: str, listed: ListingRange) -> list[ParticleRecord]:
+        """The particles with a spec in ``listed`` (DynamoDB: one Query of the index between its first and last
+        pcf_id, paged when over 1 MB)."""
 
     def get_particle(self, pcf_id: str) -> ParticleRecord | None:
         """Spec and observation of one particle, or ``None`` when it has neither."""
@@ -230,6 +242,21 @@ class StateStore(ABC):
     @abstractmethod
     def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
         """Those of ``pcf_ids`` whose resource the run created (a commit with ``created``)."""
+
+    @abstractmethod
+    def put_run_items(self, execution: str, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write each JSON-safe document under its sort key (``listing.RUN_ITEM_PREFIX``…) in the run partition
+        ``execution``, replacing what was there (DynamoDB: BatchWriteItem, 25 a call; expiring with the run)."""
+
+    @abstractmethod
+    def get_run_items(self, execution: str, sort_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The documents stored under ``sort_keys`` (missing ones left out; DynamoDB: a consistent BatchGetItem)."""
+
+    @abstractmethod
+    def query_run_items(self, execution: str, prefix: str, cursor: str | None = None,
+                        limit: int = DEFAULT_RUN_ITEMS) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+        """Up to ``limit`` ``(sort key, document)`` under ``prefix`` after ``cursor``, in key order, and the cursor
+        of the next ones (``None`` at the end; a full answer may be followed by an empty one)."""
 
     # leases --------------------------------------------------------------------------------------
 

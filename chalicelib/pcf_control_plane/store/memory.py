@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -16,12 +17,14 @@ from pcf_control_plane.store.interface import (
     DEFAULT_HISTORY_LIMIT,
     DEFAULT_PAGE_LISTING,
     DEFAULT_PAGE_SIZE,
+    DEFAULT_RUN_ITEMS,
     StateStore,
     check_limit,
     check_page_size,
     check_ttl,
 )
 from pcf_control_plane.store.keys import HistoryIds, history_expiry
+from pcf_control_plane.store.listing import RUN_ITEM_MAX_BYTES, ListingRange, check_run_item_key
 from pcf_control_plane.store.memory_runs import MemoryRuns
 from pcf_control_plane.store.models import (
     PENDING,
@@ -53,6 +56,7 @@ class InMemoryStateStore(StateStore):
         self._waits: dict[str, Wait] = {}
         self._converged_by: dict[str, str] = {}
         self._runs = MemoryRuns()
+        self._run_items: dict[str, dict[str, str]] = {}
         self._tokens: IdempotencyWindow[CommitResult] = IdempotencyWindow(clock)
 
     # desired specs ------------------------------------------------------------------------------
@@ -115,6 +119,20 @@ class InMemoryStateStore(StateStore):
             records = [record for record in map(self._record, ids) if record is not None]
         for start in range(0, len(records), page_size):
             yield records[start:start + page_size]
+
+    def listing_ranges(self, deployment: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[ListingRange]:
+        check_page_size(page_size)
+        with self._lock:
+            ids = sorted(pid for pid, (spec, _) in self._specs.items() if spec.deployment == deployment)
+        for start in range(0, len(ids), page_size):
+            chunk = ids[start:start + page_size]
+            yield ListingRange(shard=0, first=chunk[0], last=chunk[-1], count=len(chunk))
+
+    def list_range(self, deployment: str, listed: ListingRange) -> list[ParticleRecord]:
+        with self._lock:
+            ids = sorted(pid for pid, (spec, _) in self._specs.items()
+                         if spec.deployment == deployment and listed.first <= pid <= listed.last)
+            return [record for record in map(self._record, ids) if record is not None]
 
     def delete_particle(self, pcf_id: str) -> None:
         with self._lock:
@@ -254,6 +272,30 @@ class InMemoryStateStore(StateStore):
     def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
         with self._lock:
             return self._runs.created(execution, pcf_ids)
+
+    def put_run_items(self, execution: str, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        encoded = {}
+        for sort_key, document in documents.items():
+            check_run_item_key(sort_key)
+            encoded[sort_key] = json.dumps(document, separators=(",", ":"), sort_keys=True)
+            if len(encoded[sort_key]) > RUN_ITEM_MAX_BYTES:
+                raise ValueError(f"run item {sort_key} is over {RUN_ITEM_MAX_BYTES:,} bytes")
+        with self._lock:
+            self._run_items.setdefault(execution, {}).update(encoded)
+
+    def get_run_items(self, execution: str, sort_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            held = self._run_items.get(execution, {})
+            return {key: json.loads(held[key]) for key in dict.fromkeys(sort_keys) if key in held}
+
+    def query_run_items(self, execution: str, prefix: str, cursor: str | None = None,
+                        limit: int = DEFAULT_RUN_ITEMS) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+        check_limit(limit)
+        with self._lock:
+            held = self._run_items.get(execution, {})
+            keys = sorted(key for key in held if key.startswith(prefix) and (cursor is None or key > cursor))[:limit]
+            found = [(key, json.loads(held[key])) for key in keys]
+        return found, keys[-1] if len(keys) == limit else None
 
     # leases --------------------------------------------------------------------------------------
 

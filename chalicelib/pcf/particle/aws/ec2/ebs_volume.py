@@ -61,7 +61,7 @@ SNAPSHOT_FIELDS = ("Size", "VolumeType", "Iops", "AvailabilityZone", "Tags")
 VOLUME_TABLE = ResourceTable(
     id_key="VolumeId",
     name_key="volume_name",
-    describe=Describe("describe_volumes", ("Volumes",), page_size=500),
+    describe=Describe("describe_volumes", ("Volumes",), page_size=500, id_filter="volume-id"),
     status=lambda description: description["State"],
     gone=frozenset({"deleting", "deleted"}),
     snapshot_fields=SNAPSHOT_FIELDS,

@@ -142,7 +142,7 @@ def instance_snapshot(description: Mapping[str, Any]) -> dict[str, Any]:
 INSTANCE_TABLE = ResourceTable(
     id_key="InstanceId",
     name_key="instance_name",
-    describe=Describe("describe_instances", ("Reservations", "Instances"), page_size=1000),
+    describe=Describe("describe_instances", ("Reservations", "Instances"), page_size=1000, id_filter="instance-id"),
     status=lambda description: description["State"]["Name"],
     gone=frozenset({"shutting-down", "terminated"}),
     snapshot_fields=SNAPSHOT_FIELDS,
