@@ -227,7 +227,7 @@ def projected_at(measurements: list[Measurement], function: str, particles: int)
         return Measurement(function, particles, high.cpu_s, high.calls, high.peak_mb)
 
     def extend(a: float, b: float) -> float:
-        return b + (b - a) / span * (particles - high.particles)
+        return max(0.0, b + (b - a) / span * (particles - high.particles))  # a flat cost measured as falling
 
     return Measurement(function, particles, extend(low.cpu_s, high.cpu_s), round(extend(low.calls, high.calls)),
                        extend(low.peak_mb, high.peak_mb))
