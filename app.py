@@ -229,12 +229,23 @@ def check_level(event: dict[str, Any]) -> dict[str, Any]:
 
 @step("rollback")
 def rollback(event: dict[str, Any]) -> dict[str, Any]:
-    """Choose what this execution created, set it to be terminated, return the levels of the rollback's run."""
+    """Begin rolling back: set the run rolling back, return the rollback's levels (the run's, reversed) and pages."""
     from pcf_control_plane.messages import RollbackInput, parse
-    from pcf_control_plane.run_steps import rollback_run
+    from pcf_control_plane.rollback import begin_rollback
     from pcf_control_plane.wiring import control_plane
 
-    return rollback_run(control_plane(), parse(RollbackInput, event)).model_dump()
+    return begin_rollback(control_plane().store, parse(RollbackInput, event)).model_dump()
+
+
+@step("rollback_page")
+def rollback_page(event: dict[str, Any]) -> dict[str, Any]:
+    """Roll back one page of the run: mark what it left, set what it created to be terminated, write the rollback's
+    page of those; return how many it terminates."""
+    from pcf_control_plane.messages import RollbackPageStep, parse
+    from pcf_control_plane.rollback import rollback_page as roll_back
+    from pcf_control_plane.wiring import control_plane
+
+    return roll_back(control_plane().store, parse(RollbackPageStep, event)).model_dump()
 
 
 @step("summarize")

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,14 +40,12 @@ CALL_SECONDS = 0.010
 HEADROOM = 2.0
 SIZES = (100, 300, 1_000)
 QUICK_SIZES = (100, 300)
-ROLLBACK_MEASURED_UP_TO = 300
-"""moto answers a Query by scanning the table, so rollback (a history query per particle) slows quadratically in
-the local cloud: it is measured up to this size and projected linearly beyond, from its own CPU and calls."""
-DOCUMENTED_MAX = {"plan": 2_500, "plan_page": 40, "check_level": 10_000, "summarize": 2_000, "rollback": 2_500,
-                  "reconcile_page": 500}
+DOCUMENTED_MAX = {"plan": 2_500, "plan_page": 40, "check_level": 10_000, "summarize": 2_000, "rollback": 10_000,
+                  "rollback_page": 40, "reconcile_page": 500}
 """The largest size ``docs/sizing.md`` promises per function: one apply of 2,500 particles planned, a page of 40
-stored, a level of 10,000 checked, 2,000 particles summarized per call, a page of 500 reconciled (a deployment is
-reconciled a page per invocation: ``benchmarks/reconcile_bench.py`` projects the whole run)."""
+stored, a level of 10,000 checked, 2,000 particles summarized per call, the rollback of an apply of 10,000 begun, a
+page of 40 rolled back, a page of 500 reconciled (a deployment is reconciled a page per invocation:
+``benchmarks/reconcile_bench.py`` projects the whole run)."""
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:pcf-serverless-dev-apply:sizing"
 
 
@@ -147,7 +145,6 @@ def flat_definition(count: int) -> dict[str, Any]:
 def size_case(count: int, baseline_mb: float) -> list[Measurement]:
     """Every size-dependent function at ``count`` particles, in a fresh local cloud."""
     from pcf_control_plane import wiring
-    from pcf_control_plane.store import HistoryKind
     from pcf_local_cloud import LocalCloud, RealClock
     from pcf_local_cloud.control_plane import deploy_control_plane
 
@@ -166,16 +163,14 @@ def size_case(count: int, baseline_mb: float) -> list[Measurement]:
         found.append(measure(cloud, emulated, "plan_page", lambda: pages[0], min(count, 40), baseline_mb))
         for page in pages[1:]:  # the other pages' specs, as the workflow stores them
             invoke(cloud, "plan_page", page)
-        members = store.members_of("quasiparticle:sizing")
-        for pcf_id in members:  # as if this execution had created each one
-            store.add_history(pcf_id, HistoryKind.transition, {"action": "start", "created": True}, EXECUTION)
         level = {"run": EXECUTION, "phase": "start", "level": 0, "particles": count}
         found.append(measure(cloud, emulated, "check_level", lambda: level, count, baseline_mb))
         summary = {"run": EXECUTION, "pcf_id": "quasiparticle:sizing"}
         found.append(measure(cloud, emulated, "summarize", lambda: summary, min(count, 2_000), baseline_mb))
-        root = {"pcf_id": "quasiparticle:sizing", "execution": EXECUTION}
-        if count <= ROLLBACK_MEASURED_UP_TO:
-            found.append(measure(cloud, emulated, "rollback", lambda: root, count, baseline_mb))
+        root = {"pcf_id": "quasiparticle:sizing", "execution": EXECUTION, "error": {"Error": "TransitionError"}}
+        found.append(measure(cloud, emulated, "rollback", lambda: root, count, baseline_mb))
+        rolled = created_pages(store, pages[:2])  # two pages, each measured once: a retried page is answered as is
+        found.append(measure(cloud, emulated, "rollback_page", lambda: next(rolled), min(count, 40), baseline_mb))
         seed_particles(cloud, store, count)
         request = {"execution": EXECUTION + "-reconcile", "cause": "reconcile:sizing", "act": True}
         first = invoke(cloud, "reconcile_begin", request)[0]["pages"][0]
@@ -183,6 +178,23 @@ def size_case(count: int, baseline_mb: float) -> list[Measurement]:
         found.append(measure(cloud, emulated, "reconcile_page", lambda: page, first["count"], baseline_mb))
         restore()
     return found
+
+
+def created_pages(store: Any, pages: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each of ``pages`` as a ``rollback_page`` payload, its particles marked created and converged by the execution
+    (as ``converge`` marks them) before this returns, so the marking is not measured: every particle of each page
+    is set to be terminated."""
+    from pcf_control_plane.store import ConvergeCommit, Observation, commit_token
+
+    for page in pages:
+        ids = store.get_page(EXECUTION, page["phase"], page["level"], page["page"]).ids
+        for n, pcf_id in enumerate(ids):
+            store.commit_converge(ConvergeCommit(
+                pcf_id=pcf_id, execution=EXECUTION, token=commit_token(EXECUTION, pcf_id), created=True,
+                converged=True, observation=Observation(state="running", observed_at=time.time(),
+                                                        resource_id=f"i-{page['page']:08x}{n:09x}", cause=EXECUTION)))
+    return iter([{"execution": EXECUTION, "error": "TransitionError",
+                  **{key: page[key] for key in ("phase", "level", "page")}} for page in pages])
 
 
 def configured() -> dict[str, tuple[int, int]]:
@@ -217,7 +229,7 @@ def projected_at(measurements: list[Measurement], function: str, particles: int)
         return Measurement(function, particles, high.cpu_s, high.calls, high.peak_mb)
 
     def extend(a: float, b: float) -> float:
-        return b + (b - a) / span * (particles - high.particles)
+        return max(0.0, b + (b - a) / span * (particles - high.particles))  # a flat cost measured as falling
 
     return Measurement(function, particles, extend(low.cpu_s, high.cpu_s), round(extend(low.calls, high.calls)),
                        extend(low.peak_mb, high.peak_mb))

@@ -231,14 +231,6 @@ class RollbackInput(RootStep):
     error: dict[str, Any] = Field(default_factory=dict)
 
 
-class RollbackOutput(_Message):
-    """What the rollback will terminate, children first, as phases the workflow runs like a plan's."""
-
-    pcf_id: str
-    particles: list[str]
-    phases: list[PlannedPhase]
-
-
 class SummaryOutput(_Message):
     """The closing summary of an execution: how many particles ended in each state."""
 
@@ -281,12 +273,29 @@ class RunPlanOutput(_Message):
 
 
 class RollbackRunOutput(_Message):
-    """What a rollback terminates, children first, as the levels of its own run partition ``run``."""
+    """A rollback begun: the levels of its own run partition ``run`` (the apply's levels reversed, children first,
+    with the same page numbers; ``particles`` counts what each page considers, not what it terminates) and the
+    name of the error it rolls back."""
 
     pcf_id: str
     run: str
     particles: int
     levels: list[RunLevel]
+    error: str = Field(min_length=1)
+
+
+class RollbackPageStep(PageRef):
+    """One page of the apply ``execution`` to roll back, for the error named ``error``."""
+
+    execution: str = Field(min_length=1)
+    error: str = Field(default="unknown", min_length=1)
+
+
+class RolledBackPage(_Message):
+    """How many particles of a page the rollback terminates (its page in the rollback's run holds them; none is
+    written when there are none)."""
+
+    particles: int = Field(ge=0, le=PAGE_SIZE)
 
 
 class PageStep(PageRef):

@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from pcf.core.pcf_exceptions import DefinitionError
 from pcf_control_plane.heal_plan import plan_heal
 from pcf_control_plane.messages import (
-    ApplySettings,
     LevelCheck,
     LevelOutput,
     PageItem,
@@ -28,15 +27,12 @@ from pcf_control_plane.messages import (
     PageStep,
     Phase,
     PlanInput,
-    RollbackInput,
-    RollbackRunOutput,
     RunLevel,
     RunPlanOutput,
     SummaryPage,
     SummaryStep,
 )
 from pcf_control_plane.outcome import NAMED_FAILURES, level_failed
-from pcf_control_plane.rollback import plan_rollback
 from pcf_control_plane.steps import ControlPlane
 from pcf_control_plane.store import (
     PAGE_MAX_PARTICLES,
@@ -52,9 +48,6 @@ from pcf_control_plane.store.runs import encode_specs
 
 _Level = tuple[Phase, int, list[str]]
 """A level to cut into pages: its phase, its position in the phase and its particles."""
-
-ROLLBACK_RUN = "/rollback"
-"""The suffix of a rollback's run partition key (the execution's ARN, then this)."""
 
 SUMMARY_PAGES = 50
 """Pages a ``summarize_page`` call reads: 2,000 particles, 40 BatchGetItem calls of 50 particles each."""
@@ -130,28 +123,11 @@ def _put_run(plane: ControlPlane, run: str, pcf_id: str, levels: Sequence[_Level
     run_levels = [RunLevel(phase=phase, level=level, particles=len(ids),
                            pages=list(range(counts[(phase, level)]))) for phase, level, ids in levels if ids]
     meta = RunMeta(execution=run, pcf_id=pcf_id, particles=sum(len(ids) for _, _, ids in levels),
-                   levels=tuple(LevelPages(phase=level.phase, level=level.level, pages=len(level.pages))
-                                for level in run_levels),
+                   levels=tuple(LevelPages(phase=level.phase, level=level.level, pages=len(level.pages),
+                                           particles=level.particles) for level in run_levels),
                    settings=settings)
     plane.store.put_run(meta, pages)
     return meta, run_levels
-
-
-def rollback_run(plane: ControlPlane, request: RollbackInput) -> RollbackRunOutput:
-    """``plan_rollback``'s choice (what the execution created, children first) as the levels of the run
-    partition ``<execution>/rollback``, its pages holding the terminating specs and their generations."""
-    chosen = plan_rollback(plane.store, request)
-    run = f"{request.execution}{ROLLBACK_RUN}"
-    stored = {pcf_id: record.spec for pcf_id, record in plane.store.get_many(chosen.particles).items()
-              if record.spec is not None}
-    specs = {pcf_id: _unstored(spec) for pcf_id, spec in stored.items()}
-    levels: list[_Level] = [(phase.phase, index, ids) for phase in chosen.phases
-                            for index, ids in enumerate(phase.levels)]
-    meta = plane.store.get_run(request.execution)
-    settings = ApplySettings.model_validate(meta.settings) if meta else ApplySettings()
-    pages = _cut(levels, specs, {pcf_id: spec.generation for pcf_id, spec in stored.items()}, settings.page_size())
-    written, run_levels = _put_run(plane, run, request.pcf_id, levels, pages, settings.model_dump())
-    return RollbackRunOutput(pcf_id=request.pcf_id, run=run, particles=written.particles, levels=run_levels)
 
 
 def _unstored(spec: StoredSpec) -> ParticleSpec:

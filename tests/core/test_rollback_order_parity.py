@@ -8,9 +8,10 @@ import pytest
 from pcf.core import State
 from pcf.core.quasiparticle import Quasiparticle
 from pcf.core.runtime import ApplyEvent, EventKind, Runtime
-from pcf_control_plane.messages import RollbackInput
-from pcf_control_plane.rollback import plan_rollback
-from pcf_control_plane.store import HistoryKind, ParticleSpec
+from pcf_control_plane.messages import RollbackInput, RollbackPageStep
+from pcf_control_plane.rollback import begin_rollback, rollback_page
+from pcf_control_plane.store import LevelPages, Observation, ParticleSpec, RunFailure, RunMeta, RunPage
+from pcf_control_plane.store.converge import ConvergeCommit, commit_token
 from pcf_control_plane.store.memory import InMemoryStateStore
 from tests.support.memory_flavor import MemoryCloud, memory_definition
 
@@ -49,20 +50,37 @@ def library_mode_rollback(memory_cloud: MemoryCloud, runtime: Runtime) -> list[l
 
 
 def control_plane_rollback() -> list[list[str]]:
+    """The run partition of the failed apply (one level per particle, parents first), then the rollback's begin
+    and every page, as the workflow runs them; the ids each rollback level terminates, empty levels left out."""
     store = InMemoryStateStore()
-    for name, parents in CHAIN:
+    pages, gens = [], {}
+    for level, (name, parents) in enumerate(CHAIN):
+        spec = ParticleSpec(pcf_id=f"memory_particle:{name}", definition={**memory_definition(name, parents=parents)},
+                            desired_state="running", deployment="pcf", quasiparticle="quasiparticle:q")
+        gens[spec.pcf_id] = store.put_spec(spec)
+        pages.append(RunPage(phase="start", level=level, page=0, ids=(spec.pcf_id,), specs=(spec,),
+                             gens={spec.pcf_id: gens[spec.pcf_id]}))
+    store.put_run(RunMeta(execution=EXECUTION, pcf_id="quasiparticle:q", particles=len(CHAIN),
+                          levels=tuple(LevelPages(phase="start", level=page.level, pages=1, particles=1)
+                                       for page in pages)), pages)
+    for name in ("g", "p", "c"):
         pcf_id = f"memory_particle:{name}"
-        generation = store.put_spec(ParticleSpec(
-            pcf_id=pcf_id, definition={**memory_definition(name, parents=parents)}, desired_state="running",
-            deployment="pcf", quasiparticle="quasiparticle:q"))
-        store.add_history(pcf_id, HistoryKind.plan, {"desired_state": "running", "generation": generation}, EXECUTION)
-        if name in ("g", "c"):
-            store.add_history(pcf_id, HistoryKind.transition, {"action": "start", "created": True}, EXECUTION)
-        if name != "x":
-            store.add_history(pcf_id, HistoryKind.lease, {"acquired": True}, EXECUTION)
-    store.add_history("memory_particle:x", HistoryKind.error, {"error": "boom"}, EXECUTION)
-    planned = plan_rollback(store, RollbackInput(pcf_id="quasiparticle:q", execution=EXECUTION))
-    return [sorted(level) for phase in planned.phases for level in phase.levels]
+        store.commit_converge(ConvergeCommit(
+            pcf_id=pcf_id, execution=EXECUTION, token=commit_token(EXECUTION, pcf_id),
+            observation=Observation(state="running", observed_at=1.0, resource_id=name, cause=EXECUTION),
+            created=name in ("g", "c"), converged=True))
+    store.record_failure(EXECUTION, RunFailure(pcf_id="memory_particle:x", phase="start", level=3, error="boom",
+                                               at=2.0))
+    begun = begin_rollback(store, RollbackInput(pcf_id="quasiparticle:q", execution=EXECUTION))
+    levels = []
+    for level in begun.levels:
+        for page in level.pages:
+            rollback_page(store, RollbackPageStep(execution=EXECUTION, phase=level.phase, level=level.level,
+                                                  page=page))
+            written = store.get_page(f"{EXECUTION}/rollback", level.phase, level.level, page)
+            if written:
+                levels.append(sorted(written.ids))
+    return levels
 
 
 def test_both_modes_terminate_the_created_grandchild_a_level_before_its_created_grandparent(

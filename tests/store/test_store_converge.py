@@ -78,6 +78,22 @@ def test_a_family_of_many_parents_is_read_across_calls(store: StateStore) -> Non
         1.0 + n for n in range(70)]
 
 
+def test_a_page_of_states_is_read_at_once_without_leases(store: StateStore) -> None:
+    store.put_spec(spec(MOM))
+    store.commit_converge(_commit(6.0).model_copy(update={"pcf_id": MOM, "converged": True,
+                                                          "token": commit_token(RUN, MOM)}))
+    _armed(store)
+
+    states = store.read_states([CHILD, MOM, DAD, CHILD])
+
+    assert list(states) == [CHILD, MOM, DAD]
+    assert states[CHILD].wait == WAIT and states[CHILD].lease is None, "a lease is not read"
+    assert states[CHILD].spec is not None and states[CHILD].converged_by is None
+    assert (states[MOM].converged_by, states[MOM].observation.observed_at) == (RUN, 6.0)
+    assert (states[DAD].spec, states[DAD].observation, states[DAD].converged_by) == (None, None, None)
+    assert store.read_states([]) == {}
+
+
 # the converge commit ----------------------------------------------------------------------------
 
 

@@ -138,3 +138,29 @@ def test_a_failure_is_recorded_with_its_history_once(store: StateStore) -> None:
     assert [(h.kind, h.cause, h.detail) for h in history] == [
         (HistoryKind.error, RUN, {"error": "States.TaskFailed", "message": failure.cause})]
     assert store.level_failures(RUN, "start", 0).first == (failure,)
+
+
+def test_a_page_is_written_alone_and_replaces_its_key(store: StateStore) -> None:
+    page = _page(2, 1, gens={_ids(2, 1, 3)[0]: 4})
+    store.put_page(RUN, page)
+    assert store.get_page(RUN, "start", 2, 1) == page and store.get_run(RUN) is None, "no META read or written"
+
+    smaller = _page(2, 1, count=1)
+    store.put_page(RUN, smaller)
+    assert store.get_page(RUN, "start", 2, 1) == smaller
+    noise = os.urandom(400_000).hex()
+    with pytest.raises(PageTooLargeError):
+        store.put_page(RUN, RunPage(phase="start", level=2, page=1, ids=("ec2_instance:huge",),
+                                    specs=(spec("ec2_instance:huge", UserData=noise),)))
+    assert store.get_page(RUN, "start", 2, 1) == smaller
+
+
+def test_failed_marks_name_the_level_s_failures_among_the_ids_asked(store: StateStore) -> None:
+    for pcf_id, level in (("ec2_instance:a", 1), ("ec2_instance:b", 1), ("ec2_instance:c", 2)):
+        store.record_failure(RUN, RunFailure(pcf_id=pcf_id, phase="start", level=level, error="Boom", at=START))
+    asked = ["ec2_instance:a", "ec2_instance:c", "ec2_instance:d", "ec2_instance:a"]
+
+    assert store.failed_marks(RUN, "start", 1, asked) == {"ec2_instance:a"}
+    assert store.failed_marks(RUN, "start", 2, asked) == {"ec2_instance:c"}
+    assert store.failed_marks(RUN, "stop", 1, asked) == set() == store.failed_marks(OTHER, "start", 1, asked)
+    assert store.failed_marks(RUN, "start", 1, []) == set()

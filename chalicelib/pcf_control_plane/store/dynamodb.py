@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pcf_control_plane.store import items, run_items
-from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family
+from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family, ParticleState
 from pcf_control_plane.store.dynamodb_converge import DynamoConverge, observation_refusal, wait_condition
 from pcf_control_plane.store.dynamodb_io import ConditionFailed, DynamoIO
 from pcf_control_plane.store.dynamodb_runs import DynamoRuns
@@ -340,6 +340,9 @@ class DynamoDBStateStore(StateStore):
     def commit_converge(self, commit: ConvergeCommit) -> CommitResult:
         return self._converge.commit(commit)
 
+    def read_states(self, pcf_ids: Iterable[str]) -> dict[str, ParticleState]:
+        return self._converge.read_states(pcf_ids)
+
     def arm_wait(self, pcf_id: str, wait: Wait, resource_id: str) -> bool:
         return self._converge.arm_wait(pcf_id, wait, resource_id)
 
@@ -354,6 +357,9 @@ class DynamoDBStateStore(StateStore):
 
     def put_run(self, meta: RunMeta, pages: Sequence[RunPage]) -> None:
         self._runs.put(meta, pages)
+
+    def put_page(self, execution: str, page: RunPage) -> None:
+        self._runs.put_page(execution, page)
 
     def get_run(self, execution: str) -> RunMeta | None:
         return self._runs.meta(execution)
@@ -380,6 +386,9 @@ class DynamoDBStateStore(StateStore):
                        first: int = DEFAULT_FIRST_FAILURES) -> LevelFailures:
         check_limit(first)
         return self._runs.failures(execution, phase, level, first)
+
+    def failed_marks(self, execution: str, phase: str, level: int, pcf_ids: Iterable[str]) -> set[str]:
+        return self._runs.failed(execution, phase, level, pcf_ids)
 
     def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
         return self._runs.created(execution, pcf_ids)

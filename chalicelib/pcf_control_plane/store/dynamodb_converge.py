@@ -50,6 +50,14 @@ class DynamoConverge:
         return Family(particle=self._state(pcf_id, found.get(pcf_id, [])),
                       parents={pid: self._state(pid, found.get(pid, [])) for pid in parent_ids})
 
+    def read_states(self, pcf_ids: Iterable[str]) -> dict[str, ParticleState]:
+        """One consistent BatchGetItem (100 keys a call): each particle's SPEC and OBS."""
+        ids = list(dict.fromkeys(pcf_ids))
+        found: dict[str, list[dict[str, Any]]] = {}
+        for item in self._io.batch_get([items.item_key(pid, sk) for pid in ids for sk in (SPEC_SK, OBSERVATION_SK)]):
+            found.setdefault(pcf_id_of(item[PK]["S"]), []).append(item)
+        return {pid: self._state(pid, found.get(pid, [])) for pid in ids}
+
     def _state(self, pcf_id: str, found: list[dict[str, Any]]) -> ParticleState:
         fields: dict[str, Any] = {}
         for item in found:

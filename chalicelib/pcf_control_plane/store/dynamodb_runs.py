@@ -7,7 +7,15 @@ from typing import Any
 
 from pcf_control_plane.store import items, run_items
 from pcf_control_plane.store.dynamodb_io import ConditionFailed, DynamoIO
-from pcf_control_plane.store.keys import META_SK, PAGE_PREFIX, created_sk, failure_prefix, page_sk, run_pk
+from pcf_control_plane.store.keys import (
+    META_SK,
+    PAGE_PREFIX,
+    created_sk,
+    failure_prefix,
+    failure_sk,
+    page_sk,
+    run_pk,
+)
 from pcf_control_plane.store.models import HistoryItem
 from pcf_control_plane.store.runs import (
     LevelFailures,
@@ -17,6 +25,7 @@ from pcf_control_plane.store.runs import (
     RunPage,
     check_pages,
     decode_specs,
+    encode_specs,
     failure_history,
 )
 from pcf_control_plane.store.serialization import serialize, serialize_item
@@ -40,6 +49,11 @@ class DynamoRuns:
         written += [run_items.page_item(meta.execution, page, blob, now) for page, blob in zip(pages, blobs,
                                                                                             strict=True)]
         self._io.batch_write(written)
+
+    def put_page(self, execution: str, page: RunPage) -> None:
+        """One PutItem of the page (its specs encoded first)."""
+        blob = encode_specs(page)
+        self._io.call("put_item", TableName=self._table, Item=run_items.page_item(execution, page, blob, self._clock()))
 
     def meta(self, execution: str) -> RunMeta | None:
         item = self._get(execution, META_SK)
@@ -102,6 +116,11 @@ class DynamoRuns:
             if "LastEvaluatedKey" not in page:
                 return LevelFailures(first=found, count=count)
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def failed(self, execution: str, phase: str, level: int, pcf_ids: Iterable[str]) -> set[str]:
+        """A consistent BatchGetItem of the level's ``F#`` items of ``pcf_ids`` (100 keys a call)."""
+        keys = [run_items.run_key(execution, failure_sk(phase, level, pcf_id)) for pcf_id in dict.fromkeys(pcf_ids)]
+        return {item["particle"]["S"] for item in self._io.batch_get(keys, projection=("particle",))}
 
     def created(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
         """A consistent BatchGetItem of the ``C#`` marks (100 keys a call)."""

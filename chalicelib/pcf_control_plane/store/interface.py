@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, nullcontext
 from enum import Enum
 from typing import Any, Literal
 
-from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family
+from pcf_control_plane.store.converge import CommitResult, ConvergeCommit, Family, ParticleState
 from pcf_control_plane.store.listing import ListingRange
 from pcf_control_plane.store.models import (
     HistoryItem,
@@ -179,6 +179,11 @@ class StateStore(ABC):
         observation or a lease that is not the execution's does not stop the rest (reported in the result)."""
 
     @abstractmethod
+    def read_states(self, pcf_ids: Iterable[str]) -> dict[str, ParticleState]:
+        """Each of ``pcf_ids``' spec, observation, wait and ``converged_by`` (no lease), in one consistent read
+        (DynamoDB: one BatchGetItem per 50 particles); a particle with no items reads as an empty state."""
+
+    @abstractmethod
     def arm_wait(self, pcf_id: str, wait: Wait, resource_id: str) -> bool:
         """What the ``Await`` task's UpdateItem does: set ``wait`` on the observation only if it names
         ``resource_id`` and its state is still ``pending``; ``False`` (nothing written) otherwise."""
@@ -205,6 +210,11 @@ class StateStore(ABC):
         """Write a run's ``META`` and ``pages`` (DynamoDB: BatchWriteItem, 25 items a call). Every page must be one
         of ``meta``'s; a page whose specs are too large is ``PageTooLargeError``, raised before anything is
         written."""
+
+    @abstractmethod
+    def put_page(self, execution: str, page: RunPage) -> None:
+        """Write one page of the run ``execution`` (replacing a page of the same key), without reading or checking
+        its ``META``; a page whose specs are too large is ``PageTooLargeError``, raised before the write."""
 
     @abstractmethod
     def get_run(self, execution: str) -> RunMeta | None:
@@ -238,6 +248,10 @@ class StateStore(ABC):
     def level_failures(self, execution: str, phase: str, level: int,
                        first: int = DEFAULT_FIRST_FAILURES) -> LevelFailures:
         """The first ``first`` failures of a level (pcf_id order) and their count."""
+
+    @abstractmethod
+    def failed_marks(self, execution: str, phase: str, level: int, pcf_ids: Iterable[str]) -> set[str]:
+        """Those of ``pcf_ids`` with a failure recorded in the level (DynamoDB: one BatchGetItem per 100)."""
 
     @abstractmethod
     def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:

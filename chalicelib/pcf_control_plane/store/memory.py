@@ -156,6 +156,10 @@ class InMemoryStateStore(StateStore):
                           parents={pid: self._state(pid, with_lease=False)
                                    for pid in dict.fromkeys(parents) if pid != pcf_id})
 
+    def read_states(self, pcf_ids: Iterable[str]) -> dict[str, ParticleState]:
+        with self._lock:
+            return {pid: self._state(pid, with_lease=False) for pid in dict.fromkeys(pcf_ids)}
+
     def _state(self, pcf_id: str, *, with_lease: bool) -> ParticleState:
         return ParticleState(pcf_id=pcf_id, spec=self.get_spec(pcf_id), observation=self.get_observation(pcf_id),
                              lease=self.current_lease(pcf_id) if with_lease else None,
@@ -233,6 +237,10 @@ class InMemoryStateStore(StateStore):
         with self._lock:
             self._runs.put(meta, pages)
 
+    def put_page(self, execution: str, page: RunPage) -> None:
+        with self._lock:
+            self._runs.put_page(execution, page)
+
     def get_run(self, execution: str) -> RunMeta | None:
         with self._lock:
             return self._runs.meta(execution)
@@ -268,6 +276,10 @@ class InMemoryStateStore(StateStore):
         check_limit(first)
         with self._lock:
             return self._runs.failures(execution, phase, level, first)
+
+    def failed_marks(self, execution: str, phase: str, level: int, pcf_ids: Iterable[str]) -> set[str]:
+        with self._lock:
+            return self._runs.failed(execution, phase, level, pcf_ids)
 
     def created_marks(self, execution: str, pcf_ids: Iterable[str]) -> set[str]:
         with self._lock:

@@ -14,6 +14,7 @@ from pcf_control_plane.store.runs import (
     RunPage,
     check_pages,
     decode_specs,
+    encode_specs,
 )
 
 
@@ -39,6 +40,11 @@ class MemoryRuns:
         run.meta = meta
         for page, blob in zip(pages, blobs, strict=True):
             run.pages[page.key] = (page.model_copy(update={"specs": ()}, deep=True), blob)
+
+    def put_page(self, execution: str, page: RunPage) -> None:
+        """Write one page (its specs encoded first), the run made if it has no ``META`` yet."""
+        blob = encode_specs(page)
+        self._existing(execution).pages[page.key] = (page.model_copy(update={"specs": ()}, deep=True), blob)
 
     def meta(self, execution: str) -> RunMeta | None:
         run = self._runs.get(execution)
@@ -83,6 +89,10 @@ class MemoryRuns:
         prefix = failure_prefix(phase, level)
         keys = sorted(key for key in (run.failures if run else {}) if key.startswith(prefix))
         return LevelFailures(first=tuple(run.failures[key] for key in keys[:first]) if run else (), count=len(keys))
+
+    def failed(self, execution: str, phase: str, level: int, pcf_ids: Iterable[str]) -> set[str]:
+        run = self._runs.get(execution)
+        return {pcf_id for pcf_id in pcf_ids if run and failure_sk(phase, level, pcf_id) in run.failures}
 
     def mark_created(self, execution: str, pcf_id: str) -> None:
         self._existing(execution).created.add(pcf_id)

@@ -39,11 +39,12 @@ class _Record(BaseModel):
 
 
 class LevelPages(_Record):
-    """One level of a run and how many pages it was cut into."""
+    """One level of a run, how many pages it was cut into and how many particles they hold (0: not recorded)."""
 
     phase: RunPhase
     level: int = Field(ge=0, le=MAX_LEVEL)
     pages: int = Field(ge=0, le=MAX_PAGE + 1)
+    particles: int = Field(default=0, ge=0)
 
 
 class RunMeta(_Record):
