@@ -129,7 +129,7 @@ def test_the_state_file_describes_the_server_and_replaced_a_stale_one(shared: Sh
     assert info.pid != shared.stale_pid and pid_alive(info.pid)
     assert info.endpoint.startswith("http://127.0.0.1:")
     assert server_client.endpoint_answers(info.endpoint)
-    assert set(info.state_machine_arns) == {"page", "apply"}
+    assert set(info.state_machine_arns) == {"page", "apply", "reconcile"}
     assert info.table_name == "pcf-serverless-dev-state"
     assert (info.region, info.account_id, info.pending_seconds) == ("us-east-1", "123456789012", 0.0)
     log = info.log_file.read_text()
