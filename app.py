@@ -300,9 +300,12 @@ def _on_ec2_event(raw: Any, context: Any) -> dict[str, Any]:
     _count(f"Events{result.status.capitalize()}")
     if result.heal is not None and result.heal.status == "started":
         _count("HealsStarted")
+    if result.resumed is not None:
+        _count("WaitsResumed")
     log = logger.warning if result.status == "refused" else logger.info
     log("event", extra={"status": result.status, "reason": result.reason, "pcf_id": result.pcf_id,
-                        "state": result.state, "heal": result.heal.model_dump() if result.heal else None})
+                        "state": result.state, "heal": result.heal.model_dump() if result.heal else None,
+                        "resumed": result.resumed})
     return result.model_dump(exclude_none=True)
 
 

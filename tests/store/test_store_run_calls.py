@@ -231,3 +231,41 @@ def test_the_memory_token_window_is_ten_minutes(fake_clock: FakeClock) -> None:
     fake_clock.advance(1)  # 10 minutes after the first request completed: a new request
     assert store.commit_converge(_commit(30.0)).observation == "recorded"
     assert [h.kind for h in store.list_history(CHILD)].count(HistoryKind.lease) == 2
+
+
+def test_a_page_of_specs_is_planned_in_one_read_and_one_write_per_particle(
+    dynamodb_client: Any, dynamo_store: DynamoDBStateStore
+) -> None:
+    specs = [spec(f"ec2_instance:p{n}") for n in range(40)]
+    counter = _calls(dynamodb_client)
+    assert dynamo_store.plan_specs(specs, RUN) == {s.pcf_id: 1 for s in specs}
+    assert _by_operation(counter) == {"BatchGetItem": 1, "TransactWriteItems": 40}
+    counter.reset()
+    changed = [specs[0].model_copy(update={"desired_state": "stopped"}), *specs[1:]]
+    assert dynamo_store.plan_specs(changed, RUN)[specs[0].pcf_id] == 2
+    assert _by_operation(counter) == {"BatchGetItem": 1, "TransactWriteItems": 1, "PutItem": 39}, (
+        "an unchanged spec writes its plan item alone")
+    plans = [i.detail for i in dynamo_store.list_history(specs[0].pcf_id, newest_first=False) if i.kind == "plan"]
+    assert plans == [{"desired_state": "running", "generation": 1}, {"desired_state": "stopped", "generation": 2}]
+    assert dynamo_store.get_spec(specs[0].pcf_id).desired_state == "stopped"
+
+
+def test_a_spec_another_writer_changed_after_the_read_is_written_again(
+    dynamodb_client: Any, dynamo_store: DynamoDBStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = spec("ec2_instance:raced")
+    assert dynamo_store.plan_specs([first], RUN) == {first.pcf_id: 1}
+    real_batch_get = dynamo_store._io.batch_get
+    raced: list[bool] = []
+
+    def then_another_writer(*args: Any, **kwargs: Any) -> Any:
+        read = real_batch_get(*args, **kwargs)
+        if not raced:  # once, right after plan_specs' own read
+            raced.append(True)
+            dynamo_store.put_spec(first.model_copy(update={"desired_state": "terminated"}))  # generation 2
+        return read
+
+    monkeypatch.setattr(dynamo_store._io, "batch_get", then_another_writer)
+    stopped = first.model_copy(update={"desired_state": "stopped"})
+    assert dynamo_store.plan_specs([stopped], RUN) == {first.pcf_id: 3}, "read again, written after the other"
+    assert dynamo_store.get_spec(first.pcf_id).desired_state == "stopped"

@@ -26,6 +26,7 @@ from pcf_control_plane.store.interface import (
     check_limit,
     check_page_size,
     check_ttl,
+    plan_detail,
 )
 from pcf_control_plane.store.keys import (
     HISTORY_PREFIX,
@@ -129,6 +130,56 @@ class DynamoDBStateStore(StateStore):
                 continue  # another writer changed the spec between the read and the write: read again
             return generation
         raise ConflictError(f"put_spec({spec.pcf_id}) lost {self._max_attempts} races in a row")
+
+    def plan_specs(self, specs: Sequence[ParticleSpec], execution: str) -> dict[str, int]:
+        """One consistent read of every spec and observation (BatchGetItem, 50 particles a call), then per particle
+        one write: a transaction of its listing (when it changed), its spec (when it changed, on condition that no
+        generation was written since the read) and its ``plan`` history item, or the history item alone. A
+        particle whose condition fails (another writer) is written again as ``put_spec`` does."""
+        keys = [items.item_key(spec.pcf_id, sort_key) for spec in specs for sort_key in (SPEC_SK, OBSERVATION_SK)]
+        projection = (PK, SK, "generation", "spec_hash", DEPLOYMENT_KEY, SPEC_SUMMARY)
+        read = self._io.batch_get(keys, projection=projection)
+        found = {(item[PK], item[SK]): item for item in map(deserialize_item, read)}
+        generations: dict[str, int] = {}
+        for spec in specs:
+            pk = particle_pk(spec.pcf_id)
+            generation = self._plan_one(spec, execution, found.get((pk, SPEC_SK)), found.get((pk, OBSERVATION_SK)))
+            if generation is None:  # lost a race: read and write it alone
+                generation = self.put_spec(spec)
+                self.add_history(spec.pcf_id, HistoryKind.plan, plan_detail(spec, generation), execution)
+            generations[spec.pcf_id] = generation
+        return generations
+
+    def _plan_one(self, spec: ParticleSpec, execution: str, current: dict[str, Any] | None,
+                  observed: dict[str, Any] | None) -> int | None:
+        """``spec`` and its plan item in one write, from what was read; ``None`` when a condition failed."""
+        digest = spec.content_hash()
+        dep_key = deployment_key(spec.deployment, spec.pcf_id, self._shards)
+        summary = spec.summary()
+        writes: list[dict[str, Any]] = []
+        if observed is None or (observed.get(DEPLOYMENT_KEY), observed.get(SPEC_SUMMARY)) != (
+                dep_key, summary.model_dump(mode="json")):
+            writes.append({"Update": {"TableName": self._table,
+                                      **items.listing_update(spec.pcf_id, dep_key, summary)}})
+        if current is not None and current["spec_hash"] == digest:
+            generation = int(current["generation"])
+        else:
+            generation = int(current["generation"]) + 1 if current else 1
+            writes.append({"Put": self._spec_put(spec, generation, digest, dep_key, current)})
+        now = self._clock()
+        plan = HistoryItem(item_id=self._history_ids.next(now), pcf_id=spec.pcf_id, kind=HistoryKind.plan, at=now,
+                           cause=execution, detail=plan_detail(spec, generation),
+                           expires_at=history_expiry(now, self._history_ttl))
+        history = {"TableName": self._table, "Item": items.history_item(plan),
+                   "ConditionExpression": "attribute_not_exists(#sk)", "ExpressionAttributeNames": {"#sk": SK}}
+        try:
+            if writes:
+                self._io.call("transact_write_items", TransactItems=[*writes, {"Put": history}])
+            else:
+                self._io.call("put_item", **history)
+        except ConditionFailed:
+            return None
+        return generation
 
     def _spec_put(
         self, spec: ParticleSpec, generation: int, digest: str, dep_key: str, current: dict[str, Any] | None

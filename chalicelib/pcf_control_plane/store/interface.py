@@ -53,6 +53,16 @@ class StateStore(ABC):
     def put_spec(self, spec: ParticleSpec) -> int:
         """Store the desired spec; return its generation (bumped on any change, kept on an identical put)."""
 
+    def plan_specs(self, specs: Sequence[ParticleSpec], execution: str) -> dict[str, int]:
+        """Store each spec (as ``put_spec``) with its ``plan`` history item (``desired_state``, ``generation``),
+        caused by ``execution``; their generations. The DynamoDB store reads them all at once and writes each
+        particle in one transaction."""
+        generations: dict[str, int] = {}
+        for spec in specs:
+            generations[spec.pcf_id] = self.put_spec(spec)
+            self.add_history(spec.pcf_id, HistoryKind.plan, plan_detail(spec, generations[spec.pcf_id]), execution)
+        return generations
+
     @abstractmethod
     def get_spec(self, pcf_id: str) -> StoredSpec | None:
         """The stored spec, or ``None``."""
@@ -323,3 +333,8 @@ def check_limit(limit: int) -> None:
     """Refuse a history limit below one."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
+
+
+def plan_detail(spec: ParticleSpec, generation: int) -> dict[str, Any]:
+    """The detail of a spec's ``plan`` history item."""
+    return {"desired_state": spec.desired_state, "generation": generation}
