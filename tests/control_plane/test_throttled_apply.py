@@ -47,10 +47,10 @@ def definition(ami_id: str) -> dict[str, Any]:
 
 
 def failed_errors(tree: Mapping[str, Sequence[Mapping[str, Any]]]) -> Counter[str]:
-    """Error names of every failed Task or Lambda attempt in every execution of the tree."""
+    """Error names of every failed attempt (a Task's, a Lambda's) in every execution of the tree."""
     return Counter(details["error"] for events in tree.values() for event in events
                    for key, details in event.items()
-                   if key in ("taskFailedEventDetails", "lambdaFunctionFailedEventDetails"))
+                   if key.endswith("FailedEventDetails") and key != "executionFailedEventDetails")
 
 
 def entered(tree: Mapping[str, Sequence[Mapping[str, Any]]]) -> set[str]:
