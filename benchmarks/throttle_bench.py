@@ -75,7 +75,7 @@ def run(particles: int, seed: int = 0) -> ThrottleResult:
         for event in events:
             for key, details in event.items():
                 if key.endswith("FailedEventDetails") and key != "executionFailedEventDetails":
-                    retried[details["error"]] += 1
+                    retried[details.get("error", key)] += 1
             entered = event.get("stateEnteredEventDetails")
             gave_up += bool(entered and entered["name"] in FAILURE_STATES)
     counts = result.throttling.instances_per_name
