@@ -17,6 +17,7 @@ from benchmarks import (
     sfn_cases,
     sfn_report,
     sizing_bench,
+    throttle_bench,
 )
 
 DEFAULT_WIDTHS = (20, 40, 40)
@@ -137,6 +138,8 @@ def jobs(args: argparse.Namespace) -> list[Job]:
     chosen.append(Job(COLD_START_CASE, _cold_start))
     pages = 1 if args.quick else 2
     chosen.append(Job(reconcile_bench.CASE, lambda: reconcile_bench.run(pages * reconcile_bench.PAGE_SIZE)))
+    throttled = throttle_bench.QUICK_PARTICLES if args.quick else throttle_bench.PARTICLES
+    chosen.append(Job(throttle_bench.CASE, lambda: throttle_bench.run(throttled)))
     scale = local_cloud_scale.QUICK_PARTICLES if args.quick else local_cloud_scale.PARTICLES
     chosen.append(Job(local_cloud_scale.CASE, lambda: local_cloud_scale.run(scale)))
     return chosen
@@ -187,6 +190,7 @@ def print_results(results: Mapping[str, Any]) -> None:
         (cold_start_bench.ColdStart, lambda r: r.text()),
         (local_cloud_scale.ScaleResult, lambda r: r.text()),
         (reconcile_bench.ReconcileResult, lambda r: r.text()),
+        (throttle_bench.ThrottleResult, lambda r: r.text()),
         (str, lambda r: r),
     ]
     for kind, printer in printers:

@@ -72,6 +72,8 @@ class ExecutionRun:
     """Lines the handlers printed to stdout (Powertools prints metrics every 100 values even when disabled)."""
     calls: CallCounts
     """AWS calls made through the cloud's client factory, by (service, operation, handler making it)."""
+    throttling: Throttling | None = None
+    """With ``throttle``: requests and injected throttles per service, and instances per ``PCFName``."""
 
     @property
     def parent(self) -> list[Mapping[str, Any]]:
@@ -95,6 +97,37 @@ class ExecutionRun:
         """``describe_execution`` calls made by waiting ``.sync`` Tasks (those through the factory taken out)."""
         own = sum(self.calls.by_operation("stepfunctions").get("DescribeExecution", {}).values())
         return max(0, self.describe_calls - own)
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Throttle ``rate`` of the requests to ``services`` during the measured execution (``faults``)."""
+
+    rate: float
+    services: tuple[str, ...]
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Throttling:
+    """What a throttled run saw: the fault counters and how many instances carry each ``PCFName``."""
+
+    requests: dict[str, int]
+    injected: dict[str, int]
+    instances_per_name: dict[str, int]
+
+
+def instances_per_name(cloud: LocalCloud) -> dict[str, int]:
+    """How many instances (any state) carry each ``PCFName`` tag value."""
+    pages = cloud.client("ec2").get_paginator("describe_instances").paginate()
+    counts: dict[str, int] = {}
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                for tag in instance.get("Tags", []):
+                    if tag["Key"] == "PCFName":
+                        counts[tag["Value"]] = counts.get(tag["Value"], 0) + 1
+    return counts
 
 
 class ThreadSampler:
@@ -130,6 +163,7 @@ def run_apply(
     timeout_s: float = 1800.0,
     sync_check_seconds: float | None = None,
     waits: str = "events",
+    throttle: Throttle | None = None,
 ) -> ExecutionRun:
     """Deploy the control plane into a fresh local cloud and run one ``apply`` of ``build(image_id)``.
 
@@ -137,7 +171,8 @@ def run_apply(
     imports, moto's first use of each service) are not in the measured execution. ``sync_check_seconds``
     replaces the local cloud's ``.sync`` wait (on each execution's end) with polling at that interval, for this
     cloud only. ``waits``: the apply's ``waits`` setting (``events``: a particle in a transition waits for its
-    event; ``poll``: it is visited every ``wait_seconds``).
+    event; ``poll``: it is visited every ``wait_seconds``). ``throttle``: the measured execution's calls (the
+    handlers' and Step Functions' own, not the benchmark's polling) are throttled as it says.
     """
     from pcf_control_plane import wiring
     from pcf_local_cloud.control_plane import deploy_control_plane
@@ -162,13 +197,19 @@ def run_apply(
             cloud.volume_pending_seconds = pending_seconds
             request = {"definition": build(image_id), "desired_state": "running", "wait_seconds": wait_seconds,
                        "max_polls": max_polls, "concurrency": concurrency, "waits": waits}
-            with ThreadSampler() as threads, DescribeExecutionCalls().installed() as describes:
+            faults = cloud.inject_throttling(throttle.rate, throttle.services, throttle.seed) if throttle else None
+            with ThreadSampler() as threads, DescribeExecutionCalls().installed() as describes, \
+                    faults.unthrottled() if faults else contextlib.nullcontext():
                 cpu_started = time.process_time()
                 started = time.monotonic()
                 result = deployment.run_execution(APPLY, request, name=name, timeout_s=timeout_s,
                                                   poll=STATUS_POLL_SECONDS)
                 wall = time.monotonic() - started
                 cpu = time.process_time() - cpu_started
+            throttling = None
+            if faults is not None:
+                faults.off()
+                throttling = Throttling(dict(faults.requests), dict(faults.injected), instances_per_name(cloud))
             calls = counter.snapshot()
             sfn = cloud.client("stepfunctions")
             arn = deployment.execution_arn(APPLY, name)
@@ -184,7 +225,7 @@ def run_apply(
         pending_seconds=pending_seconds, wait_seconds=wait_seconds, concurrency=concurrency,
         wall_seconds=wall, cpu_seconds=cpu, parent_arn=arn, tree=tree, running=running,
         peak_threads=threads.peak, sync_check_seconds=check, handlers=handlers, describe_calls=describes.count,
-        costs=costs, stdout_lines=printed.getvalue().count("\n"), calls=calls,
+        costs=costs, stdout_lines=printed.getvalue().count("\n"), calls=calls, throttling=throttling,
     )
 
 

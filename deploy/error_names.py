@@ -28,6 +28,8 @@ LAMBDA_INTEGRATION_ERRORS: dict[str, str] = {
 STEP_FUNCTIONS_INTEGRATION_ERRORS: dict[str, str] = {
     "StepFunctions.ExecutionLimitExceeded": (
         "Developer Guide, 'Start workflow executions from a task state': retry StartExecution on it"),
+    "StepFunctions.ThrottlingException": (
+        "API Reference, 'Common errors': ThrottlingException (HTTP 400), StartExecution refused for its rate"),
 }
 """What the ``states:startExecution`` integration reports: ``StepFunctions.`` and the API's error code (the
 StartExecution API's codes carry no ``Exception`` suffix)."""

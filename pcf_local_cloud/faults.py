@@ -10,10 +10,16 @@ for its states (Lambda invocations, ``aws-sdk`` integrations, ``states:startExec
 ``max_attempts 0``, as Step Functions itself does not retry; the state fails with the integration's error name
 (``Lambda.TooManyRequestsException``, ``DynamoDb.ThrottlingException``, ``StepFunctions.ThrottlingException``: see
 ``sfn_integration``) and only the ASL's ``Retry`` retries it.
+
+Not throttled: the ``DescribeExecution`` checks moto makes to follow a ``.sync`` child. On AWS, Step Functions
+follows the child itself (its managed EventBridge rule and its own polling); no AWS page documents a ``.sync``
+task failing because that following was throttled, only ``StartExecution`` itself can be. Throttling those checks
+would fail a ``RunPage`` whose child is running, and its retry would start a second child of the same page.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
@@ -25,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+
+from pcf_local_cloud.moto_private import making_sync_check_client
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,13 @@ SERVICES = ("ec2", "dynamodb")
 """What :meth:`ThrottlingFaults.configure` throttles unless told otherwise."""
 
 
+def draws(seed: int | None, service: str) -> random.Random:
+    """The draws that decide which of ``service``'s requests are throttled: one stream per service, so which of a
+    service's requests are throttled does not depend on how its calls interleave with other services' calls
+    (``seed`` ``None``: not reproducible)."""
+    return random.Random() if seed is None else random.Random(f"{seed}:{service}")
+
+
 class _Raw:
     """The raw body botocore reads from an ``AWSResponse``."""
 
@@ -85,13 +100,14 @@ class ThrottlingFaults:
         self._lock = threading.Lock()
         self.rate = 0.0
         self.services: frozenset[str] = frozenset()
-        self._random = random.Random(0)
+        self._draws: dict[str, random.Random] = {}
         self.injected: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
+        self._observer = threading.local()
 
     def configure(self, rate: float, services: Iterable[str] = SERVICES, seed: int | None = 0) -> None:
         """Throttle ``rate`` (0..1) of the requests to ``services`` (boto3 names, of :data:`KNOWN_SERVICES`) from
-        now on; counters restart."""
+        now on, drawn per service (:func:`draws`); counters restart."""
         chosen = frozenset(services)
         unknown = sorted(chosen - set(_THROTTLES))
         if unknown:
@@ -99,7 +115,8 @@ class ThrottlingFaults:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be within 0..1, not {rate}")
         with self._lock:
-            self.rate, self.services, self._random = rate, chosen, random.Random(seed)
+            self.rate, self.services = rate, chosen
+            self._draws = {service: draws(seed, service) for service in chosen}
             self.injected.clear()
             self.requests.clear()
 
@@ -107,6 +124,16 @@ class ThrottlingFaults:
         """Stop throttling, keeping the counters."""
         with self._lock:
             self.rate = 0.0
+
+    @contextlib.contextmanager
+    def unthrottled(self) -> Iterator[None]:
+        """Requests the calling thread makes inside the block are neither counted nor throttled: those of an
+        observer (a test or benchmark following an execution), not of the system it observes."""
+        self._observer.active = True
+        try:
+            yield
+        finally:
+            self._observer.active = False
 
     def attach(self, client: Any) -> None:
         """Register on ``client`` ahead of every other ``before-send`` handler (moto's included); once per client."""
@@ -117,15 +144,17 @@ class ThrottlingFaults:
                                               unique_id=f"pcf-local-cloud-throttle-{service}")
 
     def observe_interpreter_client(self, client: Any, state_credentials: Any = None) -> None:
-        """What the interpreter-client hook calls for each client a state makes: :meth:`attach`."""
-        self.attach(client)
+        """What the interpreter-client hook calls for each client a state makes: :meth:`attach`, except on the
+        client that follows a ``.sync`` child execution (see the module docstring)."""
+        if not making_sync_check_client():
+            self.attach(client)
 
     def _before_send(self, request: Any, service: str, **_: Any) -> AWSResponse | None:
         with self._lock:
-            if service not in self.services:
+            if service not in self.services or getattr(self._observer, "active", False):
                 return None
             self.requests[service] += 1
-            if self._random.random() >= self.rate:
+            if self._draws[service].random() >= self.rate:
                 return None
             self.injected[service] += 1
         throttle = _THROTTLES[service]

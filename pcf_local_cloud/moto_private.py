@@ -128,6 +128,16 @@ HOOKS: tuple[PrivateHook, ...] = (
                    "._eval_sync":
                    "b8f76de4d5142da1f92581bf7be77d96d3c3880d11b528d9594f0705f6dddd5e"},
     ),
+    *(PrivateHook(
+        f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn.{builder}",
+        "moto follows a .sync child with a client it makes in this method (not in the resolver it returns) and "
+        "nowhere else; the client factory cannot tell it from the client a Task's own call uses, so the method "
+        "is wrapped to mark the clients made while it runs.",
+        relies_on={f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn.{builder}":
+                   digest},
+    ) for builder, digest in (
+        ("_build_sync_resolver", "0a833c2f9a9ce0aa1e4e447d0b8541ff284898214428b76ba5b947b9a28fe411"),
+        ("_build_sync2_resolver", "fbbf50b684b90a7eecbd99f98eca558b98555a381dc0d6715d2b348a619378a3"))),
     PrivateHook(
         f"{_SFN}.state.exec.state_task.service.state_task_service_sfn.StateTaskServiceSfn._normalise_response",
         "moto's own .sync polling reads the camelCase answer it gets from boto3, so the PascalCase answer AWS "
@@ -657,6 +667,32 @@ def observe_interpreter_clients(patches: PatchSet, observers: Iterable[Interpret
     for name, module in list(sys.modules.items()):
         if name.startswith(_SFN) and getattr(module, "boto_client_for", None) is original:
             patches.replace(module, "boto_client_for", boto_client_for)
+
+
+_SYNC_CHECKS = threading.local()
+
+
+def sync_check_clients_marked(patches: PatchSet) -> None:
+    """The clients moto's interpreter makes to follow a ``.sync`` child execution (its ``DescribeExecution``
+    checks) are made while :func:`making_sync_check_client` answers ``True``."""
+    for builder in ("_build_sync_resolver", "_build_sync2_resolver"):
+        original = vars(StateTaskServiceSfn)[builder]
+
+        def build(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            _SYNC_CHECKS.active = True
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                _SYNC_CHECKS.active = False
+
+        build.__doc__ = original.__doc__
+        patches.replace(StateTaskServiceSfn, builder, build)
+
+
+def making_sync_check_client() -> bool:
+    """Whether the interpreter client being made now is one that follows a ``.sync`` child (see
+    :func:`sync_check_clients_marked`)."""
+    return bool(getattr(_SYNC_CHECKS, "active", False))
 
 
 def state_role_arn(state_credentials: Any) -> str | None:

@@ -34,7 +34,7 @@ from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.map_run_api import MapRunApi
 from pcf_local_cloud.map_run_children import MapRunChildren
 from pcf_local_cloud.map_runs import MapRuns
-from pcf_local_cloud.moto_private import observe_interpreter_clients
+from pcf_local_cloud.moto_private import observe_interpreter_clients, sync_check_clients_marked
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.profile_associations import ProfileAssociations
@@ -107,6 +107,7 @@ class InstalledPatches:
             sfn_integration = StepFunctionsIntegration()
             observe_interpreter_clients(self._patches, (bind_state_role, sfn_integration.observe_client,
                                                         self.faults.observe_interpreter_client))
+            sync_check_clients_marked(self._patches)  # those the faults leave alone
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             sfn_integration.install(self._patches)
             self.sfn_limits.install(self._patches)

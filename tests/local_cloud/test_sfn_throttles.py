@@ -3,8 +3,8 @@ with no retry of their own, and fail with the names AWS gives them, which an ASL
 
 from __future__ import annotations
 
+import contextlib
 import json
-import random
 import threading
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from pcf_local_cloud.cloud import LocalCloud
 from pcf_local_cloud.deployment import ADMIN_POLICY, EMPTY_ZIP, _ensure_role
+from pcf_local_cloud.faults import draws
 from tests.support.executions import finished
 
 INVOKE = "arn:aws:states:::lambda:invoke"
@@ -61,16 +62,16 @@ def test_a_throttled_lambda_arn_task_is_named_as_the_integration_is(
     assert (described["status"], described["error"]) == ("FAILED", "Lambda.TooManyRequestsException")
 
 
-def first_seed_throttling_once(rate: float) -> int:
-    """A seed whose first draw is throttled at ``rate`` and whose second is not."""
+def first_seed_throttling_once(rate: float, service: str) -> int:
+    """A seed whose first draw for ``service`` is throttled at ``rate`` and whose second is not."""
     return next(seed for seed in range(1000)
-                if (draws := random.Random(seed)) and draws.random() < rate <= draws.random())
+                if (stream := draws(seed, service)) and stream.random() < rate <= stream.random())
 
 
 def test_an_asl_retry_on_the_throttle_name_gets_the_task_through(
     cloud: LocalCloud, role: str, function_arn: str
 ) -> None:
-    faults = cloud.inject_throttling(0.5, services=("lambda",), seed=first_seed_throttling_once(0.5))
+    faults = cloud.inject_throttling(0.5, services=("lambda",), seed=first_seed_throttling_once(0.5, "lambda"))
     retry = [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 3}]
     task = {"Resource": INVOKE, "Parameters": {"FunctionName": function_arn}, "Retry": retry}
     described, errors = run(cloud, role, task, "retried")
@@ -144,3 +145,75 @@ def test_throttled_step_functions_and_lambda_clients_get_awss_answers(cloud: Loc
 def test_unknown_services_are_refused(cloud: LocalCloud) -> None:
     with pytest.raises(ValueError, match="sqs"):
         cloud.inject_throttling(0.5, services=("sqs",))
+
+
+def test_the_checks_that_follow_a_sync_child_are_not_throttled(cloud: LocalCloud, role: str) -> None:
+    """Step Functions follows a ``.sync`` child itself; only ``StartExecution`` is the state's own call. The first
+    Step Functions draw lets the start through and the second would throttle the first check."""
+    sfn, lam = cloud.client("stepfunctions"), cloud.client("lambda")
+    child = sfn.create_state_machine(name="child", roleArn=role, definition=json.dumps(
+        {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    seed = next(seed for seed in range(1000)
+                if (stream := draws(seed, "stepfunctions")) and stream.random() >= 0.5 > stream.random())
+    disarmed = threading.Event()
+    for name in ("arm", "disarm"):
+        lam.create_function(FunctionName=name, Runtime="python3.11", Role=role, Handler="app.h",
+                            Code={"ZipFile": EMPTY_ZIP})
+    cloud.register_handler("arm", lambda event, context: cloud.inject_throttling(
+        0.5, services=("stepfunctions",), seed=seed) and {})
+    seen: list[tuple[int, int]] = []  # Step Functions requests and throttles up to Disarm
+
+    def disarm(event: Any, context: Any) -> dict[str, Any]:
+        cloud.faults.off()
+        seen.append((cloud.faults.requests["stepfunctions"], cloud.faults.injected["stepfunctions"]))
+        disarmed.set()
+        return {}
+
+    cloud.register_handler("disarm", disarm)
+    states = {
+        "Arm": {"Type": "Task", "Resource": INVOKE, "Parameters": {"FunctionName": "arm"}, "ResultPath": None,
+                "Next": "Run"},
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2", "Next": "Disarm",
+                "Parameters": {"StateMachineArn": child, "Input": {}}, "ResultPath": None,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Disarm"}]},
+        "Disarm": {"Type": "Task", "Resource": INVOKE, "Parameters": {"FunctionName": "disarm"}, "ResultPath": None,
+                   "End": True},
+    }
+    machine = sfn.create_state_machine(name="follows", roleArn=role, definition=json.dumps(
+        {"StartAt": "Arm", "States": states}))["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="follows", input="{}")["executionArn"]
+    assert disarmed.wait(30), "the execution never reached Disarm"
+    finished(sfn, arn)
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "SUCCEEDED", described
+    assert "caught" not in json.loads(described["output"]), described["output"]
+    assert seen == [(1, 0)], "StartExecution alone was drawn for"
+
+
+def test_an_observers_requests_are_neither_counted_nor_throttled(cloud: LocalCloud) -> None:
+    faults = cloud.inject_throttling(1.0, services=("stepfunctions",))
+    with faults.unthrottled():
+        cloud.client("stepfunctions").list_state_machines()
+    assert (faults.requests["stepfunctions"], faults.injected["stepfunctions"]) == (0, 0)
+    with pytest.raises(Exception, match="ThrottlingException"):
+        cloud.client("stepfunctions").list_state_machines()
+
+
+def test_each_service_draws_on_its_own_stream(cloud: LocalCloud) -> None:
+    """Which of a service's requests are throttled does not depend on other services' calls between them."""
+    faults = cloud.inject_throttling(0.5, services=("stepfunctions", "lambda"), seed=4)
+    outcomes = []
+    for interleaved in (0, 3):
+        faults.configure(0.5, ("stepfunctions", "lambda"), seed=4)
+        seen = []
+        for _ in range(6):
+            for _ in range(interleaved):
+                with contextlib.suppress(Exception):
+                    cloud.client("lambda").list_functions()
+            try:
+                cloud.client("stepfunctions").list_state_machines()
+                seen.append(faults.injected["stepfunctions"])
+            except Exception:  # throttled through every one of the client's attempts
+                seen.append(-1)
+        outcomes.append((seen, faults.requests["stepfunctions"]))
+    assert outcomes[0] == outcomes[1]
