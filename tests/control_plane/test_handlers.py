@@ -115,6 +115,10 @@ def test_a_wrong_execution_input_field_is_named(lambdas: Client) -> None:
         invoke(lambdas, "plan", {"request": {"definition": {}, "wait_seconds": -1}, "execution": "x"})
     with pytest.raises(ExecutionInputError, match="concurrency"):
         invoke(lambdas, "plan", {"request": {"definition": {}, "concurrency": 1001}, "execution": "x"})
+    with pytest.raises(ExecutionInputError, match="waits"):
+        invoke(lambdas, "plan", {"request": {"definition": {}, "waits": "sometimes"}, "execution": "x"})
+    with pytest.raises(ExecutionInputError, match="await_seconds"):
+        invoke(lambdas, "plan", {"request": {"definition": {}, "await_seconds": 0}, "execution": "x"})
 
 
 
