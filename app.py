@@ -37,8 +37,13 @@ from chalice.app import CloudWatchEvent  # noqa: E402
 SERVICE = "pcf-serverless"
 RECONCILE_RATE = os.environ.get("PCF_RECONCILE_RATE", "rate(5 minutes)")
 """How often the scheduled reconciliation runs (read when packaging: ``PCF_RECONCILE_RATE="rate(15 minutes)"``)."""
-EC2_EVENTS = {"source": ["aws.ec2"],
-              "detail-type": ["EC2 Instance State-change Notification", "EBS Volume Notification"]}
+EC2_EVENTS = {"source": ["aws.ec2"], "$or": [
+    {"detail-type": ["EC2 Instance State-change Notification"],
+     "detail": {"state": ["running", "stopped", "terminated"]}},
+    {"detail-type": ["EBS Volume Notification"]},
+]}
+"""The flavors' events (their resource tables' ``events``, held equal by ``tests/core/test_resource_tables.py``): an
+instance's stable states only (a transition's start is known to whoever caused it: no invocation for it)."""
 app = Chalice(app_name=SERVICE)
 logger = Logger(service=SERVICE)
 NAMESPACE = "PCFServerless"

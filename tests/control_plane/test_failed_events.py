@@ -46,8 +46,12 @@ def break_the_table(cloud: Any) -> None:
 
 
 def run_instance(cloud: Any) -> str:
+    """An instance launched then stopped: two events the rule delivers (``running``, ``stopped``; the transitional
+    ``pending`` and ``stopping`` are filtered out by the rule)."""
     ec2 = cloud.client("ec2")
-    return str(ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
+    instance_id = str(ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
+    ec2.stop_instances(InstanceIds=[instance_id])
+    return instance_id
 
 
 def test_the_event_functions_are_configured_as_the_template_says(cloud: Any, deployment: Any) -> None:
@@ -60,11 +64,11 @@ def test_the_event_functions_are_configured_as_the_template_says(cloud: Any, dep
 
 def test_a_failed_event_is_retried_then_kept_as_lambdas_record(cloud: Any, deployment: Any) -> None:
     break_the_table(cloud)
-    instance_id = run_instance(cloud)  # pending then running: two events, both fail
+    instance_id = run_instance(cloud)  # running then stopped: two events, both fail
 
     kept = records(cloud)
     assert [record["requestPayload"]["detail"] for record in kept] == [
-        {"instance-id": instance_id, "state": "pending"}, {"instance-id": instance_id, "state": "running"}]
+        {"instance-id": instance_id, "state": "running"}, {"instance-id": instance_id, "state": "stopped"}]
     record = kept[0]
     assert record["version"] == "1.0"
     assert record["requestContext"]["condition"] == "RetriesExhausted"

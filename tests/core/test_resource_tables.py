@@ -5,6 +5,7 @@ local cloud describes. Adding a flavor means declaring its table; this walks the
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 from typing import Any
 
@@ -15,7 +16,14 @@ import pytest
 from pcf.core import State
 from pcf.core.aws_resource import AWSResource
 from pcf.core.registry import BUILTIN_FLAVOR_MODULES, load_builtin_flavors
-from pcf.core.resource_table import TRANSITIONS, ResourceTable, observation_snapshot, resource_id_of, table_of
+from pcf.core.resource_table import (
+    TRANSITIONS,
+    ResourceTable,
+    observation_snapshot,
+    resource_id_of,
+    resource_tables,
+    table_of,
+)
 from pcf.particle.aws.ec2.ebs_volume import EBSVolume
 from pcf.particle.aws.ec2.ec2_instance import EC2Instance
 from pcf.util.aws.tag_specifications import DEPLOYMENT_TAG, deployment_name
@@ -138,7 +146,29 @@ def test_the_accepted_events_are_the_tables_events_and_app_py_routes_exactly_tho
     accepted = accepted_events()
 
     assert accepted == {"aws.ec2": {"EC2 Instance State-change Notification", "EBS Volume Notification"}}
-    assert {source: set(app.EC2_EVENTS["detail-type"]) for source in app.EC2_EVENTS["source"]} == accepted
+    routed = {(source, detail_type, json.dumps(rule.get("detail"), sort_keys=True))
+              for source in app.EC2_EVENTS["source"] for rule in app.EC2_EVENTS["$or"]
+              for detail_type in rule["detail-type"]}
+    declared = {(kind.source, kind.detail_type, json.dumps(
+        {key: list(values) for key, values in kind.detail.items()} if kind.detail else None, sort_keys=True))
+        for table in resource_tables().values() for kind in table.events}
+    assert routed == declared
+
+
+def test_an_event_filter_keeps_exactly_the_states_that_end_a_transition() -> None:
+    """Filtered out: the statuses ``state_lookup`` reads as ``pending``; kept: every other status the model allows."""
+    filters = 0
+    for flavor, cls in managed_flavors().items():
+        table = table_of(cls)
+        for kind in table.events if table else ():
+            if kind.detail is None:
+                continue
+            [(field, kept)] = kind.detail.items()
+            allowed = set(typing.get_args(kind.model.model_fields["detail"].annotation.model_fields[field].annotation))
+            assert set(kept) <= allowed, flavor
+            assert {s for s in allowed if cls.state_lookup.get(s, State.pending) is not State.pending} == set(kept)
+            filters += 1
+    assert filters == 1, "the instance's state changes are filtered"
 
 
 def test_what_reconciliation_describes_is_what_a_sync_observed(cloud: Any, ami_id: str, runtime: Any) -> None:

@@ -58,6 +58,9 @@ class EventKind:
     source: str
     detail_type: str
     model: type[BaseModel]
+    detail: Mapping[str, tuple[str, ...]] | None = None
+    """The event rule's content filter on ``detail``, when only some of these events are acted on (an instance's
+    stable states: its transitional ones are already known to whoever caused them)."""
 
 
 @dataclass(frozen=True)
