@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from pcf_local_cloud.moto_private import (
@@ -41,6 +40,7 @@ from pcf_local_cloud.moto_private import (
     table_items,
 )
 from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.thread_flag import ThreadFlag
 
 Key = tuple[Any, Any]
 """An item's ``(hash_key, range_key)``, moto ``DynamoType`` values."""
@@ -92,26 +92,20 @@ class HashKeyIndexes:
     def __init__(self) -> None:
         self._tables: weakref.WeakKeyDictionary[Any, dict[str, _AttributeIndex]] = weakref.WeakKeyDictionary()
         self._lock = threading.RLock()
-        self._local = threading.local()
+        self._bypass = ThreadFlag()
 
     def install(self, patches: PatchSet) -> None:
         dynamodb_writes_observed(patches, self.written)
         dynamodb_query_candidates(patches, self.candidates)
 
-    @contextmanager
-    def unindexed(self) -> Iterator[None]:
+    def unindexed(self) -> AbstractContextManager[None]:
         """Within the block, this thread's Queries scan the table as moto does (the indexes are still kept)."""
-        previous = getattr(self._local, "bypass", False)
-        self._local.bypass = True
-        try:
-            yield
-        finally:
-            self._local.bypass = previous
+        return self._bypass.raised()
 
     def candidates(self, table: Any, index_name: str | None, hash_key: Any,
                    hash_conditions: list[tuple[str, Any]]) -> list[Any] | None:
         """The items a Query can match (``None``: every item, moto's scan)."""
-        if getattr(self._local, "bypass", False):
+        if self._bypass.is_set():
             return None
         if index_name is None:
             return None if hash_key is None else items_under(table, hash_key)

@@ -31,9 +31,7 @@ benchmarks.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from pcf_local_cloud.moto_private import (
@@ -50,6 +48,7 @@ from pcf_local_cloud.moto_private import (
     stream_mark,
 )
 from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.thread_flag import ThreadFlag
 
 
 class UndoJournal(TransactionJournal):
@@ -90,7 +89,7 @@ class TransactionUndo:
 
     def __init__(self, written: ItemWritten) -> None:
         self._written = written
-        self._local = threading.local()
+        self._copying = ThreadFlag()
 
     def install(self, patches: PatchSet) -> None:
         """Replace moto's table copies with journals; undone by ``patches.restore()``."""
@@ -98,16 +97,10 @@ class TransactionUndo:
 
     def journal(self) -> UndoJournal | None:
         """A new transaction's journal (``None`` inside :meth:`moto_copies`)."""
-        if getattr(self._local, "copying", False):
+        if self._copying.is_set():
             return None
         return UndoJournal(self._written)
 
-    @contextmanager
-    def moto_copies(self) -> Iterator[None]:
+    def moto_copies(self) -> AbstractContextManager[None]:
         """Within the block, this thread's transactions copy and put back whole tables, as moto does."""
-        previous = getattr(self._local, "copying", False)
-        self._local.copying = True
-        try:
-            yield
-        finally:
-            self._local.copying = previous
+        return self._copying.raised()

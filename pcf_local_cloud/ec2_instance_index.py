@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from pcf_local_cloud.moto_private import (
@@ -34,6 +33,7 @@ from pcf_local_cloud.moto_private import (
     tag_lookups_narrowed,
 )
 from pcf_local_cloud.patchset import PatchSet
+from pcf_local_cloud.thread_flag import ThreadFlag
 
 
 class _BackendIndex:
@@ -90,32 +90,26 @@ class InstanceIdIndex:
     def __init__(self) -> None:
         self._backends: weakref.WeakKeyDictionary[Any, _BackendIndex] = weakref.WeakKeyDictionary()
         self._lock = threading.RLock()
-        self._local = threading.local()
+        self._bypass = ThreadFlag()
         self.rebuilds = 0
         """How many times an index was built from a full scan of moto's reservations (for inspection)."""
 
     def install(self, patches: PatchSet) -> None:
         instance_lookups_narrowed(patches, self.holding)
-        tag_lookups_narrowed(patches, lambda: not getattr(self._local, "bypass", False))
+        tag_lookups_narrowed(patches, self.indexing)
 
-    @contextmanager
-    def unindexed(self) -> Iterator[None]:
+    def unindexed(self) -> AbstractContextManager[None]:
         """Within the block, this thread's by-id lookups scan every reservation, and every tag read scans every
         tag, as moto does."""
-        previous = getattr(self._local, "bypass", False)
-        self._local.bypass = True
-        try:
-            yield
-        finally:
-            self._local.bypass = previous
+        return self._bypass.raised()
 
     def indexing(self) -> bool:
         """Whether this thread's lookups use the indexes (not inside :meth:`unindexed`)."""
-        return not getattr(self._local, "bypass", False)
+        return not self._bypass.is_set()
 
     def holding(self, backend: Any, instance_ids: list[str]) -> list[Any] | None:
         """The reservations of ``backend`` holding ``instance_ids``, in moto's order (``None``: scan them all)."""
-        if getattr(self._local, "bypass", False):
+        if self._bypass.is_set():
             return None
         if not all(isinstance(instance_id, str) for instance_id in instance_ids):
             return None
