@@ -116,14 +116,12 @@ class DynamoDBStateStore(StateStore):
         dep_key = deployment_key(spec.deployment, spec.pcf_id, self._shards)
         summary = spec.summary()
         for _ in range(self._max_attempts):
-            current, observed = self._spec_and_observation(
-                spec.pcf_id, ("generation", "spec_hash", DEPLOYMENT_KEY, SPEC_SUMMARY))
-            if observed is None or (observed.get(DEPLOYMENT_KEY), observed.get(SPEC_SUMMARY)) != (
-                    dep_key, summary.model_dump(mode="json")):
+            current, observed = self._spec_and_observation(spec.pcf_id, SPEC_READ)
+            if _listing_stale(observed, dep_key, summary):
                 self._set_listing(spec.pcf_id, dep_key, summary)
-            if current is not None and current["spec_hash"] == digest:
-                return int(current["generation"])
-            generation = int(current["generation"]) + 1 if current else 1
+            generation, changed = _generation(current, digest)
+            if not changed:
+                return generation
             try:
                 self._io.call("put_item", **self._spec_put(spec, generation, digest, dep_key, current))
             except ConditionFailed:
@@ -137,8 +135,7 @@ class DynamoDBStateStore(StateStore):
         generation was written since the read) and its ``plan`` history item, or the history item alone. A
         particle whose condition fails (another writer) is written again as ``put_spec`` does."""
         keys = [items.item_key(spec.pcf_id, sort_key) for spec in specs for sort_key in (SPEC_SK, OBSERVATION_SK)]
-        projection = (PK, SK, "generation", "spec_hash", DEPLOYMENT_KEY, SPEC_SUMMARY)
-        read = self._io.batch_get(keys, projection=projection)
+        read = self._io.batch_get(keys, projection=(PK, SK, *SPEC_READ))
         found = {(item[PK], item[SK]): item for item in map(deserialize_item, read)}
         generations: dict[str, int] = {}
         for spec in specs:
@@ -157,14 +154,11 @@ class DynamoDBStateStore(StateStore):
         dep_key = deployment_key(spec.deployment, spec.pcf_id, self._shards)
         summary = spec.summary()
         writes: list[dict[str, Any]] = []
-        if observed is None or (observed.get(DEPLOYMENT_KEY), observed.get(SPEC_SUMMARY)) != (
-                dep_key, summary.model_dump(mode="json")):
+        if _listing_stale(observed, dep_key, summary):
             writes.append({"Update": {"TableName": self._table,
                                       **items.listing_update(spec.pcf_id, dep_key, summary)}})
-        if current is not None and current["spec_hash"] == digest:
-            generation = int(current["generation"])
-        else:
-            generation = int(current["generation"]) + 1 if current else 1
+        generation, changed = _generation(current, digest)
+        if changed:
             writes.append({"Put": self._spec_put(spec, generation, digest, dep_key, current)})
         now = self._clock()
         plan = HistoryItem(item_id=self._history_ids.next(now), pcf_id=spec.pcf_id, kind=HistoryKind.plan, at=now,
@@ -569,6 +563,23 @@ class DynamoDBStateStore(StateStore):
     def _get_raw(self, pcf_id: str, sort_key: str) -> dict[str, Any] | None:
         request = {"TableName": self._table, "Key": items.item_key(pcf_id, sort_key), "ConsistentRead": True}
         return self._io.call("get_item", **request).get("Item")
+
+
+SPEC_READ = ("generation", "spec_hash", DEPLOYMENT_KEY, SPEC_SUMMARY)
+"""What ``put_spec`` and ``plan_specs`` read of a particle's spec and observation items."""
+
+
+def _listing_stale(observed: dict[str, Any] | None, dep_key: str, summary: SpecSummary) -> bool:
+    """Does the observation item (as read) lack the spec's listing key or summary?"""
+    return observed is None or (observed.get(DEPLOYMENT_KEY), observed.get(SPEC_SUMMARY)) != (
+        dep_key, summary.model_dump(mode="json"))
+
+
+def _generation(current: dict[str, Any] | None, digest: str) -> tuple[int, bool]:
+    """The generation a spec with ``digest`` gets over the stored one (as read), and whether it is a new one."""
+    if current is not None and current["spec_hash"] == digest:
+        return int(current["generation"]), False
+    return (int(current["generation"]) + 1 if current else 1), True
 
 
 def _newest(found: list[dict[str, Any]]) -> dict[str, Any]:
