@@ -13,7 +13,7 @@ from pcf_control_plane import wiring
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.control_plane import deploy_control_plane
 from pcf_local_cloud.deployment import child_executions, execution_history, execution_tree_history
-from tests.support.executions import passing_time
+from tests.support.executions import time_passing
 from tests.support.tags import named
 
 TABLE = "pcf-workflow-test"
@@ -108,9 +108,10 @@ def test_a_particle_stuck_pending_fails_with_its_named_timeout(
     reservation = ec2.run_instances(ImageId=ami_id, MinCount=1, MaxCount=1, TagSpecifications=[
         {"ResourceType": "instance", "Tags": named("wf-stuck")}])
     cloud.hold_pending(reservation["Instances"][0]["InstanceId"])
-    result = deployment.run_execution("apply", {
-        "definition": instance("stuck", ami_id), "desired_state": "running", "wait_seconds": 0, "max_polls": 3,
-        "await_seconds": 30}, name="stuck", sleep=passing_time(clock, 10))
+    with time_passing(clock, 10):
+        result = deployment.run_execution("apply", {
+            "definition": instance("stuck", ami_id), "desired_state": "running", "wait_seconds": 0, "max_polls": 3,
+            "await_seconds": 30}, name="stuck")
     assert result.status == "FAILED"
     assert result.output["error"] == "ParticleTimeoutError"
     assert "after 3 visits (last seen: pending)" in result.output["cause"]

@@ -19,7 +19,7 @@ from pcf_control_plane.store.items import arm_wait_update
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.control_plane import deploy_control_plane
 from pcf_local_cloud.deployment import child_executions, execution_history
-from tests.support.executions import finished, passing_time
+from tests.support.executions import finished, time_passing
 
 PCF_ID = "ec2_instance:waiter"
 PENDING_S = 5.0
@@ -129,8 +129,8 @@ def test_a_lost_event_ends_with_the_heartbeat_and_one_more_visit(
 def test_poll_mode_polls_and_never_waits_for_an_event(
     deployment: Any, slow_cloud: Any, clock: VirtualClock, known_ami_id: str
 ) -> None:
-    result = deployment.run_execution("apply", _input(known_ami_id, max_polls=2000, waits="poll"), name="polls",
-                                      sleep=passing_time(clock, 1))
+    with time_passing(clock, 1):
+        result = deployment.run_execution("apply", _input(known_ami_id, max_polls=2000, waits="poll"), name="polls")
     assert result.status == "SUCCEEDED", result.output
     [page_arn] = child_executions(result.history)
     page = execution_history(slow_cloud.client("stepfunctions"), page_arn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,17 +19,6 @@ def finished(sfn: Any, arn: str, *, attempts: int = 600, pause: float = 0.02) ->
             return status
         time.sleep(pause)
     raise AssertionError(f"{arn} still running")
-
-
-def passing_time(clock: VirtualClock, seconds: float, pause: float = 0.01) -> Callable[[float], None]:
-    """A ``sleep`` for a test's wait on an execution that also moves the cloud's virtual clock ``seconds`` each
-    time, as time passes on AWS: what waits on the clock alone (a callback task's heartbeat) ends too."""
-
-    def sleep(_: float) -> None:
-        time.sleep(pause)
-        clock.advance(seconds)
-
-    return sleep
 
 
 @contextmanager
