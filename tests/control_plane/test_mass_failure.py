@@ -16,6 +16,7 @@ import pytest
 
 from pcf_control_plane import wiring
 from pcf_control_plane.outcome import NAMED_FAILURES
+from tests.support.definitions import anchored_workers
 from tests.support.deployments import deployed
 
 SCALED_QUOTA = 12 * 1024
@@ -38,13 +39,7 @@ def deny_run_instances(cloud: Any) -> None:
 
 
 def definition(ami_id: str) -> dict[str, Any]:
-    anchor = {"pcf_name": "anchor", "flavor": "ebs_volume",
-              "aws_resource": {"AvailabilityZone": "us-east-1a", "Size": 8, "custom_config": {"volume_name": "anchor"}}}
-    workers = [{"pcf_name": f"worker-{n:02d}", "flavor": "ec2_instance", "parents": ["ebs_volume:anchor"],
-                "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
-                                 "custom_config": {"instance_name": f"mass-worker-{n:02d}"}}}
-               for n in range(WORKERS)]
-    return {"pcf_name": "mass", "flavor": "quasiparticle", "particles": [anchor, *workers]}
+    return anchored_workers("mass", ami_id, WORKERS)
 
 
 def test_a_level_that_fails_entirely_rolls_back_and_names_its_causes(deployment: Any, cloud: Any,

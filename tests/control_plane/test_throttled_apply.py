@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pcf_local_cloud.deployment import execution_tree_history
+from tests.support.definitions import anchored_workers
 from tests.support.deployments import deployed
 
 WORKERS = 29
@@ -37,13 +38,7 @@ def deployment(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def definition(ami_id: str) -> dict[str, Any]:
-    anchor = {"pcf_name": "anchor", "flavor": "ebs_volume",
-              "aws_resource": {"AvailabilityZone": "us-east-1a", "Size": 8, "custom_config": {"volume_name": "anchor"}}}
-    workers = [{"pcf_name": f"worker-{n:02d}", "flavor": "ec2_instance", "parents": ["ebs_volume:anchor"],
-                "aws_resource": {"ImageId": ami_id, "InstanceType": "t3.micro",
-                                 "custom_config": {"instance_name": f"thr-worker-{n:02d}"}}}
-               for n in range(WORKERS)]
-    return {"pcf_name": "thr", "flavor": "quasiparticle", "particles": [anchor, *workers]}
+    return anchored_workers("thr", ami_id, WORKERS)
 
 
 def failed_errors(tree: Mapping[str, Sequence[Mapping[str, Any]]]) -> Counter[str]:
