@@ -80,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--history-budget", type=float, default=DEFAULT_HISTORY_BUDGET, metavar="S",
                        help="run the largest history case only if its estimated time fits S seconds "
                        f"(default {DEFAULT_HISTORY_BUDGET:g})")
+    group.add_argument("--history-levels", default=None, metavar="N,N,...",
+                       help="also run one apply of these level widths for the history figures, each a multiple "
+                       "of the first (e.g. 100,900,9000; none by default: ~1,000 s at 10,000 particles)")
     group.add_argument("--import-runs", type=int, default=None,
                        help=f"fresh interpreters per module (default {DEFAULT_IMPORT_RUNS}; {QUICK_IMPORT_RUNS} "
                        "with --quick)")
@@ -94,6 +97,13 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     except ValueError:
         parser.error("--sfn-widths takes integers separated by commas, e.g. 20,40,40")
     args.sfn_widths = widths or (QUICK_WIDTHS if args.quick else DEFAULT_WIDTHS)
+    try:
+        args.history_levels = tuple(int(n) for n in args.history_levels.split(",")) if args.history_levels else ()
+    except ValueError:
+        parser.error("--history-levels takes integers separated by commas, e.g. 100,900,9000")
+    if args.history_levels and (min(args.history_levels) < 1
+                                or any(w % args.history_levels[0] for w in args.history_levels)):
+        parser.error("--history-levels: every width must be a positive multiple of the first")
     if min(args.sfn_widths) < 1 or any(w % args.sfn_widths[0] for w in args.sfn_widths):
         parser.error("--sfn-widths: every width must be a positive multiple of the first")
     if args.sync_check_seconds is None:
@@ -131,6 +141,10 @@ def jobs(args: argparse.Namespace) -> list[Job]:
         [n for n in steps if n < args.history_particles], args.history_particles,
         budget_seconds=args.history_budget, concurrency=args.concurrency,
         sync_check_seconds=None)))
+    if args.history_levels:
+        levels = args.history_levels
+        chosen.append(Job(f"sfn history {_text(levels, '->')}", lambda: sfn_cases.run_levels_history(
+            levels, concurrency=args.concurrency, timeout_seconds=max(1800.0, 3 * args.history_budget))))
     chosen.append(Job(IMPORT_CASE, lambda: ImportTimes(import_bench.measure(args.import_runs))))
     chosen.append(Job(PACKAGE_CASE, lambda: _package(args.package)))
     sizes = sizing_bench.QUICK_SIZES if args.quick else sizing_bench.SIZES

@@ -236,6 +236,12 @@ class HistorySize:
     """Mean CPU seconds of one handler invocation."""
     dynamodb_latency: float = 0.0
     ec2_latency: float = 0.0
+    transitions: int = 0
+    """State transitions of the whole execution tree (parent and pages), as AWS bills them."""
+    ec2_calls: int = 0
+    dynamodb_calls: int = 0
+    """By the Lambda handlers, plus the page machine's ``Await`` tasks (Step Functions' own DynamoDB calls)."""
+    levels: tuple[int, ...] = ()
 
     @property
     def largest_payload(self) -> history.Payload:
@@ -251,6 +257,7 @@ class HistoryResult:
     budget_seconds: float
     sync_check_seconds: float | None
     skipped: str = ""
+    shape: str = "1 root -> n-1 children"
 
     def slope(self, value: Callable[[HistorySize], float]) -> float:
         """Growth of ``value`` per particle between the two largest runs."""
@@ -282,6 +289,10 @@ def measure_history(run: ExecutionRun) -> HistorySize:
         handler_cpu=run.handlers.total_cpu / max(1, run.handlers.invocations),
         dynamodb_latency=run.calls.mean_latency("dynamodb"),
         ec2_latency=run.calls.mean_latency("ec2"),
+        transitions=history.tree_transitions(run.tree).total,
+        ec2_calls=run.calls.total("ec2"),
+        dynamodb_calls=run.calls.total("dynamodb") + sum(history.awaits(events) for events in children),
+        levels=tuple(run.level_sizes),
     )
 
 
@@ -317,4 +328,17 @@ def run_history(
                         pending_seconds=0.0, wait_seconds=0, concurrency=concurrency,
                         max_polls=50, timeout_s=max(600.0, 3 * budget_seconds), sync_check_seconds=sync_check_seconds)
         result.sizes.append(measure_history(run))
+    return result
+
+
+def run_levels_history(widths: Sequence[int], *, concurrency: int, timeout_seconds: float) -> HistoryResult:
+    """One apply of ``widths[0]`` roots, ``widths[1]`` children, ... (``definitions.layered``), no pending phase,
+    ``wait_seconds`` 0: the history figures and the per-particle costs of a deep apply."""
+    shape = " / ".join(f"{width:,}" for width in widths) + " in levels"
+    result = HistoryResult([], sum(widths), timeout_seconds, None, shape=shape)
+    _progress(f"{shape}: {sum(widths)} particles")
+    run = run_apply(partial(definitions.layered, widths=tuple(widths)), name=f"bench-levels-{sum(widths)}",
+                    pending_seconds=0.0, wait_seconds=0, concurrency=concurrency, max_polls=50,
+                    timeout_s=timeout_seconds, sync_check_seconds=None)
+    result.sizes.append(measure_history(run))
     return result

@@ -81,6 +81,13 @@ def transitions(events: Iterable[Event]) -> Transitions:
     return Transitions(entered, max(0, scheduled - task_entries))
 
 
+def awaits(events: Iterable[Event]) -> int:
+    """Tasks of a history that called DynamoDB through a Step Functions integration (the page's ``Await``:
+    ``resourceType`` ``aws-sdk:dynamodb``), retries included."""
+    return sum(1 for event in events if event["type"] == "TaskScheduled"
+               and str(details(event).get("resourceType", "")).rsplit(":", 1)[-1] == "dynamodb")
+
+
 def tree_transitions(tree: Tree) -> Transitions:
     """State transitions of every history of an execution tree, summed."""
     total = Transitions(Counter())

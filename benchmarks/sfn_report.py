@@ -200,7 +200,7 @@ def transitions_report(result: TransitionsResult) -> str:
 
 
 def history_report(result: HistoryResult) -> str:
-    lines = [f"sfn history (1 root -> n-1 children, pending 0, wait_seconds 0, .sync check "
+    lines = [f"sfn history ({result.shape}, pending 0, wait_seconds 0, .sync check "
              f"{sync_checking(result.sync_check_seconds)}: history content does not depend on it):"]
     header = (f"  {'particles':>9}  {'wall s':>7}  {'CPU s':>6}  {'handler ms':>10}  {'ddb ms':>6}  {'ec2 ms':>6}  "
               f"{'parent events':>13}  {'largest page':>13}  {'all events':>10}  {'largest payload B':>17}  where")
@@ -216,6 +216,11 @@ def history_report(result: HistoryResult) -> str:
             f"{payload.state} {payload.event_type}.{payload.field}{status}"
         )
     lines.append("  (handler ms: mean CPU of one Lambda invocation; ddb/ec2 ms: mean call latency, GIL waits included)")
+    for size in result.sizes:
+        n = max(1, size.particles)
+        lines.append(f"  {size.particles} particles ({len(size.levels)} levels): per particle "
+                     f"{size.transitions / n:.2f} state transitions (whole tree), EC2 {size.ec2_calls / n:.2f} "
+                     f"and DynamoDB {size.dynamodb_calls / n:.2f} calls (Lambdas and Await tasks)")
     lines.append(f"  limits: {MAX_HISTORY_EVENTS:,} events per execution history, {MAX_PAYLOAD_BYTES:,} B per "
                  "input/output (UTF-8)")
     if len(result.sizes) >= 2:
