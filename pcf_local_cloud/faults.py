@@ -1,8 +1,10 @@
 """Throttling faults: a share of requests answered with the service's own throttling error.
 
 Injected at the AWS API boundary: a ``before-send`` hook (registered first, ahead of moto's) answers the
-request with the HTTP response AWS gives when it throttles, so the request never reaches moto and botocore
-parses, classifies and retries it exactly as a real throttle (standard retry mode, its backoff on the local
+request with the HTTP response AWS gives when it throttles, and moto leaves a request so answered alone
+(``moto_private.moto_answers_unanswered``: botocore calls every ``before-send`` handler, moto's too, whatever the
+first answered), so a throttled request changes nothing, as on AWS, and botocore parses, classifies and retries
+it exactly as a real throttle (standard retry mode, its backoff on the local
 cloud's clock). Off (rate 0) until :meth:`ThrottlingFaults.configure` turns it on.
 
 The hook goes on the clients of the cloud's ``ClientFactory`` and on those moto's Step Functions interpreter makes
@@ -25,6 +27,7 @@ import json
 import random
 import threading
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -104,6 +107,7 @@ class ThrottlingFaults:
         self.injected: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self._observer = threading.local()
+        self._answered: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def configure(self, rate: float, services: Iterable[str] = SERVICES, seed: int | None = 0) -> None:
         """Throttle ``rate`` (0..1) of the requests to ``services`` (boto3 names, of :data:`KNOWN_SERVICES`) from
@@ -149,6 +153,11 @@ class ThrottlingFaults:
         if not making_sync_check_client():
             self.attach(client)
 
+    def answered(self, request: Any) -> bool:
+        """Whether this request was answered with a throttle (then nothing else may carry it out)."""
+        with self._lock:
+            return request in self._answered
+
     def _before_send(self, request: Any, service: str, **_: Any) -> AWSResponse | None:
         with self._lock:
             if service not in self.services or getattr(self._observer, "active", False):
@@ -157,6 +166,7 @@ class ThrottlingFaults:
             if self._draws[service].random() >= self.rate:
                 return None
             self.injected[service] += 1
+            self._answered.add(request)
         throttle = _THROTTLES[service]
         headers = {**throttle.headers, "x-amzn-RequestId": str(uuid.uuid4())}  # every AWS JSON answer carries one
         return AWSResponse(request.url, throttle.status, headers, _Raw(throttle.body))

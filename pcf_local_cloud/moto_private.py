@@ -26,6 +26,7 @@ from botocore import endpoint as botocore_endpoint
 from botocore import handlers as botocore_handlers
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
@@ -179,6 +180,17 @@ HOOKS: tuple[PrivateHook, ...] = (
         relies_on={"moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication"
                    "._reflect_execution_status":
                    "038a396107afe59b6db55d26f755d9b8358762e53f7fa67c1a78fd09fdd5218a"},
+    ),
+    PrivateHook(
+        "moto.core.botocore_stubber.BotocoreStubber.__call__",
+        "botocore calls every before-send handler (emit, not emit_until_response) and uses the first answer, so "
+        "moto carries out a request another handler already answered (a throttle) and its answer is dropped; "
+        "and a request moto does not answer goes to the network. moto offers neither a way to skip a request "
+        "nor one to refuse an unmatched one: the wrapper does both.",
+        "(self, event_name: str, request: botocore.awsrequest.AWSPreparedRequest, **kwargs: Any) "
+        "-> botocore.awsrequest.AWSResponse | None",
+        relies_on={"moto.core.botocore_stubber.BotocoreStubber.__call__":
+                   "6cbb7bf98afec5c81cf89526ad9e696a26fcda45f3a0cb86ca9922f8b94df8a5"},
     ),
     PrivateHook(
         "botocore.handlers.BUILTIN_HANDLERS",
@@ -766,6 +778,34 @@ def on_execution_end(patches: PatchSet, ended: Callable[[], None]) -> None:
 
     _reflect_execution_status.__doc__ = original.__doc__
     patches.replace(BaseExecutionWorkerCommunication, "_reflect_execution_status", _reflect_execution_status)
+
+
+# -- the HTTP boundary -------------------------------------------------------------------------------------------
+class RequestLeftLocalCloud(RuntimeError):
+    """A request no handler of the local cloud answered: it would have gone to the network (to AWS)."""
+
+    def __init__(self, method: str, url: str) -> None:
+        super().__init__(f"{method} {url} was answered by nothing in the local cloud and would have left it "
+                         "for the network: no request may leave the local cloud")
+        self.url = url
+
+
+def moto_answers_unanswered(patches: PatchSet, answered: Callable[[Any], bool]) -> None:
+    """moto's stubber (a ``before-send`` handler of every session) leaves a request alone when
+    ``answered(request)`` (another handler answered it, as a throttle does: AWS does not carry out a request it
+    throttles), and a request it does not answer while mocking raises :class:`RequestLeftLocalCloud`."""
+    original = vars(BotocoreStubber)["__call__"]
+
+    def __call__(stubber: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if not stubber.enabled or answered(request):
+            return None
+        response = original(stubber, event_name, request, **kwargs)
+        if response is None:
+            raise RequestLeftLocalCloud(str(request.method), str(request.url))
+        return response
+
+    __call__.__doc__ = original.__doc__
+    patches.replace(BotocoreStubber, "__call__", __call__)
 
 
 # -- botocore, process-wide -----------------------------------------------------------------------------------

@@ -34,7 +34,11 @@ from pcf_local_cloud.lambda_dispatch import LambdaDispatch
 from pcf_local_cloud.map_run_api import MapRunApi
 from pcf_local_cloud.map_run_children import MapRunChildren
 from pcf_local_cloud.map_runs import MapRuns
-from pcf_local_cloud.moto_private import observe_interpreter_clients, sync_check_clients_marked
+from pcf_local_cloud.moto_private import (
+    moto_answers_unanswered,
+    observe_interpreter_clients,
+    sync_check_clients_marked,
+)
 from pcf_local_cloud.outbox import defer_during
 from pcf_local_cloud.patchset import PatchSet
 from pcf_local_cloud.profile_associations import ProfileAssociations
@@ -95,6 +99,7 @@ class InstalledPatches:
 
     def _install(self) -> None:
         try:
+            moto_answers_unanswered(self._patches, self.faults.answered)  # a throttled request is not carried out
             self.instances.install(self._patches)
             self.volumes.install(self._patches)
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler

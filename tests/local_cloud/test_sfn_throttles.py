@@ -24,10 +24,21 @@ def role(cloud: LocalCloud) -> str:
 
 
 @pytest.fixture
-def function_arn(cloud: LocalCloud, role: str) -> str:
+def invocations() -> list[Any]:
+    """The events the ``work`` function's handler ran on."""
+    return []
+
+
+@pytest.fixture
+def function_arn(cloud: LocalCloud, role: str, invocations: list[Any]) -> str:
     arn = cloud.client("lambda").create_function(FunctionName="work", Runtime="python3.11", Role=role,
                                                  Handler="app.h", Code={"ZipFile": EMPTY_ZIP})["FunctionArn"]
-    cloud.register_handler("work", lambda event, context: {"done": True})
+
+    def work(event: Any, context: Any) -> dict[str, bool]:
+        invocations.append(event)
+        return {"done": True}
+
+    cloud.register_handler("work", work)
     return str(arn)
 
 
@@ -45,13 +56,14 @@ def run(cloud: LocalCloud, role: str, task: dict[str, Any], name: str) -> tuple[
 
 
 def test_a_throttled_lambda_invoke_fails_with_lambda_too_many_requests_and_is_not_retried_by_the_client(
-    cloud: LocalCloud, role: str, function_arn: str
+    cloud: LocalCloud, role: str, function_arn: str, invocations: list[Any]
 ) -> None:
     faults = cloud.inject_throttling(1.0, services=("lambda",))
     described, errors = run(cloud, role, {"Resource": INVOKE, "Parameters": {"FunctionName": function_arn}}, "one")
     assert (described["status"], described["error"]) == ("FAILED", "Lambda.TooManyRequestsException")
     assert errors == ["Lambda.TooManyRequestsException"]
     assert faults.requests["lambda"] == 1  # max_attempts 0: Step Functions itself does not retry
+    assert invocations == []  # a throttled invocation does not run the function
 
 
 def test_a_throttled_lambda_arn_task_is_named_as_the_integration_is(
@@ -69,13 +81,14 @@ def first_seed_throttling_once(rate: float, service: str) -> int:
 
 
 def test_an_asl_retry_on_the_throttle_name_gets_the_task_through(
-    cloud: LocalCloud, role: str, function_arn: str
+    cloud: LocalCloud, role: str, function_arn: str, invocations: list[Any]
 ) -> None:
     faults = cloud.inject_throttling(0.5, services=("lambda",), seed=first_seed_throttling_once(0.5, "lambda"))
     retry = [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 3}]
     task = {"Resource": INVOKE, "Parameters": {"FunctionName": function_arn}, "Retry": retry}
     described, errors = run(cloud, role, task, "retried")
     assert described["status"] == "SUCCEEDED", described
+    assert len(invocations) == 1  # the throttled attempt did not run it
     assert json.loads(described["output"])["Payload"] == {"done": True}
     assert errors == ["Lambda.TooManyRequestsException"]
     assert (faults.injected["lambda"], faults.requests["lambda"]) == (1, 2)
