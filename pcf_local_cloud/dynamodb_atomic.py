@@ -1,34 +1,84 @@
-"""DynamoDB writes one request at a time, as DynamoDB makes each conditional write atomic.
+"""DynamoDB requests isolated from each other as DynamoDB isolates them: a write alone, reads together.
 
 moto checks a ``ConditionExpression`` and then writes without a lock, so two threads can both pass the
-check (two holders of one lease, two writers of one generation). Serializing moto's DynamoDB request
-handler restores the service's guarantee at the API boundary.
+check (two holders of one lease, two writers of one generation), and a read answered while a write changes
+an item in place could show half of it. Every write request runs alone (its check and write atomic, as
+DynamoDB makes each conditional write and transaction); read requests (:data:`READS`) run beside each other
+but never beside a write, their answers serialized before a write may change the items they hold (moto answers
+a ``Query`` with the live item attributes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
 
 from pcf_local_cloud.patchset import PatchSet
 
+READS = frozenset({
+    "BatchGetItem", "DescribeContinuousBackups", "DescribeTable", "DescribeTimeToLive", "GetItem",
+    "ListTables", "ListTagsOfResource", "Query", "Scan", "TransactGetItems",
+})
+"""Operations that change nothing (DynamoDB API Reference); every other operation is a write here."""
 
-class AtomicDynamoDB:
-    """Patch that runs every moto DynamoDB action under one lock."""
+
+class SharedLock:
+    """Many holders of the shared side at once, or one of the exclusive side; a waiting exclusive holder
+    keeps new shared holders out, so writes are not starved by a stream of reads."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._sharing = 0
+        self._exclusive = False
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not (self._exclusive or self._waiting))
+            self._sharing += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._sharing -= 1
+                if not self._sharing:
+                    self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._changed:
+            self._waiting += 1
+            self._changed.wait_for(lambda: not (self._exclusive or self._sharing))
+            self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._exclusive = False
+                self._changed.notify_all()
+
+
+class AtomicDynamoDB:
+    """Patch that runs moto's DynamoDB requests under one :class:`SharedLock`: reads shared, writes exclusive."""
+
+    def __init__(self) -> None:
+        self.lock = SharedLock()
 
     def install(self, patches: PatchSet) -> None:
         original = DynamoHandler.call_action
-        lock = self._lock
+        lock = self.lock
 
         @functools.wraps(original)
         def call_action(handler: DynamoHandler) -> Any:
-            with lock:
+            side = lock.shared if handler.get_endpoint_name(handler.headers) in READS else lock.exclusive
+            with side():
                 return original(handler)
 
         patches.replace(DynamoHandler, "call_action", call_action)

@@ -23,8 +23,8 @@ guide, "Amazon DynamoDB Transactions: How it works", section "Idempotency"), and
 
 Tokens are kept per account and Region, on moto's DynamoDB backend object, so they vanish when moto resets.
 Patched (the API boundary, so a moto server gets them too): ``DynamoHandler.transact_write_items``, inside the
-per-request lock of :mod:`pcf_local_cloud.dynamodb_atomic`, and ``DynamoHandler.call_action`` outside it, where
-a second request arrives while the first still runs. Install after ``AtomicDynamoDB``.
+exclusive side of :mod:`pcf_local_cloud.dynamodb_atomic`'s lock (a write), and ``DynamoHandler.call_action``
+outside it, where a second request arrives while the first still runs. Install after ``AtomicDynamoDB``.
 """
 
 from __future__ import annotations

@@ -22,14 +22,16 @@ only one global secondary index per UpdateTable operation"; developer guide, "Ma
 Items written during the backfill are in the new index when it is readable (moto reads an index from the table's
 items), so only the status and the refusal are emulated.
 
-The build deadlines are kept on moto's ``Table`` object (gone with the table); every patched handler runs inside
-the per-request lock of :mod:`pcf_local_cloud.dynamodb_atomic`. Patched: ``DynamoHandler.update_table``,
+The build deadlines are kept on moto's ``Table`` object (gone with the table); ``update_table`` runs alone under
+:mod:`pcf_local_cloud.dynamodb_atomic` (a write), reads beside each other (the end of a backfill under a lock of
+its own). Patched: ``DynamoHandler.update_table``,
 ``describe_table``, ``query`` and ``scan`` (the API boundary, so a moto server gets them too).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -62,6 +64,7 @@ class IndexChanges:
 
     def __init__(self, state: EmulationState) -> None:
         self._state = state
+        self._lock = threading.Lock()  # reads (Query, DescribeTable) run beside each other and end backfills
 
     def install(self, patches: PatchSet) -> None:
         """Wrap the four handlers; undone by ``patches.restore()``."""
@@ -75,19 +78,20 @@ class IndexChanges:
     def backfilling(self, table: Any) -> set[str]:
         """The indexes of ``table`` still being created; those whose backfill ended are made ``ACTIVE``."""
         now = self._state.clock.now()
-        builds = builds_of(table)
-        present = {index.name: index for index in table.global_indexes}
-        for name in [name for name in builds if name not in present]:
-            del builds[name]
-        creating = set()
-        for name, ready_at in builds.items():
-            index = present[name]
-            if now < ready_at:
-                creating.add(name)
-                index.status = CREATING
-            elif index.status == CREATING:
-                index.status = ACTIVE
-        return creating
+        with self._lock:
+            builds = builds_of(table)
+            present = {index.name: index for index in table.global_indexes}
+            for name in [name for name in builds if name not in present]:
+                del builds[name]
+            creating = set()
+            for name, ready_at in builds.items():
+                index = present[name]
+                if now < ready_at:
+                    creating.add(name)
+                    index.status = CREATING
+                elif index.status == CREATING:
+                    index.status = ACTIVE
+            return creating
 
     def _describe(self, description: Mapping[str, Any], table: Any) -> None:
         creating = self.backfilling(table)

@@ -6,8 +6,8 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-api
 TransactWriteItems). moto 5.2.5 gets there by deep-copying the table of every action before it writes (once per
 action: a table four actions name is copied four times), and putting the copies back when it cancels. Measured
 (``benchmarks/local_cloud_scale.py``, process CPU per transaction of an update, two puts and a condition check):
-6 ms on an empty table, 0.86 s at 8,000 items, 7.4 s at 80,000, inside the per-request lock of
-:mod:`pcf_local_cloud.dynamodb_atomic`; with the journal about 3 ms at every size.
+6 ms on an empty table, 0.86 s at 8,000 items, 7.4 s at 80,000, alone under
+:mod:`pcf_local_cloud.dynamodb_atomic`'s lock; with the journal about 3 ms at every size.
 
 Here moto's own method runs unchanged - its condition checks, ``CancellationReasons`` (with
 ``ReturnValuesOnConditionCheckFailure``), the 100-action limit, the refusal of two actions on one item, every

@@ -47,7 +47,7 @@ def test_a_throttled_run_instances_launches_nothing(instant_lc: LocalCloud) -> N
 def test_a_request_half_throttled_is_carried_out_once_by_its_retry(instant_lc: LocalCloud) -> None:
     dynamodb = table(instant_lc)
     faults = instant_lc.inject_throttling(0.5, services=("dynamodb",), seed=3)
-    for n in range(20):
+    for _ in range(20):
         dynamodb.update_item(TableName="boundary", Key={"k": {"S": "counter"}},
                              UpdateExpression="ADD n :one", ExpressionAttributeValues={":one": {"N": "1"}})
     throttled = faults.injected["dynamodb"]
@@ -59,5 +59,5 @@ def test_a_request_half_throttled_is_carried_out_once_by_its_retry(instant_lc: L
 
 def test_a_request_nothing_answers_is_refused_not_sent(instant_lc: LocalCloud) -> None:
     stray = instant_lc.session.client("dynamodb", endpoint_url="https://pcf-boundary.invalid", config=NO_RETRY)
-    with pytest.raises(RequestLeftLocalCloud, match="pcf-boundary.invalid"):
+    with pytest.raises(RequestLeftLocalCloud, match=r"pcf-boundary\.invalid"):
         stray.list_tables()

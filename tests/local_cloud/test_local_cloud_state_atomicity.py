@@ -19,6 +19,7 @@ from moto.ec2.models import instances as instances_module
 
 from pcf_local_cloud.clock import VirtualClock
 from pcf_local_cloud.cloud import LocalCloud
+from pcf_local_cloud.dynamodb_atomic import SharedLock
 from pcf_local_cloud.ec2_phases import STATE_CODES
 
 AMI = "ami-12345678"
@@ -177,3 +178,48 @@ def test_a_state_readers_may_hold_refuses_a_change_in_place(slow_lc: LocalCloud)
     with pytest.raises(AttributeError, match="never changed in place"):
         instance.instance_state.name = "stopped"
     assert instance.instance_state.name == "pending"
+
+
+# -- the shared lock: reads beside each other, a write alone -------------------------------------------------
+
+
+def _hold(side: Any, entered: threading.Event, release: threading.Event) -> threading.Thread:
+    def run() -> None:
+        with side():
+            entered.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_two_reads_hold_the_shared_lock_at_once() -> None:
+    lock = SharedLock()
+    first, second, release = threading.Event(), threading.Event(), threading.Event()
+    threads = [_hold(lock.shared, first, release), _hold(lock.shared, second, release)]
+    assert first.wait(5) and second.wait(5)  # the second read did not wait for the first
+    release.set()
+    for thread in threads:
+        thread.join(5)
+
+
+def test_a_write_waits_for_the_reads_and_holds_new_reads_back() -> None:
+    lock = SharedLock()
+    reading, read_release = threading.Event(), threading.Event()
+    writing, write_release = threading.Event(), threading.Event()
+    late_read, late_release = threading.Event(), threading.Event()
+    reader = _hold(lock.shared, reading, read_release)
+    assert reading.wait(5)
+    writer = _hold(lock.exclusive, writing, write_release)
+    assert not writing.wait(0.2)  # a read holds the lock
+    late = _hold(lock.shared, late_read, late_release)
+    assert not late_read.wait(0.2)  # a waiting write keeps new reads out
+    read_release.set()
+    assert writing.wait(5)
+    assert not late_read.wait(0.2)  # the write is alone
+    write_release.set()
+    assert late_read.wait(5)
+    late_release.set()
+    for thread in (reader, writer, late):
+        thread.join(5)
