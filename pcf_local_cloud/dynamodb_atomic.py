@@ -29,40 +29,48 @@ READS = frozenset({
 
 class SharedLock:
     """Many holders of the shared side at once, or one of the exclusive side; a waiting exclusive holder
-    keeps new shared holders out, so writes are not starved by a stream of reads."""
+    keeps new shared holders out, so writes are not starved by a stream of reads. A release wakes only whom it
+    lets in: one writer, or every waiting reader."""
 
     def __init__(self) -> None:
-        self._changed = threading.Condition()
+        mutex = threading.Lock()
+        self._readers_may = threading.Condition(mutex)
+        self._writer_may = threading.Condition(mutex)
         self._sharing = 0
         self._exclusive = False
         self._waiting = 0
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
-        with self._changed:
-            self._changed.wait_for(lambda: not (self._exclusive or self._waiting))
+        with self._readers_may:
+            while self._exclusive or self._waiting:
+                self._readers_may.wait()
             self._sharing += 1
         try:
             yield
         finally:
-            with self._changed:
+            with self._readers_may:
                 self._sharing -= 1
-                if not self._sharing:
-                    self._changed.notify_all()
+                if not self._sharing and self._waiting:
+                    self._writer_may.notify()
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        with self._changed:
+        with self._writer_may:
             self._waiting += 1
-            self._changed.wait_for(lambda: not (self._exclusive or self._sharing))
+            while self._exclusive or self._sharing:
+                self._writer_may.wait()
             self._waiting -= 1
             self._exclusive = True
         try:
             yield
         finally:
-            with self._changed:
+            with self._writer_may:
                 self._exclusive = False
-                self._changed.notify_all()
+                if self._waiting:
+                    self._writer_may.notify()
+                else:
+                    self._readers_may.notify_all()
 
 
 class AtomicDynamoDB:

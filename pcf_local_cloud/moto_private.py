@@ -193,6 +193,19 @@ HOOKS: tuple[PrivateHook, ...] = (
                    "6cbb7bf98afec5c81cf89526ad9e696a26fcda45f3a0cb86ca9922f8b94df8a5"},
     ),
     PrivateHook(
+        "moto.dynamodb.responses.DynamoHandler.serialized",
+        "moto serializes an answer by walking the output shape value by value (a fifth of the local cloud's CPU "
+        "in answers carrying items) and offers no other serializer; ``dynamodb_answers`` writes the item-bearing "
+        "answers as plain JSON from the result DynamoResult already made plain.",
+        "(self, action_result: 'ActionResult') -> 'TYPE_RESPONSE'",
+        relies_on={"moto.core.responses.BaseResponse.serialized":
+                   "af486a0ef132716231d3a6484c32ae91a54b40fbc1d24fff01c78c813d251110",
+                   "moto.dynamodb.responses.DynamoResult.__init__":
+                   "e2394775cd5ef6ad00a9de7afdea2b54f753ea2dfcb11ecabe1acc80497cda35",
+                   "moto.dynamodb.models.utilities.dynamo_to_dict":
+                   "80f600124c13ddcb132c02448abeefffd2b43b353c7fcedaa2fa7ca67b3107c4"},
+    ),
+    PrivateHook(
         "botocore.handlers.BUILTIN_HANDLERS",
         "IAM must judge every client in the process (a handler's, moto's interpreter's), and botocore has no "
         "public hook for sessions not yet made: the hooks join botocore's list of built-in handlers.",

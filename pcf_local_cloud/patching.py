@@ -14,6 +14,7 @@ from moto.ec2.responses import EC2Response
 from pcf_local_cloud.async_invocations import AsyncInvoker, default_sqs_client
 from pcf_local_cloud.client_token import ClientTokens
 from pcf_local_cloud.deadlines import Deadlines
+from pcf_local_cloud.dynamodb_answers import ItemAnswers
 from pcf_local_cloud.dynamodb_atomic import AtomicDynamoDB
 from pcf_local_cloud.dynamodb_idempotency import TransactionIdempotency
 from pcf_local_cloud.dynamodb_index_changes import IndexChanges
@@ -104,6 +105,7 @@ class InstalledPatches:
             self.volumes.install(self._patches)
             ClientTokens().install(self._patches)  # wraps the phase-patched create_volume handler
             AtomicDynamoDB().install(self._patches)
+            ItemAnswers().install(self._patches)
             TransactionIdempotency(self.state.clock).install(self._patches)  # wraps the locked call_action
             IndexChanges(self.state).install(self._patches)
             self.lambdas.install(self._patches)
