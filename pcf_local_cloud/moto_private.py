@@ -11,6 +11,7 @@ hook, when moto changed under one: upgrade moto only with that test green.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import sys
 import threading
@@ -40,6 +41,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.common.path import result_path as sfn_result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.retry.retry_outcome import RetryOutcome
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import Timeout, TimeoutSeconds
@@ -58,6 +60,7 @@ from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.asl.utils import json_path as sfn_json_path
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
 from pcf_local_cloud.patchset import PatchSet
@@ -205,6 +208,22 @@ HOOKS: tuple[PrivateHook, ...] = (
                    "e2394775cd5ef6ad00a9de7afdea2b54f753ea2dfcb11ecabe1acc80497cda35",
                    "moto.dynamodb.models.utilities.dynamo_to_dict":
                    "80f600124c13ddcb132c02448abeefffd2b43b353c7fcedaa2fa7ca67b3107c4"},
+    ),
+    PrivateHook(
+        "moto.stepfunctions.parser.asl.utils.json_path.parse",
+        "moto parses a JSONPath again each time a state reads one, and jsonpath-ng's parse builds PLY's parser "
+        "tables every time (a sixth of the local cloud's CPU with 40 particles at once); no setting caches it. "
+        "The replacement keeps each parsed path (jsonpath-ng's expressions are reused, not changed, by find).",
+        "(path: 'str', debug: 'bool | None' = None) -> 'JSONPath'",
+        relies_on={"moto.stepfunctions.parser.asl.utils.json_path.extract_json":
+                   "932245247973780c72287b75597e70031472f0cd764f35a199100d8a195987a4"},
+    ),
+    PrivateHook(
+        "moto.stepfunctions.parser.asl.component.common.path.result_path.parse",
+        "the same for a state's ResultPath (update_or_create changes the data, not the expression)",
+        "(string: 'str') -> 'JSONPath'",
+        relies_on={"moto.stepfunctions.parser.asl.component.common.path.result_path.ResultPath._eval_body":
+                   "a6d93b4e5a332fadf256032411a32a39e24fdbf8080462c6c037bfe11c195081"},
     ),
     PrivateHook(
         "botocore.handlers.BUILTIN_HANDLERS",
@@ -804,6 +823,17 @@ def on_execution_end(patches: PatchSet, ended: Callable[[], None]) -> None:
 
     _reflect_execution_status.__doc__ = original.__doc__
     patches.replace(BaseExecutionWorkerCommunication, "_reflect_execution_status", _reflect_execution_status)
+
+
+# -- JSONPath ----------------------------------------------------------------------------------------------------
+PARSED_PATHS = 4096
+"""JSONPath expressions kept parsed (a machine names a few dozen)."""
+
+
+def jsonpaths_parsed_once(patches: PatchSet) -> None:
+    """Each JSONPath moto's interpreter reads (a state's paths, ``ResultPath``) is parsed once, not per use."""
+    for module in (sfn_json_path, sfn_result_path):
+        patches.replace(module, "parse", functools.lru_cache(maxsize=PARSED_PATHS)(module.parse))
 
 
 # -- the HTTP boundary -------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from pcf_local_cloud.map_run_api import MapRunApi
 from pcf_local_cloud.map_run_children import MapRunChildren
 from pcf_local_cloud.map_runs import MapRuns
 from pcf_local_cloud.moto_private import (
+    jsonpaths_parsed_once,
     moto_answers_unanswered,
     observe_interpreter_clients,
     sync_check_clients_marked,
@@ -46,6 +47,7 @@ from pcf_local_cloud.profile_associations import ProfileAssociations
 from pcf_local_cloud.schedules import Schedules
 from pcf_local_cloud.sfn_callbacks import CallbackTasks
 from pcf_local_cloud.sfn_execution_end import ExecutionEndPatch
+from pcf_local_cloud.sfn_execution_names import UnnamedExecutions
 from pcf_local_cloud.sfn_integration import StepFunctionsIntegration
 from pcf_local_cloud.sfn_lambda_errors import LambdaTaskErrors
 from pcf_local_cloud.sfn_limits import StepFunctionsLimits
@@ -115,13 +117,15 @@ class InstalledPatches:
             observe_interpreter_clients(self._patches, (bind_state_role, sfn_integration.observe_client,
                                                         self.faults.observe_interpreter_client))
             sync_check_clients_marked(self._patches)  # those the faults leave alone
+            jsonpaths_parsed_once(self._patches)
             CloudWaits(self.state.clock, self.execution_ends).install(self._patches)
             sfn_integration.install(self._patches)
             self.sfn_limits.install(self._patches)
             TaskTimeouts(self.deadlines).install(self._patches)  # TimeoutSeconds on the clock, no 60 s default
             self.callback_tasks.install(self._patches)
             ClosedTaskTokens().install(self._patches)
-            StoppedExecutions(self.execution_ends).install(self._patches)  # a stop ends token waits at once
+            StoppedExecutions(self.execution_ends).install(self._patches)
+            UnnamedExecutions().install(self._patches)  # a stop ends token waits at once
             LambdaTaskErrors().install(self._patches)
             ExecutionEndPatch(self.execution_ends).install(self._patches)
             self.map_runs.install(self._patches)  # distributed map runs: children, threshold, IAM

@@ -29,7 +29,7 @@ from pcf_local_cloud.moto_private import HOOKS, RECORDED_MOTO, PrivateHook
 from pcf_local_cloud.patching import active_patches
 
 HOOK_MODULE = "moto_private.py"
-GENERIC_NAMES = {"time", "_state", "Event", "threading", "Thread", "copy"}
+GENERIC_NAMES = {"time", "_state", "Event", "threading", "Thread", "copy", "parse"}
 """Hooked names the package's own code also uses for its own things (modules, a private attribute, classes)."""
 INTERPRETER_CLIENTS = "moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for"
 
