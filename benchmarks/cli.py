@@ -28,6 +28,8 @@ FLAT_10 = "10 instances"
 SEQUENTIAL_10 = "10 instances, sequential"
 FLAT_100 = "100 instances"
 TREE_100 = "tree of 100 (1->9->90)"
+LAYERED_100 = "library 100 in levels 20->40->40"
+"""The Step Functions makespan case's shape (``sfn makespan 20->40->40``) in library mode, for the side-by-side."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -82,6 +84,7 @@ def cases(max_workers: int, quick: bool) -> list[Case]:
     ]
     if not quick:
         chosen.append(Case(TREE_100, definitions.tree, max_workers))
+        chosen.append(Case(LAYERED_100, partial(definitions.layered, widths=(20, 40, 40)), max_workers))
     return chosen
 
 
