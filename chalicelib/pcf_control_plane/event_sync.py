@@ -8,10 +8,11 @@ written together with a check that no lease is held (one transaction), then star
 healed event, two otherwise (three when a lease turns the heal down).
 
 An event that ends the transition an execution waits for (a wait armed on the particle by the page machine's
-``Await`` task, and a state other than ``pending``) resolves that wait instead: the observation, ``converged_by``,
-the waiting execution's lease given back and their history in one transaction (``resolve_wait``), then the
-execution resumed (``SendTaskSuccess``). No heal is considered: the waiting execution converges the particle.
-A redelivered event resumes again (a closed token is no error). Three AWS calls for such an event.
+``Await`` task, and a state other than ``pending``) resolves that wait instead: the waiting execution is resumed
+first (``SendTaskSuccess``), then the observation, ``converged_by``, that execution's lease given back and their
+history are written in one transaction (``resolve_wait``). No heal is considered: the waiting execution converges
+the particle. A token already closed (the task timed out, or its execution ended) removes the dead wait and the
+event is handled as any other, healing included. Three AWS calls for such an event.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ wrote on the particle's observation item.
 A token whose task has already ended (resumed by an earlier delivery of the same event, timed out, or its execution
 stopped) is answered ``TaskTimedOut``, ``InvalidToken`` or ``TaskDoesNotExist`` (Step Functions API Reference,
 SendTaskSuccess): the waiter has moved on, so that is reported, not raised. Any other refusal (a throttle that
-botocore's retries did not outlast) is raised: the event's Lambda invocation is retried, finds its observation
-already recorded and resumes again.
+botocore's retries did not outlast) is raised before anything is recorded: the event's Lambda invocation is
+retried, finds the wait still armed and resumes again.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def _roll_back(store: StateStore, stored: StoredSpec, planned: int | None, found
     newer plan owns the particle."""
     execution = step.execution
     if stored.flags.rolled_back_by == execution:  # an earlier attempt of this step wrote the spec
-        spec, generation = _unstored(stored), stored.generation
+        spec, generation = stored.unstored(), stored.generation
         if planned_generation(store, stored.pcf_id, execution) == generation:
             return spec, generation  # and its history item
     elif planned is not None and planned != stored.generation:
@@ -138,8 +138,3 @@ def _rolled_back(spec: StoredSpec, execution: str, desired_state: str) -> Partic
     fields = spec.model_dump(include=set(ParticleSpec.model_fields))
     flags = {**fields["flags"], "rolled_back_by": execution}
     return ParticleSpec.model_validate({**fields, "desired_state": desired_state, "flags": flags})
-
-
-def _unstored(spec: StoredSpec) -> ParticleSpec:
-    """A stored spec as a page holds it (without its generation and time)."""
-    return ParticleSpec.model_validate(spec.model_dump(exclude={"generation", "updated_at"}))

@@ -42,7 +42,6 @@ from pcf_control_plane.store import (
     ParticleSpec,
     RunMeta,
     RunPage,
-    StoredSpec,
 )
 from pcf_control_plane.store.runs import encode_specs
 
@@ -74,7 +73,7 @@ def _plan_heal(plane: ControlPlane, request: PlanInput) -> RunPlanOutput:
     healed = plan_heal(plane.store, request)
     stored = {pcf_id: record.spec for pcf_id, record in plane.store.get_many(healed.generations).items()
               if record.spec is not None}
-    specs = {pcf_id: _unstored(spec) for pcf_id, spec in stored.items()}
+    specs = {pcf_id: spec.unstored() for pcf_id, spec in stored.items()}
     levels: list[_Level] = [(phase.phase, index, ids) for phase in healed.phases
                             for index, ids in enumerate(phase.levels)]
     pages = _cut(levels, specs, healed.generations, request.settings().page_size())
@@ -128,11 +127,6 @@ def _put_run(plane: ControlPlane, run: str, pcf_id: str, levels: Sequence[_Level
                    settings=settings)
     plane.store.put_run(meta, pages)
     return meta, run_levels
-
-
-def _unstored(spec: StoredSpec) -> ParticleSpec:
-    """A stored spec as a page holds it (without its generation and time)."""
-    return ParticleSpec.model_validate(spec.model_dump(exclude={"generation", "updated_at"}))
 
 
 def plan_page(plane: ControlPlane, step: PageStep) -> PageItems:

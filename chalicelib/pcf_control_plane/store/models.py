@@ -103,6 +103,10 @@ class StoredSpec(ParticleSpec):
     generation: int = Field(ge=1)
     updated_at: float
 
+    def unstored(self) -> ParticleSpec:
+        """The spec as a run's page holds it: without its generation and time."""
+        return ParticleSpec.model_validate(self.model_dump(exclude={"generation", "updated_at"}))
+
 
 class Observation(_Record):
     """The last state read back from the cloud, stamped with the observation's own time."""
