@@ -139,13 +139,14 @@ def build(stage: str) -> dict[str, Any]:
             {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [_arn(name) for name in names]}
         ]
         substitutions: dict[str, Any] = {f"{name}Arn": _arn(name) for name in names}
-        if f"${{{PAGE_STATE_MACHINE}Arn}}" in json.dumps(asl):
+        text = json.dumps(asl)
+        if f"${{{PAGE_STATE_MACHINE}Arn}}" in text:
             statements += _child_execution_statements()
             substitutions[f"{PAGE_STATE_MACHINE}Arn"] = {"Ref": PAGE_STATE_MACHINE}
-        if f"${{{TABLE_SUBSTITUTION}}}" in json.dumps(asl):
+        if f"${{{TABLE_SUBSTITUTION}}}" in text:
             statements.append(_table_update_statement())
             substitutions[TABLE_SUBSTITUTION] = {"Ref": TABLE}
-        if '"DISTRIBUTED"' in json.dumps(asl):
+        if '"DISTRIBUTED"' in text:
             statements += _map_run_statements(state_machine_name(stage, key))
         statements += operations.machine_observability_statements()
         role = f"{resource}Role"
